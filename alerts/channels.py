@@ -1,0 +1,118 @@
+"""Delivery channels: email over SMTP, chat through Apprise, a JSON-lines outbox and the console."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+
+import apprise
+
+from alerts.render import Rendered
+from newsmon.errors import DeliveryError
+from newsmon.models import Alert
+from newsmon.settings import AppriseChannel, ConsoleChannel, OutboxChannel, SmtpSettings
+
+log = logging.getLogger(__name__)
+
+
+def build_email(alert: Alert, rendered: Rendered, smtp: SmtpSettings, to: list[str]) -> EmailMessage:
+    """A multipart/alternative message (plain text + HTML) with a stable Message-ID per delivery."""
+    message = EmailMessage()
+    message["Subject"] = rendered.subject
+    message["From"] = smtp.sender
+    message["To"] = ", ".join(to)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(idstring=alert.idempotency_key().replace(":", "."), domain="newsmon")
+    message["X-Newsmon-Key"] = alert.idempotency_key()
+    message["Content-Language"] = alert.language
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
+    return message
+
+
+def send_email(message: EmailMessage, smtp: SmtpSettings) -> None:
+    """Send one message through the configured SMTP server.
+
+    Raises:
+        DeliveryError: the server could not be reached or refused the message.
+    """
+    context = ssl.create_default_context()
+    try:
+        if smtp.ssl:
+            client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
+        else:
+            client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
+        with client:
+            if smtp.starttls and not smtp.ssl:
+                client.starttls(context=context)
+            if smtp.username:
+                password = smtp.password.get_secret_value() if smtp.password else ""
+                client.login(smtp.username, password)
+            client.send_message(message)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryError(f"email via {smtp.host}:{smtp.port} failed: {exc}") from exc
+
+
+def masked_url(url: str) -> str:
+    """An Apprise URL with its secrets masked, for logs and errors."""
+    plugin = apprise.Apprise.instantiate(url)
+    if plugin is None:
+        return url.split("://", 1)[0] + "://***"
+    return plugin.url(privacy=True)
+
+
+def send_apprise(channel: AppriseChannel, rendered: Rendered) -> None:
+    """Send one chat message through an Apprise URL.
+
+    Raises:
+        DeliveryError: the URL is not understood or the service did not accept the message.
+    """
+    url = channel.url.get_secret_value()
+    notifier = apprise.Apprise()
+    if not notifier.add(url):
+        raise DeliveryError(f"apprise URL not understood: {masked_url(url)}")
+    with apprise.LogCapture(level=logging.WARNING) as captured:
+        ok = notifier.notify(
+            title=rendered.chat_title, body=rendered.chat_body, body_format=apprise.NotifyFormat.MARKDOWN
+        )
+    if not ok:
+        reason = " ".join(captured.getvalue().split())[-300:] or "no reason given"
+        raise DeliveryError(f"chat via {masked_url(url)} failed: {reason}")
+
+
+def append_outbox(channel: OutboxChannel, alert: Alert, rendered: Rendered, base: Path) -> None:
+    """Append the alert as one JSON line; a lock keeps lines whole when several workers write."""
+    path = Path(channel.path)
+    if not path.is_absolute():
+        path = base / path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "title": alert.title,
+        "url": alert.url,
+        "outlet": alert.outlet,
+        "language": alert.language,
+        "published": alert.published.isoformat() if alert.published else None,
+        "topics": [t.topic for t in alert.topics],
+        "matches": {t.topic: t.matched_words() for t in alert.topics},
+        "snippet": alert.snippet,
+        "subject": rendered.subject,
+        "route": alert.route_id,
+        "channel": alert.channel_id,
+        "story_id": alert.story_id,
+    }
+    line = json.dumps(record, ensure_ascii=False) + "\n"
+    with open(path, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.write(line)
+
+
+def print_console(channel: ConsoleChannel, rendered: Rendered) -> None:
+    """Print the plain-text rendering to standard output."""
+    print(f"=== {rendered.subject}\n{rendered.text}", flush=True)
+

@@ -1,0 +1,83 @@
+"""Article extraction with trafilatura: title, text, author, dates and canonical URL.
+
+lxml (and so trafilatura) corrupts its heap when several threads of one process parse at once, so
+this runs only in the crawler's reactor thread; scale extraction with more crawler processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import trafilatura
+from parsel import Selector
+
+from newsmon.errors import FetchError
+from newsmon.urls import same_site
+
+_DATE_META = (
+    "//meta[@property='article:published_time']/@content",
+    "//meta[@name='article:published_time']/@content",
+    "//meta[@itemprop='datePublished']/@content",
+    "//time[@datetime]/@datetime",
+)
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What the extractor found on an article page."""
+
+    title: str
+    text: str
+    author: str | None
+    published: datetime | None
+    canonical_url: str | None
+    language: str | None
+
+
+def _parse_date(value: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _page_metadata(html: str) -> tuple[datetime | None, str | None, str | None]:
+    page = Selector(text=html)
+    published = None
+    for xpath in _DATE_META:
+        value = page.xpath(xpath).get()
+        if value and (published := _parse_date(value)):
+            break
+    canonical = page.xpath("//link[@rel='canonical']/@href").get()
+    language = page.xpath("/html/@lang").get()
+    return published, canonical, language
+
+
+def extract_article(html: str, url: str) -> Extracted:
+    """Extract an article from HTML.
+
+    Raises:
+        FetchError: the page holds no article text.
+    """
+    document = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False)
+    if document is None or not (document.text or "").strip():
+        raise FetchError("no article text found on the page")
+    published, canonical, language = _page_metadata(html)
+    if published is None and document.date:
+        published = _parse_date(document.date)
+    if canonical and not (canonical.startswith(("http://", "https://")) and same_site(canonical, url)):
+        canonical = None  # a canonical link to another site would merge unrelated stories
+    text = document.text.strip()
+    title = (document.title or "").strip()
+    if title and text.startswith(title):
+        text = text[len(title):].lstrip()
+    return Extracted(
+        title=title,
+        text=text,
+        author=(document.author or None),
+        published=published,
+        canonical_url=canonical,
+        language=language,
+    )

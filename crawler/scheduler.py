@@ -1,0 +1,120 @@
+"""The scheduler role: APScheduler asks the crawler, through Redis, to poll each source on its interval.
+
+Only the scheduler holding the leader lock requests polls, so a second scheduler started by mistake
+waits as a hot spare instead of doubling the polls. A poll is requested only when the source's poll
+lock is free, that is when the previous poll has finished (or its lock expired after a crash).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import socket
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import redis
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from crawler import polls
+from newsmon import keys
+from newsmon.models import PollRequest, utcnow
+from newsmon.settings import Config, Source
+
+log = logging.getLogger(__name__)
+
+LEADER_TTL = 30
+LEADER_RENEW = 10
+FIRST_POLL_SPREAD = 5.0
+
+_RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) end
+return 0
+"""
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+class LeaderLock:
+    """An expiring Redis lock that makes one scheduler the active one."""
+
+    def __init__(self, conn: redis.Redis, ttl: int = LEADER_TTL) -> None:
+        self.conn = conn
+        self.ttl = ttl
+        self.identity = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.held = False
+
+    def refresh(self) -> bool:
+        """Renew the lock if held, else try to take it; returns whether this scheduler leads."""
+        was = self.held
+        if self.held:
+            self.held = bool(self.conn.eval(_RENEW, 1, keys.SCHEDULER_LEADER, self.identity, self.ttl))
+        if not self.held:
+            self.held = bool(self.conn.set(keys.SCHEDULER_LEADER, self.identity, nx=True, ex=self.ttl))
+        if self.held != was:
+            log.info("scheduler %s leader=%s", self.identity, self.held)
+        return self.held
+
+    def release(self) -> None:
+        """Give the lock up so a standby scheduler takes over at once."""
+        if self.held:
+            self.conn.eval(_RELEASE, 1, keys.SCHEDULER_LEADER, self.identity)
+            self.held = False
+
+
+def request_poll(conn: redis.Redis, source: Source, leader: LeaderLock) -> str:
+    """Ask the crawler to poll `source` now; returns `requested`, `standby` or `busy`."""
+    if not leader.held:
+        return "standby"
+    token = uuid.uuid4().hex
+    if not polls.acquire_poll(conn, source.id, token, source.interval):
+        log.info("poll skipped source=%s: previous poll still running", source.id)
+        return "busy"
+    request = PollRequest(source_id=source.id, poll_id=uuid.uuid4().hex, lock_token=token, requested_at=utcnow())
+    conn.rpush(keys.POLL_REQUESTS, request.model_dump_json())
+    log.debug("poll requested source=%s", source.id)
+    return "requested"
+
+
+def build_scheduler(config: Config, conn: redis.Redis, leader: LeaderLock) -> BlockingScheduler:
+    """An APScheduler with one interval job per enabled source and the leader-lock heartbeat."""
+    scheduler = BlockingScheduler(timezone=timezone.utc)
+    now = datetime.now(timezone.utc)
+    scheduler.add_job(leader.refresh, IntervalTrigger(seconds=LEADER_RENEW), id="leader", next_run_time=now)
+    for source in config.enabled_sources():
+        first = now + timedelta(seconds=1 + random.uniform(0, min(FIRST_POLL_SPREAD, source.effective_jitter)))
+        scheduler.add_job(
+            request_poll,
+            IntervalTrigger(seconds=source.interval, jitter=source.effective_jitter or None),
+            args=[conn, source, leader],
+            id=f"poll:{source.id}",
+            next_run_time=first,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, source.interval // 2),
+        )
+    return scheduler
+
+
+def run_scheduler(config: Config, conn: redis.Redis) -> None:
+    """Run until SIGINT/SIGTERM, then hand the leader lock over."""
+    leader = LeaderLock(conn)
+    scheduler = build_scheduler(config, conn, leader)
+
+    def stop(signum: int, _frame: Any) -> None:
+        log.info("scheduler stopping on signal %d", signum)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("scheduler started sources=%d", len(config.enabled_sources()))
+    try:
+        scheduler.start()
+    finally:
+        leader.release()

@@ -1,0 +1,35 @@
+"""Scrapy settings of the newsmon crawler: polite, bounded, and single-threaded where lxml runs."""
+
+BOT_NAME = "newsmon"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+USER_AGENT = "newsmon/0.1 (+https://github.com/newsmon/newsmon; news monitoring)"
+ROBOTSTXT_OBEY = True
+
+DOWNLOAD_TIMEOUT = 20
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+RETRY_ENABLED = True
+RETRY_TIMES = 1
+REDIRECT_MAX_TIMES = 5
+
+CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_MAX_DELAY = 30
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+DOWNLOAD_DELAY = 0
+
+# Our own seen-set in Redis decides what is new; Scrapy's in-memory dupefilter would grow for ever
+# in a long-running process and drop the next poll of the same feed URL.
+DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+LOGSTATS_INTERVAL = 300
+
+ITEM_PIPELINES = {
+    "crawler.pipelines.ValidateStoryPipeline": 100,
+    "crawler.pipelines.EnqueueStoryPipeline": 800,
+}

@@ -1,0 +1,7 @@
+"""`python -m newsmon` runs the CLI (how `newsmon run` starts its role processes)."""
+
+import sys
+
+from newsmon.cli import main
+
+sys.exit(main())

@@ -1,0 +1,124 @@
+"""The `newsmon` command line: config check, the roles (scheduler, crawler, worker), run and demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from newsmon.errors import ConfigError
+from newsmon.settings import Config, Runtime, default_config_dir, load_config
+
+log = logging.getLogger("newsmon")
+
+EXIT_CONFIG = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    parser = argparse.ArgumentParser(prog="newsmon", description="News monitoring crawler with alerts.")
+    parser.add_argument("--config-dir", type=Path, default=None,
+                        help="directory with sources.yaml, keywords.yaml, alerts.yaml "
+                             "(default: $NEWSMON_CONFIG_DIR, ./config, or the shipped config)")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    config = commands.add_parser("config", help="work with the config files")
+    config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    check = config_commands.add_parser("check", help="validate the config; exit 0 if valid, 2 if not")
+    check.add_argument("--config-dir", type=Path, default=None, dest="check_dir",
+                       help="directory to check (default: the global --config-dir)")
+
+    commands.add_parser("scheduler", help="run the scheduler: request polls of each source on its interval")
+    commands.add_parser("crawler", help="run the crawler: fetch feeds and articles on poll requests")
+    worker = commands.add_parser("worker", help="run an RQ worker on the process and alerts queues")
+    worker.add_argument("--queues", nargs="+", default=None, help="queues to work on (default: process alerts)")
+    worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+
+    run = commands.add_parser("run", help="run scheduler, crawler and workers on this machine")
+    run.add_argument("--workers", type=int, default=2, help="number of worker processes (default 2)")
+
+    demo = commands.add_parser("demo", help="run the pipeline on a bundled replay site, print alerts, exit")
+    demo.add_argument("--json", action="store_true", help="print each alert as one JSON object per line")
+    return parser
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _load(args: argparse.Namespace) -> Config:
+    return load_config(args.config_dir or default_config_dir())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `newsmon` console script."""
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.log_level)
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    runtime = Runtime.from_env()
+    if args.command == "config":
+        directory = args.check_dir or args.config_dir or default_config_dir()
+        config = load_config(directory)
+        enabled = len(config.enabled_sources())
+        print(f"{directory}: valid (version {config.version}; {len(config.sources.sources)} sources, "
+              f"{enabled} enabled; {len(config.keywords.topics)} topics; {len(config.alerts.routes)} routes)")
+        return 0
+    if args.command == "demo":
+        from newsmon.demo import run_demo
+
+        return run_demo(args.config_dir or default_config_dir(), args.json,
+                        log_level="WARNING" if args.json else args.log_level)
+    config = _load(args)
+    if args.command == "run":
+        return _run(args, config, runtime)
+    from newsmon.redis_conn import connect, describe
+
+    conn = connect(runtime.redis_url, runtime.data_dir)
+    log.info("%s using redis %s, config %s (version %s)", args.command, describe(conn), config.directory,
+             config.version)
+    if args.command == "scheduler":
+        from crawler.scheduler import run_scheduler
+
+        run_scheduler(config, conn)
+    elif args.command == "crawler":
+        from crawler.runner import run_crawler
+
+        run_crawler(config, conn)
+    elif args.command == "worker":
+        from workers.runner import run_worker
+
+        run_worker(config, conn, runtime.archive_url(), queues=args.queues, burst=args.burst)
+    return 0
+
+
+def _run(args: argparse.Namespace, config: Config, runtime: Runtime) -> int:
+    from newsmon.redis_conn import embedded_url, start_embedded
+    from newsmon.supervisor import Supervisor, child_env
+
+    server = None
+    redis_url = runtime.redis_url
+    if not redis_url:
+        server = start_embedded(runtime.data_dir / "redis")
+        redis_url = embedded_url(server)
+    env = child_env(redis_url, {"NEWSMON_DATA_DIR": str(runtime.data_dir)})
+    log.info("newsmon run: config %s, %d sources, %d workers", config.directory,
+             len(config.enabled_sources()), args.workers)
+    Supervisor(config.directory, env, workers=args.workers, log_level=args.log_level).run_forever()
+    if server is not None:
+        server.shutdown(save=True)
+    return 0

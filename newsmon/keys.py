@@ -1,0 +1,40 @@
+"""Redis key names and queue names shared by every role (`newsmon:<area>:<id>`)."""
+
+PROCESS_QUEUE = "process"
+ALERTS_QUEUE = "alerts"
+
+POLL_REQUESTS = "newsmon:crawl:requests"  # list of PollRequest JSON; lives until consumed
+SCHEDULER_LEADER = "newsmon:scheduler:leader"  # expiring leader lock, renewed by the active scheduler
+DEDUPE_TTL = 14 * 24 * 3600
+SEEN_TTL = 30 * 24 * 3600
+ALERT_SENT_TTL = 30 * 24 * 3600
+
+
+def poll_lock(source_id: str) -> str:
+    """Held while a poll of the source is requested or running; expires if a crawler dies."""
+    return f"newsmon:poll:lock:{source_id}"
+
+
+def source_state(source_id: str) -> str:
+    """Hash of per-source health and conditional-GET validators; kept for good (source health)."""
+    return f"newsmon:source:{source_id}"
+
+
+def seen_entries(source_id: str) -> str:
+    """Sorted set of feed entries already taken (score = time); trimmed to SEEN_TTL."""
+    return f"newsmon:seen:{source_id}"
+
+
+def entry_failures(source_id: str) -> str:
+    """Hash of entry key -> failed fetch attempts, so a broken article is not retried forever."""
+    return f"newsmon:entryfail:{source_id}"
+
+
+def dedupe(kind: str, digest: str) -> str:
+    """Exact-duplicate claim for a canonical URL, feed GUID or content hash; expires after DEDUPE_TTL."""
+    return f"newsmon:dedupe:{kind}:{digest}"
+
+
+def alert_sent(idempotency_key: str) -> str:
+    """Delivery claim of one alert; expires after ALERT_SENT_TTL."""
+    return f"newsmon:alert:sent:{idempotency_key}"

@@ -1,0 +1,89 @@
+"""Data models passed between roles as JSON: poll requests, stories, matches and alerts."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(timezone.utc)
+
+
+def story_id_for(canonical_url: str) -> str:
+    """A story's id: stable for its canonical URL, so retries and re-polls name the same story."""
+    return hashlib.sha1(canonical_url.encode("utf-8")).hexdigest()[:20]
+
+
+class PollRequest(_Model):
+    """The scheduler's request that the crawler poll one source now."""
+
+    source_id: str
+    poll_id: str
+    lock_token: str
+    requested_at: datetime
+
+
+class Story(_Model):
+    """One extracted article, as the crawler hands it to the `process` queue."""
+
+    id: str
+    source_id: str
+    outlet: str
+    language: str
+    url: str
+    canonical_url: str
+    title: str
+    text: str
+    author: str | None = None
+    published: datetime | None = None
+    fetched: datetime = Field(default_factory=utcnow)
+    feed_guid: str | None = None
+
+
+class Hit(_Model):
+    """One place in a story where a topic term matched."""
+
+    term: str
+    text: str
+    start: int
+    end: int
+    field: str = "text"
+
+
+class TopicMatch(_Model):
+    """A topic that matched a story, with the hits that made it match."""
+
+    topic: str
+    name: str
+    hits: list[Hit]
+
+    def matched_words(self) -> list[str]:
+        """Distinct matched texts, in order of first appearance."""
+        return list(dict.fromkeys(hit.text for hit in self.hits))
+
+
+class Alert(_Model):
+    """What one channel of one route must deliver about one story."""
+
+    route_id: str
+    channel_id: str
+    story_id: str
+    title: str
+    url: str
+    outlet: str
+    language: str
+    published: datetime | None
+    snippet: str
+    topics: list[TopicMatch]
+
+    def idempotency_key(self) -> str:
+        """Names this delivery once: a retried job with the same key must not send again."""
+        return f"{self.route_id}:{self.channel_id}:{self.story_id}"

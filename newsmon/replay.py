@@ -1,0 +1,258 @@
+"""A local replay site of outlet feeds and article pages, served on 127.0.0.1 (demo, tests, benchmarks).
+
+Feeds are rendered as RSS 2.0 on each request from the items published so far, with ETag and
+Last-Modified validators, so conditional GET works as on a real outlet. Articles are rendered as
+outlet-like HTML pages (navigation, related links, footer around the story). Any path can also be
+given a fixed response (a status, a body, a content type, a delay) to replay broken outlets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import yaml
+
+DEMO_SITE = Path(__file__).parent / "demo_site"
+_RTL = {"ar", "ckb", "fa"}
+
+
+@dataclass
+class Article:
+    """One story on the replay site."""
+
+    path: str
+    title: str
+    paragraphs: list[str]
+    language: str
+    outlet: str
+    published: datetime
+    author: str = ""
+
+
+@dataclass
+class Feed:
+    """One RSS feed on the replay site and the articles it lists, newest last."""
+
+    path: str
+    title: str
+    language: str
+    outlet: str
+    articles: list[Article] = field(default_factory=list)
+
+
+@dataclass
+class Fixed:
+    """A fixed response for a path."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "text/html; charset=utf-8"
+    delay: float = 0.0
+
+
+class ReplaySite:
+    """The replay site's content; thread-safe, changed by tests while the server runs."""
+
+    def __init__(self) -> None:
+        self.feeds: dict[str, Feed] = {}
+        self.articles: dict[str, Article] = {}
+        self.fixed: dict[str, Fixed] = {}
+        self.hits: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.server: ThreadingHTTPServer | None = None
+
+    # --- content ------------------------------------------------------------------------------
+
+    def add_feed(self, feed: Feed) -> Feed:
+        """Publish a feed (and the articles already in it)."""
+        with self.lock:
+            self.feeds[feed.path] = feed
+            for article in feed.articles:
+                self.articles[article.path] = article
+        return feed
+
+    def publish(self, feed_path: str, article: Article) -> None:
+        """Add a new article to a feed, as an outlet publishing a story."""
+        with self.lock:
+            self.feeds[feed_path].articles.append(article)
+            self.articles[article.path] = article
+
+    def set_fixed(self, path: str, response: Fixed) -> None:
+        """Serve a fixed response at `path` (overrides feeds and articles)."""
+        with self.lock:
+            self.fixed[path] = response
+
+    @classmethod
+    def demo(cls, directory: Path = DEMO_SITE) -> ReplaySite:
+        """The bundled demo site: Kurdish and Iraqi outlets in Arabic, Sorani, Kurmanji and English."""
+        site = cls()
+        spec = yaml.safe_load((directory / "site.yaml").read_text(encoding="utf-8"))
+        for feed_spec in spec["feeds"]:
+            feed = Feed(feed_spec["path"], feed_spec["title"], feed_spec["language"], feed_spec["outlet"])
+            for item in feed_spec["items"]:
+                if "file" in item:
+                    title, paragraphs = read_story_file(directory / item["file"])
+                else:
+                    title, paragraphs = item["title"], item["paragraphs"]
+                feed.articles.append(Article(
+                    path=item["path"], title=title, paragraphs=paragraphs, language=feed.language,
+                    outlet=feed.outlet, published=_as_utc(item["published"]), author=item.get("author", ""),
+                ))
+            site.add_feed(feed)
+        return site
+
+    # --- rendering ----------------------------------------------------------------------------
+
+    def render_feed(self, feed: Feed, base: str) -> bytes:
+        """RSS 2.0 of a feed, newest first."""
+        items = []
+        for article in reversed(feed.articles):
+            link = html.escape(base + quote(article.path))
+            items.append(
+                f"<item><title>{html.escape(article.title)}</title><link>{link}</link>"
+                f"<guid isPermaLink=\"true\">{link}</guid>"
+                f"<pubDate>{format_datetime(article.published)}</pubDate>"
+                f"<description>{html.escape(article.paragraphs[0][:200])}</description></item>"
+            )
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
+            f"<title>{html.escape(feed.title)}</title><link>{html.escape(base)}/</link>"
+            f"<language>{feed.language}</language><description>{html.escape(feed.outlet)}</description>"
+            + "".join(items)
+            + "</channel></rss>\n"
+        ).encode("utf-8")
+
+    @staticmethod
+    def render_article(article: Article, base: str) -> bytes:
+        """An outlet-like article page."""
+        direction = "rtl" if article.language in _RTL else "ltr"
+        url = html.escape(base + quote(article.path))
+        body = "\n".join(f"<p>{html.escape(p)}</p>" for p in article.paragraphs)
+        nav = "".join(f'<li><a href="/section/{i}">{html.escape(article.outlet)} {i}</a></li>' for i in range(1, 9))
+        related = "".join(f'<li><a href="/related/{i}">Related story {i}</a></li>' for i in range(1, 6))
+        author = f'<meta name="author" content="{html.escape(article.author)}">' if article.author else ""
+        return f"""<!DOCTYPE html>
+<html lang="{article.language}" dir="{direction}">
+<head><meta charset="utf-8"><title>{html.escape(article.title)} | {html.escape(article.outlet)}</title>
+<link rel="canonical" href="{url}">
+<meta property="og:title" content="{html.escape(article.title)}">
+<meta property="article:published_time" content="{article.published.isoformat()}">{author}
+</head>
+<body>
+<header><div class="logo">{html.escape(article.outlet)}</div><nav><ul>{nav}</ul></nav></header>
+<main><article>
+<h1>{html.escape(article.title)}</h1>
+<time datetime="{article.published.isoformat()}">{article.published:%Y-%m-%d %H:%M}</time>
+<div class="article-body">
+{body}
+</div>
+</article>
+<aside><h3>More news</h3><ul>{related}</ul></aside></main>
+<footer><p>&copy; {html.escape(article.outlet)}. All rights reserved.</p></footer>
+</body></html>
+""".encode("utf-8")
+
+    # --- serving ------------------------------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve in a background thread; returns the base URL."""
+        site = self
+
+        class Handler(_Handler):
+            replay = site
+
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, name="replay-site", daemon=True).start()
+        return self.base_url
+
+    @property
+    def base_url(self) -> str:
+        """The base URL of the running server."""
+        assert self.server is not None
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        """Stop serving."""
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    replay: ReplaySite
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler's name
+        return
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        from urllib.parse import unquote, urlsplit
+
+        path = unquote(urlsplit(self.path).path)
+        site = self.replay
+        base = site.base_url
+        with site.lock:
+            site.hits[path] = site.hits.get(path, 0) + 1
+            fixed = site.fixed.get(path)
+            feed = site.feeds.get(path)
+            article = site.articles.get(path)
+            if fixed is None and feed is not None:
+                body = site.render_feed(feed, base)
+            elif fixed is None and article is not None:
+                body = site.render_article(article, base)
+        if fixed is not None:
+            if fixed.delay:
+                time.sleep(fixed.delay)
+            return self._send(fixed.status, fixed.body, fixed.content_type)
+        if path == "/robots.txt":
+            return self._send(200, b"User-agent: *\nAllow: /\n", "text/plain")
+        if feed is not None:
+            return self._send_validated(body, "application/rss+xml; charset=utf-8")
+        if article is not None:
+            return self._send(200, body, "text/html; charset=utf-8")
+        return self._send(404, b"<html><body>not found</body></html>", "text/html")
+
+    def _send_validated(self, body: bytes, content_type: str) -> None:
+        etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self._send(200, body, content_type, {"ETag": etag})
+
+    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def read_story_file(path: Path) -> tuple[str, list[str]]:
+    """A story text file: the first line is the title, blank-line separated paragraphs follow."""
+    lines = path.read_text(encoding="utf-8").strip().split("\n\n")
+    return lines[0].strip(), [p.strip() for p in lines[1:] if p.strip()]
+
+
+def _as_utc(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

@@ -1,0 +1,341 @@
+"""Config files (sources, keywords, alerts): pydantic models, `${VAR}` expansion, loading and validation."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from newsmon.errors import ConfigError
+
+SOURCES_FILE = "sources.yaml"
+KEYWORDS_FILE = "keywords.yaml"
+ALERTS_FILE = "alerts.yaml"
+
+LANGUAGES = ("ar", "ckb", "kmr", "en", "tr", "fa")
+_ID = r"^[a-z0-9][a-z0-9_.-]*$"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- sources.yaml ---------------------------------------------------------------------------------
+
+
+class Source(_Model):
+    """One polled source: an outlet's feed in one language edition."""
+
+    id: str = Field(pattern=_ID, description="Unique id, used in Redis keys and logs")
+    name: str = Field(min_length=1, description="Human-readable name of this source")
+    outlet: str = Field(min_length=1, description="The outlet that publishes it (Kurdistan24, Rudaw, ...)")
+    language: Literal["ar", "ckb", "kmr", "en", "tr", "fa"] = Field(
+        description="Edition language: ar Arabic, ckb Sorani, kmr Kurmanji, en English, tr, fa"
+    )
+    kind: Literal["feed"] = Field(description="How the source is read; `feed` is RSS/Atom/JSON Feed")
+    url: str = Field(pattern=r"^https?://", description="URL of the feed")
+    interval: int = Field(default=300, ge=1, le=86400, description="Poll interval in seconds")
+    jitter: int | None = Field(
+        default=None, ge=0, description="Max random shift of each poll in seconds; default 10% of interval"
+    )
+    enabled: bool = Field(default=True, description="Disabled sources are validated but never polled")
+    evidence: str | None = Field(default=None, description="Where the URL was seen working")
+
+    @property
+    def effective_jitter(self) -> int:
+        """Jitter in seconds: explicit, or a tenth of the interval capped at 30 s."""
+        return self.jitter if self.jitter is not None else min(30, self.interval // 10)
+
+
+class SourcesFile(_Model):
+    """Contents of sources.yaml."""
+
+    sources: list[Source] = Field(description="Every source newsmon knows about")
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> SourcesFile:
+        seen: set[str] = set()
+        for index, source in enumerate(self.sources):
+            if source.id in seen:
+                raise ValueError(f"sources[{index}].id: duplicate source id {source.id!r}")
+            seen.add(source.id)
+        return self
+
+
+# --- keywords.yaml --------------------------------------------------------------------------------
+
+
+class Topic(_Model):
+    """A watched topic: fires when any `any` term and every `all` term occur and no `none` term does."""
+
+    name: str = Field(min_length=1, description="Human-readable topic name shown in alerts")
+    any: list[str] = Field(min_length=1, description="Aliases; one of them must occur")
+    all: list[str] = Field(default_factory=list, description="Terms that must all occur as well")
+    none: list[str] = Field(default_factory=list, description="Terms whose presence suppresses the topic")
+    urgent: bool = Field(default=False, description="Urgent topics bypass digests and quiet hours")
+
+    @field_validator("any", "all", "none")
+    @classmethod
+    def _no_blank_terms(cls, terms: list[str]) -> list[str]:
+        for index, term in enumerate(terms):
+            if not term.strip():
+                raise ValueError(f"term {index} is blank")
+        return terms
+
+
+class KeywordsFile(_Model):
+    """Contents of keywords.yaml."""
+
+    topics: dict[Annotated[str, Field(pattern=_ID)], Topic] = Field(
+        min_length=1, description="Topics keyed by id"
+    )
+
+
+# --- alerts.yaml ----------------------------------------------------------------------------------
+
+
+class SmtpSettings(_Model):
+    """How to reach the SMTP server that sends email alerts."""
+
+    host: str = Field(description="SMTP server host name")
+    port: int = Field(default=25, ge=1, le=65535, description="SMTP server port")
+    sender: str = Field(description="From: address of alert emails")
+    username: str | None = Field(default=None, description="Login user, if the server needs AUTH")
+    password: SecretStr | None = Field(default=None, description="Login password; use ${SMTP_PASSWORD}")
+    starttls: bool = Field(default=False, description="Upgrade the connection with STARTTLS")
+    ssl: bool = Field(default=False, description="Connect with implicit TLS (port 465)")
+    timeout: float = Field(default=15.0, gt=0, description="Socket timeout in seconds")
+
+
+class EmailChannel(_Model):
+    """Email to one or more recipients through the `smtp` server."""
+
+    type: Literal["email"] = Field(description="Channel type")
+    to: list[str] = Field(min_length=1, description="Recipient addresses")
+
+
+class AppriseChannel(_Model):
+    """A chat or webhook target given as an Apprise URL (slack://, tgram://, json://, ...)."""
+
+    type: Literal["apprise"] = Field(description="Channel type")
+    url: SecretStr = Field(description="Apprise URL; tokens inside it should come from ${VARS}")
+
+
+class OutboxChannel(_Model):
+    """Append each alert as one JSON line to a local file (the demo's mailbox)."""
+
+    type: Literal["outbox"] = Field(description="Channel type")
+    path: str = Field(description="File to append JSON lines to")
+
+
+class ConsoleChannel(_Model):
+    """Print each alert to the worker's standard output."""
+
+    type: Literal["console"] = Field(description="Channel type")
+
+
+Channel = Annotated[
+    Union[EmailChannel, AppriseChannel, OutboxChannel, ConsoleChannel], Field(discriminator="type")
+]
+
+
+class Route(_Model):
+    """Which topics go to which channels."""
+
+    id: str = Field(pattern=_ID, description="Unique route id (part of the idempotency key)")
+    topics: list[str] = Field(min_length=1, description="Topic ids from keywords.yaml, or '*' for all")
+    channels: list[str] = Field(min_length=1, description="Channel ids from `channels`")
+
+
+class RetrySettings(_Model):
+    """How often and how late a failed delivery is retried (RQ Retry)."""
+
+    max: int = Field(default=8, ge=1, description="Retries after the first attempt")
+    intervals: list[int] = Field(
+        default_factory=lambda: [5, 15, 30, 60, 120, 300, 600, 900],
+        min_length=1,
+        description="Seconds before each retry; the last value repeats",
+    )
+
+
+class AlertsFile(_Model):
+    """Contents of alerts.yaml."""
+
+    smtp: SmtpSettings | None = Field(default=None, description="SMTP server, needed by email channels")
+    channels: dict[Annotated[str, Field(pattern=_ID)], Channel] = Field(description="Channels keyed by id")
+    routes: list[Route] = Field(default_factory=list, description="Routing of topics to channels")
+    retry: RetrySettings = Field(default_factory=RetrySettings, description="Delivery retry policy")
+
+
+# --- the whole config -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated config of one config directory."""
+
+    directory: Path
+    sources: SourcesFile
+    keywords: KeywordsFile
+    alerts: AlertsFile
+    version: str
+
+    def source(self, source_id: str) -> Source | None:
+        """Return the source with this id, or None."""
+        return next((s for s in self.sources.sources if s.id == source_id), None)
+
+    def enabled_sources(self) -> list[Source]:
+        """Sources that the scheduler polls."""
+        return [s for s in self.sources.sources if s.enabled]
+
+
+def expand_env(value: Any, file: str, path: str = "", environ: dict[str, str] | None = None) -> Any:
+    """Replace `${VAR}` in every string of a parsed YAML tree; a missing variable is a ConfigError."""
+    env = os.environ if environ is None else environ
+    if isinstance(value, dict):
+        return {k: expand_env(v, file, _join(path, str(k)), env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_env(v, file, f"{path}[{i}]", env) for i, v in enumerate(value)]
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in env:
+                raise ConfigError(file, path, f"environment variable {name} is not set")
+            return env[name]
+
+        return _ENV_REF.sub(substitute, value)
+    return value
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _read_yaml(path: Path) -> tuple[Any, bytes]:
+    if not path.is_file():
+        raise ConfigError(str(path), "", "file not found")
+    raw = path.read_bytes()
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(str(path), where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), "", "expected a mapping at the top level")
+    return data, raw
+
+
+def _validate(model: type[_Model], data: dict[str, Any], file: str) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(
+            f"[{part}]" if isinstance(part, int) else str(part) for part in error["loc"]
+        ).replace(".[", "[")
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling)"
+        elif message.startswith("Value error, "):
+            message = message.removeprefix("Value error, ")
+        if error["type"] == "value_error" and ": " in message and not field:
+            field, message = message.split(": ", 1)
+        raise ConfigError(file, field, message) from exc
+
+
+def load_config(directory: str | Path, environ: dict[str, str] | None = None) -> Config:
+    """Load and validate sources.yaml, keywords.yaml and alerts.yaml from a directory.
+
+    Raises:
+        ConfigError: naming the file, the field path and what was expected.
+    """
+    root = Path(directory)
+    parsed: dict[str, Any] = {}
+    digest = hashlib.sha256()
+    models = {SOURCES_FILE: SourcesFile, KEYWORDS_FILE: KeywordsFile, ALERTS_FILE: AlertsFile}
+    for name, model in models.items():
+        path = root / name
+        data, raw = _read_yaml(path)
+        digest.update(raw)
+        parsed[name] = _validate(model, expand_env(data, str(path), environ=environ), str(path))
+    config = Config(
+        directory=root,
+        sources=parsed[SOURCES_FILE],
+        keywords=parsed[KEYWORDS_FILE],
+        alerts=parsed[ALERTS_FILE],
+        version=digest.hexdigest()[:12],
+    )
+    _check_references(config)
+    return config
+
+
+def _check_references(config: Config) -> None:
+    alerts_path = str(config.directory / ALERTS_FILE)
+    topics = config.keywords.topics
+    channels = config.alerts.channels
+    seen_routes: set[str] = set()
+    for r, route in enumerate(config.alerts.routes):
+        if route.id in seen_routes:
+            raise ConfigError(alerts_path, f"routes[{r}].id", f"duplicate route id {route.id!r}")
+        seen_routes.add(route.id)
+        for t, topic in enumerate(route.topics):
+            if topic != "*" and topic not in topics:
+                raise ConfigError(
+                    alerts_path,
+                    f"routes[{r}].topics[{t}]",
+                    f"unknown topic {topic!r}; expected one of {sorted(topics)} from {KEYWORDS_FILE}",
+                )
+        for c, channel in enumerate(route.channels):
+            if channel not in channels:
+                raise ConfigError(
+                    alerts_path,
+                    f"routes[{r}].channels[{c}]",
+                    f"unknown channel {channel!r}; expected one of {sorted(channels)}",
+                )
+    for name, channel in channels.items():
+        if isinstance(channel, EmailChannel) and config.alerts.smtp is None:
+            raise ConfigError(alerts_path, f"channels.{name}", "email channel needs an `smtp` section")
+
+
+def default_config_dir() -> Path:
+    """The config directory: $NEWSMON_CONFIG_DIR, else ./config, else the repository's shipped config/."""
+    explicit = os.environ.get("NEWSMON_CONFIG_DIR")
+    if explicit:
+        return Path(explicit)
+    local = Path.cwd() / "config"
+    if (local / SOURCES_FILE).is_file():
+        return local
+    return Path(__file__).resolve().parent.parent / "config"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Deployment facts read from the environment once, in the CLI."""
+
+    redis_url: str | None
+    database_url: str | None
+    data_dir: Path
+
+    @classmethod
+    def from_env(cls) -> Runtime:
+        """Read REDIS_URL, DATABASE_URL and NEWSMON_DATA_DIR."""
+        return cls(
+            redis_url=os.environ.get("REDIS_URL") or None,
+            database_url=os.environ.get("DATABASE_URL") or None,
+            data_dir=Path(os.environ.get("NEWSMON_DATA_DIR") or Path.cwd() / "var"),
+        )
+
+    def archive_url(self) -> str:
+        """DATABASE_URL, or a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'archive.sqlite'}"
