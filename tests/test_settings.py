@@ -1,0 +1,93 @@
+"""Config loading and validation: shipped files, bad files named precisely, `${VAR}` expansion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from newsmon.cli import main
+from newsmon.errors import ConfigError
+from newsmon.settings import AppriseChannel, load_config
+from tests.conftest import SHIPPED_CONFIG, write_config
+
+ROUTE_ALL = {"channels": {"box": {"type": "console"}}, "routes": [{"id": "r", "topics": ["*"], "channels": ["box"]}]}
+SOURCE = {"id": "s1", "name": "S", "outlet": "O", "language": "ar", "kind": "feed", "url": "http://x/feed"}
+
+
+def test_shipped_config_is_valid() -> None:
+    config = load_config(SHIPPED_CONFIG)
+    assert config.enabled_sources(), "the shipped config polls nothing"
+    assert {"k1_base", "coalition_troops"} <= set(config.keywords.topics)
+    for source in config.enabled_sources():
+        assert source.evidence, f"enabled source {source.id} has no evidence"
+
+
+def test_example_configs_are_valid(tmp_path: Path) -> None:
+    example = SHIPPED_CONFIG / "examples" / "alerts.email-and-chat.yaml"
+    directory = write_config(tmp_path, [SOURCE], {})
+    directory.joinpath("alerts.yaml").write_text(example.read_text())
+    env = {n: "x" for n in ("SMTP_HOST", "SMTP_USER", "SMTP_PASSWORD", "SLACK_TOKEN_A", "SLACK_TOKEN_B",
+                            "SLACK_TOKEN_C")}
+    config = load_config(directory, environ=env)
+    assert config.alerts.smtp is not None
+
+
+@pytest.mark.parametrize(
+    ("file", "mutate", "field", "expected"),
+    [
+        ("sources.yaml", lambda s: s["sources"][0].update(colour="red"), "sources[0].colour", "unknown field"),
+        ("sources.yaml", lambda s: s["sources"][0].update(kind="carrier-pigeon"), "sources[0].kind", "'feed'"),
+        ("sources.yaml", lambda s: s["sources"][0].update(interval=0), "sources[0].interval", "greater than"),
+        ("sources.yaml", lambda s: s["sources"].append(dict(SOURCE)), "sources[1].id", "duplicate"),
+        ("alerts.yaml", lambda a: a["routes"][0].update(topics=["k2"]), "routes[0].topics[0]", "unknown topic"),
+        ("alerts.yaml", lambda a: a["routes"][0].update(channels=["fax"]), "routes[0].channels[0]", "unknown channel"),
+        ("alerts.yaml", lambda a: a["channels"].update(mail={"type": "email", "to": ["a@b"]}), "channels.mail",
+         "smtp"),
+    ],
+)
+def test_bad_config_names_file_and_field(tmp_path: Path, file: str, mutate, field: str, expected: str) -> None:
+    import yaml
+
+    directory = write_config(tmp_path, [dict(SOURCE)], ROUTE_ALL)
+    data = yaml.safe_load((directory / file).read_text())
+    mutate(data)
+    (directory / file).write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as caught:
+        load_config(directory)
+    assert caught.value.file.endswith(file)
+    assert caught.value.field == field
+    assert expected in caught.value.problem
+
+
+def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
+    directory = write_config(tmp_path, [SOURCE], ROUTE_ALL)
+    (directory / "keywords.yaml").write_text("topics:\n  k1: {name: K-1, any: [K-1\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(directory)
+    assert caught.value.file.endswith("keywords.yaml")
+    assert caught.value.field.startswith("line ")
+
+
+def test_env_expansion_and_secret_masking(tmp_path: Path) -> None:
+    alerts = {"channels": {"chat": {"type": "apprise", "url": "json://host/${HOOK_TOKEN}"}},
+              "routes": [{"id": "r", "topics": ["*"], "channels": ["chat"]}]}
+    directory = write_config(tmp_path, [SOURCE], alerts)
+    config = load_config(directory, environ={"HOOK_TOKEN": "s3cret"})
+    channel = config.alerts.channels["chat"]
+    assert isinstance(channel, AppriseChannel)
+    assert channel.url.get_secret_value() == "json://host/s3cret"
+    assert "s3cret" not in repr(config.alerts)
+    with pytest.raises(ConfigError) as caught:
+        load_config(directory, environ={})
+    assert caught.value.field == "channels.chat.url"
+    assert "HOOK_TOKEN" in caught.value.problem
+
+
+def test_config_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "check", "--config-dir", str(SHIPPED_CONFIG)]) == 0
+    assert "valid" in capsys.readouterr().out
+    directory = write_config(tmp_path, [dict(SOURCE, url="ftp://nope")], ROUTE_ALL)
+    assert main(["config", "check", "--config-dir", str(directory)]) == 2
+    err = capsys.readouterr().err
+    assert "sources.yaml" in err and "sources[0].url" in err
