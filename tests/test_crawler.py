@@ -1,0 +1,116 @@
+"""The crawler process against the replay site: new entries enqueued, old ones skipped, bad input named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from crawler import polls
+from crawler.scheduler import LeaderLock, request_poll
+from newsmon import keys
+from newsmon.replay import Fixed, ReplaySite
+from newsmon.settings import load_config
+from tests.conftest import FIXTURES, Roles, add_feed, feed_source, make_article, wait_for, write_config
+
+ALERTS = {"channels": {"c": {"type": "console"}}, "routes": [{"id": "r", "topics": ["*"], "channels": ["c"]}]}
+BODY = ["Rockets struck near the K-1 base west of Kirkuk on Friday, officials said in a statement.",
+        "No casualties were reported and the coalition troops at the base were unharmed."]
+
+
+def stories(conn: redis.Redis) -> list[dict]:
+    return [job.args[0] for job in Queue(keys.PROCESS_QUEUE, connection=conn, serializer=JSONSerializer).jobs]
+
+
+def polls_done(conn: redis.Redis, source_id: str) -> int:
+    return int(conn.hget(keys.source_state(source_id), "polls_total") or 0)
+
+
+@pytest.fixture
+def crawl(replay: ReplaySite, roles: Roles, redis_conn: redis.Redis, tmp_path: Path):
+    """Start a crawler for sources on the replay site; returns a function that polls a source and waits."""
+    base = replay.base_url
+    add_feed(replay, "/good/rss", [make_article("/good/1", "K-1 base attacked", BODY),
+                                   make_article("/good/2", "Second story about Kirkuk", BODY[::-1])])
+    add_feed(replay, "/mixed/rss", [make_article("/mixed/ok", "Fine article", BODY),
+                                    make_article("/mixed/broken", "Server error", BODY),
+                                    make_article("/mixed/pdf", "A PDF", BODY)])
+    replay.set_fixed("/mixed/broken", Fixed(status=500, body=b"<html>oops</html>"))
+    replay.set_fixed("/mixed/pdf", Fixed(body=b"%PDF-1.4 ...", content_type="application/pdf"))
+    replay.set_fixed("/challenge/rss", Fixed(
+        body=(FIXTURES / "real" / "nrttv.com" / "sucuri_cloudproxy_challenge_2018.html").read_bytes()))
+    replay.set_fixed("/forbidden/rss", Fixed(status=403, body=b"Forbidden"))
+    replay.set_fixed("/malformed/rss", Fixed(
+        content_type="application/rss+xml",
+        body=f"""<?xml version="1.0"?><rss version="2.0"><channel><title>Broken & co</title>
+        <item><title>Kept despite the broken XML</title><link>{base}/good/1</link></item>""".encode()))
+    sources = [feed_source(name, f"{base}/{name}/rss") for name in ("good", "mixed", "challenge", "forbidden",
+                                                                    "malformed")]
+    config_dir = write_config(tmp_path / "config", sources, ALERTS)
+    config = load_config(config_dir)
+    roles.start("crawler", config_dir, "crawler")
+    leader = LeaderLock(redis_conn)
+    assert leader.refresh()
+
+    def poll(source_id: str) -> dict[str, str]:
+        before = polls_done(redis_conn, source_id)
+        assert request_poll(redis_conn, config.source(source_id), leader) == "requested"
+        wait_for(lambda: polls_done(redis_conn, source_id) > before, timeout=60, what=f"poll of {source_id}")
+        return polls.source_state(redis_conn, source_id)
+
+    return poll
+
+
+def test_new_entries_enqueued_once_and_unchanged_feed_is_not_modified(crawl, redis_conn: redis.Redis,
+                                                                      replay: ReplaySite) -> None:
+    state = crawl("good")
+    assert state["status"] == "ok", state
+    enqueued = stories(redis_conn)
+    assert sorted(s["title"] for s in enqueued) == ["K-1 base attacked", "Second story about Kirkuk"]
+    first = next(s for s in enqueued if s["title"] == "K-1 base attacked")
+    assert "K-1 base west of Kirkuk" in first["text"]
+    assert first["canonical_url"].endswith("/good/1") and first["language"] == "en"
+    assert first["published"].startswith("2026-11-20")
+
+    state = crawl("good")
+    assert state["status"] == "unchanged"  # conditional GET answered 304
+    assert len(stories(redis_conn)) == 2
+
+    replay.publish("/good/rss", make_article("/good/3", "Third story", BODY))
+    state = crawl("good")
+    assert state["status"] == "ok"
+    assert len(stories(redis_conn)) == 3
+    assert replay.hits["/good/1"] == 1  # old entries are not fetched again
+
+
+def test_broken_articles_do_not_stop_the_others(crawl, redis_conn: redis.Redis, roles: Roles) -> None:
+    state = crawl("mixed")
+    assert state["status"] == "ok"
+    assert [s["title"] for s in stories(redis_conn)] == ["Fine article"]
+    log = roles.log("crawler")
+    assert "HTTP 500" in log and "will retry next poll" in log
+    assert "not HTML (Content-Type application/pdf)" in log
+    # the 500 is retried on the next poll, the PDF is not
+    assert polls.has_failed_entries(redis_conn, "mixed")
+    state = crawl("mixed")
+    assert state["status"] == "ok"
+
+
+def test_unusable_sources_are_recorded(crawl, roles: Roles) -> None:
+    challenge = crawl("challenge")
+    assert challenge["status"] == "error" and challenge["last_error"].startswith("unusable feed")
+    forbidden = crawl("forbidden")
+    assert forbidden["status"] == "error" and "HTTP 403" in forbidden["last_error"]
+    assert crawl("forbidden")["consecutive_failures"] == "2"
+    good = crawl("good")
+    assert good["status"] == "ok" and good["consecutive_failures"] == "0"
+
+
+def test_malformed_feed_keeps_what_it_can(crawl, redis_conn: redis.Redis, roles: Roles) -> None:
+    state = crawl("malformed")
+    assert state["status"] == "ok"
+    assert [s["title"] for s in stories(redis_conn)] == ["K-1 base attacked"]
+    assert "malformed feed source=malformed" in roles.log("crawler")
