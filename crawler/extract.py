@@ -15,6 +15,7 @@ from parsel import Selector
 from newsmon.errors import FetchError
 from newsmon.urls import same_site
 
+MIN_TEXT_CHARS = 40
 _DATE_META = (
     "//meta[@property='article:published_time']/@content",
     "//meta[@name='article:published_time']/@content",
@@ -33,6 +34,26 @@ class Extracted:
     published: datetime | None
     canonical_url: str | None
     language: str | None
+
+
+def story_language(declared: str | None, text: str, default: str) -> str:
+    """The story's language from the page's `lang`, else the source edition's.
+
+    `ku` alone says Kurdish but not which: Arabic script means Sorani, Latin means Kurmanji.
+    """
+    code = (declared or "").strip().lower().replace("_", "-")
+    primary = code.split("-")[0]
+    if primary in ("ar", "en", "tr", "fa", "ckb", "kmr"):
+        return primary
+    if primary in ("ku", "kur"):
+        if "arab" in code:
+            return "ckb"
+        if "latn" in code:
+            return "kmr"
+        letters = [c for c in text[:500] if c.isalpha()]
+        arabic = sum(1 for c in letters if "\u0600" <= c <= "\u06ff")
+        return "ckb" if letters and arabic > len(letters) / 2 else "kmr"
+    return default
 
 
 def _parse_date(value: str) -> datetime | None:
@@ -73,6 +94,8 @@ def extract_article(html: str, url: str) -> Extracted:
     title = (document.title or "").strip()
     if title and text.startswith(title):
         text = text[len(title):].lstrip()
+    if len(text) < MIN_TEXT_CHARS:
+        raise FetchError(f"too little text for an article ({len(text)} characters)")
     return Extracted(
         title=title,
         text=text,

@@ -11,11 +11,10 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from crawler import polls
+from crawler.extract import MIN_TEXT_CHARS
 from newsmon import keys
 
 log = logging.getLogger(__name__)
-
-MIN_TEXT_CHARS = 40
 
 
 class ValidateStoryPipeline:

@@ -70,6 +70,7 @@ class ReplaySite:
         self.hits: dict[str, int] = {}
         self.lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
+        self.honor_conditional = True  # False: answer like outlets that ignore If-None-Match
 
     # --- content ------------------------------------------------------------------------------
 
@@ -227,7 +228,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_validated(self, body: bytes, content_type: str) -> None:
         etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
-        if self.headers.get("If-None-Match") == etag:
+        if self.replay.honor_conditional and self.headers.get("If-None-Match") == etag:
             self.send_response(304)
             self.send_header("ETag", etag)
             self.send_header("Content-Length", "0")

@@ -16,7 +16,7 @@ from scrapy.utils.asyncio import sleep
 from twisted.python.failure import Failure
 
 from crawler import polls
-from crawler.extract import extract_article
+from crawler.extract import extract_article, story_language
 from crawler.feeds import FeedEntry, parse_feed
 from newsmon import keys
 from newsmon.errors import FetchError
@@ -168,7 +168,7 @@ class FeedSpider(scrapy.Spider):
                 id=story_id_for(canonical),
                 source_id=poll.source.id,
                 outlet=poll.source.outlet,
-                language=poll.source.language,
+                language=story_language(extracted.language, extracted.text, poll.source.language),
                 url=url,
                 canonical_url=canonical,
                 title=extracted.title or entry.title,

@@ -1,0 +1,11 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY newsmon newsmon
+COPY crawler crawler
+COPY workers workers
+COPY alerts alerts
+COPY config config
+RUN pip install --no-cache-dir -e .
+ENV NEWSMON_CONFIG_DIR=/app/config NEWSMON_DATA_DIR=/data
+ENTRYPOINT ["newsmon"]

@@ -1,0 +1,115 @@
+"""End to end with real processes: scheduler, crawler and worker on a real Redis, the replay site,
+a real SMTP server and a chat webhook receiver."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import redis
+from rq import Queue
+from rq.registry import StartedJobRegistry
+
+from alerts.jobs import DELIVERY_STATS
+from newsmon import keys
+from newsmon.replay import ReplaySite
+from tests.conftest import (
+    Roles,
+    SmtpServer,
+    WebhookReceiver,
+    add_feed,
+    feed_source,
+    make_article,
+    wait_for,
+    write_config,
+)
+from workers.archive import Archive, open_engine
+
+pytestmark = pytest.mark.e2e
+
+K1_STORY = ["A rocket landed inside the K-1 base west of Kirkuk late on Friday, a security source said.",
+            "Coalition troops left the base in 2017; Iraqi forces have held it since."]
+AR_STORY = ["قالت مصادر امنية إن صاروخا سقط قرب قاعدة كيه-1 غرب كركوك مساء الجمعة.",
+            "ولا توجد اي زيادة لقوات التحالف في القاعدة بحسب المصادر."]
+OIL_STORY = ["Iraq's oil exports rose by four percent in November, the oil ministry said on Sunday.",
+             "Exports through the southern ports averaged 3.4 million barrels per day."]
+
+
+def polls_total(conn: redis.Redis, source_id: str) -> int:
+    return int(conn.hget(keys.source_state(source_id), "polls_total") or 0)
+
+
+def queues_drained(conn: redis.Redis) -> bool:
+    for name in (keys.PROCESS_QUEUE, keys.ALERTS_QUEUE):
+        queue = Queue(name, connection=conn)
+        if queue.count or StartedJobRegistry(queue=queue).count:
+            return False
+    return True
+
+
+def settle(conn: redis.Redis, source_id: str, polls: int = 2) -> None:
+    """Wait for `polls` more polls of the source and for both queues to drain."""
+    target = polls_total(conn, source_id) + polls
+    wait_for(lambda: polls_total(conn, source_id) >= target and queues_drained(conn), timeout=60,
+             what=f"{polls} more polls and drained queues")
+
+
+def test_new_story_alerts_once_by_email_and_chat_and_survives_smtp_outage(
+    replay: ReplaySite, roles: Roles, redis_conn: redis.Redis, smtp_server: SmtpServer,
+    webhook: WebhookReceiver, tmp_path: Path,
+) -> None:
+    add_feed(replay, "/k24/rss", [make_article("/k24/oil", "Oil exports rise", OIL_STORY, outlet="Kurdistan24")],
+             outlet="Kurdistan24")
+    sources = [feed_source("k24-en", f"{replay.base_url}/k24/rss", interval=2, outlet="Kurdistan24")]
+    alerts = {
+        "smtp": {"host": "127.0.0.1", "port": smtp_server.port, "sender": "newsmon@test", "timeout": 5},
+        "channels": {"mail": {"type": "email", "to": ["desk@test"]}, "chat": {"type": "apprise", "url": webhook.url}},
+        "routes": [{"id": "kirkuk-desk", "topics": ["k1_base", "coalition_troops"], "channels": ["mail", "chat"]}],
+        "retry": {"max": 10, "intervals": [1, 1, 2, 2, 2, 2, 2, 2, 2, 2]},
+    }
+    config_dir = write_config(tmp_path / "config", sources, alerts)
+    for role in ("scheduler", "crawler", "worker"):
+        roles.start(role, config_dir, role)
+    archive_path = tmp_path / "data" / "archive.sqlite"
+
+    # the first poll takes the existing, non-matching story: archived, no alert
+    wait_for(lambda: archive_path.exists() and Archive(open_engine(f"sqlite:///{archive_path}")).count() == 1,
+             timeout=60, what="the first story archived")
+    settle(redis_conn, "k24-en", polls=1)
+    assert smtp_server.messages == [] and webhook.posts == []
+
+    # a new matching story: exactly one email and one chat post
+    replay.publish("/k24/rss", make_article("/k24/k1", "Rocket lands inside K-1 base", K1_STORY,
+                                            outlet="Kurdistan24", published="2026-11-21T19:05:00+00:00"))
+    wait_for(lambda: len(smtp_server.messages) == 1 and len(webhook.posts) == 1, timeout=60,
+             what="one email and one chat post")
+    message = smtp_server.messages[0]
+    assert "Rocket lands inside K-1 base" in message["Subject"] and "Kurdistan24" in message["Subject"]
+    text = message.get_body(("plain",)).get_content()
+    for expected in ("Rocket lands inside K-1 base", "Kurdistan24", "2026-11-21 19:05 UTC", "K-1 air base",
+                     "K-1", "Coalition troops", f"{replay.base_url}/k24/k1"):
+        assert expected in text, expected
+    assert "<mark>K-1 base</mark>" in message.get_body(("html",)).get_content()
+    post = webhook.posts[0]
+    assert "Rocket lands inside K-1 base" in post["title"]
+    assert f"{replay.base_url}/k24/k1" in post["message"] and "Kurdistan24" in post["message"]
+
+    # later polls find nothing new
+    settle(redis_conn, "k24-en", polls=2)
+    assert len(smtp_server.messages) == 1 and len(webhook.posts) == 1
+
+    # SMTP down: chat goes out at once, email waits and is delivered once the server is back
+    smtp_server.stop()
+    replay.publish("/k24/rss", make_article("/k24/k1-ar", "صاروخ يسقط قرب قاعدة كيه-1", AR_STORY,
+                                            language="ar", outlet="Kurdistan24"))
+    wait_for(lambda: len(webhook.posts) == 2, timeout=60, what="the second chat post")
+    wait_for(lambda: int(redis_conn.hget(DELIVERY_STATS, "mail:failed_attempts") or 0) >= 2, timeout=60,
+             what="failed email attempts while SMTP is down")
+    assert len(smtp_server.messages) == 1
+    smtp_server.start()
+    wait_for(lambda: len(smtp_server.messages) == 2, timeout=60, what="the email after SMTP came back")
+    settle(redis_conn, "k24-en", polls=2)
+    assert len(smtp_server.messages) == 2 and len(webhook.posts) == 2
+    assert len({m["X-Newsmon-Key"] for m in smtp_server.messages}) == 2
+    arabic = smtp_server.messages[1].get_body(("html",)).get_content()
+    assert 'dir="rtl"' in arabic and "كيه-1" in arabic

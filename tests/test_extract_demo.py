@@ -1,0 +1,69 @@
+"""Article extraction from outlet-like pages, and `newsmon demo --json` end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+import pytest
+
+from crawler.extract import extract_article, story_language
+from newsmon.errors import FetchError
+from newsmon.replay import Article, ReplaySite, read_story_file
+from tests.conftest import FIXTURES, ROOT
+
+
+def test_seed_page_extracts_title_text_date_and_canonical() -> None:
+    title, paragraphs = read_story_file(FIXTURES / "seed" / "000_128dad676d5a1ee3.txt")
+    article = Article(path="/ar/story/128676/k1", title=title, paragraphs=paragraphs, language="ar",
+                      outlet="Kurdistan24", published=datetime(2017, 11, 16, 8, 30, tzinfo=timezone.utc))
+    html = ReplaySite.render_article(article, "https://www.kurdistan24.net").decode()
+    extracted = extract_article(html, "https://www.kurdistan24.net/ar/story/128676/k1?utm_source=fb")
+    assert extracted.title == title
+    assert "قاعدة كيه-1" in extracted.text and "لقوات التحالف" in extracted.text
+    assert "Related story" not in extracted.text and "All rights reserved" not in extracted.text
+    assert extracted.published == datetime(2017, 11, 16, 8, 30, tzinfo=timezone.utc)
+    assert extracted.canonical_url == "https://www.kurdistan24.net/ar/story/128676/k1"
+    assert extracted.language == "ar"
+
+
+def test_page_without_article_text_is_an_error() -> None:
+    with pytest.raises(FetchError):
+        extract_article("<html><body><nav><a href='/'>Home</a></nav></body></html>", "https://x.example/")
+    with pytest.raises(FetchError):
+        extract_article("", "https://x.example/")
+
+
+def test_canonical_to_another_site_is_ignored() -> None:
+    body = "<p>" + "A long paragraph about the K-1 base near Kirkuk and what happened there. " * 5 + "</p>"
+    html = f'<html><head><link rel="canonical" href="https://aggregator.example/x"></head><body>{body}</body></html>'
+    assert extract_article(html, "https://outlet.example/story/1").canonical_url is None
+
+
+@pytest.mark.parametrize(
+    ("declared", "text", "expected"),
+    [("ar", "", "en"), ("ar-IQ", "", "ar"), ("ckb", "", "ckb"), ("ku-Arab", "", "ckb"), ("ku", "هێزەکانی", "ckb"),
+     ("ku", "Hêzên Pêşmergeyan", "kmr"), (None, "anything", "en"), ("de", "", "en")],
+)
+def test_story_language(declared: str | None, text: str, expected: str) -> None:
+    default = "en"
+    assert story_language(declared, text, default) == (expected if declared != "ar" else "ar")
+
+
+@pytest.mark.e2e
+def test_demo_json_shows_seed_story_alert() -> None:
+    result = subprocess.run([sys.executable, "-m", "newsmon", "demo", "--json"], capture_output=True, text=True,
+                            timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    alerts = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    for alert in alerts:
+        assert {"title", "url", "outlet", "language", "topics", "matches"} <= set(alert)
+    seed = [a for a in alerts if "تحرك قوات امريكية" in a["title"]]
+    assert len(seed) == 1
+    assert {"k1_base", "coalition_troops"} <= set(seed[0]["topics"])
+    assert "كيه-1" in seed[0]["matches"]["k1_base"]
+    assert seed[0]["outlet"] == "Kurdistan24" and seed[0]["language"] == "ar"
+    assert {a["language"] for a in alerts} >= {"ar", "ckb", "kmr", "en"}
+    assert not any("oil exports" in a["title"].lower() for a in alerts)  # no false alarm
