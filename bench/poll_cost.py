@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
@@ -30,9 +30,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from newsmon import keys  # noqa: E402
-from newsmon.models import PollRequest  # noqa: E402
-from newsmon.replay import Article, Feed, ReplaySite  # noqa: E402
+from newsmon import keys
+from newsmon.models import PollRequest
+from newsmon.replay import Article, Feed, ReplaySite
 
 PARAGRAPH = ("Officials in Kirkuk said on Tuesday that the provincial council would meet next week to discuss "
              "the budget, security arrangements and the return of displaced families to their villages. ")
@@ -40,7 +40,7 @@ PARAGRAPH = ("Officials in Kirkuk said on Tuesday that the provincial council wo
 
 def build_site(feeds: int) -> ReplaySite:
     site = ReplaySite()
-    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 1, tzinfo=UTC)
     for f in range(feeds):
         feed = Feed(path=f"/outlet{f}/rss", title=f"Outlet {f}", language="en", outlet=f"Outlet {f}")
         for i in range(20):
@@ -55,7 +55,7 @@ def poll_all(conn: redis.Redis, source_ids: list[str]) -> None:
     before = {s: int(conn.hget(keys.source_state(s), "polls_total") or 0) for s in source_ids}
     for source_id in source_ids:
         request = PollRequest(source_id=source_id, poll_id=uuid.uuid4().hex, lock_token="bench",
-                              requested_at=datetime.now(timezone.utc))
+                              requested_at=datetime.now(UTC))
         conn.rpush(keys.POLL_REQUESTS, request.model_dump_json())
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -96,8 +96,9 @@ def main() -> None:
     (config / "alerts.yaml").write_text(yaml.safe_dump({"channels": {"c": {"type": "console"}}, "routes": []}))
     (config / "keywords.yaml").write_text((ROOT / "config" / "keywords.yaml").read_text())
     env = dict(os.environ, REDIS_URL=url)
-    crawler = subprocess.Popen([sys.executable, "-m", "newsmon", "--log-level", "WARNING", "--config-dir",
-                                str(config), "crawler"], env=env, stderr=open(work / "crawler.log", "wb"))
+    with (work / "crawler.log").open("wb") as log:
+        crawler = subprocess.Popen([sys.executable, "-m", "newsmon", "--log-level", "WARNING", "--config-dir",
+                                    str(config), "crawler"], env=env, stderr=log)
     try:
         process = psutil.Process(crawler.pid)
         ids = [s["id"] for s in sources]

@@ -7,7 +7,7 @@ this runs only in the crawler's reactor thread; scale extraction with more crawl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import trafilatura
 from parsel import Selector
@@ -58,10 +58,10 @@ def story_language(declared: str | None, text: str, default: str) -> str:
 
 def _parse_date(value: str) -> datetime | None:
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _page_metadata(html: str) -> tuple[datetime | None, str | None, str | None]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from time import struct_time
 from typing import Any
 from urllib.parse import urljoin
@@ -38,7 +38,7 @@ def _when(entry: Any) -> datetime | None:
         value = entry.get(name)
         if isinstance(value, struct_time):
             try:
-                return datetime(*value[:6], tzinfo=timezone.utc)
+                return datetime(*value[:6], tzinfo=UTC)
             except (TypeError, ValueError):
                 continue
     return None

@@ -13,7 +13,7 @@ import random
 import signal
 import socket
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
@@ -84,8 +84,8 @@ def request_poll(conn: redis.Redis, source: Source, leader: LeaderLock) -> str:
 
 def build_scheduler(config: Config, conn: redis.Redis, leader: LeaderLock) -> BlockingScheduler:
     """An APScheduler with one interval job per enabled source and the leader-lock heartbeat."""
-    scheduler = BlockingScheduler(timezone=timezone.utc)
-    now = datetime.now(timezone.utc)
+    scheduler = BlockingScheduler(timezone=UTC)
+    now = datetime.now(UTC)
     scheduler.add_job(leader.refresh, IntervalTrigger(seconds=LEADER_RENEW), id="leader", next_run_time=now)
     for source in config.enabled_sources():
         first = now + timedelta(seconds=1 + random.uniform(0, min(FIRST_POLL_SPREAD, source.effective_jitter)))

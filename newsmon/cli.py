@@ -21,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config-dir", type=Path, default=None,
                         help="directory with sources.yaml, keywords.yaml, alerts.yaml "
                              "(default: $NEWSMON_CONFIG_DIR, ./config, or the shipped config)")
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    parser.add_argument("--log-level", default=None,
+                        help="DEBUG, INFO, WARNING or ERROR (default INFO; WARNING for the demo)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     config = commands.add_parser("config", help="work with the config files")
@@ -59,6 +60,8 @@ def _load(args: argparse.Namespace) -> Config:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `newsmon` console script."""
     args = build_parser().parse_args(argv)
+    if args.log_level is None:
+        args.log_level = "WARNING" if args.command == "demo" else "INFO"
     _configure_logging(args.log_level)
     try:
         return _dispatch(args)
@@ -81,8 +84,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from newsmon.demo import run_demo
 
-        return run_demo(args.config_dir or default_config_dir(), args.json,
-                        log_level="WARNING" if args.json else args.log_level)
+        return run_demo(args.config_dir or default_config_dir(), args.json, log_level=args.log_level)
     config = _load(args)
     if args.command == "run":
         return _run(args, config, runtime)

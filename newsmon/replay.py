@@ -13,7 +13,7 @@ import html
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -161,7 +161,7 @@ class ReplaySite:
 <aside><h3>More news</h3><ul>{related}</ul></aside></main>
 <footer><p>&copy; {html.escape(article.outlet)}. All rights reserved.</p></footer>
 </body></html>
-""".encode("utf-8")
+""".encode()
 
     # --- serving ------------------------------------------------------------------------------
 
@@ -196,10 +196,10 @@ class _Handler(BaseHTTPRequestHandler):
     replay: ReplaySite
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler's name
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         from urllib.parse import unquote, urlsplit
 
         path = unquote(urlsplit(self.path).path)
@@ -254,6 +254,6 @@ def read_story_file(path: Path) -> tuple[str, list[str]]:
 
 def _as_utc(value: Any) -> datetime:
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -7,10 +7,18 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from newsmon.errors import ConfigError
 
@@ -142,7 +150,7 @@ class ConsoleChannel(_Model):
 
 
 Channel = Annotated[
-    Union[EmailChannel, AppriseChannel, OutboxChannel, ConsoleChannel], Field(discriminator="type")
+    EmailChannel | AppriseChannel | OutboxChannel | ConsoleChannel, Field(discriminator="type")
 ]
 
 

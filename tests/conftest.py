@@ -87,7 +87,7 @@ class Mailbox:
         self.messages: list[EmailMessage] = []
         self.on_message: Callable[[EmailMessage], None] | None = None
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = message_from_bytes(envelope.content, policy=policy.default)
         self.messages.append(message)  # type: ignore[arg-type]
         if self.on_message:
@@ -140,7 +140,7 @@ class WebhookReceiver:
             def log_message(self, *args: Any) -> None:
                 return
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 if receiver.status == 200:
@@ -223,11 +223,13 @@ class Roles:
         self.workdir = workdir
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.logs: dict[str, Path] = {}
+        self.handles: list[Any] = []
 
     def start(self, name: str, config_dir: Path, *args: str) -> subprocess.Popen[bytes]:
         env = dict(os.environ, REDIS_URL=self.redis_url, NEWSMON_DATA_DIR=str(self.workdir / "data"))
         log_path = self.workdir / f"{name}.log"
-        handle = open(log_path, "ab")
+        handle = log_path.open("ab")  # closed in stop_all, after the process is gone
+        self.handles.append(handle)
         process = subprocess.Popen(
             [sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), *args],
             env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=self.workdir,
@@ -254,6 +256,8 @@ class Roles:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        for handle in self.handles:
+            handle.close()
 
 
 @pytest.fixture

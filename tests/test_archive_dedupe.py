@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ def make_story(url: str = "https://www.kurdistan24.net/ar/story/1", text: str = 
                guid: str | None = "g1") -> Story:
     canonical = canonical_url(url)
     return Story(id=story_id_for(canonical), source_id="k24-ar", outlet="Kurdistan24", language="ar", url=url,
-                 canonical_url=canonical, title="عنوان", text=text, published=datetime(2026, 11, 20, tzinfo=timezone.utc),
+                 canonical_url=canonical, title="عنوان", text=text, published=datetime(2026, 11, 20, tzinfo=UTC),
                  feed_guid=guid)
 
 

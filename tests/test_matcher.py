@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from newsmon.settings import KeywordsFile, load_config
+from tests.conftest import FIXTURES, SHIPPED_CONFIG
 from workers.matcher import Matcher
 from workers.normalize import normalize
-from tests.conftest import FIXTURES, SHIPPED_CONFIG
 
 SEED = (FIXTURES / "seed" / "000_128dad676d5a1ee3.txt").read_text(encoding="utf-8")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 from alerts.render import escape_markdown, render_alert
@@ -13,7 +13,7 @@ def make_alert(title: str = "قاعدة كيه-1", language: str = "ar", snippet
                words: tuple[str, ...] = ("كيه-1",)) -> Alert:
     hits = [Hit(term=w, text=w, start=0, end=len(w)) for w in words]
     return Alert(route_id="desk", channel_id="mail", story_id="abc", title=title, url="https://k24.example/ar/story/1",
-                 outlet="Kurdistan24", language=language, published=datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc),
+                 outlet="Kurdistan24", language=language, published=datetime(2026, 11, 20, 8, 0, tzinfo=UTC),
                  snippet=snippet, topics=[TopicMatch(topic="k1_base", name="K-1 air base", hits=hits)])
 
 

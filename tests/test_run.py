@@ -28,9 +28,9 @@ def test_run_uses_embedded_redis_and_stops_cleanly(replay: ReplaySite, tmp_path:
     config_dir = write_config(tmp_path / "config", [feed_source("k24", f"{replay.base_url}/k24/rss")], alerts)
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     env["NEWSMON_DATA_DIR"] = str(tmp_path / "data")
-    log = open(tmp_path / "run.log", "wb")
-    run = subprocess.Popen([sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), "run",
-                            "--workers", "1"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    with (tmp_path / "run.log").open("wb") as log:
+        run = subprocess.Popen([sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), "run",
+                                "--workers", "1"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: outbox.exists() and outbox.read_text().strip(), timeout=90, what="an alert in the outbox")
         alert = json.loads(outbox.read_text().splitlines()[0])
@@ -46,4 +46,3 @@ def test_run_uses_embedded_redis_and_stops_cleanly(replay: ReplaySite, tmp_path:
     finally:
         if run.poll() is None:
             run.kill()
-        log.close()

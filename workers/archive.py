@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +102,7 @@ class Archive:
             "author": story.author,
             "published": story.published,
             "fetched": story.fetched,
-            "processed": datetime.now(timezone.utc),
+            "processed": datetime.now(UTC),
             "feed_guid": story.feed_guid,
             "content_hash": content_hash,
             "duplicate_of": duplicate_of,

@@ -14,7 +14,7 @@ import ahocorasick
 
 from newsmon.models import Hit, TopicMatch
 from newsmon.settings import KeywordsFile
-from workers.normalize import Normalized, normalize
+from workers.normalize import normalize
 
 _PROCLITICS = frozenset(
     p

@@ -13,6 +13,10 @@ from newsmon.settings import Config
 
 log = logging.getLogger(__name__)
 
+# How often a worker looks for jobs abandoned by dead workers (RQ's default is 10 minutes); a job's
+# heartbeat lapses about 90 s after its worker died, so a lost job is retried within about 2.5 minutes.
+MAINTENANCE_INTERVAL = 60
+
 
 def run_worker(config: Config, conn: redis.Redis, archive_url: str, queues: list[str] | None = None,
                burst: bool = False) -> None:
@@ -28,6 +32,7 @@ def run_worker(config: Config, conn: redis.Redis, archive_url: str, queues: list
         [Queue(name, connection=conn, serializer=JSONSerializer) for name in names],
         connection=conn,
         serializer=JSONSerializer,
+        maintenance_interval=MAINTENANCE_INTERVAL,
     )
     log.info("worker %s on queues %s", worker.name, names)
     worker.work(burst=burst, with_scheduler=True, logging_level=logging.getLevelName(log.getEffectiveLevel()))
