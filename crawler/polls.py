@@ -27,9 +27,14 @@ def acquire_poll(conn: redis.Redis, source_id: str, token: str, interval: int) -
     return bool(conn.set(keys.poll_lock(source_id), token, nx=True, ex=poll_lock_ttl(interval)))
 
 
+def release_if_owner(conn: redis.Redis, key: str, token: str) -> bool:
+    """Delete a lock key only if it still holds `token` (an expired lock may belong to someone else now)."""
+    return bool(conn.eval(_RELEASE, 1, key, token))
+
+
 def release_poll(conn: redis.Redis, source_id: str, token: str) -> bool:
     """Release the poll lock if this poll still holds it."""
-    return bool(conn.eval(_RELEASE, 1, keys.poll_lock(source_id), token))
+    return release_if_owner(conn, keys.poll_lock(source_id), token)
 
 
 def entry_id(key: str) -> str:

@@ -35,10 +35,6 @@ _RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) end
 return 0
 """
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
 
 
 class LeaderLock:
@@ -64,7 +60,7 @@ class LeaderLock:
     def release(self) -> None:
         """Give the lock up so a standby scheduler takes over at once."""
         if self.held:
-            self.conn.eval(_RELEASE, 1, keys.SCHEDULER_LEADER, self.identity)
+            polls.release_if_owner(self.conn, keys.SCHEDULER_LEADER, self.identity)
             self.held = False
 
 
