@@ -113,3 +113,28 @@ def test_new_story_alerts_once_by_email_and_chat_and_survives_smtp_outage(
     assert len({m["X-Newsmon-Key"] for m in smtp_server.messages}) == 2
     arabic = smtp_server.messages[1].get_body(("html",)).get_content()
     assert 'dir="rtl"' in arabic and "كيه-1" in arabic
+
+
+def test_two_schedulers_do_not_double_polls(replay: ReplaySite, roles: Roles, redis_conn: redis.Redis,
+                                            tmp_path: Path) -> None:
+    add_feed(replay, "/k24/rss", [make_article("/k24/oil", "Oil exports rise", OIL_STORY)])
+    sources = [feed_source("k24-en", f"{replay.base_url}/k24/rss", interval=1)]
+    alerts = {"channels": {"c": {"type": "console"}}, "routes": []}
+    config_dir = write_config(tmp_path / "config", sources, alerts)
+    roles.start("scheduler-a", config_dir, "scheduler")
+    roles.start("scheduler-b", config_dir, "scheduler")
+    roles.start("crawler", config_dir, "crawler")
+    wait_for(lambda: polls_total(redis_conn, "k24-en") >= 4, timeout=60, what="four polls")
+    leaders = [name for name in ("scheduler-a", "scheduler-b") if "leader=True" in roles.log(name)]
+    assert len(leaders) == 1, leaders
+    standby = {"scheduler-a": "scheduler-b", "scheduler-b": "scheduler-a"}[leaders[0]]
+    # the feed was fetched once per poll (one more if a poll is in flight right now), never twice
+    done = polls_total(redis_conn, "k24-en")
+    assert done <= replay.hits["/k24/rss"] <= done + 1
+
+    # the standby takes over when the leader stops
+    roles.processes[leaders[0]].terminate()
+    roles.processes[leaders[0]].wait(timeout=30)
+    wait_for(lambda: "leader=True" in roles.log(standby), timeout=30, what="the standby to take over")
+    before = polls_total(redis_conn, "k24-en")
+    wait_for(lambda: polls_total(redis_conn, "k24-en") >= before + 2, timeout=30, what="polls after take-over")
