@@ -28,7 +28,7 @@ def scrapy_settings(overrides: dict[str, Any] | None = None) -> Settings:
 
 def run_crawler(config: Config, conn: redis.Redis, overrides: dict[str, Any] | None = None) -> None:
     """Crawl until SIGINT/SIGTERM; each signal lets in-flight polls finish first."""
-    process = CrawlerProcess(scrapy_settings(overrides), install_root_handler=False)
+    process = CrawlerProcess(scrapy_settings(overrides))
     crawler = process.create_crawler(FeedSpider)
 
     def stop(signum: int, _frame: Any) -> None:

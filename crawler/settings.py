@@ -27,6 +27,7 @@ DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
+LOG_INSTALL_ROOT_HANDLER = False  # the newsmon CLI configures logging
 LOGSTATS_INTERVAL = 300
 
 ITEM_PIPELINES = {

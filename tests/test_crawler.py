@@ -43,12 +43,15 @@ def crawl(replay: ReplaySite, roles: Roles, redis_conn: redis.Redis, tmp_path: P
     replay.set_fixed("/challenge/rss", Fixed(
         body=(FIXTURES / "real" / "nrttv.com" / "sucuri_cloudproxy_challenge_2018.html").read_bytes()))
     replay.set_fixed("/forbidden/rss", Fixed(status=403, body=b"Forbidden"))
+    replay.set_fixed("/robots.txt", Fixed(body=b"User-agent: *\nDisallow: /private/\n", content_type="text/plain"))
+    add_feed(replay, "/polite/rss", [make_article("/private/1", "Behind robots.txt", BODY),
+                                     make_article("/polite/ok", "Allowed story", BODY)])
     replay.set_fixed("/malformed/rss", Fixed(
         content_type="application/rss+xml",
         body=f"""<?xml version="1.0"?><rss version="2.0"><channel><title>Broken & co</title>
         <item><title>Kept despite the broken XML</title><link>{base}/good/1</link></item>""".encode()))
     sources = [feed_source(name, f"{base}/{name}/rss") for name in ("good", "mixed", "challenge", "forbidden",
-                                                                    "malformed")]
+                                                                    "malformed", "polite")]
     config_dir = write_config(tmp_path / "config", sources, ALERTS)
     config = load_config(config_dir)
     roles.start("crawler", config_dir, "crawler")
@@ -114,3 +117,12 @@ def test_malformed_feed_keeps_what_it_can(crawl, redis_conn: redis.Redis, roles:
     assert state["status"] == "ok"
     assert [s["title"] for s in stories(redis_conn)] == ["K-1 base attacked"]
     assert "malformed feed source=malformed" in roles.log("crawler")
+
+
+def test_robots_txt_is_obeyed(crawl, redis_conn: redis.Redis, replay: ReplaySite, roles: Roles) -> None:
+    state = crawl("polite")
+    assert state["status"] == "ok"
+    assert [s["title"] for s in stories(redis_conn)] == ["Allowed story"]
+    assert "/private/1" not in replay.hits
+    assert "robots.txt" in state["last_entry_error"].lower() or "robots" in roles.log("crawler").lower()
+    assert not polls.has_failed_entries(redis_conn, "polite")  # a disallowed page is not retried

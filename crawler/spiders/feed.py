@@ -11,7 +11,9 @@ from typing import Any
 
 import redis
 import scrapy
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.asyncio import sleep
 from twisted.python.failure import Failure
 
@@ -196,7 +198,7 @@ class FeedSpider(scrapy.Spider):
         entry: FeedEntry = request.meta["entry"]
         reason = _describe(failure)
         status = getattr(getattr(failure.value, "response", None), "status", None)
-        if status in (404, 410):
+        if status in (404, 410) or (failure.check(IgnoreRequest) and not failure.check(HttpError)):
             self._give_up(poll, entry, reason)
         else:
             gave_up = polls.record_entry_failure(self.redis, poll.source.id, entry.key)
@@ -234,4 +236,6 @@ def _describe(failure: Failure) -> str:
     response = getattr(failure.value, "response", None)
     if response is not None:
         return f"HTTP {response.status} from {response.url}"
+    if failure.check(IgnoreRequest) and not failure.check(HttpError):
+        return f"not fetched: {failure.getErrorMessage() or 'ignored'}"
     return f"{failure.type.__name__}: {failure.getErrorMessage()}"
