@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
-from newsmon.errors import ConfigError
+from newsmon.errors import ConfigError, FetchError
 from newsmon.settings import Config, Runtime, default_config_dir, load_config
 
 log = logging.getLogger("newsmon")
@@ -30,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = config_commands.add_parser("check", help="validate the config; exit 0 if valid, 2 if not")
     check.add_argument("--config-dir", type=Path, default=None, dest="check_dir",
                        help="directory to check (default: the global --config-dir)")
+
+    from newsmon import cli_keywords
+
+    cli_keywords.add_parser(commands)
 
     commands.add_parser("scheduler", help="run the scheduler: request polls of each source on its interval")
     commands.add_parser("crawler", help="run the crawler: fetch feeds and articles on poll requests")
@@ -59,6 +64,7 @@ def _load(args: argparse.Namespace) -> Config:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `newsmon` console script."""
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `newsmon ... | head` ends quietly
     if args.log_level is None:
         args.log_level = "WARNING" if args.command == "demo" else "INFO"
     _configure_logging(args.log_level)
@@ -67,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except FetchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -76,10 +85,17 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "config":
         directory = args.check_dir or args.config_dir or default_config_dir()
         config = load_config(directory)
+        from workers.matcher import Matcher
+
+        Matcher(config.keywords, source=str(config.directory / "keywords.yaml"))
         enabled = len(config.enabled_sources())
         print(f"{directory}: valid (version {config.version}; {len(config.sources.sources)} sources, "
               f"{enabled} enabled; {len(config.keywords.topics)} topics; {len(config.alerts.routes)} routes)")
         return 0
+    if args.command == "keywords":
+        from newsmon import cli_keywords
+
+        return cli_keywords.run(args, args.config_dir or default_config_dir())
     if args.command == "demo":
         from newsmon.demo import run_demo
 

@@ -80,22 +80,60 @@ class SourcesFile(_Model):
 # --- keywords.yaml --------------------------------------------------------------------------------
 
 
+class AliasSpec(_Model):
+    """An alias with its own matching rules, for the few aliases that need them."""
+
+    term: str = Field(min_length=1, description="The alias as written; a trailing * allows any word ending")
+    exact: bool = Field(default=False, description="Match the alias only as written: no prefixes or suffixes")
+    case: Literal["auto", "sensitive", "insensitive"] = Field(
+        default="auto",
+        description="auto: an all-caps Latin alias (ISIS) matches only all-caps text, others ignore case",
+    )
+
+
+Alias = str | AliasSpec
+
+
+class Near(_Model):
+    """Two alias groups that must occur within `within` words of each other."""
+
+    a: list[Alias] = Field(min_length=1, description="First group of aliases")
+    b: list[Alias] = Field(min_length=1, description="Second group of aliases")
+    within: int = Field(default=10, ge=1, le=200, description="Greatest distance in words")
+
+
 class Topic(_Model):
-    """A watched topic: fires when any `any` term and every `all` term occur and no `none` term does."""
+    """A watched topic: fires when an `any` alias, every `all` term and every `near` pair occur, and no
+    `none` term does."""
 
     name: str = Field(min_length=1, description="Human-readable topic name shown in alerts")
-    any: list[str] = Field(min_length=1, description="Aliases; one of them must occur")
-    all: list[str] = Field(default_factory=list, description="Terms that must all occur as well")
-    none: list[str] = Field(default_factory=list, description="Terms whose presence suppresses the topic")
+    any: list[Alias] = Field(default_factory=list, description="Aliases; one of them must occur")
+    all: list[Alias] = Field(default_factory=list, description="Terms that must all occur as well")
+    none: list[Alias] = Field(default_factory=list, description="Terms whose presence suppresses the topic")
+    near: list[Near] = Field(default_factory=list, description="Alias groups that must occur close together")
+    languages: list[Literal["ar", "ckb", "kmr", "en", "tr", "fa"]] | None = Field(
+        default=None, description="Only stories in these languages; all languages when absent"
+    )
     urgent: bool = Field(default=False, description="Urgent topics bypass digests and quiet hours")
 
     @field_validator("any", "all", "none")
     @classmethod
-    def _no_blank_terms(cls, terms: list[str]) -> list[str]:
-        for index, term in enumerate(terms):
-            if not term.strip():
-                raise ValueError(f"term {index} is blank")
-        return terms
+    def _no_blank_aliases(cls, aliases: list[Alias]) -> list[Alias]:
+        for index, alias in enumerate(aliases):
+            if not alias_term(alias).strip():
+                raise ValueError(f"alias {index} is blank")
+        return aliases
+
+    @model_validator(mode="after")
+    def _needs_aliases(self) -> Topic:
+        if not self.any and not self.near:
+            raise ValueError("any: a topic needs `any` aliases or a `near` clause")
+        return self
+
+
+def alias_term(alias: Alias) -> str:
+    """The alias text of a plain or detailed alias."""
+    return alias if isinstance(alias, str) else alias.term
 
 
 class KeywordsFile(_Model):
@@ -258,6 +296,16 @@ def _validate(model: type[_Model], data: dict[str, Any], file: str) -> Any:
         if error["type"] == "value_error" and ": " in message and not field:
             field, message = message.split(": ", 1)
         raise ConfigError(file, field, message) from exc
+
+
+def load_keywords(path: str | Path, environ: dict[str, str] | None = None) -> KeywordsFile:
+    """Load and validate one keywords file (for `newsmon keywords` and hot reload).
+
+    Raises:
+        ConfigError: naming the file, the field path and what was expected.
+    """
+    data, _raw = _read_yaml(Path(path))
+    return _validate(KeywordsFile, expand_env(data, str(path), environ=environ), str(path))
 
 
 def load_config(directory: str | Path, environ: dict[str, str] | None = None) -> Config:

@@ -83,17 +83,24 @@ def test_positive_spellings(matcher: Matcher, text: str, topic: str) -> None:
         ("Doctors recommend vitamin K1 for newborns", "k1_base"),
         ("K-12 schools reopen in Baghdad", "k1_base"),
         ("The Saudi-led coalition struck targets in Yemen; coalition forces said", "coalition_troops"),
-        ("The goddess Isis was worshipped in Egypt; ISIS is also a name", "isis"),
+        ("The goddess Isis was worshipped in Egypt", "isis"),
     ],
 )
 def test_look_alikes_do_not_match(matcher: Matcher, text: str, topic: str) -> None:
     assert topic not in topics(matcher, text)
 
 
-def test_none_term_reports_suppression(matcher: Matcher) -> None:
-    result = matcher.match("", "Vitamin K1 and K1 supplements")
-    assert "k1_base" in result.suppressed
-    assert not any(m.topic == "k1_base" for m in result.matches)
+def test_none_term_suppresses_topic(matcher: Matcher) -> None:
+    result = matcher.match("", "The Saudi-led coalition said coalition forces intercepted a drone")
+    assert [h.text for h in result.suppressed["coalition_troops"]] == ["Saudi-led coalition"]
+    assert not result.matches
+
+
+def test_none_term_containing_an_alias_cancels_only_that_occurrence(matcher: Matcher) -> None:
+    assert not matcher.match("", "Take vitamin K1 daily").matches
+    result = matcher.match("", "Unlike vitamin K1, the K1 base is in Iraq")
+    hits = [h.text for m in result.matches for h in m.hits]
+    assert hits == ["K1 base"] or set(hits) == {"K1"}
 
 
 def test_all_terms_are_required() -> None:

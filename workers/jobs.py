@@ -11,7 +11,7 @@ from rq.serializers import JSONSerializer
 
 from newsmon import jobcontext, keys
 from newsmon.models import Alert, Story, TopicMatch
-from newsmon.settings import Config, KeywordsFile
+from newsmon.settings import KEYWORDS_FILE, Config
 from workers.archive import Archive, open_engine
 from workers.dedupe import claim, content_hash
 from workers.matcher import Matcher
@@ -24,12 +24,16 @@ SNIPPET_RADIUS = 120
 _matchers: dict[str, Matcher] = {}
 
 
-def _matcher(version: str, keywords: KeywordsFile) -> Matcher:
-    """The compiled matcher of a config version, built once per process."""
-    if version not in _matchers:
+def matcher_for(config: Config) -> Matcher:
+    """The compiled matcher of a config version, built once per process.
+
+    Raises:
+        ConfigError: an alias cannot be compiled.
+    """
+    if config.version not in _matchers:
         _matchers.clear()
-        _matchers[version] = Matcher(keywords)
-    return _matchers[version]
+        _matchers[config.version] = Matcher(config.keywords, source=str(config.directory / KEYWORDS_FILE))
+    return _matchers[config.version]
 
 
 @lru_cache(maxsize=4)
@@ -77,7 +81,7 @@ def process_story(payload: dict[str, Any]) -> dict[str, Any]:
     story = Story.model_validate(payload)
     text_hash = content_hash(story.title, story.text)
     duplicate_of = claim(ctx.redis, story, text_hash)
-    result = _matcher(ctx.config.version, ctx.config.keywords).match(story.title, story.text)
+    result = matcher_for(ctx.config).match(story.title, story.text, story.language)
     archive = _archive(ctx.archive_url)
     is_new = archive.store(story, result.matches, text_hash, ctx.config.version, duplicate_of=duplicate_of)
     topics = [t.topic for t in result.matches]

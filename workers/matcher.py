@@ -1,167 +1,252 @@
-"""Keyword topics matched against stories: one Aho-Corasick automaton over normalized aliases.
+"""Keyword topics matched against stories: one Aho-Corasick automaton over every normalized alias.
 
-A term matches where it stands as a whole word of the normalized text. Arabic-script words may carry
-the proclitics that Arabic glues to the front of a word (و ف ب ل ك and the article ال in their usual
-combinations: لقوات, وقوات, بكركوك, للبيشمركة, الـK1). Latin terms accept the English possessive.
+The automaton finds every alias key in the normalized text in one pass; each candidate is then kept
+only where it stands as a word by the rules of `workers.morphology` (prefixes, suffixes, codes, case).
+Topics are evaluated from the kept hits: `any`, `all`, `near`, `none` and the language filter.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ahocorasick
 
+from newsmon.errors import ConfigError
 from newsmon.models import Hit, TopicMatch
-from newsmon.settings import KeywordsFile
-from workers.normalize import normalize
+from newsmon.settings import Alias, KeywordsFile
+from workers.morphology import MAX_PROCLITIC, PROCLITICS, AliasError, AliasRule, compile_alias
+from workers.normalize import Normalized, normalize
 
-_PROCLITICS = frozenset(
-    p
-    for base in ("", "و", "ف")
-    for p in (
-        base,
-        base + "ب", base + "ل", base + "ك", base + "ال", base + "بال", base + "لل", base + "كال",
-    )
-    if p
-)
-_MAX_PROCLITIC = max(len(p) for p in _PROCLITICS)
-_LATIN_SUFFIXES = ("'s",)
-_ARTICLE = "ال"
-_ROLES = ("any", "all", "none")
-
-
-def _is_word_char(char: str) -> bool:
-    return char.isalnum()
-
-
-def _is_arabic_letter(char: str) -> bool:
-    return "\u0600" <= char <= "\u06ff"
-
-
-def _keys(term: str) -> set[str]:
-    """Normalized forms of a term: as written and, for Arabic words with the article, without it
-    (ل + ال is written لل, so للبيشمركة holds بيشمركة but not البيشمركة)."""
-    key = normalize(term).text.strip()
-    if not key:
-        return set()
-    keys = {key}
-    if key.startswith(_ARTICLE) and len(key) - len(_ARTICLE) >= 3 and _is_arabic_letter(key[2]):
-        keys.add(key[len(_ARTICLE):])
-    return keys
-
-
-def _outermost(spans: list[tuple[int, int, tuple[_Term, ...]]]) -> list[tuple[int, int, tuple[_Term, ...]]]:
-    """Drop spans lying inside a longer span (البيشمركة also holds بيشمركة; K-1 base holds K-1),
-    keeping the terms of both on the outer span."""
-    spans.sort(key=lambda s: (s[0], -s[1]))
-    kept: list[tuple[int, int, tuple[_Term, ...]]] = []
-    for start, end, terms in spans:
-        # sorted by start, a span inside any kept span is inside the last one kept
-        if kept and kept[-1][0] <= start and end <= kept[-1][1]:
-            k = kept[-1]
-            kept[-1] = (k[0], k[1], k[2] + tuple(t for t in terms if t not in k[2]))
-        else:
-            kept.append((start, end, terms))
-    return kept
+_MAX_SUFFIX = 8
+_PROCLITIC_ENDS = frozenset(p[-1] for p in PROCLITICS)
 
 
 @dataclass(frozen=True)
-class _Term:
+class _Entry:
+    """One alias of one topic under one role (any, all, none, near:<i>:a, near:<i>:b)."""
+
     topic: str
     role: str
-    term: str
+    rule: AliasRule
+
+
+@dataclass
+class _Found:
+    entry: _Entry
+    hit: Hit
+    word: int  # index of the word where the hit starts, for `near`
 
 
 @dataclass
 class TopicResult:
-    """How each topic fared on a story: matched, or suppressed by a `none` term."""
+    """How the topics fared on a story: matched, or suppressed by a `none` term (with its hits)."""
 
     matches: list[TopicMatch]
-    suppressed: dict[str, list[Hit]]
+    suppressed: dict[str, list[Hit]] = field(default_factory=dict)
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum()
 
 
 class Matcher:
-    """Compiled keyword topics; build once per process and reuse for every story."""
+    """Compiled keyword topics; build once per process (or config version) and reuse for every story.
 
-    def __init__(self, keywords: KeywordsFile) -> None:
-        self._topics = keywords.topics
+    Raises:
+        ConfigError: an alias cannot be compiled (names the file and the alias's path).
+    """
+
+    def __init__(self, keywords: KeywordsFile, source: str = "keywords.yaml") -> None:
+        self.keywords = keywords
         self._automaton = ahocorasick.Automaton()
-        pending: dict[str, list[_Term]] = defaultdict(list)
+        table: dict[str, list[_Entry]] = defaultdict(list)
+        self.rules: dict[str, list[tuple[str, AliasRule]]] = defaultdict(list)
         for topic_id, topic in keywords.topics.items():
-            for role in _ROLES:
-                for term in getattr(topic, role):
-                    for key in _keys(term):
-                        pending[key].append(_Term(topic_id, role, term))
-        for key, terms in pending.items():
-            self._automaton.add_word(key, (key, tuple(terms)))
-        self._empty = not pending
-        if not self._empty:
+            groups: list[tuple[str, list[Alias]]] = [("any", topic.any), ("all", topic.all), ("none", topic.none)]
+            for index, near in enumerate(topic.near):
+                groups += [(f"near:{index}:a", near.a), (f"near:{index}:b", near.b)]
+            for role, aliases in groups:
+                for position, alias in enumerate(aliases):
+                    try:
+                        rule = compile_alias(alias)
+                    except AliasError as exc:
+                        path = f"topics.{topic_id}.{_role_path(role)}[{position}]"
+                        raise ConfigError(source, path, str(exc)) from exc
+                    self.rules[topic_id].append((role, rule))
+                    entry = _Entry(topic_id, role, rule)
+                    for key in rule.keys:
+                        table[key].append(entry)
+        self._order = {topic_id: index for index, topic_id in enumerate(keywords.topics)}
+        self.local_negatives = {
+            topic_id: self._local_negatives(topic_id) for topic_id in keywords.topics
+        }
+        for key, entries in table.items():
+            self._automaton.add_word(key, (len(key), tuple(entries)))
+        self.alias_count = len(table)
+        if table:
             self._automaton.make_automaton()
 
-    def find_hits(self, text: str, field: str = "text") -> list[tuple[_Term, Hit]]:
-        """Every term occurrence in `text`, as (term, hit with original offsets)."""
-        if self._empty or not text:
+    def _local_negatives(self, topic_id: str) -> frozenset[str]:
+        """`none` terms that contain one of the topic's own aliases ("K-1 visa" holds "K-1"): they
+        cancel the alias where they stand and never suppress the whole topic."""
+        alias_keys = [k for role, rule in self.rules[topic_id] if role in ("any", "all") for k in rule.keys]
+        local = set()
+        for role, rule in self.rules[topic_id]:
+            if role == "none" and any(
+                f" {alias} " in f" {key} " for key in rule.keys for alias in alias_keys
+            ):
+                local.add(rule.term)
+        return frozenset(local)
+
+    # --- finding hits -------------------------------------------------------------------------
+
+    def find(self, text: str, field: str = "text") -> list[_Found]:
+        """Every alias occurrence in `text` that stands as a word, with original offsets."""
+        if not text or not self.alias_count:
             return []
         norm = normalize(text)
-        spans: list[tuple[int, int, tuple[_Term, ...]]] = []
-        for end_index, (key, terms) in self._automaton.iter(norm.text):
-            start = end_index - len(key) + 1
-            end = self._word_end(norm.text, start, end_index + 1, key)
-            if end is not None and self._starts_word(norm.text, start, key):
-                spans.append((start, end, terms))
-        found: list[tuple[_Term, Hit]] = []
-        for start, end, terms in _outermost(spans):
+        ntext = norm.text
+        found: list[_Found] = []
+        spans: dict[tuple[int, int], list[_Entry]] = {}
+        for last, (length, entries) in self._automaton.iter(ntext):
+            start, end = last - length + 1, last + 1
+            if start and ntext[start - 1] not in _PROCLITIC_ENDS and ntext[start - 1].isalnum():
+                continue  # inside a word, and not after a proclitic: the common case, rejected first
+            prefixed = self._prefix_state(ntext, start)
+            if prefixed is None:
+                continue
+            tail = self._tail(ntext, end)
+            for entry in entries:
+                rule = entry.rule
+                if prefixed and not rule.prefixes:
+                    continue
+                word_end = end + len(tail)
+                if tail and (rule.suffixes is not None and tail not in rule.suffixes):
+                    continue
+                if rule.case_sensitive and not _capitals(text, norm, start, end):
+                    continue
+                spans.setdefault((start, word_end), []).append(entry)
+        for (start, end), entries in _outermost(spans):
             orig_start, orig_end = norm.original_span(start, end)
-            for term in terms:
-                hit = Hit(term=term.term, text=text[orig_start:orig_end], start=orig_start, end=orig_end,
-                          field=field)
-                found.append((term, hit))
+            surface = text[orig_start:orig_end]
+            word = ntext.count(" ", 0, start)
+            for entry in entries:
+                hit = Hit(term=entry.rule.term, text=surface, start=orig_start, end=orig_end, field=field)
+                found.append(_Found(entry, hit, word))
         return found
 
     @staticmethod
-    def _starts_word(text: str, start: int, key: str) -> bool:
-        if start == 0 or not _is_word_char(text[start - 1]):
-            return True
-        # an Arabic proclitic may be glued in front: walk back to the word start and check it
-        word_start = start
-        while word_start > 0 and _is_word_char(text[word_start - 1]) and start - word_start <= _MAX_PROCLITIC:
-            word_start -= 1
-        if word_start > 0 and _is_word_char(text[word_start - 1]):
+    def _prefix_state(text: str, start: int) -> bool | None:
+        """False when the key starts a word, True when only Arabic proclitics precede it, else None."""
+        if start == 0 or not _is_word(text[start - 1]):
             return False
-        prefix = text[word_start:start]
-        return all(_is_arabic_letter(c) for c in prefix) and prefix in _PROCLITICS
+        word_start = start
+        while word_start > 0 and _is_word(text[word_start - 1]):
+            word_start -= 1
+            if start - word_start > MAX_PROCLITIC:
+                return None
+        return True if text[word_start:start] in PROCLITICS else None
 
     @staticmethod
-    def _word_end(text: str, start: int, end: int, key: str) -> int | None:
-        if end == len(text) or not _is_word_char(text[end]):
-            return end
-        if key[-1].isascii():
-            for suffix in _LATIN_SUFFIXES:
-                after = end + len(suffix)
-                if text.startswith(suffix, end) and (after == len(text) or not _is_word_char(text[after])):
-                    return end
-        return None
+    def _tail(text: str, end: int) -> str:
+        """The rest of the word after a key ("" at a word end); an apostrophe-s counts as part of it."""
+        position = end
+        limit = min(len(text), end + _MAX_SUFFIX + 1)
+        while position < limit and (_is_word(text[position]) or (position == end and text[position] == "'")):
+            position += 1
+        if position == limit and position < len(text) and _is_word(text[position]):
+            return text[end:position] + "\x00"  # longer than any suffix: no suffix rule accepts it
+        return text[end:position]
 
-    def match(self, title: str, text: str) -> TopicResult:
+    # --- topics -------------------------------------------------------------------------------
+
+    def match(self, title: str, text: str, language: str | None = None) -> TopicResult:
         """Evaluate every topic on a story's title and text."""
-        by_topic: dict[str, dict[str, list[tuple[_Term, Hit]]]] = defaultdict(lambda: defaultdict(list))
-        for field, value in (("title", title), ("text", text)):
-            for term, hit in self.find_hits(value, field):
-                by_topic[term.topic][term.role].append((term, hit))
-        matches: list[TopicMatch] = []
-        suppressed: dict[str, list[Hit]] = {}
-        for topic_id, topic in self._topics.items():
-            roles = by_topic.get(topic_id)
-            if not roles or not roles["any"]:
+        by_topic: dict[str, list[_Found]] = defaultdict(list)
+        for field_name, value in (("title", title), ("text", text)):
+            for found in self.find(value, field_name):
+                by_topic[found.entry.topic].append(found)
+        result = TopicResult(matches=[])
+        for topic_id, founds in by_topic.items():
+            topic = self.keywords.topics[topic_id]
+            if topic.languages is not None and language is not None and language not in topic.languages:
                 continue
-            found_all = {t.term for t, _ in roles["all"]}
-            if any(term not in found_all for term in topic.all):
+            roles: dict[str, list[_Found]] = defaultdict(list)
+            local = self.local_negatives[topic_id]
+            for found in _cancel_local_negatives(founds):
+                if not (found.entry.role == "none" and found.entry.rule.term in local):
+                    roles[found.entry.role].append(found)
+            if topic.any and not roles["any"]:
+                continue
+            found_all = {f.entry.rule.term for f in roles["all"]}
+            if any(rule.term not in found_all for role, rule in self.rules[topic_id] if role == "all"):
+                continue
+            near_hits = _near_hits(topic.near, roles)
+            if near_hits is None:
                 continue
             if roles["none"]:
-                suppressed[topic_id] = [hit for _, hit in roles["none"]]
+                result.suppressed[topic_id] = [f.hit for f in roles["none"]]
                 continue
-            hits = [hit for _, hit in roles["any"] + roles["all"]]
+            hits = [f.hit for f in roles["any"] + roles["all"]] + near_hits
             hits.sort(key=lambda h: (h.field != "title", h.start))
-            matches.append(TopicMatch(topic=topic_id, name=topic.name, hits=hits))
-        return TopicResult(matches=matches, suppressed=suppressed)
+            result.matches.append(TopicMatch(topic=topic_id, name=topic.name, hits=hits))
+        result.matches.sort(key=lambda m: self._order[m.topic])
+        return result
+
+
+def _cancel_local_negatives(founds: list[_Found]) -> list[_Found]:
+    """A `none` term that contains an alias cancels that occurrence only ("K-1 visa" is not the K-1
+    base, but the base may be named elsewhere in the story); a `none` term standing alone stays and
+    suppresses the topic."""
+    by_span: dict[tuple[str, int, int], list[_Found]] = defaultdict(list)
+    for found in founds:
+        by_span[(found.hit.field, found.hit.start, found.hit.end)].append(found)
+    kept: list[_Found] = []
+    for group in by_span.values():
+        if any(f.entry.role == "none" for f in group) and any(f.entry.role != "none" for f in group):
+            continue
+        kept.extend(group)
+    return kept
+
+
+def _near_hits(clauses: list, roles: dict[str, list[_Found]]) -> list[Hit] | None:
+    """Hits that satisfy every `near` clause, or None when one is not satisfied."""
+    hits: list[Hit] = []
+    for index, clause in enumerate(clauses):
+        pairs = [
+            (a, b)
+            for a in roles[f"near:{index}:a"]
+            for b in roles[f"near:{index}:b"]
+            if a.hit.field == b.hit.field and abs(a.word - b.word) <= clause.within
+        ]
+        if not pairs:
+            return None
+        hits += [p.hit for pair in pairs for p in pair]
+    return hits
+
+
+def _capitals(text: str, norm: Normalized, start: int, end: int) -> bool:
+    """Whether the original text of a normalized span is written in capitals."""
+    orig_start, orig_end = norm.original_span(start, end)
+    letters = [c for c in text[orig_start:orig_end] if c.isalpha()]
+    return bool(letters) and all(c.isupper() for c in letters)
+
+
+def _outermost(spans: dict[tuple[int, int], list[_Entry]]) -> list[tuple[tuple[int, int], list[_Entry]]]:
+    """Merge spans lying inside a longer span into it (البيشمركة holds بيشمركة, K-1 base holds K-1)."""
+    kept: list[tuple[tuple[int, int], list[_Entry]]] = []
+    for (start, end), entries in sorted(spans.items(), key=lambda item: (item[0][0], -item[0][1])):
+        # sorted by start, a span inside any kept span is inside the last one kept
+        if kept and kept[-1][0][0] <= start and end <= kept[-1][0][1]:
+            kept[-1][1].extend(e for e in entries if e not in kept[-1][1])
+        else:
+            kept.append(((start, end), list(entries)))
+    return kept
+
+
+def _role_path(role: str) -> str:
+    if role.startswith("near:"):
+        _, index, group = role.split(":")
+        return f"near[{index}].{group}"
+    return role

@@ -10,6 +10,7 @@ from rq.serializers import JSONSerializer
 
 from newsmon import jobcontext, keys
 from newsmon.settings import Config
+from workers.jobs import matcher_for
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ def run_worker(config: Config, conn: redis.Redis, archive_url: str, queues: list
     once instead of per fork, and a job costs about 4 ms of overhead instead of 12. A worker killed
     mid-job leaves the job in RQ's started registry; RQ's maintenance retries it from there.
     """
+    matcher_for(config)  # compile now: a bad alias stops the worker at start, not at its first story
     jobcontext.install(jobcontext.JobContext(config=config, redis=conn, archive_url=archive_url))
     names = queues or [keys.PROCESS_QUEUE, keys.ALERTS_QUEUE]
     worker = SimpleWorker(

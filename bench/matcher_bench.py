@@ -1,0 +1,111 @@
+"""Matcher throughput: stories per second at 100 to 30,000 aliases, against a naive regex baseline.
+
+Stories are 3 KB of mixed Arabic, Sorani, Kurmanji and English text (generated words plus real
+aliases sprinkled in); aliases are generated in the same four languages and grouped ten to a topic.
+The matcher's figure includes normalization of every story. The naive baseline compiles one
+word-boundary regex per alias and searches each story with every one of them (raw text, no
+normalization), which is what a first tagger does. Single process, single thread.
+
+    python bench/matcher_bench.py [--sizes 100 1000 10000 30000] [--stories 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import random
+import re
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from newsmon.settings import KeywordsFile
+from workers.matcher import Matcher
+
+ALPHABETS = {
+    "ar": "ابتثجحخدذرزسشصضطظعغفقكلمنهوية",
+    "ckb": "ئابپتجچحخدرڕزژسشعغفڤقکگلڵمنوۆهەیێ",
+    "kmr": "abcçdeêfghiîjklmnopqrsştuûvwxyz",
+    "en": "abcdefghijklmnopqrstuvwxyz",
+}
+REAL = ["قاعدة كيه-1", "قوات التحالف", "کەرکووک", "Kerkûk", "البيشمركة", "پێشمەرگە", "ISIS", "coalition troops"]
+
+
+def word(rng: random.Random, language: str) -> str:
+    return "".join(rng.choice(ALPHABETS[language]) for _ in range(rng.randint(3, 9)))
+
+
+def make_aliases(rng: random.Random, count: int) -> list[str]:
+    aliases = set(REAL)
+    languages = list(ALPHABETS)
+    while len(aliases) < count:
+        language = rng.choice(languages)
+        aliases.add(" ".join(word(rng, language) for _ in range(rng.choice((1, 1, 2, 2, 3)))))
+    return sorted(aliases)[:count]
+
+
+def make_story(rng: random.Random, aliases: list[str], size: int = 3000) -> str:
+    language = rng.choice(list(ALPHABETS))
+    words: list[str] = []
+    length = 0
+    while length < size:
+        token = rng.choice(aliases) if rng.random() < 0.01 else word(rng, language)
+        if rng.random() < 0.08:
+            token += rng.choice([".", "،", ","])
+        words.append(token)
+        length += len(token) + 1
+    return " ".join(words)[:size]
+
+
+def keywords_for(aliases: list[str]) -> KeywordsFile:
+    topics = {f"t{i // 10}": {"name": f"topic {i // 10}", "any": aliases[i:i + 10]} for i in range(0, len(aliases), 10)}
+    return KeywordsFile.model_validate({"topics": topics})
+
+
+def rate(function, items: list[str], min_seconds: float) -> float:
+    """Items per second, over whole passes until min_seconds have gone by (at least one item)."""
+    done = 0
+    start = time.perf_counter()
+    while True:
+        for item in items:
+            function(item)
+            done += 1
+            if time.perf_counter() - start >= min_seconds and done >= 1:
+                return done / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000, 30000])
+    parser.add_argument("--stories", type=int, default=2000)
+    args = parser.parse_args()
+    process = psutil.Process(os.getpid())
+    print(f"{'aliases':>8} {'compile s':>10} {'memory MiB':>11} {'matcher st/s':>13} {'naive st/s':>11} "
+          f"{'speed-up':>9} {'hits/story':>11}")
+    for size in args.sizes:
+        rng = random.Random(size)
+        aliases = make_aliases(rng, size)
+        stories = [make_story(rng, aliases) for _ in range(args.stories)]
+        keywords = keywords_for(aliases)
+        gc.collect()
+        before = process.memory_info().rss
+        start = time.perf_counter()
+        matcher = Matcher(keywords)
+        compile_seconds = time.perf_counter() - start
+        memory = (process.memory_info().rss - before) / 2**20
+        hits = sum(len(h) for m in (matcher.match("", s).matches for s in stories[:200]) for h in
+                   (x.hits for x in m)) / 200
+        fast = rate(lambda s, m=matcher: m.match("", s), stories, 3.0)
+        patterns = [re.compile(r"(?<!\w)" + re.escape(a) + r"(?!\w)", re.IGNORECASE) for a in aliases]
+        naive = rate(lambda s, ps=patterns: [p for p in ps if p.search(s)], stories[:50], 3.0)
+        print(f"{size:>8} {compile_seconds:>10.2f} {memory:>11.1f} {fast:>13.0f} {naive:>11.1f} "
+              f"{fast / naive:>8.0f}x {hits:>11.1f}")
+
+
+if __name__ == "__main__":
+    main()

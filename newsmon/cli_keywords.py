@@ -1,0 +1,150 @@
+"""`newsmon keywords check|test`: validate a keywords file and try it on a text, a file, a URL or JSONL."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any, TextIO
+
+from newsmon.errors import FetchError
+from newsmon.settings import KEYWORDS_FILE, load_keywords
+
+FETCH_TIMEOUT = 20
+
+
+def add_parser(commands: Any) -> None:
+    """Register `keywords check` and `keywords test` on the CLI's subcommands."""
+    keywords = commands.add_parser("keywords", help="check a keywords file and test it on texts")
+    actions = keywords.add_subparsers(dest="keywords_command", required=True, metavar="ACTION")
+    check = actions.add_parser("check", help="validate; print each topic with its normalized aliases")
+    check.add_argument("--keywords", type=Path, default=None, help="keywords file (default: config dir's)")
+    test = actions.add_parser("test", help="show the topics and highlighted hits for a text, file or URL")
+    test.add_argument("--keywords", type=Path, default=None, help="keywords file (default: config dir's)")
+    source = test.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", help="the text to test")
+    source.add_argument("--file", type=Path, help="a text file to test (first line is the title)")
+    source.add_argument("--url", help="a page to fetch and extract as the crawler does")
+    source.add_argument("--jsonl", action="store_true",
+                        help='read {"id", "text", "lang"} lines on stdin, write one result line each')
+    test.add_argument("--lang", default=None, help="language of the text (ar, ckb, kmr, en) for topic filters")
+    test.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args: argparse.Namespace, config_dir: Path, out: TextIO = sys.stdout) -> int:
+    """Run a `keywords` action; returns the exit code."""
+    from workers.matcher import Matcher
+
+    path = args.keywords or config_dir / KEYWORDS_FILE
+    matcher = Matcher(load_keywords(path), source=str(path))
+    if args.keywords_command == "check":
+        _print_check(matcher, path, out)
+        return 0
+    if args.jsonl:
+        for line in sys.stdin:
+            if line.strip():
+                out.write(json.dumps(_jsonl_result(matcher, json.loads(line)), ensure_ascii=False) + "\n")
+        return 0
+    title, text, language = _input(args)
+    result = matcher.match(title, text, language or args.lang)
+    if args.json:
+        out.write(json.dumps(_as_json(result), ensure_ascii=False, indent=2) + "\n")
+    else:
+        _print_result(result, title, text, out)
+    return 0
+
+
+def _print_check(matcher: Any, path: Path, out: TextIO) -> None:
+    from workers.normalize import normalize
+
+    topics = matcher.keywords.topics
+    out.write(f"{path}: valid ({len(topics)} topics, {matcher.alias_count} alias keys)\n")
+    for topic_id, topic in topics.items():
+        langs = f" [{', '.join(topic.languages)}]" if topic.languages else ""
+        out.write(f"\n{topic_id}: {topic.name}{langs}\n")
+        for role, rule in matcher.rules[topic_id]:
+            flags = []
+            if rule.suffixes is None:
+                flags.append("any ending")
+            elif not rule.suffixes:
+                flags.append("no suffix")
+            if not rule.prefixes:
+                flags.append("exact")
+            if rule.case_sensitive:
+                flags.append("capitals only")
+            note = f"  ({', '.join(flags)})" if flags else ""
+            keys = " | ".join(rule.keys)
+            shown = normalize(rule.term.rstrip("*")).text
+            out.write(f"  {role:<10} {rule.term}  →  {shown}   keys: {keys}{note}\n")
+
+
+def _input(args: argparse.Namespace) -> tuple[str, str, str | None]:
+    if args.text is not None:
+        return "", args.text, None
+    if args.file is not None:
+        title, _, body = args.file.read_text(encoding="utf-8").partition("\n")
+        return title.strip(), body, None
+    return fetch_and_extract(args.url)
+
+
+def fetch_and_extract(url: str) -> tuple[str, str, str | None]:
+    """Fetch a page and extract it with the crawler's extractor: (title, text, language).
+
+    Raises:
+        FetchError: the page could not be fetched or holds no article.
+    """
+    from w3lib.encoding import html_to_unicode
+
+    from crawler.extract import extract_article, story_language
+
+    request = urllib.request.Request(url, headers={"User-Agent": "newsmon keywords test"})
+    try:
+        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:
+            body = response.read()
+            content_type = response.headers.get("Content-Type")
+            final_url = response.geturl()
+    except OSError as exc:
+        raise FetchError(f"could not fetch {url}: {exc}") from exc
+    _encoding, html = html_to_unicode(content_type, body)
+    extracted = extract_article(html, final_url)
+    return extracted.title, extracted.text, story_language(extracted.language, extracted.text, "en")
+
+
+def _hits(result: Any) -> list[dict[str, Any]]:
+    return [
+        {"topic": m.topic, "alias": h.term, "match": h.text, "start": h.start, "end": h.end, "field": h.field}
+        for m in result.matches
+        for h in m.hits
+    ]
+
+
+def _as_json(result: Any) -> dict[str, Any]:
+    return {
+        "topics": [m.topic for m in result.matches],
+        "hits": _hits(result),
+        "suppressed": {topic: [h.text for h in hits] for topic, hits in result.suppressed.items()},
+    }
+
+
+def _jsonl_result(matcher: Any, record: dict[str, Any]) -> dict[str, Any]:
+    result = matcher.match(record.get("title", ""), record.get("text", ""), record.get("lang"))
+    hits = [{k: v for k, v in hit.items() if k != "field"} for hit in _hits(result) if hit["field"] == "text"]
+    return {"id": record.get("id"), "topics": [m.topic for m in result.matches], "hits": hits}
+
+
+def _print_result(result: Any, title: str, text: str, out: TextIO) -> None:
+    if not result.matches:
+        out.write("no topic matched\n")
+    for match in result.matches:
+        out.write(f"{match.topic}: {match.name}\n")
+        spans: dict[tuple[str, int, int], list[str]] = {}
+        for hit in match.hits:
+            spans.setdefault((hit.field, hit.start, hit.end), []).append(hit.term)
+        for (field, start, end), aliases in spans.items():
+            source = title if field == "title" else text
+            before = source[max(0, start - 40):start].replace("\n", " ")
+            after = source[end:end + 40].replace("\n", " ")
+            out.write(f"  {field} {start}-{end} [{', '.join(aliases)}]: …{before}[[{source[start:end]}]]{after}…\n")
+    out.writelines(f"{topic}: suppressed by {', '.join(repr(h.text) for h in hits)}\n" for topic, hits in result.suppressed.items())
