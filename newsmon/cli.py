@@ -32,9 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config-dir", type=Path, default=None, dest="check_dir",
                        help="directory to check (default: the global --config-dir)")
 
-    from newsmon import cli_keywords
+    from newsmon import cli_dedupe, cli_keywords
 
     cli_keywords.add_parser(commands)
+    cli_dedupe.add_parser(commands)
 
     commands.add_parser("scheduler", help="run the scheduler: request polls of each source on its interval")
     commands.add_parser("crawler", help="run the crawler: fetch feeds and articles on poll requests")
@@ -96,6 +97,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from newsmon import cli_keywords
 
         return cli_keywords.run(args, args.config_dir or default_config_dir())
+    if args.command == "dedupe":
+        from newsmon import cli_dedupe
+
+        return cli_dedupe.run(args, args.config_dir)
     if args.command == "demo":
         from newsmon.demo import run_demo
 

@@ -5,7 +5,6 @@ ALERTS_QUEUE = "alerts"
 
 POLL_REQUESTS = "newsmon:crawl:requests"  # list of PollRequest JSON; lives until consumed
 SCHEDULER_LEADER = "newsmon:scheduler:leader"  # expiring leader lock, renewed by the active scheduler
-DEDUPE_TTL = 14 * 24 * 3600
 SEEN_TTL = 30 * 24 * 3600
 ALERT_SENT_TTL = 30 * 24 * 3600
 
@@ -30,9 +29,9 @@ def entry_failures(source_id: str) -> str:
     return f"newsmon:entryfail:{source_id}"
 
 
-def dedupe(kind: str, digest: str) -> str:
-    """Exact-duplicate claim for a canonical URL, feed GUID or content hash; expires after DEDUPE_TTL."""
-    return f"newsmon:dedupe:{kind}:{digest}"
+def cluster_alert(route_id: str, cluster_id: str, topic: str) -> str:
+    """Claim that a route heard about a topic of a story cluster; expires with the dedupe window."""
+    return f"newsmon:alert:cluster:{route_id}:{cluster_id}:{topic}"
 
 
 def alert_sent(idempotency_key: str) -> str:

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from newsmon.urls import url_key
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -18,8 +20,9 @@ def utcnow() -> datetime:
 
 
 def story_id_for(canonical_url: str) -> str:
-    """A story's id: stable for its canonical URL, so retries and re-polls name the same story."""
-    return hashlib.sha1(canonical_url.encode("utf-8")).hexdigest()[:20]
+    """A story's id (16 hex digits): stable for the URL's identity, so retries, re-polls and the AMP,
+    mobile or tracking forms of one URL all name the same story."""
+    return hashlib.sha1(url_key(canonical_url).encode("utf-8")).hexdigest()[:16]
 
 
 class PollRequest(_Model):
@@ -76,6 +79,8 @@ class Alert(_Model):
     route_id: str
     channel_id: str
     story_id: str
+    cluster_id: str | None = None
+    also_reported_by: int = 0
     title: str
     url: str
     outlet: str

@@ -1,32 +1,84 @@
-"""Canonical URLs, shared by the crawler (story ids) and the workers (dedupe)."""
+"""Canonical URLs and URL identity, shared by the crawler (story ids) and the workers (dedupe).
+
+`canonical_url` cleans a URL for display and storage: tracking parameters, fragments, AMP variants,
+mobile hosts and default ports go; the path's characters are never rewritten (some outlets keep
+Arabic tatweel in their paths, and the URL must stay as it is). `url_key` goes further for identity:
+scheme, a leading `www.` and a trailing slash do not make two URLs different.
+"""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-_TRACKING_PREFIXES = ("utm_",)
-_TRACKING_PARAMS = frozenset({"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "ref_src"})
+_TRACKING_PREFIXES = ("utm_", "mtm_", "pk_")
+_TRACKING_PARAMS = frozenset({
+    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "igshid", "mc_cid",
+    "mc_eid", "ref_src", "ref_url", "_ga", "_gl", "s_cid", "ocid", "cmpid", "at_medium", "at_campaign",
+    "amp", "outputtype", "amp_js_v", "usqp", "share",
+})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_HOST_PREFIXES = ("m.", "mobile.", "amp.")
+_AMP_SUFFIX = re.compile(r"(?:[-_.]amp|/amp)$", re.IGNORECASE)
+_AMP_CACHE = re.compile(r"^/[cvi]/(?:s/)?(?P<host>[^/]+)(?P<path>/.*)?$")
+
+
+def _host(parts_host: str) -> str:
+    host = parts_host.lower()
+    for prefix in _HOST_PREFIXES:
+        if host.startswith(prefix) and host.count(".") >= 2:
+            return host[len(prefix):]
+    return host
 
 
 def canonical_url(url: str) -> str:
-    """A URL without tracking parameters, fragment or default port; the path's characters are kept."""
+    """A URL without tracking parameters, fragment, AMP variant, mobile host or default port."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
+    path = parts.path or "/"
+    if host.endswith(".cdn.ampproject.org"):
+        cached = _AMP_CACHE.match(path)
+        if cached:
+            host, path = cached.group("host").lower(), cached.group("path") or "/"
+            scheme = "https"
+    host = _host(host)
     if parts.port and parts.port != _DEFAULT_PORTS.get(scheme):
         host = f"{host}:{parts.port}"
+    path = _strip_amp(path)
     query = [
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if not k.lower().startswith(_TRACKING_PREFIXES) and k.lower() not in _TRACKING_PARAMS
     ]
-    return urlunsplit((scheme, host, parts.path or "/", urlencode(query), ""))
+    return urlunsplit((scheme, host, path, urlencode(query), ""))
+
+
+def _strip_amp(path: str) -> str:
+    """Drop `/amp/`, a trailing `/amp`, and `-amp`/`.amp` endings of the last segment."""
+    trailing = path.endswith("/") and len(path) > 1
+    core = path.rstrip("/") or "/"
+    core = core.replace("/amp/", "/")
+    stripped = _AMP_SUFFIX.sub("", core)
+    if stripped != core:
+        core = stripped or "/"
+    return core + ("/" if trailing and not core.endswith("/") else "")
+
+
+def url_key(url: str) -> str:
+    """The identity of a URL: its canonical form without scheme, `www.` or trailing slash."""
+    parts = urlsplit(canonical_url(url))
+    host = parts.netloc.removeprefix("www.")
+    path = parts.path.rstrip("/") or "/"
+    query = "&".join(sorted(parts.query.split("&"))) if parts.query else ""
+    return f"{host}{path}" + (f"?{query}" if query else "")
+
+
+def site_of(url: str) -> str:
+    """The site of a URL: its host without `www.`, `m.`, `mobile.` or `amp.`."""
+    return _host((urlsplit(url).hostname or "").lower()).removeprefix("www.")
 
 
 def same_site(a: str, b: str) -> bool:
-    """Whether two URLs share a host, ignoring a leading www."""
-    def host(url: str) -> str:
-        return (urlsplit(url).hostname or "").lower().removeprefix("www.")
-
-    return host(a) == host(b)
+    """Whether two URLs belong to the same site (www, mobile and AMP hosts included)."""
+    return site_of(a) == site_of(b)

@@ -11,9 +11,9 @@ import pytest
 import redis
 
 from newsmon.models import Hit, Story, TopicMatch, story_id_for
-from newsmon.urls import canonical_url
+from newsmon.urls import canonical_url, url_key
 from workers.archive import Archive, open_engine
-from workers.dedupe import claim, content_hash
+from workers.dedupe import DedupeIndex, content_hash
 
 
 def make_story(url: str = "https://www.kurdistan24.net/ar/story/1", text: str = "نص الخبر عن قاعدة كيه-1",
@@ -68,19 +68,42 @@ def test_archive_round_trip_and_upsert(archive: Archive) -> None:
     assert archive.get(story.id)["config_version"] == "v2"
 
 
-def test_canonical_url_drops_tracking_but_keeps_path() -> None:
-    url = "HTTPS://Shafaq.com:443/ar/كوردســتانيات/خبر?utm_source=x&id=5&fbclid=abc#top"
-    assert canonical_url(url) == "https://shafaq.com/ar/كوردســتانيات/خبر?id=5"
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("HTTPS://Shafaq.com:443/ar/كوردســتانيات/خبر?utm_source=x&id=5&fbclid=abc#top",
+         "https://shafaq.com/ar/كوردســتانيات/خبر?id=5"),
+        ("https://www.rudaw.net/sorani/sports/140620251-amp", "https://www.rudaw.net/sorani/sports/140620251"),
+        ("https://m.kurdistan24.net/ar/story/1/x?gclid=1", "https://kurdistan24.net/ar/story/1/x"),
+        ("https://amp.ina.iq/1-x.html", "https://ina.iq/1-x.html"),
+        ("https://www.iraqinews.com/a/b/amp/", "https://www.iraqinews.com/a/b/"),
+        ("https://www.iraqinews.com/a/b/?amp=1", "https://www.iraqinews.com/a/b/"),
+        ("https://www-iraqinews-com.cdn.ampproject.org/c/s/www.iraqinews.com/a/b/amp/",
+         "https://www.iraqinews.com/a/b/"),
+    ],
+)
+def test_canonical_url(url: str, expected: str) -> None:
+    assert canonical_url(url) == expected
 
 
-def test_duplicate_claims(redis_conn: redis.Redis) -> None:
-    first = make_story()
-    text_hash = content_hash(first.title, first.text)
-    assert claim(redis_conn, first, text_hash) is None
-    assert claim(redis_conn, first, text_hash) is None  # the same story retried is not its own duplicate
-    copy = make_story(url="https://other.example/copy", guid="g2", text="نصّ الخبر عن قاعدة كيه-1")
-    assert claim(redis_conn, copy, content_hash(copy.title, copy.text)) == first.id
-    distinct = make_story(url="https://other.example/new", guid="g3", text="خبر مختلف تماما")
-    assert claim(redis_conn, distinct, content_hash(distinct.title, distinct.text)) is None
-    for key in redis_conn.scan_iter("newsmon:dedupe:*"):
-        assert 0 < redis_conn.ttl(key) <= 14 * 24 * 3600
+def test_url_identity_ignores_scheme_www_mobile_amp_and_trailing_slash() -> None:
+    forms = ["http://www.kurdistan24.net/ar/story/1/", "https://kurdistan24.net/ar/story/1",
+             "https://m.kurdistan24.net/ar/story/1?utm_medium=x", "https://amp.kurdistan24.net/ar/story/1/amp",
+             "https://www.kurdistan24.net/ar/story/1#comments"]
+    assert len({url_key(u) for u in forms}) == 1
+    assert len({story_id_for(canonical_url(u)) for u in forms}) == 1
+    assert url_key("https://x.example/a") != url_key("https://x.example/a-b")
+    assert url_key("https://x.example/ar/اقتصـاد/1") != url_key("https://x.example/ar/اقتصاد/1")  # tatweel kept
+
+
+def test_dedupe_kinds(redis_conn: redis.Redis) -> None:
+    index = DedupeIndex(redis_conn)
+    first = make_story(text="نص الخبر عن قاعدة كيه-1 " * 20)
+    assert index.check_and_add(first.id, first.text).kind == "new"
+    again = index.check_and_add(first.id, first.text)  # a retried job or a re-poll
+    assert (again.kind, again.cluster) == ("url", first.id)
+    copy = make_story(url="https://other.example/copy", guid="g2", text="نصّ الخبر عن قاعدة كيه-1 " * 20)
+    exact = index.check_and_add(copy.id, copy.text)
+    assert (exact.kind, exact.cluster, exact.duplicate_of) == ("exact", first.id, first.id)
+    distinct = make_story(url="https://other.example/new", guid="g3", text="خبر مختلف تماما عن الاقتصاد " * 20)
+    assert index.check_and_add(distinct.id, distinct.text).kind == "new"

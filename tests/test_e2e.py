@@ -138,3 +138,45 @@ def test_two_schedulers_do_not_double_polls(replay: ReplaySite, roles: Roles, re
     wait_for(lambda: "leader=True" in roles.log(standby), timeout=30, what="the standby to take over")
     before = polls_total(redis_conn, "k24-en")
     wait_for(lambda: polls_total(redis_conn, "k24-en") >= before + 2, timeout=30, what="polls after take-over")
+
+
+def test_same_story_from_three_outlets_alerts_once_and_forms_one_cluster(
+    replay: ReplaySite, roles: Roles, redis_conn: redis.Redis, smtp_server: SmtpServer,
+    webhook: WebhookReceiver, tmp_path: Path,
+) -> None:
+    from tests.test_dedupe_corpus import SEED
+
+    title, body = SEED[0], SEED[1:]
+    copies = {
+        "k24": ("Kurdistan24", title, body),
+        "shafaq": ("Shafaq News", "بغداد تنفي ارسال قوات امريكية الى قاعدة قرب كركوك",
+                   ["تحرير: محمد علي - بغداد", *body[:10], "تابعونا على تلغرام ليصلكم كل جديد"]),
+        "sumaria": ("Alsumaria", "نفي عراقي لتحرك قوات امريكية",
+                    ["اكدت مصادر سياسية في بغداد اليوم ان الحكومة تتابع ملف كركوك عن كثب.", *body[:4], *body[5:]]),
+    }
+    sources = []
+    for name, (outlet, headline, paragraphs) in copies.items():
+        add_feed(replay, f"/{name}/rss", [make_article(f"/{name}/story-1", headline, paragraphs, language="ar",
+                                                       outlet=outlet)], language="ar", outlet=outlet)
+        sources.append(feed_source(name, f"{replay.base_url}/{name}/rss", language="ar", interval=2, outlet=outlet))
+    alerts = {
+        "smtp": {"host": "127.0.0.1", "port": smtp_server.port, "sender": "newsmon@test", "timeout": 5},
+        "channels": {"mail": {"type": "email", "to": ["desk@test"]}, "chat": {"type": "apprise", "url": webhook.url}},
+        "routes": [{"id": "kirkuk-desk", "topics": ["k1_base", "coalition_troops"], "channels": ["mail", "chat"]}],
+    }
+    config_dir = write_config(tmp_path / "config", sources, alerts)
+    for role in ("scheduler", "crawler", "worker", "worker-2"):
+        roles.start(role, config_dir, "worker" if role.startswith("worker") else role)
+    archive_path = tmp_path / "data" / "archive.sqlite"
+    wait_for(lambda: archive_path.exists() and Archive(open_engine(f"sqlite:///{archive_path}")).count() == 3,
+             timeout=60, what="three copies archived")
+    for source in copies:
+        settle(redis_conn, source, polls=1)
+    assert len(smtp_server.messages) == 1 and len(webhook.posts) == 1
+    archive = Archive(open_engine(f"sqlite:///{archive_path}"))
+    stories = archive.recent()
+    assert len({s["cluster_id"] for s in stories}) == 1
+    cluster = archive.cluster(stories[0]["cluster_id"])
+    assert cluster["member_count"] == 3
+    assert sorted(cluster["outlets"]) == ["Alsumaria", "Kurdistan24", "Shafaq News"]
+    assert sorted(s["dedupe_kind"] for s in stories) == ["near", "near", "new"]

@@ -39,10 +39,10 @@ def test_killed_after_send_retry_does_not_send_twice(roles: Roles, redis_conn: r
 
     # the SMTP server takes the message, then the worker dies before it hears "250 OK"
     smtp_server.mailbox.on_message = lambda _message: os.kill(worker.pid, signal.SIGKILL)
-    story = Story(id="story1", source_id="s1", outlet="Kurdistan24", language="ar", url="https://k24.example/1",
+    story = Story(id="00000000000000a1", source_id="s1", outlet="Kurdistan24", language="ar", url="https://k24.example/1",
                   canonical_url="https://k24.example/1", title="قاعدة كيه-1", text="نص عن قاعدة كيه-1")
     topic = TopicMatch(topic="k1_base", name="K-1", hits=[Hit(term="كيه-1", text="كيه-1", start=10, end=15)])
-    assert enqueue_alerts(config, redis_conn, story, [topic]) == 1
+    assert enqueue_alerts(config, redis_conn, story, {"desk": [topic]}) == 1
     wait_for(lambda: worker.poll() is not None, timeout=60, what="the worker to be killed")
     assert len(smtp_server.messages) == 1
 

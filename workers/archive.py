@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,18 +13,22 @@ from sqlalchemy import (
     JSON,
     Column,
     DateTime,
+    Float,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
     Text,
     create_engine,
     event,
+    func,
     insert,
     select,
     update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from newsmon.models import Story, TopicMatch
 
@@ -49,10 +54,27 @@ stories = Table(
     Column("feed_guid", Text),
     Column("content_hash", String(64), nullable=False),
     Column("duplicate_of", String(40)),
+    Column("cluster_id", String(40), nullable=False),
+    Column("dedupe_kind", String(10), nullable=False),
+    Column("similarity", Float),
     Column("topics", JSON, nullable=False),
     Column("config_version", String(40), nullable=False),
     Index("ix_stories_published", "published"),
     Index("ix_stories_content_hash", "content_hash"),
+    Index("ix_stories_cluster", "cluster_id"),
+)
+
+clusters = Table(
+    "clusters",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("first_story_id", String(40), nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("member_count", Integer, nullable=False),
+    Column("outlets", JSON, nullable=False),
+    Column("languages", JSON, nullable=False),
+    Column("topics", JSON, nullable=False),
 )
 
 
@@ -72,7 +94,15 @@ def open_engine(url: str) -> Engine:
     engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    metadata.create_all(engine)
+    for attempt in range(5):
+        try:
+            metadata.create_all(engine)
+            break
+        except DBAPIError:
+            # several workers starting at once race between "does the table exist" and "create it"
+            if attempt == 4:
+                raise
+            time.sleep(0.1 * (attempt + 1))
     return engine
 
 
@@ -88,10 +118,16 @@ class Archive:
         topics: list[TopicMatch],
         content_hash: str,
         config_version: str,
+        cluster_id: str | None = None,
+        dedupe_kind: str = "new",
         duplicate_of: str | None = None,
+        similarity: float | None = None,
     ) -> bool:
         """Insert or update a story; returns True when it was new."""
         row = {
+            "cluster_id": cluster_id or story.id,
+            "dedupe_kind": dedupe_kind,
+            "similarity": similarity,
             "source_id": story.source_id,
             "outlet": story.outlet,
             "language": story.language,
@@ -123,6 +159,43 @@ class Archive:
             row = conn.execute(select(stories).where(stories.c.id == story_id)).mappings().first()
         return dict(row) if row else None
 
+    def update_cluster(self, cluster_id: str) -> dict[str, Any]:
+        """Recompute a cluster's summary from its member stories and return it."""
+        with self.engine.begin() as conn:
+            members = conn.execute(
+                select(stories.c.id, stories.c.outlet, stories.c.language, stories.c.topics, stories.c.processed)
+                .where(stories.c.cluster_id == cluster_id)
+                .order_by(stories.c.processed)
+            ).all()
+            if not members:
+                raise KeyError(cluster_id)
+            summary = {
+                "first_story_id": cluster_id if any(m.id == cluster_id for m in members) else members[0].id,
+                "first_seen": members[0].processed,
+                "last_seen": members[-1].processed,
+                "member_count": len(members),
+                "outlets": list(dict.fromkeys(m.outlet for m in members)),
+                "languages": list(dict.fromkeys(m.language for m in members)),
+                "topics": sorted({t["topic"] for m in members for t in m.topics}),
+            }
+            if conn.execute(select(clusters.c.id).where(clusters.c.id == cluster_id)).first():
+                conn.execute(update(clusters).where(clusters.c.id == cluster_id).values(**summary))
+            else:
+                conn.execute(insert(clusters).values(id=cluster_id, **summary))
+        return {"id": cluster_id, **summary}
+
+    def cluster(self, cluster_id: str) -> dict[str, Any] | None:
+        """One cluster's summary, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(clusters).where(clusters.c.id == cluster_id)).mappings().first()
+        return dict(row) if row else None
+
+    def members(self, cluster_id: str) -> list[dict[str, Any]]:
+        """The stories of a cluster, oldest first."""
+        query = select(stories).where(stories.c.cluster_id == cluster_id).order_by(stories.c.processed)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
     def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         """The most recently processed stories, newest first."""
         query = select(stories).order_by(stories.c.processed.desc()).limit(limit)
@@ -132,4 +205,4 @@ class Archive:
     def count(self) -> int:
         """Number of archived stories."""
         with self.engine.connect() as conn:
-            return len(conn.execute(select(stories.c.id)).all())
+            return int(conn.execute(select(func.count()).select_from(stories)).scalar_one())

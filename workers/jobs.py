@@ -13,7 +13,7 @@ from newsmon import jobcontext, keys
 from newsmon.models import Alert, Story, TopicMatch
 from newsmon.settings import KEYWORDS_FILE, Config
 from workers.archive import Archive, open_engine
-from workers.dedupe import claim, content_hash
+from workers.dedupe import DedupeIndex, content_hash
 from workers.matcher import Matcher
 
 log = logging.getLogger(__name__)
@@ -57,70 +57,94 @@ def snippet(story: Story, topics: list[TopicMatch], radius: int = SNIPPET_RADIUS
     return ("… " if start > 0 else "") + text + (" …" if end < len(story.text) else "")
 
 
-def routes_for(config: Config, topics: list[TopicMatch]) -> list[tuple[str, str, list[TopicMatch]]]:
-    """(route id, channel id, topics of that route) for every channel that must hear of the story."""
-    out = []
-    for route in config.alerts.routes:
-        wanted = [t for t in topics if "*" in route.topics or t.topic in route.topics]
-        if wanted:
-            out.extend((route.id, channel, wanted) for channel in route.channels)
-    return out
-
-
 def process_story(payload: dict[str, Any]) -> dict[str, Any]:
     """Job entry point of the `process` queue.
 
     Args:
         payload: a Story as JSON.
     Returns:
-        what happened: status (`new`, `updated`, `duplicate`), topics, alerts enqueued.
+        what happened: dedupe kind (`new`, `url`, `exact`, `near`), cluster, topics, alerts enqueued.
     Raises:
-        whatever storage raises, so RQ records it and retries.
+        whatever storage raises, so RQ records it and retries; every step is safe to repeat.
     """
     ctx = jobcontext.current()
     story = Story.model_validate(payload)
-    text_hash = content_hash(story.title, story.text)
-    duplicate_of = claim(ctx.redis, story, text_hash)
-    result = matcher_for(ctx.config).match(story.title, story.text, story.language)
     archive = _archive(ctx.archive_url)
-    is_new = archive.store(story, result.matches, text_hash, ctx.config.version, duplicate_of=duplicate_of)
-    topics = [t.topic for t in result.matches]
-    if duplicate_of:
-        log.info("duplicate story=%s of=%s url=%s", story.id, duplicate_of, story.url)
-        return {"status": "duplicate", "story": story.id, "duplicate_of": duplicate_of, "topics": topics}
+    existing = archive.get(story.id)
+    guid_key = f"{story.source_id}\n{story.feed_guid}" if story.feed_guid else None
+    verdict = DedupeIndex(ctx.redis, ctx.config.pipeline.dedupe).check_and_add(story.id, story.text, guid_key)
+    cluster, kind = verdict.cluster, verdict.kind
+    if existing:  # the same URL again: an edit in place or a retried job; it stays in its cluster
+        cluster, kind = existing["cluster_id"], "url"
+    result = matcher_for(ctx.config).match(story.title, story.text, story.language)
+    archive.store(story, result.matches, content_hash(story.title, story.text), ctx.config.version,
+                  cluster_id=cluster, dedupe_kind=kind, duplicate_of=verdict.duplicate_of,
+                  similarity=verdict.similarity)
+    summary = archive.update_cluster(cluster)
     for topic, hits in result.suppressed.items():
         log.info("suppressed story=%s topic=%s by=%s", story.id, topic, [h.text for h in hits])
-    enqueued = enqueue_alerts(ctx.config, ctx.redis, story, result.matches)
-    log.info("processed story=%s new=%s topics=%s alerts=%d url=%s", story.id, is_new, topics, enqueued, story.url)
-    return {"status": "new" if is_new else "updated", "story": story.id, "topics": topics, "alerts": enqueued}
+    fresh = claim_cluster_topics(ctx.config, ctx.redis, story.id, cluster, result.matches)
+    others = len([o for o in summary["outlets"] if o != story.outlet])
+    enqueued = enqueue_alerts(ctx.config, ctx.redis, story, fresh, cluster_id=cluster, also_reported_by=others)
+    topics = [t.topic for t in result.matches]
+    log.info("processed story=%s kind=%s cluster=%s members=%d topics=%s alerts=%d url=%s", story.id, kind,
+             cluster, summary["member_count"], topics, enqueued, story.url)
+    return {"kind": kind, "story": story.id, "cluster": cluster, "duplicate_of": verdict.duplicate_of,
+            "topics": topics, "alerts": enqueued}
 
 
-def enqueue_alerts(config: Config, conn: Any, story: Story, topics: list[TopicMatch]) -> int:
-    """Enqueue one delivery job per (route, channel); sending is made idempotent by the alert job."""
-    targets = routes_for(config, topics)
-    if not targets:
+def claim_cluster_topics(config: Config, conn: Any, story_id: str, cluster: str,
+                         topics: list[TopicMatch]) -> dict[str, list[TopicMatch]]:
+    """Per route, the story's topics that no earlier story of its cluster alerted on.
+
+    Each (route, cluster, topic) is claimed once with SET NX; the claim holds the story id, so a
+    retried job of the same story finds its own claims and still alerts.
+    """
+    ttl = config.pipeline.dedupe.window_days * 86400
+    fresh: dict[str, list[TopicMatch]] = {}
+    for route in config.alerts.routes:
+        wanted = [t for t in topics if "*" in route.topics or t.topic in route.topics]
+        for topic in wanted:
+            key = keys.cluster_alert(route.id, cluster, topic.topic)
+            if conn.set(key, story_id, nx=True, ex=ttl) or conn.get(key) == story_id.encode():
+                fresh.setdefault(route.id, []).append(topic)
+    return fresh
+
+
+def enqueue_alerts(config: Config, conn: Any, story: Story, fresh: dict[str, list[TopicMatch]],
+                   cluster_id: str | None = None, also_reported_by: int = 0) -> int:
+    """Enqueue one delivery job per (route, channel) for the routes with fresh topics."""
+    if not fresh:
         return 0
     queue = Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JSONSerializer)
     retry = config.alerts.retry
-    text = snippet(story, topics)
-    for route_id, channel_id, wanted in targets:
-        alert = Alert(
-            route_id=route_id,
-            channel_id=channel_id,
-            story_id=story.id,
-            title=story.title,
-            url=story.url,
-            outlet=story.outlet,
-            language=story.language,
-            published=story.published,
-            snippet=text,
-            topics=wanted,
-        )
-        queue.enqueue(
-            "alerts.jobs.deliver_alert",
-            alert.model_dump(mode="json"),
-            retry=Retry(max=retry.max, interval=retry.intervals),
-            description=f"alert {alert.idempotency_key()}",
-            failure_ttl=30 * 24 * 3600,
-        )
-    return len(targets)
+    all_topics = [t for topics in fresh.values() for t in topics]
+    text = snippet(story, all_topics)
+    count = 0
+    for route in config.alerts.routes:
+        if route.id not in fresh:
+            continue
+        for channel_id in route.channels:
+            alert = Alert(
+                route_id=route.id,
+                channel_id=channel_id,
+                story_id=story.id,
+                cluster_id=cluster_id or story.id,
+                also_reported_by=also_reported_by,
+                title=story.title,
+                url=story.url,
+                outlet=story.outlet,
+                language=story.language,
+                published=story.published,
+                snippet=text,
+                topics=fresh[route.id],
+            )
+            queue.enqueue(
+                "alerts.jobs.deliver_alert",
+                alert.model_dump(mode="json"),
+                retry=Retry(max=retry.max, interval=retry.intervals),
+                description=f"alert {alert.idempotency_key()}",
+                failure_ttl=30 * 24 * 3600,
+            )
+            count += 1
+    return count

