@@ -90,5 +90,7 @@ class Alert(_Model):
     topics: list[TopicMatch]
 
     def idempotency_key(self) -> str:
-        """Names this delivery once: a retried job with the same key must not send again."""
-        return f"{self.route_id}:{self.channel_id}:{self.story_id}"
+        """Names this delivery once: a retried job with the same key must not send again. The topics
+        are part of it, so a story that gains a topic later (an edit) can alert for that topic."""
+        topics = "+".join(sorted(t.topic for t in self.topics))
+        return f"{self.route_id}:{self.channel_id}:{self.story_id}:{topics}"

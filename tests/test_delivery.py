@@ -46,7 +46,7 @@ def test_email_is_multipart_rtl_and_escaped(context, smtp_server: SmtpServer) ->
     assert 'dir="rtl"' in html and 'lang="ar"' in html
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "https://k24.example/ar/story/1" in text and "كيه-1" in text
-    assert message["X-Newsmon-Key"] == "desk:mail:abc"
+    assert message["X-Newsmon-Key"] == "desk:mail:abc:k1_base"
 
 
 def test_chat_post_through_apprise(context, webhook: WebhookReceiver) -> None:
@@ -71,7 +71,7 @@ def test_smtp_down_raises_and_releases_claim(context, smtp_server: SmtpServer, r
     payload = make_alert().model_dump(mode="json")
     with pytest.raises(DeliveryError, match="email via 127.0.0.1"):
         deliver_alert(payload)
-    assert not redis_conn.exists(keys.alert_sent("desk:mail:abc"))
+    assert not redis_conn.exists(keys.alert_sent("desk:mail:abc:k1_base"))
     assert redis_conn.hget(DELIVERY_STATS, "mail:failed_attempts") == b"1"
     smtp_server.start()
     assert deliver_alert(payload) == "sent"
@@ -88,7 +88,7 @@ def test_webhook_error_is_a_delivery_error(context, webhook: WebhookReceiver) ->
 
 def test_in_doubt_delivery_is_not_repeated(context, smtp_server: SmtpServer, redis_conn: redis.Redis) -> None:
     # what a worker killed between sending and marking leaves behind
-    redis_conn.set(keys.alert_sent("desk:mail:abc"), '{"state": "sending", "at": 0}')
+    redis_conn.set(keys.alert_sent("desk:mail:abc:k1_base"), '{"state": "sending", "at": 0}')
     assert deliver_alert(make_alert().model_dump(mode="json")) == "in-doubt"
     assert smtp_server.messages == []
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from functools import lru_cache
 from typing import Any
 
 from rq import Queue, Retry
+from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from newsmon import jobcontext, keys
@@ -86,6 +88,7 @@ def process_story(payload: dict[str, Any]) -> dict[str, Any]:
     fresh = claim_cluster_topics(ctx.config, ctx.redis, story.id, cluster, result.matches)
     others = len([o for o in summary["outlets"] if o != story.outlet])
     enqueued = enqueue_alerts(ctx.config, ctx.redis, story, fresh, cluster_id=cluster, also_reported_by=others)
+    mark_alerted(ctx.redis, story.id, cluster, fresh)
     topics = [t.topic for t in result.matches]
     log.info("processed story=%s kind=%s cluster=%s members=%d topics=%s alerts=%d url=%s", story.id, kind,
              cluster, summary["member_count"], topics, enqueued, story.url)
@@ -97,27 +100,41 @@ def claim_cluster_topics(config: Config, conn: Any, story_id: str, cluster: str,
                          topics: list[TopicMatch]) -> dict[str, list[TopicMatch]]:
     """Per route, the story's topics that no earlier story of its cluster alerted on.
 
-    Each (route, cluster, topic) is claimed once with SET NX; the claim holds the story id, so a
-    retried job of the same story finds its own claims and still alerts.
+    Each (route, cluster, topic) is claimed once with SET NX as "<story>:pending" and marked
+    "<story>:done" once its alert job is enqueued; a retried job of the same story that finds its own
+    pending claims (it died before enqueuing) still alerts, an edit of the story does not.
     """
     ttl = config.pipeline.dedupe.window_days * 86400
+    pending = f"{story_id}:pending".encode()
     fresh: dict[str, list[TopicMatch]] = {}
     for route in config.alerts.routes:
         wanted = [t for t in topics if "*" in route.topics or t.topic in route.topics]
         for topic in wanted:
             key = keys.cluster_alert(route.id, cluster, topic.topic)
-            if conn.set(key, story_id, nx=True, ex=ttl) or conn.get(key) == story_id.encode():
+            if conn.set(key, pending, nx=True, ex=ttl) or conn.get(key) == pending:
                 fresh.setdefault(route.id, []).append(topic)
     return fresh
 
 
+def mark_alerted(conn: Any, story_id: str, cluster: str, fresh: dict[str, list[TopicMatch]]) -> None:
+    """Turn this story's pending claims into done ones once its alert jobs are enqueued."""
+    for route_id, topics in fresh.items():
+        for topic in topics:
+            conn.set(keys.cluster_alert(route_id, cluster, topic.topic), f"{story_id}:done", xx=True, keepttl=True)
+
+
 def enqueue_alerts(config: Config, conn: Any, story: Story, fresh: dict[str, list[TopicMatch]],
                    cluster_id: str | None = None, also_reported_by: int = 0) -> int:
-    """Enqueue one delivery job per (route, channel) for the routes with fresh topics."""
+    """Enqueue one delivery job per (route, channel) for the routes with fresh topics.
+
+    The job id is the delivery's idempotency key, so a story processed again (a retried job, an edit
+    in place) finds its alert job and does not enqueue it twice.
+    """
     if not fresh:
         return 0
     queue = Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JSONSerializer)
     retry = config.alerts.retry
+    keep = max(config.pipeline.dedupe.window_days, 30) * 86400  # the job id remembers the alert this long
     all_topics = [t for topics in fresh.values() for t in topics]
     text = snippet(story, all_topics)
     count = 0
@@ -139,12 +156,17 @@ def enqueue_alerts(config: Config, conn: Any, story: Story, fresh: dict[str, lis
                 snippet=text,
                 topics=fresh[route.id],
             )
+            job_id = "alert-" + hashlib.sha1(alert.idempotency_key().encode()).hexdigest()[:32]
+            if Job.exists(job_id, connection=conn):
+                continue  # queued, sent or failed already: an edit or a retried job must not alert twice
             queue.enqueue(
                 "alerts.jobs.deliver_alert",
                 alert.model_dump(mode="json"),
+                job_id=job_id,
                 retry=Retry(max=retry.max, interval=retry.intervals),
                 description=f"alert {alert.idempotency_key()}",
-                failure_ttl=30 * 24 * 3600,
+                result_ttl=keep,
+                failure_ttl=keep,
             )
             count += 1
     return count
