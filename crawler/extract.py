@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+import charset_normalizer
 import trafilatura
 from parsel import Selector
 
@@ -36,24 +38,16 @@ class Extracted:
     language: str | None
 
 
-def story_language(declared: str | None, text: str, default: str) -> str:
-    """The story's language from the page's `lang`, else the source edition's.
-
-    `ku` alone says Kurdish but not which: Arabic script means Sorani, Latin means Kurmanji.
-    """
-    code = (declared or "").strip().lower().replace("_", "-")
-    primary = code.split("-")[0]
-    if primary in ("ar", "en", "tr", "fa", "ckb", "kmr"):
-        return primary
-    if primary in ("ku", "kur"):
-        if "arab" in code:
-            return "ckb"
-        if "latn" in code:
-            return "kmr"
-        letters = [c for c in text[:500] if c.isalpha()]
-        arabic = sum(1 for c in letters if "\u0600" <= c <= "\u06ff")
-        return "ckb" if letters and arabic > len(letters) / 2 else "kmr"
-    return default
+def decode_html(response: Any) -> str:
+    """A page's text: the declared charset (header, BOM, meta) unless it yields mojibake, in which
+    case the charset is detected from the bytes (pages declaring UTF-8 but sent as windows-1256)."""
+    text = response.text
+    if text.count("\ufffd") <= max(2, len(text) // 500):
+        return text
+    best = charset_normalizer.from_bytes(response.body).best()
+    if best is None:
+        return text
+    return str(best)
 
 
 def _parse_date(value: str) -> datetime | None:

@@ -1,39 +1,25 @@
-"""Feed parsing with feedparser: entries we can use, and a named reason for what we could not."""
+"""Feed parsing with feedparser (RSS, Atom, RDF, JSON Feed): entries we can use, and a named reason for
+what we could not. A full-content feed (content:encoded, Atom content) hands over the story itself."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
 from datetime import UTC, datetime
 from time import struct_time
 from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
+import lxml.html
+from lxml.etree import ParserError
+
+from crawler.dates import parse_date
+from crawler.entries import Entry, Parsed, _newest
+
+FULL_CONTENT_CHARS = 400  # a feed body shorter than this is a teaser: fetch the article page
 
 
-@dataclass(frozen=True)
-class FeedEntry:
-    """One usable feed entry."""
-
-    key: str
-    link: str
-    title: str
-    guid: str | None
-    published: datetime | None
-    summary: str
-
-
-@dataclass
-class ParsedFeed:
-    """What a feed document gave: entries, and problems worth logging."""
-
-    entries: list[FeedEntry] = field(default_factory=list)
-    problem: str | None = None
-    skipped: list[str] = field(default_factory=list)
-    title: str = ""
-
-
-def _when(entry: Any) -> datetime | None:
+def _when(entry: Any, tz_name: str | None) -> datetime | None:
     for name in ("published_parsed", "updated_parsed", "created_parsed"):
         value = entry.get(name)
         if isinstance(value, struct_time):
@@ -41,14 +27,70 @@ def _when(entry: Any) -> datetime | None:
                 return datetime(*value[:6], tzinfo=UTC)
             except (TypeError, ValueError):
                 continue
+    for name in ("published", "updated", "date_published"):
+        if entry.get(name) and (parsed := parse_date(str(entry[name]), tz_name)):
+            return parsed
     return None
 
 
-def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
-    """Parse RSS, Atom or JSON-less feed bytes; never raises on bad input, names the problem instead."""
+def html_to_text(html: str) -> str:
+    """The text of an HTML fragment, one paragraph a line."""
+    try:
+        root = lxml.html.fromstring(html)
+    except (ParserError, ValueError):
+        return html.strip()
+    for block in root.xpath("//p|//br|//div|//li|//h1|//h2|//h3|//h4"):
+        block.tail = "\n" + (block.tail or "")
+    lines = (" ".join(line.split()) for line in root.text_content().split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def _full_text(entry: Any) -> str | None:
+    for content in entry.get("content", []) or []:
+        value = content.get("value") or ""
+        text = html_to_text(value) if "html" in (content.get("type") or "html") else value.strip()
+        if len(text) >= FULL_CONTENT_CHARS:
+            return text
+    return None
+
+
+def _json_feed(body: bytes) -> dict[str, Any] | None:
+    head = body.lstrip()[:1]
+    if head != b"{":
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) and "jsonfeed.org" in str(data.get("version", "")) else None
+
+
+def _parse_json_feed(data: dict[str, Any], url: str, tz_name: str | None) -> Parsed:
+    entries = []
+    skipped = []
+    for index, item in enumerate(data.get("items") or []):
+        link = urljoin(url, str(item.get("url") or item.get("external_url") or ""))
+        if not link.startswith(("http://", "https://")):
+            skipped.append(f"entry {index}: no link")
+            continue
+        text = item.get("content_text") or (html_to_text(item["content_html"]) if item.get("content_html") else "")
+        entries.append(Entry(
+            key=str(item.get("id") or link), link=link, title=str(item.get("title") or "").strip(),
+            guid=str(item.get("id")) if item.get("id") else None,
+            published=parse_date(str(item.get("date_published") or ""), tz_name),
+            summary=str(item.get("summary") or ""), text=text if len(text) >= FULL_CONTENT_CHARS else None,
+        ))
+    return Parsed(entries=entries, skipped=skipped, newest=_newest(entries))
+
+
+def parse_feed(body: bytes, url: str, content_type: str | None = None, tz_name: str | None = None) -> Parsed:
+    """Parse feed bytes; never raises on bad input, names the problem instead."""
+    json_feed = _json_feed(body)
+    if json_feed is not None:
+        return _parse_json_feed(json_feed, url, tz_name)
     headers = {"content-type": content_type} if content_type else {}
     parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False)
-    result = ParsedFeed(title=str(parsed.get("feed", {}).get("title", "")))
+    result = Parsed()
     if parsed.get("bozo"):
         exc = parsed.get("bozo_exception")
         result.problem = f"{type(exc).__name__}: {exc}" if exc else "malformed feed"
@@ -66,15 +108,17 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
             continue
         guid = entry.get("id") or None
         result.entries.append(
-            FeedEntry(
+            Entry(
                 key=guid or link,
                 link=link,
                 title=str(entry.get("title", "")).strip(),
                 guid=guid,
-                published=_when(entry),
+                published=_when(entry, tz_name),
                 summary=str(entry.get("summary", "")),
+                text=_full_text(entry),
             )
         )
     if not result.entries and not result.skipped and not result.problem and not parsed.get("version"):
-        result.problem = "not a feed (no RSS, Atom or RDF document found)"
+        result.problem = "not a feed (no RSS, Atom, RDF or JSON Feed document found)"
+    result.newest = _newest(result.entries)
     return result

@@ -16,6 +16,8 @@ from newsmon import keys
 
 log = logging.getLogger(__name__)
 
+MIN_POST_CHARS = 10
+
 
 class ValidateStoryPipeline:
     """Drops stories without a title or with too little text to be an article."""
@@ -30,14 +32,16 @@ class ValidateStoryPipeline:
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         story = item["story"]
         problem = None
+        least = MIN_POST_CHARS if item.get("inline") else MIN_TEXT_CHARS  # a Telegram flash can be one line
         if not story["title"].strip():
             problem = "no title"
-        elif len(story["text"].strip()) < MIN_TEXT_CHARS:
+        elif len(story["text"].strip()) < least:
             problem = f"text too short ({len(story['text'].strip())} chars)"
         if problem:
             self.crawler.stats.inc_value("newsmon/stories/dropped")
             spider = self.crawler.spider
-            polls.mark_seen(spider.redis, item["source_id"], item["entry_key"])
+            if not spider.dry_run:
+                polls.mark_seen(spider.redis, item["source_id"], item["entry_key"])
             raise DropItem(f"story dropped source={item['source_id']} url={story['url']}: {problem}")
         return item
 
@@ -55,6 +59,9 @@ class EnqueueStoryPipeline:
 
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         spider = self.crawler.spider
+        if spider.dry_run:
+            spider.collected.append(item["story"])
+            return item
         if self._queue is None:
             self._queue = Queue(keys.PROCESS_QUEUE, connection=spider.redis, serializer=JSONSerializer)
         story = item["story"]

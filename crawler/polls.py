@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
+from typing import Any
 
 import redis
 
+from crawler import health
 from newsmon import keys
+from newsmon.settings import Source
 
 MAX_ENTRY_FAILURES = 3
 
@@ -83,21 +87,58 @@ def source_state(conn: redis.Redis, source_id: str) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in raw.items()}
 
 
-def record_poll(conn: redis.Redis, source_id: str, status: str, *, error: str | None = None,
-                new: int = 0, **fields: str) -> None:
-    """Write the outcome of a poll: `ok`, `unchanged`, `empty` or `error` with its reason."""
-    now = f"{time.time():.3f}"
-    key = keys.source_state(source_id)
-    mapping = {"last_poll": now, "status": status, **fields}
-    pipe = conn.pipeline()
-    if status == "error":
-        mapping.update({"last_error": error or "unknown error", "last_error_at": now})
-        pipe.hincrby(key, "consecutive_failures", 1)
+def record_poll(conn: redis.Redis, source: Source, poll: Any, seconds: float, backoff_cap: int) -> None:
+    """Write the outcome of a poll: the source's health, its backoff, and a line of poll history.
+
+    A failed poll (`error`, `empty`, `stale`) counts towards consecutive failures; `error` and
+    `empty` also pause the source for a doubling, capped time (at least the server's Retry-After).
+    """
+    now = time.time()
+    key = keys.source_state(source.id)
+    failure = poll.failure
+    mapping: dict[str, str] = {
+        "last_poll": f"{now:.3f}",
+        "status": poll.status,
+        "last_poll_seconds": f"{seconds:.3f}",
+        "last_http_status": str(poll.http_status or ""),
+        "last_bytes": str(poll.bytes),
+        "last_items": str(poll.items),
+        "last_new": str(poll.new),
+    }
+    if poll.newest is not None:
+        mapping["newest_item"] = poll.newest.isoformat()
+    if poll.status in ("ok", "empty", "stale"):
+        mapping.update({k: v for k, v in poll.validators.items()})
+    if poll.entry_errors:
+        mapping["last_entry_error"] = poll.entry_errors[-1][:500]
+    failures = int(conn.hget(key, "consecutive_failures") or 0)
+    if failure is None or poll.status == "unchanged":
+        mapping.update({"last_success": f"{now:.3f}", "consecutive_failures": "0", "backoff_until": "0",
+                        "failure_kind": ""})
+        if poll.new:
+            mapping["last_new_story"] = f"{now:.3f}"
     else:
-        mapping["last_success"] = now
-        mapping["consecutive_failures"] = "0"
-        if new:
-            mapping["last_new_story"] = now
+        failures += 1
+        mapping.update({"last_error": failure.message[:500], "last_error_at": f"{now:.3f}",
+                        "failure_kind": failure.kind, "consecutive_failures": str(failures)})
+        if poll.status == "stale":
+            mapping["last_success"] = f"{now:.3f}"  # the source answers; its content is old
+            mapping["backoff_until"] = "0"
+        else:
+            wait = health.backoff_seconds(source.interval, failures, backoff_cap, failure.retry_after)
+            mapping["backoff_until"] = f"{now + wait:.3f}"
+    history = json.dumps({"at": round(now, 3), "status": poll.status, "failure": failure.kind if failure else None,
+                          "error": failure.message[:200] if failure else None, "http": poll.http_status,
+                          "bytes": poll.bytes, "items": poll.items, "new": poll.new, "seconds": round(seconds, 3)})
+    pipe = conn.pipeline()
     pipe.hset(key, mapping=mapping)
     pipe.hincrby(key, "polls_total", 1)
+    pipe.lpush(keys.poll_history(source.id), history)
+    pipe.ltrim(keys.poll_history(source.id), 0, keys.POLL_HISTORY - 1)
     pipe.execute()
+
+
+def backoff_remaining(conn: redis.Redis, source_id: str, now: float | None = None) -> float:
+    """Seconds the source is still paused after failures (0 when it may be polled)."""
+    until = float(conn.hget(keys.source_state(source_id), "backoff_until") or 0)
+    return max(0.0, until - (time.time() if now is None else now))

@@ -1,26 +1,45 @@
-"""Runs the crawler role: one Scrapy process with the long-running feed spider."""
+"""Runs the crawler role: one Scrapy process with a long-running spider per source kind."""
 
 from __future__ import annotations
 
 import logging
 import signal
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from crawler import settings as crawler_settings
+from crawler.spiders.base import PollingSpider
 from crawler.spiders.feed import FeedSpider
+from crawler.spiders.listing import ListingSpider
+from crawler.spiders.sitemap import SitemapSpider
+from crawler.spiders.telegram import TelegramSpider
+from newsmon.models import PollRequest
 from newsmon.settings import Config
 
 log = logging.getLogger(__name__)
 
+SPIDERS: dict[str, type[PollingSpider]] = {
+    spider.kind: spider for spider in (FeedSpider, ListingSpider, SitemapSpider, TelegramSpider)
+}
 
-def scrapy_settings(overrides: dict[str, Any] | None = None) -> Settings:
-    """The crawler's Scrapy settings, with optional overrides (tests, benchmarks)."""
+
+def scrapy_settings(config: Config, overrides: dict[str, Any] | None = None) -> Settings:
+    """The crawler's Scrapy settings from crawler/settings.py and newsmon.yaml."""
     settings = Settings()
     settings.setmodule(crawler_settings, priority="project")
+    crawl = config.pipeline.crawler
+    settings.set("USER_AGENT", crawl.user_agent, priority="project")
+    settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", crawl.concurrency_per_host, priority="project")
+    settings.set("DOWNLOAD_TIMEOUT", crawl.timeout, priority="project")
+    hosts = set()
+    for source in config.sources.sources:
+        parts = urlsplit(source.url)
+        hosts.add(f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname))
+    settings.set("NEWSMON_ALLOWED_PRIVATE_HOSTS", sorted(hosts), priority="project")
     for key, value in (overrides or {}).items():
         settings.set(key, value, priority="cmdline")
     return settings
@@ -28,17 +47,30 @@ def scrapy_settings(overrides: dict[str, Any] | None = None) -> Settings:
 
 def run_crawler(config: Config, conn: redis.Redis, overrides: dict[str, Any] | None = None) -> None:
     """Crawl until SIGINT/SIGTERM; each signal lets in-flight polls finish first."""
-    process = CrawlerProcess(scrapy_settings(overrides))
-    crawler = process.create_crawler(FeedSpider)
+    process = CrawlerProcess(scrapy_settings(config, overrides))
+    crawlers = [process.create_crawler(spider) for spider in SPIDERS.values()]
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("crawler stopping on signal %d", signum)
-        spider = crawler.spider
-        if spider is not None:
-            spider.stopping = True
+        for crawler in crawlers:
+            if crawler.spider is not None:
+                crawler.spider.stopping = True
         process.stop()
 
-    process.crawl(crawler, redis_conn=conn, config=config)
+    for crawler in crawlers:
+        process.crawl(crawler, redis_conn=conn, config=config)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     process.start(install_signal_handlers=False)
+
+
+def test_poll(config: Config, request: PollRequest) -> tuple[Any, list[dict[str, Any]]]:
+    """Poll one source once without Redis: (the poll's outcome, the stories it would enqueue)."""
+    source = config.source(request.source_id)
+    assert source is not None
+    process = CrawlerProcess(scrapy_settings(config, {"LOG_LEVEL": "WARNING"}))
+    crawler = process.create_crawler(SPIDERS[source.kind])
+    process.crawl(crawler, redis_conn=None, config=config, oneshot=request)
+    process.start(install_signal_handlers=False)
+    spider = crawler.spider
+    return getattr(spider, "report", None), spider.collected

@@ -65,15 +65,19 @@ class LeaderLock:
 
 
 def request_poll(conn: redis.Redis, source: Source, leader: LeaderLock) -> str:
-    """Ask the crawler to poll `source` now; returns `requested`, `standby` or `busy`."""
+    """Ask the crawler to poll `source` now; returns `requested`, `standby`, `backoff` or `busy`."""
     if not leader.held:
         return "standby"
+    paused = polls.backoff_remaining(conn, source.id)
+    if paused > 0:
+        log.info("poll skipped source=%s: backing off for %.0f s after failures", source.id, paused)
+        return "backoff"
     token = uuid.uuid4().hex
     if not polls.acquire_poll(conn, source.id, token, source.interval):
         log.info("poll skipped source=%s: previous poll still running", source.id)
         return "busy"
     request = PollRequest(source_id=source.id, poll_id=uuid.uuid4().hex, lock_token=token, requested_at=utcnow())
-    conn.rpush(keys.POLL_REQUESTS, request.model_dump_json())
+    conn.rpush(keys.poll_requests(source.kind), request.model_dump_json())
     log.debug("poll requested source=%s", source.id)
     return "requested"
 

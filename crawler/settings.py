@@ -30,6 +30,11 @@ LOG_LEVEL = "INFO"
 LOG_INSTALL_ROOT_HANDLER = False  # the newsmon CLI configures logging
 LOGSTATS_INTERVAL = 300
 
+DOWNLOADER_MIDDLEWARES = {
+    # before robots.txt (100): a hostile link must not even have its robots.txt fetched
+    "crawler.middlewares.SafeTargetMiddleware": 50,
+}
+
 ITEM_PIPELINES = {
     "crawler.pipelines.ValidateStoryPipeline": 100,
     "crawler.pipelines.EnqueueStoryPipeline": 800,

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace, config_dir: Path, out: TextIO = sys.stdout) ->
 
 
 def _print_check(matcher: Any, path: Path, out: TextIO) -> None:
-    from workers.normalize import normalize
+    from newsmon.normalize import normalize
 
     topics = matcher.keywords.topics
     out.write(f"{path}: valid ({len(topics)} topics, {matcher.alias_count} alias keys)\n")
@@ -97,7 +97,8 @@ def fetch_and_extract(url: str) -> tuple[str, str, str | None]:
     """
     from w3lib.encoding import html_to_unicode
 
-    from crawler.extract import extract_article, story_language
+    from crawler.extract import extract_article
+    from crawler.language import detect_language
 
     request = urllib.request.Request(url, headers={"User-Agent": "newsmon keywords test"})
     try:
@@ -109,7 +110,7 @@ def fetch_and_extract(url: str) -> tuple[str, str, str | None]:
         raise FetchError(f"could not fetch {url}: {exc}") from exc
     _encoding, html = html_to_unicode(content_type, body)
     extracted = extract_article(html, final_url)
-    return extracted.title, extracted.text, story_language(extracted.language, extracted.text, "en")
+    return extracted.title, extracted.text, detect_language(extracted.text, extracted.language, "en")
 
 
 def _hits(result: Any) -> list[dict[str, Any]]:

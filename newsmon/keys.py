@@ -3,10 +3,20 @@
 PROCESS_QUEUE = "process"
 ALERTS_QUEUE = "alerts"
 
-POLL_REQUESTS = "newsmon:crawl:requests"  # list of PollRequest JSON; lives until consumed
+POLL_HISTORY = 50  # polls kept per source in newsmon:source:<id>:polls
 SCHEDULER_LEADER = "newsmon:scheduler:leader"  # expiring leader lock, renewed by the active scheduler
 SEEN_TTL = 30 * 24 * 3600
 ALERT_SENT_TTL = 30 * 24 * 3600
+
+
+def poll_requests(kind: str) -> str:
+    """List of PollRequest JSON for the spider of one source kind; lives until consumed."""
+    return f"newsmon:crawl:requests:{kind}"
+
+
+def poll_history(source_id: str) -> str:
+    """The source's latest polls (JSON, newest first), capped at POLL_HISTORY; kept for source health."""
+    return f"newsmon:source:{source_id}:polls"
 
 
 def poll_lock(source_id: str) -> str:

@@ -32,6 +32,7 @@ class PollRequest(_Model):
     poll_id: str
     lock_token: str
     requested_at: datetime
+    url_override: str | None = None  # `newsmon sources test --url`: try another URL for the source
 
 
 class Story(_Model):
@@ -49,6 +50,7 @@ class Story(_Model):
     published: datetime | None = None
     fetched: datetime = Field(default_factory=utcnow)
     feed_guid: str | None = None
+    links: list[str] = Field(default_factory=list)  # links inside a Telegram post
 
 
 class Hit(_Model):

@@ -39,8 +39,23 @@ class _Model(BaseModel):
 # --- sources.yaml ---------------------------------------------------------------------------------
 
 
+SOURCE_KINDS = ("feed", "listing", "sitemap", "telegram")
+
+
+class Outlet(_Model):
+    """What desks should know about an outlet: who runs it and where."""
+
+    website: str | None = Field(default=None, description="Home page")
+    affiliation: str = Field(
+        default="not established", description="Ownership or political affiliation, where publicly known"
+    )
+    affiliation_source: str | None = Field(default=None, description="Where the affiliation is documented")
+    timezone: str = Field(default="Asia/Baghdad", description="Time zone of dates the outlet writes without one")
+    telegram: str | None = Field(default=None, description="Public Telegram channel, if known")
+
+
 class Source(_Model):
-    """One polled source: an outlet's feed in one language edition."""
+    """One polled source: an outlet's feed, listing page, sitemap or Telegram channel in one edition."""
 
     id: str = Field(pattern=_ID, description="Unique id, used in Redis keys and logs")
     name: str = Field(min_length=1, description="Human-readable name of this source")
@@ -48,24 +63,65 @@ class Source(_Model):
     language: Literal["ar", "ckb", "kmr", "en", "tr", "fa"] = Field(
         description="Edition language: ar Arabic, ckb Sorani, kmr Kurmanji, en English, tr, fa"
     )
-    kind: Literal["feed"] = Field(description="How the source is read; `feed` is RSS/Atom/JSON Feed")
-    url: str = Field(pattern=r"^https?://", description="URL of the feed")
+    kind: Literal["feed", "listing", "sitemap", "telegram"] = Field(
+        description="feed: RSS/Atom/JSON Feed; listing: an HTML page of article links; sitemap: a (news) "
+                    "sitemap or sitemap index; telegram: a public channel's preview page t.me/s/<channel>"
+    )
+    url: str = Field(pattern=r"^https?://", description="URL of the feed, page, sitemap or channel preview")
     interval: int = Field(default=300, ge=1, le=86400, description="Poll interval in seconds")
     jitter: int | None = Field(
         default=None, ge=0, description="Max random shift of each poll in seconds; default 10% of interval"
     )
     enabled: bool = Field(default=True, description="Disabled sources are validated but never polled")
     evidence: str | None = Field(default=None, description="Where the URL was seen working")
+    link_selector: str | None = Field(
+        default=None, description="listing: CSS selector of the article links (a elements or their parents)"
+    )
+    link_xpath: str | None = Field(default=None, description="listing: XPath of the article links' href values")
+    link_pattern: str | None = Field(
+        default=None, description="listing: regular expression an article URL must match (after joining)"
+    )
+    max_age_days: float = Field(
+        default=3, gt=0, description="sitemap/telegram: ignore items older than this many days"
+    )
+    max_items: int = Field(default=50, ge=1, le=1000, description="Most items taken from one poll")
+    stale_after_hours: float | None = Field(
+        default=None, gt=0,
+        description="Call the source stale when its newest item is older than this; default 48 h or 20 intervals",
+    )
+    timezone: str | None = Field(default=None, description="Overrides the outlet's time zone for this source")
+    user_agent: str | None = Field(default=None, description="Overrides the crawler's User-Agent for this source")
 
     @property
     def effective_jitter(self) -> int:
         """Jitter in seconds: explicit, or a tenth of the interval capped at 30 s."""
         return self.jitter if self.jitter is not None else min(30, self.interval // 10)
 
+    @property
+    def stale_after_seconds(self) -> float:
+        """How old the newest item may be before the source counts as stale."""
+        if self.stale_after_hours is not None:
+            return self.stale_after_hours * 3600
+        return max(48 * 3600, 20 * self.interval)
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> Source:
+        if self.kind == "listing" and not (self.link_selector or self.link_xpath or self.link_pattern):
+            raise ValueError("link_selector: a listing source needs link_selector, link_xpath or link_pattern")
+        if self.link_pattern:
+            try:
+                re.compile(self.link_pattern)
+            except re.error as exc:
+                raise ValueError(f"link_pattern: not a valid regular expression: {exc}") from exc
+        if self.kind == "telegram" and not re.match(r"^https://t\.me/s/[A-Za-z0-9_]+/?$", self.url):
+            raise ValueError("url: a telegram source's url is https://t.me/s/<channel>")
+        return self
+
 
 class SourcesFile(_Model):
     """Contents of sources.yaml."""
 
+    outlets: dict[str, Outlet] = Field(default_factory=dict, description="Outlet metadata keyed by outlet name")
     sources: list[Source] = Field(description="Every source newsmon knows about")
 
     @model_validator(mode="after")
@@ -76,6 +132,14 @@ class SourcesFile(_Model):
                 raise ValueError(f"sources[{index}].id: duplicate source id {source.id!r}")
             seen.add(source.id)
         return self
+
+    def outlet(self, name: str) -> Outlet:
+        """The metadata of an outlet (defaults when the file has none)."""
+        return self.outlets.get(name, Outlet())
+
+    def timezone_of(self, source: Source) -> str:
+        """The time zone for dates a source writes without one."""
+        return source.timezone or self.outlet(source.outlet).timezone
 
 
 # --- keywords.yaml --------------------------------------------------------------------------------
@@ -236,10 +300,25 @@ class DedupeSettings(_Model):
     window_days: int = Field(default=14, ge=1, le=90, description="How long a story can be matched by a copy")
 
 
+class CrawlerSettings(_Model):
+    """How the crawler behaves towards outlets."""
+
+    user_agent: str = Field(
+        default="newsmon/0.1 (news monitoring; +https://github.com/newsmon/newsmon)",
+        description="User-Agent of every request (a source may override it)",
+    )
+    concurrency_per_host: int = Field(default=4, ge=1, le=32, description="Parallel requests to one host")
+    timeout: float = Field(default=20, gt=0, le=300, description="Seconds before a request times out")
+    backoff_max_seconds: int = Field(
+        default=6 * 3600, ge=1, description="Longest pause of a failing source between two polls"
+    )
+
+
 class PipelineFile(_Model):
     """Contents of the optional newsmon.yaml: settings of the processing pipeline."""
 
     dedupe: DedupeSettings = Field(default_factory=DedupeSettings, description="Duplicate detection")
+    crawler: CrawlerSettings = Field(default_factory=CrawlerSettings, description="Crawler politeness")
 
 
 # --- the whole config -----------------------------------------------------------------------------

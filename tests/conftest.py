@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -180,11 +181,13 @@ def replay() -> Iterator[ReplaySite]:
 
 
 def make_article(path: str, title: str, paragraphs: list[str], language: str = "en",
-                 outlet: str = "Test Outlet", published: str = "2026-11-20T08:00:00+00:00") -> Article:
-    from datetime import datetime
+                 outlet: str = "Test Outlet", published: str | None = None) -> Article:
+    """An article published an hour ago, unless `published` says when."""
+    from datetime import datetime, timedelta
 
+    when = datetime.fromisoformat(published) if published else datetime.now(UTC) - timedelta(hours=1)
     return Article(path=path, title=title, paragraphs=paragraphs, language=language, outlet=outlet,
-                   published=datetime.fromisoformat(published))
+                   published=when)
 
 
 def add_feed(site: ReplaySite, path: str, articles: list[Article], language: str = "en",

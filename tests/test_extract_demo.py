@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from crawler.extract import extract_article, story_language
+from crawler.extract import extract_article
+from crawler.language import detect_language
 from newsmon.errors import FetchError
 from newsmon.replay import Article, ReplaySite, read_story_file
 from tests.conftest import FIXTURES, ROOT
@@ -43,13 +44,20 @@ def test_canonical_to_another_site_is_ignored() -> None:
 
 
 @pytest.mark.parametrize(
-    ("declared", "text", "expected"),
-    [("ar", "", "en"), ("ar-IQ", "", "ar"), ("ckb", "", "ckb"), ("ku-Arab", "", "ckb"), ("ku", "هێزەکانی", "ckb"),
-     ("ku", "Hêzên Pêşmergeyan", "kmr"), (None, "anything", "en"), ("de", "", "en")],
+    ("text", "declared", "expected"),
+    [
+        ("هێزەکانی هاوپەیمانی لە بنکەکە دەرچوون و پێشمەرگە گەیشتن بۆ شارەکە لە ئێوارەدا", "ar", "ckb"),
+        ("انسحبت قوات التحالف من القاعدة الجوية غرب كركوك مساء امس بحسب مصادر امنية", "ckb", "ar"),
+        ("Hêzên Pêşmergeyan û artêşa Iraqê îro li gundên başûrê Kerkûkê operasyonek dan destpêkirin", "en", "kmr"),
+        ("Two rockets struck the K-1 air base west of Kirkuk late on Friday, a security source said", "ar", "en"),
+        ("Irak ordusu bugün Kerkük yakınlarında bir operasyon başlattı ve çok sayıda gözaltı var", "en", "tr"),
+        ("short", "ku-Arab", "ckb"),
+        ("short", "ku-Latn", "kmr"),
+        ("short", None, "en"),
+    ],
 )
-def test_story_language(declared: str | None, text: str, expected: str) -> None:
-    default = "en"
-    assert story_language(declared, text, default) == (expected if declared != "ar" else "ar")
+def test_language_detection(text: str, declared: str | None, expected: str) -> None:
+    assert detect_language(text, declared, "en") == expected
 
 
 @pytest.mark.e2e

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from newsmon.normalize import normalize
 from newsmon.settings import KeywordsFile, load_config
 from tests.conftest import FIXTURES, SHIPPED_CONFIG
 from workers.matcher import Matcher
-from workers.normalize import normalize
 
 SEED = (FIXTURES / "seed" / "000_128dad676d5a1ee3.txt").read_text(encoding="utf-8")
 

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsmon.errors import ConfigError
+from newsmon.normalize import normalize
 from newsmon.settings import KeywordsFile
 from workers.matcher import Matcher
-from workers.normalize import normalize
 
 
 def compile_topics(topics: dict) -> Matcher:

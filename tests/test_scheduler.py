@@ -36,8 +36,8 @@ def test_no_new_poll_while_previous_runs(redis_conn: redis.Redis) -> None:
     leader.refresh()
     assert request_poll(redis_conn, SOURCE, leader) == "requested"
     assert request_poll(redis_conn, SOURCE, leader) == "busy"
-    assert redis_conn.llen(keys.POLL_REQUESTS) == 1
-    request = PollRequest.model_validate_json(redis_conn.lpop(keys.POLL_REQUESTS))
+    assert redis_conn.llen(keys.poll_requests("feed")) == 1
+    request = PollRequest.model_validate_json(redis_conn.lpop(keys.poll_requests("feed")))
     assert request.source_id == "k24-ar"
     assert 0 < redis_conn.ttl(keys.poll_lock("k24-ar")) <= polls.poll_lock_ttl(60)
     assert polls.release_poll(redis_conn, "k24-ar", "someone-else") is False

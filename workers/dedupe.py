@@ -29,9 +29,9 @@ import numpy as np
 import redis
 from datasketch import MinHash
 
+from newsmon.normalize import normalize_text
 from newsmon.settings import DedupeSettings
 from newsmon.urls import canonical_url
-from workers.normalize import normalize_text
 
 __all__ = ["DedupeIndex", "Verdict", "canonical_url", "content_hash", "signature"]
 

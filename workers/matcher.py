@@ -14,9 +14,9 @@ import ahocorasick
 
 from newsmon.errors import ConfigError
 from newsmon.models import Hit, TopicMatch
+from newsmon.normalize import Normalized, normalize
 from newsmon.settings import Alias, KeywordsFile
 from workers.morphology import MAX_PROCLITIC, PROCLITICS, AliasError, AliasRule, compile_alias
-from workers.normalize import Normalized, normalize
 
 _MAX_SUFFIX = 8
 _PROCLITIC_ENDS = frozenset(p[-1] for p in PROCLITICS)

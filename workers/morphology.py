@@ -32,8 +32,8 @@ import itertools
 import re
 from dataclasses import dataclass
 
+from newsmon.normalize import normalize
 from newsmon.settings import Alias, AliasSpec
-from workers.normalize import normalize
 
 _PROCLITIC_BASES = ("ب", "ل", "ك", "ال", "بال", "لل", "كال")
 PROCLITICS = frozenset(

@@ -1,0 +1,163 @@
+"""What a source's index page lists, for every kind: listing pages, sitemaps and Telegram channels.
+
+Each parser is a plain function from a document to `Entry` items (and, for a sitemap index, the child
+sitemaps to read next), so it can be tested on saved pages without Scrapy. Feeds are parsed in
+`crawler.feeds`, into the same `Entry`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urljoin, urlsplit
+
+from lxml import etree
+from parsel import Selector
+
+from crawler.dates import parse_date
+
+_HTTP = ("http://", "https://")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One item a source lists: an article to fetch, or (with `text`) a story complete in itself."""
+
+    key: str
+    link: str
+    title: str = ""
+    guid: str | None = None
+    published: datetime | None = None
+    summary: str = ""
+    text: str | None = None  # the whole story when the index carries it (full-content feed, Telegram post)
+    links: tuple[str, ...] = ()
+
+
+@dataclass
+class Parsed:
+    """What one index document gave."""
+
+    entries: list[Entry] = field(default_factory=list)
+    follow: list[str] = field(default_factory=list)  # further index documents (child sitemaps)
+    problem: str | None = None  # why the document could not be used, when it could not
+    skipped: list[str] = field(default_factory=list)
+    newest: datetime | None = None
+
+
+def _newest(entries: list[Entry]) -> datetime | None:
+    dates = [e.published for e in entries if e.published]
+    return max(dates) if dates else None
+
+
+def parse_listing(html: str, base_url: str, selector: str | None, xpath: str | None, pattern: str | None,
+                  max_items: int) -> Parsed:
+    """Article links of an HTML listing page, in page order, by CSS selector, XPath and/or URL regex."""
+    page = Selector(text=html, base_url=base_url)
+    if selector:
+        hrefs = page.css(selector).xpath("descendant-or-self::a/@href").getall()
+    elif xpath:
+        hrefs = page.xpath(xpath).getall()
+    else:
+        hrefs = page.xpath("//a/@href").getall()
+    if not page.xpath("//a"):
+        return Parsed(problem="not a listing page (no links found)")
+    regex = re.compile(pattern) if pattern else None
+    seen: set[str] = set()
+    entries = []
+    for href in hrefs:
+        url = urljoin(base_url, href.strip()).split("#", 1)[0]
+        if not url.startswith(_HTTP) or url in seen or url.rstrip("/") == base_url.rstrip("/"):
+            continue
+        if regex and not regex.search(url):
+            continue
+        seen.add(url)
+        title = " ".join(page.xpath(f"//a[@href={_xpath_literal(href)}]//text()").getall()).strip()
+        entries.append(Entry(key=url, link=url, title=title[:300]))
+        if len(entries) >= max_items:
+            break
+    return Parsed(entries=entries)
+
+
+def _xpath_literal(value: str) -> str:
+    if "'" not in value:
+        return f"'{value}'"
+    if '"' not in value:
+        return f'"{value}"'
+    return "concat(" + ", \"'\", ".join(f"'{part}'" for part in value.split("'")) + ")"
+
+
+_SITEMAP_NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9",
+               "news": "http://www.google.com/schemas/sitemap-news/0.9"}
+
+
+def parse_sitemap(body: bytes, base_url: str, max_age_days: float, max_items: int, tz_name: str | None,
+                  now: datetime | None = None) -> Parsed:
+    """URLs of a sitemap (newest first, no older than max_age_days), or the children of a sitemap index."""
+    now = now or datetime.now(UTC)
+    oldest = now - timedelta(days=max_age_days)
+    try:
+        root = etree.fromstring(body.lstrip(), parser=etree.XMLParser(resolve_entities=False, no_network=True,
+                                                                      recover=True, huge_tree=False))
+    except etree.XMLSyntaxError as exc:
+        return Parsed(problem=f"not a sitemap: {exc}")
+    if root is None:
+        return Parsed(problem="not a sitemap (empty or not XML)")
+    tag = etree.QName(root).localname
+    if tag == "sitemapindex":
+        children = []
+        for node in root.findall("sm:sitemap", _SITEMAP_NS) or root.findall("sitemap"):
+            loc = (node.findtext("sm:loc", namespaces=_SITEMAP_NS) or node.findtext("loc") or "").strip()
+            when = parse_date(node.findtext("sm:lastmod", namespaces=_SITEMAP_NS) or "", tz_name)
+            if loc.startswith(_HTTP) and (when is None or when >= oldest):
+                children.append((when or now, urljoin(base_url, loc)))
+        children.sort(reverse=True)
+        return Parsed(follow=[url for _, url in children[:3]])
+    if tag != "urlset":
+        return Parsed(problem=f"not a sitemap (root element <{tag}>)")
+    entries = []
+    for node in root.findall("sm:url", _SITEMAP_NS) or root.findall("url"):
+        loc = (node.findtext("sm:loc", namespaces=_SITEMAP_NS) or node.findtext("loc") or "").strip()
+        if not loc.startswith(_HTTP):
+            continue
+        news_date = node.findtext("news:news/news:publication_date", namespaces=_SITEMAP_NS)
+        lastmod = node.findtext("sm:lastmod", namespaces=_SITEMAP_NS) or node.findtext("lastmod")
+        when = parse_date(news_date or lastmod or "", tz_name)
+        title = (node.findtext("news:news/news:title", namespaces=_SITEMAP_NS) or "").strip()
+        entries.append(Entry(key=loc, link=loc, title=title, published=when))
+    newest = _newest(entries)
+    fresh = [e for e in entries if e.published is None or e.published >= oldest]
+    fresh.sort(key=lambda e: e.published or now, reverse=True)
+    return Parsed(entries=fresh[:max_items], newest=newest)
+
+
+def parse_telegram(html: str, base_url: str, max_age_days: float, max_items: int,
+                   now: datetime | None = None) -> Parsed:
+    """Posts of a public Telegram channel's preview page (t.me/s/<channel>), each a complete story."""
+    now = now or datetime.now(UTC)
+    page = Selector(text=html, base_url=base_url)
+    posts = page.css("div.tgme_widget_message[data-post]")
+    if not posts:
+        if page.css("div.tgme_channel_info, div.tgme_page"):
+            return Parsed()  # a channel page with no posts
+        return Parsed(problem="not a Telegram channel preview page")
+    entries = []
+    for post in posts:
+        post_id = post.attrib["data-post"]
+        link = post.css("a.tgme_widget_message_date::attr(href)").get() or f"https://t.me/{post_id}"
+        text_node = post.css("div.tgme_widget_message_text")
+        text = "\n".join(t.strip() for t in text_node.xpath(".//text()").getall() if t.strip())
+        if not text:
+            continue
+        when = parse_date(post.css("a.tgme_widget_message_date time::attr(datetime)").get() or "", "UTC")
+        links = tuple(dict.fromkeys(
+            urljoin(base_url, h) for h in text_node.css("a::attr(href)").getall()
+            if urljoin(base_url, h).startswith(_HTTP) and urlsplit(urljoin(base_url, h)).hostname != "t.me"
+        ))
+        title = text.split("\n", 1)[0][:160]
+        entries.append(Entry(key=link, link=link, title=title, guid=post_id, published=when, text=text, links=links))
+    newest = _newest(entries)
+    oldest = now - timedelta(days=max_age_days)
+    fresh = [e for e in entries if e.published is None or e.published >= oldest]
+    fresh.sort(key=lambda e: e.published or now, reverse=True)
+    return Parsed(entries=fresh[:max_items], newest=newest)
