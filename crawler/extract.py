@@ -14,10 +14,13 @@ import charset_normalizer
 import trafilatura
 from parsel import Selector
 
+from crawler.dates import parse_date
 from newsmon.errors import FetchError
 from newsmon.urls import same_site
 
 MIN_TEXT_CHARS = 40
+_VISIBLE_DATES = ("//time//text() | //*[contains(@class, 'date') or contains(@class, 'time')]//text()"
+                  " | //*[contains(@id, 'date')]//text()")
 _DATE_META = (
     "//meta[@property='article:published_time']/@content",
     "//meta[@name='article:published_time']/@content",
@@ -58,19 +61,23 @@ def _parse_date(value: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _page_metadata(html: str) -> tuple[datetime | None, str | None, str | None]:
+def _page_metadata(html: str, tz_name: str | None) -> tuple[datetime | None, str | None, str | None]:
     page = Selector(text=html)
     published = None
     for xpath in _DATE_META:
         value = page.xpath(xpath).get()
         if value and (published := _parse_date(value)):
             break
+    if published is None:  # a date written for readers: ١٦ تشرين الثاني ٢٠١٧, 16ی تشرینی دووەم ...
+        for text in page.xpath(_VISIBLE_DATES).getall()[:5]:
+            if (published := parse_date(" ".join(text.split()), tz_name)) is not None:
+                break
     canonical = page.xpath("//link[@rel='canonical']/@href").get()
     language = page.xpath("/html/@lang").get()
     return published, canonical, language
 
 
-def extract_article(html: str, url: str) -> Extracted:
+def extract_article(html: str, url: str, tz_name: str | None = "Asia/Baghdad") -> Extracted:
     """Extract an article from HTML.
 
     Raises:
@@ -79,7 +86,7 @@ def extract_article(html: str, url: str) -> Extracted:
     document = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False)
     if document is None or not (document.text or "").strip():
         raise FetchError("no article text found on the page")
-    published, canonical, language = _page_metadata(html)
+    published, canonical, language = _page_metadata(html, tz_name)
     if published is None and document.date:
         published = _parse_date(document.date)
     if canonical and not (canonical.startswith(("http://", "https://")) and same_site(canonical, url)):

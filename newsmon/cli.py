@@ -32,10 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config-dir", type=Path, default=None, dest="check_dir",
                        help="directory to check (default: the global --config-dir)")
 
-    from newsmon import cli_dedupe, cli_keywords
+    from newsmon import cli_dedupe, cli_keywords, cli_sources
 
     cli_keywords.add_parser(commands)
     cli_dedupe.add_parser(commands)
+    cli_sources.add_parser(commands)
 
     commands.add_parser("scheduler", help="run the scheduler: request polls of each source on its interval")
     commands.add_parser("crawler", help="run the crawler: fetch feeds and articles on poll requests")
@@ -106,6 +107,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_demo(args.config_dir or default_config_dir(), args.json, log_level=args.log_level)
     config = _load(args)
+    if args.command == "sources":
+        from newsmon import cli_sources
+
+        return cli_sources.run(args, config, runtime)
     if args.command == "run":
         return _run(args, config, runtime)
     from newsmon.redis_conn import connect, describe

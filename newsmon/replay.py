@@ -58,6 +58,7 @@ class Fixed:
     body: bytes = b""
     content_type: str = "text/html; charset=utf-8"
     delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class ReplaySite:
@@ -86,6 +87,11 @@ class ReplaySite:
         """Add a new article to a feed, as an outlet publishing a story."""
         with self.lock:
             self.feeds[feed_path].articles.append(article)
+            self.articles[article.path] = article
+
+    def add_article(self, article: Article) -> None:
+        """Serve an article page that no feed lists (found through a listing, sitemap or post)."""
+        with self.lock:
             self.articles[article.path] = article
 
     def set_fixed(self, path: str, response: Fixed) -> None:
@@ -217,7 +223,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fixed is not None:
             if fixed.delay:
                 time.sleep(fixed.delay)
-            return self._send(fixed.status, fixed.body, fixed.content_type)
+            return self._send(fixed.status, fixed.body, fixed.content_type, fixed.headers)
         if path == "/robots.txt":
             return self._send(200, b"User-agent: *\nAllow: /\n", "text/plain")
         if feed is not None:

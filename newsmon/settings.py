@@ -113,8 +113,8 @@ class Source(_Model):
                 re.compile(self.link_pattern)
             except re.error as exc:
                 raise ValueError(f"link_pattern: not a valid regular expression: {exc}") from exc
-        if self.kind == "telegram" and not re.match(r"^https://t\.me/s/[A-Za-z0-9_]+/?$", self.url):
-            raise ValueError("url: a telegram source's url is https://t.me/s/<channel>")
+        if self.kind == "telegram" and not re.match(r"^https?://[^/]+/s/[A-Za-z0-9_]+/?$", self.url):
+            raise ValueError("url: a telegram source's url is the channel preview, https://t.me/s/<channel>")
         return self
 
 

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 IDLE_WAIT = 0.25
 BATCH = 20
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+# error answers reach parse_index so they can be named; redirects (not listed) are still followed
+_INDEX_META = {"handle_httpstatus_list": [304, *range(400, 600)]}
 
 
 @dataclass
@@ -129,18 +131,29 @@ class PollingSpider(scrapy.Spider):
                     headers["If-Modified-Since"] = state["last_modified"]
             poll.validators["body_sha"] = state.get("body_sha", "")
         self.crawler.stats.inc_value(f"newsmon/polls/{self.kind}/started")
-        return self._request(poll, source.url, self.parse_index, self.index_failed, headers=headers,
-                             meta={"handle_httpstatus_all": True})
+        try:
+            return self._request(poll, source.url, self.parse_index, self.index_failed, headers=headers,
+                                 meta=_INDEX_META)
+        except ValueError as exc:
+            self.polls.pop(poll_request.poll_id, None)
+            log.error("malformed url source=%s url=%r: %s", source.id, source.url, exc)
+            return None
 
     def _headers(self, source: Source) -> dict[str, str]:
         return {"User-Agent": source.user_agent} if source.user_agent else {}
 
     def _request(self, poll: Poll, url: str, callback: Any, errback: Any, **kwargs: Any) -> scrapy.Request:
-        poll.pending += 1
+        """A request that belongs to the poll (counted until its callback or errback has run).
+
+        Raises:
+            ValueError: the URL is malformed (a hostile or broken feed); nothing is counted then.
+        """
         meta = {"poll_id": poll.request.poll_id, **kwargs.pop("meta", {})}
         headers = kwargs.pop("headers", None) or self._headers(poll.source)
-        return scrapy.Request(url, callback=callback, errback=errback, dont_filter=True, meta=meta,
-                              headers=headers, **kwargs)
+        request = scrapy.Request(url, callback=callback, errback=errback, dont_filter=True, meta=meta,
+                                 headers=headers, **kwargs)
+        poll.pending += 1
+        return request
 
     # --- the index document ---------------------------------------------------------------------
 
@@ -163,6 +176,8 @@ class PollingSpider(scrapy.Spider):
             poll.status = "unchanged"
             return
         failure = health.http_failure(response.status, response.body, response.headers)
+        if failure is None and 300 <= response.status < 400:
+            failure = health.Failure("redirect", f"HTTP {response.status} not followed (loop or too many)")
         if failure is None and site_of(response.url) != site_of(poll.source.url):
             failure = health.Failure("redirect-offsite", f"redirected to another site: {response.url}")
         if failure is not None:
@@ -189,7 +204,10 @@ class PollingSpider(scrapy.Spider):
                 "body_sha": body_sha,
             }
         for url in parsed.follow:
-            yield self._request(poll, url, self.parse_index, self.index_failed, meta={"handle_httpstatus_all": True})
+            try:
+                yield self._request(poll, url, self.parse_index, self.index_failed, meta=_INDEX_META)
+            except ValueError as exc:
+                log.warning("malformed %s link source=%s url=%r: %s", self.kind, poll.source.id, url, exc)
         poll.items += len(parsed.entries)
         if parsed.newest and (poll.newest is None or parsed.newest > poll.newest):
             poll.newest = parsed.newest
@@ -205,7 +223,11 @@ class PollingSpider(scrapy.Spider):
                 yield self._item(poll, entry, self._story(poll, entry, entry.link, entry.title, entry.text, None,
                                                           entry.published, None))
             else:
-                yield self._request(poll, entry.link, self.parse_article, self.article_failed, meta={"entry": entry})
+                try:
+                    yield self._request(poll, entry.link, self.parse_article, self.article_failed,
+                                        meta={"entry": entry})
+                except ValueError as exc:
+                    self._give_up(poll, entry, f"malformed link: {exc}")
 
     def index_failed(self, failure: TwistedFailure) -> None:
         """Record why the index document could not be fetched."""
@@ -226,7 +248,7 @@ class PollingSpider(scrapy.Spider):
                 self._give_up(poll, entry, f"not HTML (Content-Type {content_type})")
                 return
             try:
-                extracted = extract_article(decode_html(response), response.url)
+                extracted = extract_article(decode_html(response), response.url, poll.timezone)
             except (FetchError, AttributeError, ValueError) as exc:
                 self._give_up(poll, entry, str(exc))
                 return
