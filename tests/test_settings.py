@@ -23,6 +23,23 @@ def test_shipped_config_is_valid() -> None:
         assert source.evidence, f"enabled source {source.id} has no evidence"
 
 
+def test_catalogue_covers_the_outlets_and_explains_disabled_sources() -> None:
+    config = load_config(SHIPPED_CONFIG)
+    outlets = {s.outlet for s in config.sources.sources}
+    for name in ("Kurdistan24", "Rudaw", "Shafaq News", "Alsumaria", "INA", "Baghdad Today", "964", "NRT", "Esta",
+                 "BasNews", "Al-Mada", "Kurdistan TV", "KirkukNow", "Iraqi News", "KRG"):
+        assert name in outlets, name
+        assert config.sources.outlets[name].affiliation
+    assert {s.kind for s in config.sources.sources} == {"feed", "listing", "sitemap", "telegram"}
+    assert {s.language for s in config.sources.sources} >= {"ar", "ckb", "kmr", "en"}
+    lines = (SHIPPED_CONFIG / "sources.yaml").read_text(encoding="utf-8").splitlines()
+    for source in config.sources.sources:
+        if source.enabled:
+            continue
+        at = next(i for i, line in enumerate(lines) if f"id: {source.id}," in line)
+        assert any(line.strip().startswith("# check") for line in lines[max(0, at - 3):at]), source.id
+
+
 def test_example_configs_are_valid(tmp_path: Path) -> None:
     example = SHIPPED_CONFIG / "examples" / "alerts.email-and-chat.yaml"
     directory = write_config(tmp_path, [SOURCE], {})

@@ -3,6 +3,10 @@ backed off, charsets and Arabic/Sorani dates handled, private addresses refused.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -206,3 +210,38 @@ def test_private_addresses_in_a_feed_are_not_fetched(site, redis_conn: redis.Red
     assert "127.0.0.2 is a private address" in log and "::1 is a private address" in log
     assert "malformed link" in log
     assert state["status"] == "ok"
+
+
+def _newsmon(config_dir: Path, redis_url: str | None, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return subprocess.run([sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), *args], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_sources_test_shows_what_would_be_enqueued_and_stores_nothing(site, redis_conn: redis.Redis,
+                                                                       tmp_path: Path) -> None:
+    result = _newsmon(tmp_path / "config", None, "sources", "test", "shafaq-all", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["poll"]["status"] == "ok" and data["poll"]["items"] == 3
+    assert {s["language"] for s in data["stories"]} == {"ar", "ckb"}
+    assert not redis_conn.exists(keys.seen_entries("shafaq-all"))
+    assert not stories(redis_conn)
+    human = _newsmon(tmp_path / "config", None, "sources", "test", "shafaq-tg")
+    assert "2 stories would be enqueued" in human.stdout and "عاجل | سقوط صاروخين" in human.stdout
+    other = _newsmon(tmp_path / "config", None, "sources", "test", "shafaq-all", "--url",
+                     f"{site.config.source('empty').url}")
+    assert other.returncode == 1 and "unusable listing" in other.stdout
+
+
+def test_sources_list_shows_last_outcome(site, redis_url: str, tmp_path: Path) -> None:
+    site("blocked")
+    result = _newsmon(tmp_path / "config", redis_url, "sources", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {row["id"]: row for row in map(json.loads, result.stdout.splitlines())}
+    assert rows["blocked"]["status"] == "error" and rows["blocked"]["failure"] == "blocked"
+    assert rows["shafaq-all"]["kind"] == "listing" and rows["other"]["enabled"] is False
+    table = _newsmon(tmp_path / "config", redis_url, "sources", "list")
+    assert "blocked" in table.stdout and "(blocked, 1x)" in table.stdout
