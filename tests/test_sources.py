@@ -186,6 +186,7 @@ def test_failures_are_named_and_backed_off(site, redis_conn: redis.Redis) -> Non
     assert request_poll(redis_conn, config.source("blocked"), leader) == "backoff"
     slow = site("slow")
     assert slow["failure_kind"] == "timeout", slow
+    assert float(slow["backoff_until"]) > time.time() + 30
     limited = site("limited")
     assert limited["failure_kind"] == "rate-limited"
     assert float(limited["backoff_until"]) >= time.time() + 850  # Retry-After: 900 honoured
