@@ -56,7 +56,7 @@ def poll_all(conn: redis.Redis, source_ids: list[str]) -> None:
     for source_id in source_ids:
         request = PollRequest(source_id=source_id, poll_id=uuid.uuid4().hex, lock_token="bench",
                               requested_at=datetime.now(UTC))
-        conn.rpush(keys.POLL_REQUESTS, request.model_dump_json())
+        conn.rpush(keys.poll_requests("feed"), request.model_dump_json())
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if all(int(conn.hget(keys.source_state(s), "polls_total") or 0) > before[s] for s in source_ids):
