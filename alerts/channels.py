@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import smtplib
@@ -15,22 +16,25 @@ import apprise
 
 from alerts.render import Rendered
 from newsmon.errors import DeliveryError
-from newsmon.models import Alert
+from newsmon.models import Delivery
 from newsmon.settings import AppriseChannel, ConsoleChannel, OutboxChannel, SmtpSettings
 
 log = logging.getLogger(__name__)
 
 
-def build_email(alert: Alert, rendered: Rendered, smtp: SmtpSettings, to: list[str]) -> EmailMessage:
+def build_email(delivery: Delivery, rendered: Rendered, smtp: SmtpSettings, to: list[str]) -> EmailMessage:
     """A multipart/alternative message (plain text + HTML) with a stable Message-ID per delivery."""
     message = EmailMessage()
     message["Subject"] = rendered.subject
     message["From"] = smtp.sender
     message["To"] = ", ".join(to)
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(idstring=alert.idempotency_key().replace(":", "."), domain="newsmon")
-    message["X-Newsmon-Key"] = alert.idempotency_key()
-    message["Content-Language"] = alert.language
+    key = delivery.idempotency_key()
+    message["Message-ID"] = make_msgid(idstring=hashlib.sha1(key.encode()).hexdigest()[:24], domain="newsmon")
+    message["X-Newsmon-Key"] = key
+    languages = sorted({item.language for item in delivery.items})
+    if languages:
+        message["Content-Language"] = ", ".join(languages)
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
     return message
@@ -42,7 +46,7 @@ def send_email(message: EmailMessage, smtp: SmtpSettings) -> None:
     Raises:
         DeliveryError: the server could not be reached or refused the message.
     """
-    context = ssl.create_default_context()
+    context = ssl.create_default_context(cafile=smtp.ca_file)
     try:
         if smtp.ssl:
             client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
@@ -86,30 +90,36 @@ def send_apprise(channel: AppriseChannel, rendered: Rendered) -> None:
         raise DeliveryError(f"chat via {masked_url(url)} failed: {reason}")
 
 
-def append_outbox(channel: OutboxChannel, alert: Alert, rendered: Rendered, base: Path) -> None:
-    """Append the alert as one JSON line; a lock keeps lines whole when several workers write."""
+def append_outbox(channel: OutboxChannel, delivery: Delivery, rendered: Rendered, base: Path) -> None:
+    """Append one JSON line per story of the delivery; a lock keeps lines whole across workers."""
     path = Path(channel.path)
     if not path.is_absolute():
         path = base / path
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {
-        "title": alert.title,
-        "url": alert.url,
-        "outlet": alert.outlet,
-        "language": alert.language,
-        "published": alert.published.isoformat() if alert.published else None,
-        "topics": [t.topic for t in alert.topics],
-        "matches": {t.topic: t.matched_words() for t in alert.topics},
-        "snippet": alert.snippet,
-        "subject": rendered.subject,
-        "route": alert.route_id,
-        "channel": alert.channel_id,
-        "story_id": alert.story_id,
-    }
-    line = json.dumps(record, ensure_ascii=False) + "\n"
+    lines = []
+    for item in delivery.items:
+        record = {
+            "title": item.title,
+            "url": item.url,
+            "outlet": item.outlet,
+            "language": item.language,
+            "published": item.published.isoformat() if item.published else None,
+            "topics": [t.topic for t in item.topics],
+            "matches": {t.topic: t.matched_words() for t in item.topics},
+            "snippets": item.snippets,
+            "note": item.note,
+            "cluster": item.cluster_id,
+            "also_reported_by": item.also_reported_by,
+            "subject": rendered.subject,
+            "desk": delivery.desk_id,
+            "channel": delivery.channel_id,
+            "kind": delivery.kind,
+            "story_id": item.story_id,
+        }
+        lines.append(json.dumps(record, ensure_ascii=False) + "\n")
     with open(path, "a", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
-        handle.write(line)
+        handle.write("".join(lines))
 
 
 def print_console(channel: ConsoleChannel, rendered: Rendered) -> None:

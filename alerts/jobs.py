@@ -1,78 +1,211 @@
-"""RQ job of the `alerts` queue: deliver one alert through one channel, exactly once per route."""
+"""RQ jobs of the `alerts` queue: route a story to its desks, send digests, deliver through a channel.
+
+    route_story   per desk: deliver now (instant), or hold for the desk's next digest (digest mode,
+                  quiet hours, throttling), with a note saying why
+    send_digest   gather a desk's held stories up to a slot and deliver them as one message a channel
+    deliver       send one delivery through one channel, exactly once
+
+Delivery is at least once with an idempotency key claimed in Redis (SET NX) before anything is
+sent: a failed send releases the claim and raises, so RQ retries with backoff; a send that succeeds
+marks the claim `sent`; a worker that dies between sending and marking leaves the claim `sending`,
+and the retry then does not send again, preferring a missing duplicate to a double message.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
+from datetime import datetime
 from typing import Any
 
 import redis
+from rq import Queue, Retry
+from rq.job import Job
+from rq.serializers import JSONSerializer
 
+from alerts import desks
 from alerts.channels import append_outbox, build_email, print_console, send_apprise, send_email
-from alerts.render import render_alert
+from alerts.render import render_delivery
 from newsmon import jobcontext, keys
 from newsmon.errors import DeliveryError
-from newsmon.models import Alert
-from newsmon.settings import AppriseChannel, Config, ConsoleChannel, EmailChannel, OutboxChannel
+from newsmon.models import Delivery, StoryAlert, utcnow
+from newsmon.settings import AppriseChannel, Config, ConsoleChannel, Desk, EmailChannel, OutboxChannel
 
 log = logging.getLogger(__name__)
 
 DELIVERY_STATS = "newsmon:alerts:stats"  # hash of counters per channel; kept for good (admin totals)
 
 
-def deliver_alert(payload: dict[str, Any]) -> str:
-    """Job entry point of the `alerts` queue.
+def held_key(desk_id: str) -> str:
+    """Sorted set of story alerts waiting for the desk's next digest (score = time held)."""
+    return f"newsmon:desk:{desk_id}:held"
 
-    The delivery is claimed in Redis (SET NX) before anything is sent. A send that fails releases the
-    claim and raises, so RQ retries it later; a send that succeeds marks the claim `sent`. A worker
-    that dies between claiming and marking leaves the claim `sending`: the retry then does not send
-    again, preferring a missing duplicate to a double message.
+
+def last_digest_key(desk_id: str) -> str:
+    """The slot of the desk's last digest (epoch seconds)."""
+    return f"newsmon:desk:{desk_id}:last_digest"
+
+
+# --- routing --------------------------------------------------------------------------------------
+
+
+def route_story(payload: dict[str, Any], now: datetime | None = None) -> dict[str, str]:
+    """Job entry point: send each desk's alert now or hold it for the desk's digest.
 
     Args:
-        payload: an Alert as JSON.
+        payload: {"alerts": {desk id: StoryAlert as JSON}}.
+        now: the time to decide by (tests); the current time otherwise.
+    Returns:
+        per desk, `instant` or `hold`.
+    """
+    ctx = jobcontext.current()
+    now = now or utcnow()
+    all_desks = ctx.config.alerts.all_desks()
+    outcome = {}
+    for desk_id, raw in payload["alerts"].items():
+        desk = all_desks.get(desk_id)
+        if desk is None:
+            log.warning("alert for desk=%s dropped: the desk is no longer in alerts.yaml", desk_id)
+            continue
+        alert = StoryAlert.model_validate(raw)
+        decision, note = desks.decide(ctx.redis, desk_id, desk, alert.urgent, now)
+        if decision == desks.INSTANT:
+            enqueue_deliveries(ctx.config, ctx.redis, desk_id, desk, "instant", [alert])
+            desks.count_instant(ctx.redis, desk_id, desk, f"{alert.cluster_id}:{alert.topic_key()}", now)
+        else:
+            held = alert.model_copy(update={"note": note})
+            ctx.redis.zadd(held_key(desk_id), {held.model_dump_json(): now.timestamp()})
+        outcome[desk_id] = decision
+        log.info("routed story=%s desk=%s decision=%s%s", alert.story_id, desk_id, decision,
+                 f" ({note})" if note else "")
+    return outcome
+
+
+def enqueue_deliveries(config: Config, conn: redis.Redis, desk_id: str, desk: Desk, kind: str,
+                       items: list[StoryAlert], slot: datetime | None = None) -> int:
+    """One `deliver` job per channel of the desk; the job id is the delivery's idempotency key, so
+    the same delivery is never enqueued twice. Returns the number enqueued."""
+    queue = Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JSONSerializer)
+    retry = config.alerts.retry
+    keep = max(config.pipeline.dedupe.window_days, 30) * 86400
+    count = 0
+    for channel_id in desk.channels:
+        delivery = Delivery(desk_id=desk_id, channel_id=channel_id, kind=kind, items=items,  # type: ignore[arg-type]
+                            timezone=desk.timezone, slot=slot)
+        job_id = "deliver-" + hashlib.sha1(delivery.idempotency_key().encode()).hexdigest()[:32]
+        if Job.exists(job_id, connection=conn):
+            continue
+        queue.enqueue("alerts.jobs.deliver", delivery.model_dump(mode="json"), job_id=job_id,
+                      retry=Retry(max=retry.max, interval=retry.intervals), result_ttl=keep, failure_ttl=keep,
+                      description=f"deliver {delivery.idempotency_key()}")
+        count += 1
+    return count
+
+
+# --- digests --------------------------------------------------------------------------------------
+
+
+def digest_tick(config: Config, conn: redis.Redis, now: datetime | None = None) -> list[tuple[str, datetime]]:
+    """Enqueue `send_digest` for every desk whose digest is due (run every half minute by the
+    scheduler). Returns the (desk, slot) pairs enqueued."""
+    now = now or utcnow()
+    queue = Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JSONSerializer)
+    started = []
+    for desk_id, desk in config.alerts.all_desks().items():
+        oldest = conn.zrange(held_key(desk_id), 0, 0, withscores=True)
+        if not oldest:
+            continue
+        held_since = datetime.fromtimestamp(oldest[0][1], tz=now.tzinfo)
+        last = conn.get(last_digest_key(desk_id))
+        last_slot = datetime.fromtimestamp(float(last), tz=now.tzinfo) if last else None
+        slot = desks.due_slot(desk, held_since, last_slot, now)
+        if slot is None:
+            continue
+        job_id = f"digest-{desk_id}-{int(slot.timestamp())}".replace(".", "_")
+        if not Job.exists(job_id, connection=conn):
+            queue.enqueue("alerts.jobs.send_digest", desk_id, slot.isoformat(), job_id=job_id,
+                          description=f"digest {desk_id} {slot.isoformat()}")
+        conn.set(last_digest_key(desk_id), slot.timestamp())
+        started.append((desk_id, slot))
+    return started
+
+
+def send_digest(desk_id: str, slot_iso: str) -> int:
+    """Job entry point: deliver the desk's held stories up to the slot as one digest per channel.
+
+    Returns:
+        the number of stories in the digest.
+    """
+    ctx = jobcontext.current()
+    desk = ctx.config.alerts.all_desks().get(desk_id)
+    slot = datetime.fromisoformat(slot_iso)
+    members = ctx.redis.zrangebyscore(held_key(desk_id), "-inf", slot.timestamp())
+    if desk is None or not members:
+        return 0
+    items = [StoryAlert.model_validate_json(m) for m in members]
+    items.sort(key=lambda a: (a.published or a.received, a.received))
+    enqueue_deliveries(ctx.config, ctx.redis, desk_id, desk, "digest", items, slot=slot)
+    ctx.redis.zrem(held_key(desk_id), *members)
+    log.info("digest desk=%s slot=%s stories=%d", desk_id, slot_iso, len(items))
+    return len(items)
+
+
+# --- delivery -------------------------------------------------------------------------------------
+
+
+def deliver(payload: dict[str, Any]) -> str:
+    """Job entry point: send one delivery through its channel, exactly once.
+
+    Args:
+        payload: a Delivery as JSON.
     Returns:
         `sent`, or why nothing was sent (`already-sent`, `in-doubt`).
     Raises:
         DeliveryError: the channel failed; RQ retries with backoff, then keeps the job as failed.
     """
     ctx = jobcontext.current()
-    alert = Alert.model_validate(payload)
-    claim_key = keys.alert_sent(alert.idempotency_key())
+    delivery = Delivery.model_validate(payload)
+    claim_key = keys.alert_sent(delivery.idempotency_key())
     claim = json.dumps({"state": "sending", "at": time.time()})
     if not ctx.redis.set(claim_key, claim, nx=True, ex=keys.ALERT_SENT_TTL):
         state = json.loads(ctx.redis.get(claim_key) or b"{}").get("state")
         if state == "sent":
-            log.info("already sent key=%s", alert.idempotency_key())
+            log.info("already sent key=%s", delivery.idempotency_key())
             return "already-sent"
         log.warning("delivery in doubt, not sending again key=%s (an earlier attempt died mid-send)",
-                    alert.idempotency_key())
+                    delivery.idempotency_key())
         return "in-doubt"
     try:
-        send(ctx.config, alert)
+        send(ctx.config, delivery)
     except Exception:
         ctx.redis.delete(claim_key)
-        _count(ctx.redis, alert.channel_id, "failed_attempts")
+        _count(ctx.redis, delivery.channel_id, "failed_attempts")
         raise
     ctx.redis.set(claim_key, json.dumps({"state": "sent", "at": time.time()}), ex=keys.ALERT_SENT_TTL)
-    _count(ctx.redis, alert.channel_id, "sent")
-    log.info("sent key=%s title=%r", alert.idempotency_key(), alert.title)
+    _count(ctx.redis, delivery.channel_id, "sent")
+    log.info("sent key=%s items=%d", delivery.idempotency_key(), len(delivery.items))
     return "sent"
 
 
-def send(config: Config, alert: Alert) -> None:
-    """Render and send an alert through its channel, with no idempotency (used by the job and tests)."""
-    channel = config.alerts.channels.get(alert.channel_id)
+def send(config: Config, delivery: Delivery) -> None:
+    """Render and send a delivery through its channel, without idempotency (the job, tests, `alerts test`).
+
+    Raises:
+        DeliveryError: the channel is unknown or failed.
+    """
+    channel = config.alerts.channels.get(delivery.channel_id)
     if channel is None:
-        raise DeliveryError(f"channel {alert.channel_id!r} is not in alerts.yaml any more")
-    rendered = render_alert(alert, config.directory / "templates")
+        raise DeliveryError(f"channel {delivery.channel_id!r} is not in alerts.yaml any more")
+    rendered = render_delivery(delivery, config.directory / "templates")
     if isinstance(channel, EmailChannel):
         assert config.alerts.smtp is not None  # checked when the config was loaded
-        send_email(build_email(alert, rendered, config.alerts.smtp, channel.to), config.alerts.smtp)
+        send_email(build_email(delivery, rendered, config.alerts.smtp, channel.to), config.alerts.smtp)
     elif isinstance(channel, AppriseChannel):
         send_apprise(channel, rendered)
     elif isinstance(channel, OutboxChannel):
-        append_outbox(channel, alert, rendered, config.directory.parent)
+        append_outbox(channel, delivery, rendered, config.directory.parent)
     elif isinstance(channel, ConsoleChannel):
         print_console(channel, rendered)
 

@@ -1,15 +1,21 @@
-"""Alert rendering: subject, plain text, right-to-left aware HTML email and chat markdown (Jinja2)."""
+"""Rendering deliveries: subject, plain text, right-to-left aware HTML email and chat markdown (Jinja2).
+
+Everything taken from a page is escaped: HTML-escaped in email (autoescape), markdown-escaped in chat.
+Times are shown in the desk's time zone. Operators may override each template by putting a file of
+the same name in `<config dir>/templates/`.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from newsmon.models import Alert
+from newsmon.models import Delivery, StoryAlert
 
 TEMPLATES = Path(__file__).parent / "templates"
 RTL_LANGUAGES = frozenset({"ar", "ckb", "fa"})
@@ -26,7 +32,7 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
 
 @dataclass(frozen=True)
 class Rendered:
-    """One alert rendered for every kind of channel."""
+    """One delivery rendered for every kind of channel."""
 
     subject: str
     text: str
@@ -40,20 +46,47 @@ def escape_markdown(value: object) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(value))
 
 
-def highlight(snippet: str, words: list[str]) -> Markup:
-    """The snippet HTML-escaped, with every matched word wrapped in <mark>."""
+def _marked(snippet: str, words: list[str], wrap_html: bool) -> str | Markup:
+    """The snippet escaped for HTML (or markdown), with every matched word highlighted."""
     words = sorted({w for w in words if w}, key=len, reverse=True)
+    quote = (lambda v: str(escape(v))) if wrap_html else escape_markdown
     if not words:
-        return escape(snippet)
+        return Markup(quote(snippet)) if wrap_html else quote(snippet)
     pattern = re.compile("|".join(re.escape(w) for w in words))
     out: list[str] = []
     position = 0
     for match in pattern.finditer(snippet):
-        out.append(str(escape(snippet[position : match.start()])))
-        out.append(f"<mark>{escape(match.group(0))}</mark>")
+        out.append(quote(snippet[position:match.start()]))
+        word = quote(match.group(0))
+        out.append(f"<mark>{word}</mark>" if wrap_html else f"**{word}**")
         position = match.end()
-    out.append(str(escape(snippet[position:])))
-    return Markup("".join(out))
+    out.append(quote(snippet[position:]))
+    return Markup("".join(out)) if wrap_html else "".join(out)
+
+
+def highlight(snippet: str, words: list[str]) -> Markup:
+    """The snippet HTML-escaped, with every matched word wrapped in <mark>."""
+    return _marked(snippet, words, True)  # type: ignore[return-value]
+
+
+def _local_time(alert: StoryAlert, zone: Any) -> str:
+    if alert.published is None:
+        return "time unknown"
+    local = alert.published.astimezone(zone)
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "")
+
+
+class _Item:
+    """A story alert with everything a template needs, escaped for one kind of output."""
+
+    def __init__(self, alert: StoryAlert, zone: Any, html: bool) -> None:
+        words = [w for t in alert.topics for w in t.matched_words()]
+        self.alert = alert if html else _MarkdownAlert(alert)
+        self.topics_line = ", ".join(t.name for t in alert.topics)
+        self.published = _local_time(alert, zone)
+        self.language_name = LANGUAGE_NAMES.get(alert.language, alert.language)
+        self.direction = "rtl" if alert.language in RTL_LANGUAGES else "ltr"
+        self.snippets = [_marked(s, words, html) for s in alert.snippets]
 
 
 def _environment(override_dir: Path | None, autoescape: bool) -> Environment:
@@ -68,42 +101,52 @@ def _environment(override_dir: Path | None, autoescape: bool) -> Environment:
     return env
 
 
-def render_alert(alert: Alert, override_dir: Path | None = None) -> Rendered:
-    """Render an alert; templates in `override_dir` (config/templates) replace the shipped ones."""
-    topic_names = ", ".join(t.name for t in alert.topics)
-    subject = f"[newsmon] {topic_names}: {alert.title} ({alert.outlet})"
-    subject = " ".join(subject.split())  # no header injection through newlines in a page title
-    published = alert.published.strftime("%Y-%m-%d %H:%M UTC") if alert.published else "time unknown"
-    words = [w for t in alert.topics for w in t.matched_words()]
-    values = {
-        "alert": alert,
-        "subject": subject,
-        "topics_line": topic_names,
-        "published": published,
-        "language_name": LANGUAGE_NAMES.get(alert.language, alert.language),
-        "direction": "rtl" if alert.language in RTL_LANGUAGES else "ltr",
-        "highlighted_snippet": highlight(alert.snippet, words),
-    }
-    html = _environment(override_dir, True).get_template("email.html.j2").render(values)
-    plain_env = _environment(override_dir, False)
-    text = plain_env.get_template("email.txt.j2").render(values)
-    chat_values = dict(values, alert=_MarkdownAlert(alert))
-    chat_body = plain_env.get_template("chat.md.j2").render(chat_values)
-    chat_title = f"{topic_names}: {alert.title}"
-    return Rendered(subject=subject, text=text, html=html, chat_title=chat_title, chat_body=chat_body)
+def subject_of(delivery: Delivery) -> str:
+    """The email subject / chat title: topics, headline and outlet (or the digest's size)."""
+    if delivery.kind == "digest":
+        subject = f"[newsmon] digest for {delivery.desk_id}: {len(delivery.items)} stories"
+    elif delivery.kind == "test":
+        subject = f"[newsmon] test message for desk {delivery.desk_id}"
+    else:
+        item = delivery.items[0]
+        topics = ", ".join(t.name for t in item.topics)
+        urgent = "URGENT " if item.urgent else ""
+        subject = f"[newsmon] {urgent}{topics}: {item.title} ({item.outlet})"
+    return " ".join(subject.split())  # no header injection through newlines in a page title
+
+
+def render_delivery(delivery: Delivery, override_dir: Path | None = None) -> Rendered:
+    """Render a delivery; templates in `override_dir` (config/templates) replace the shipped ones."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(delivery.timezone)
+    subject = subject_of(delivery)
+    slot = delivery.slot.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if delivery.slot else ""
+    html_items = [_Item(a, zone, True) for a in delivery.items]
+    text_items = [_Item(a, zone, False) for a in delivery.items]
+    for item, alert in zip(text_items, delivery.items):
+        item.alert = alert  # plain text is not markup: page text stays as written
+        item.snippets = list(alert.snippets)
+    base = {"delivery": delivery, "subject": subject, "slot": slot}
+    html = _environment(override_dir, True).get_template("email.html.j2").render(base, items=html_items)
+    plain = _environment(override_dir, False)
+    text = plain.get_template("email.txt.j2").render(base, items=text_items)
+    chat_body = plain.get_template("chat.md.j2").render(base, items=[_Item(a, zone, False) for a in delivery.items])
+    return Rendered(subject=subject, text=text, html=html, chat_title=subject.removeprefix("[newsmon] "),
+                    chat_body=chat_body)
 
 
 class _MarkdownAlert:
-    """An alert whose page-derived string fields come out markdown-escaped in chat templates."""
+    """A story alert whose page-derived fields come out markdown-escaped in chat templates."""
 
-    _ESCAPED = ("title", "outlet", "snippet")
+    _ESCAPED = ("title", "outlet", "note")
 
-    def __init__(self, alert: Alert) -> None:
+    def __init__(self, alert: StoryAlert) -> None:
         self._alert = alert
 
     def __getattr__(self, name: str) -> object:
         value = getattr(self._alert, name)
-        if name in self._ESCAPED:
+        if name in self._ESCAPED and value is not None:
             return escape_markdown(value)
         if name == "topics":
             return [_MarkdownTopic(t) for t in value]

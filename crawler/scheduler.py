@@ -13,6 +13,7 @@ import random
 import signal
 import socket
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -82,11 +83,16 @@ def request_poll(conn: redis.Redis, source: Source, leader: LeaderLock) -> str:
     return "requested"
 
 
-def build_scheduler(config: Config, conn: redis.Redis, leader: LeaderLock) -> BlockingScheduler:
-    """An APScheduler with one interval job per enabled source and the leader-lock heartbeat."""
+def build_scheduler(config: Config, conn: redis.Redis, leader: LeaderLock,
+                    ticks: list[tuple[str, Callable[[], object], int]] | None = None) -> BlockingScheduler:
+    """An APScheduler with one interval job per enabled source, the leader-lock heartbeat, and the
+    given periodic ticks (name, function, seconds), which run on the leader only."""
     scheduler = BlockingScheduler(timezone=UTC)
     now = datetime.now(UTC)
     scheduler.add_job(leader.refresh, IntervalTrigger(seconds=LEADER_RENEW), id="leader", next_run_time=now)
+    for name, function, seconds in ticks or []:
+        scheduler.add_job(_on_leader, IntervalTrigger(seconds=seconds), args=[leader, name, function], id=name,
+                          next_run_time=now + timedelta(seconds=2), max_instances=1, coalesce=True)
     for source in config.enabled_sources():
         first = now + timedelta(seconds=1 + random.uniform(0, min(FIRST_POLL_SPREAD, source.effective_jitter)))
         scheduler.add_job(
@@ -102,10 +108,17 @@ def build_scheduler(config: Config, conn: redis.Redis, leader: LeaderLock) -> Bl
     return scheduler
 
 
-def run_scheduler(config: Config, conn: redis.Redis) -> None:
+def _on_leader(leader: LeaderLock, name: str, function: Callable[[], object]) -> None:
+    if leader.held:
+        log.debug("tick %s", name)
+        function()
+
+
+def run_scheduler(config: Config, conn: redis.Redis,
+                  ticks: list[tuple[str, Callable[[], object], int]] | None = None) -> None:
     """Run until SIGINT/SIGTERM, then hand the leader lock over."""
     leader = LeaderLock(conn)
-    scheduler = build_scheduler(config, conn, leader)
+    scheduler = build_scheduler(config, conn, leader, ticks)
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("scheduler stopping on signal %d", signum)

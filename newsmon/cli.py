@@ -8,12 +8,13 @@ import signal
 import sys
 from pathlib import Path
 
-from newsmon.errors import ConfigError, FetchError
+from newsmon.errors import ConfigError, NewsmonError
 from newsmon.settings import Config, Runtime, default_config_dir, load_config
 
 log = logging.getLogger("newsmon")
 
 EXIT_CONFIG = 2
+DIGEST_TICK = 30  # seconds between checks for due digests
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,11 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config-dir", type=Path, default=None, dest="check_dir",
                        help="directory to check (default: the global --config-dir)")
 
-    from newsmon import cli_dedupe, cli_keywords, cli_sources
+    from newsmon import cli_alerts, cli_dedupe, cli_keywords, cli_sources
 
     cli_keywords.add_parser(commands)
     cli_dedupe.add_parser(commands)
     cli_sources.add_parser(commands)
+    cli_alerts.add_parser(commands)
 
     commands.add_parser("scheduler", help="run the scheduler: request polls of each source on its interval")
     commands.add_parser("crawler", help="run the crawler: fetch feeds and articles on poll requests")
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except FetchError as exc:
+    except NewsmonError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -107,6 +109,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_demo(args.config_dir or default_config_dir(), args.json, log_level=args.log_level)
     config = _load(args)
+    if args.command == "alerts":
+        from newsmon import cli_alerts
+
+        return cli_alerts.run(args, config, runtime)
     if args.command == "sources":
         from newsmon import cli_sources
 
@@ -119,9 +125,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     log.info("%s using redis %s, config %s (version %s)", args.command, describe(conn), config.directory,
              config.version)
     if args.command == "scheduler":
+        from alerts.jobs import digest_tick
         from crawler.scheduler import run_scheduler
 
-        run_scheduler(config, conn)
+        run_scheduler(config, conn, ticks=[("digests", lambda: digest_tick(config, conn), DIGEST_TICK)])
     elif args.command == "crawler":
         from crawler.runner import run_crawler
 

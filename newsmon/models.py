@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -75,24 +76,43 @@ class TopicMatch(_Model):
         return list(dict.fromkeys(hit.text for hit in self.hits))
 
 
-class Alert(_Model):
-    """What one channel of one route must deliver about one story."""
+class StoryAlert(_Model):
+    """One story as a desk hears of it: the story, the topics new to its cluster, why it is late."""
 
-    route_id: str
-    channel_id: str
     story_id: str
-    cluster_id: str | None = None
+    cluster_id: str
     also_reported_by: int = 0
     title: str
     url: str
     outlet: str
     language: str
     published: datetime | None
-    snippet: str
+    snippets: list[str]
     topics: list[TopicMatch]
+    urgent: bool = False
+    note: str | None = None  # e.g. "held during quiet hours", "over the desk's limit of 10 an hour"
+    received: datetime = Field(default_factory=utcnow)
+
+    def topic_key(self) -> str:
+        """The topics of this alert, for idempotency keys."""
+        return "+".join(sorted(t.topic for t in self.topics))
+
+
+class Delivery(_Model):
+    """What one channel of one desk sends: an instant alert, a digest of several, or a test message."""
+
+    desk_id: str
+    channel_id: str
+    kind: Literal["instant", "digest", "test"]
+    items: list[StoryAlert]
+    timezone: str = "Asia/Baghdad"
+    slot: datetime | None = None  # the digest's scheduled time
 
     def idempotency_key(self) -> str:
-        """Names this delivery once: a retried job with the same key must not send again. The topics
-        are part of it, so a story that gains a topic later (an edit) can alert for that topic."""
-        topics = "+".join(sorted(t.topic for t in self.topics))
-        return f"{self.route_id}:{self.channel_id}:{self.story_id}:{topics}"
+        """Names this delivery once: a retried job with the same key must not send again."""
+        if self.kind == "digest":
+            return f"{self.desk_id}:{self.channel_id}:digest:{self.slot.isoformat() if self.slot else ''}"
+        if self.kind == "test":
+            return f"{self.desk_id}:{self.channel_id}:test:{self.items[0].received.isoformat()}"
+        item = self.items[0]
+        return f"{self.desk_id}:{self.channel_id}:{item.cluster_id}:{item.topic_key()}"

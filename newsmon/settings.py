@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -223,6 +224,7 @@ class SmtpSettings(_Model):
     starttls: bool = Field(default=False, description="Upgrade the connection with STARTTLS")
     ssl: bool = Field(default=False, description="Connect with implicit TLS (port 465)")
     timeout: float = Field(default=15.0, gt=0, description="Socket timeout in seconds")
+    ca_file: str | None = Field(default=None, description="CA bundle to verify the server's certificate with")
 
 
 class EmailChannel(_Model):
@@ -276,13 +278,88 @@ class RetrySettings(_Model):
     )
 
 
+def _check_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+    return name
+
+
+class QuietHours(_Model):
+    """Hours (in the desk's time zone) when instant alerts wait for a digest, unless urgent."""
+
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Start, HH:MM")
+    end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="End, HH:MM (may be after midnight)")
+
+
+class Throttle(_Model):
+    """At most `max` instant alerts per `window_minutes`; the rest roll into the next digest."""
+
+    max: int = Field(ge=1, description="Instant alerts allowed per window")
+    window_minutes: int = Field(default=60, ge=1, description="Length of the window")
+
+
+class Desk(_Model):
+    """A desk: who receives which topics, through which channels, instantly or as digests."""
+
+    channels: list[str] = Field(min_length=1, description="Channel ids from `channels`")
+    topics: list[str] = Field(min_length=1, description="Topic ids from keywords.yaml, or '*' for all")
+    languages: list[Literal["ar", "ckb", "kmr", "en", "tr", "fa"]] | None = Field(
+        default=None, description="Only stories in these languages")
+    outlets: list[str] | None = Field(default=None, description="Only stories from these outlets")
+    mode: Literal["instant", "digest"] = Field(default="instant", description="instant alerts, or digests only")
+    digest_schedule: str = Field(
+        default="0 8 * * *",
+        description="Cron (minute hour day month weekday) of digests in the desk's time zone; in instant "
+                    "mode it sends what throttling held back",
+    )
+    timezone: str = Field(default="Asia/Baghdad", description="Time zone of the schedule, quiet hours and times")
+    throttle: Throttle | None = Field(default=None, description="Limit on instant alerts")
+    quiet_hours: QuietHours | None = Field(default=None, description="Hours without instant alerts")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _check_zone(value)
+
+    def wants(self, topic: str, language: str, outlet: str) -> bool:
+        """Whether the desk follows this topic for a story in this language from this outlet."""
+        if self.languages is not None and language not in self.languages:
+            return False
+        if self.outlets is not None and outlet not in self.outlets:
+            return False
+        return "*" in self.topics or topic in self.topics
+
+    @field_validator("digest_schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(f"not a cron schedule (minute hour day month weekday): {exc}") from exc
+        return value
+
+
 class AlertsFile(_Model):
     """Contents of alerts.yaml."""
 
     smtp: SmtpSettings | None = Field(default=None, description="SMTP server, needed by email channels")
     channels: dict[Annotated[str, Field(pattern=_ID)], Channel] = Field(description="Channels keyed by id")
-    routes: list[Route] = Field(default_factory=list, description="Routing of topics to channels")
+    desks: dict[Annotated[str, Field(pattern=_ID)], Desk] = Field(
+        default_factory=dict, description="Desks keyed by id")
+    routes: list[Route] = Field(
+        default_factory=list, description="Simple routes (an instant desk with topics and channels)")
     retry: RetrySettings = Field(default_factory=RetrySettings, description="Delivery retry policy")
+
+    def all_desks(self) -> dict[str, Desk]:
+        """Desks, with each simple route as an instant desk of the same id."""
+        desks = dict(self.desks)
+        for route in self.routes:
+            desks.setdefault(route.id, Desk(channels=route.channels, topics=route.topics))
+        return desks
 
 
 # --- newsmon.yaml (optional) ---------------------------------------------------------------------
@@ -446,23 +523,26 @@ def _check_references(config: Config) -> None:
     alerts_path = str(config.directory / ALERTS_FILE)
     topics = config.keywords.topics
     channels = config.alerts.channels
-    seen_routes: set[str] = set()
+    places = [(f"desks.{desk_id}", desk_id, desk) for desk_id, desk in config.alerts.desks.items()]
+    seen = set(config.alerts.desks)
     for r, route in enumerate(config.alerts.routes):
-        if route.id in seen_routes:
-            raise ConfigError(alerts_path, f"routes[{r}].id", f"duplicate route id {route.id!r}")
-        seen_routes.add(route.id)
-        for t, topic in enumerate(route.topics):
+        if route.id in seen:
+            raise ConfigError(alerts_path, f"routes[{r}].id", f"duplicate desk or route id {route.id!r}")
+        seen.add(route.id)
+        places.append((f"routes[{r}]", route.id, route))
+    for path, _ident, desk in places:
+        for t, topic in enumerate(desk.topics):
             if topic != "*" and topic not in topics:
                 raise ConfigError(
                     alerts_path,
-                    f"routes[{r}].topics[{t}]",
+                    f"{path}.topics[{t}]",
                     f"unknown topic {topic!r}; expected one of {sorted(topics)} from {KEYWORDS_FILE}",
                 )
-        for c, channel in enumerate(route.channels):
+        for c, channel in enumerate(desk.channels):
             if channel not in channels:
                 raise ConfigError(
                     alerts_path,
-                    f"routes[{r}].channels[{c}]",
+                    f"{path}.channels[{c}]",
                     f"unknown channel {channel!r}; expected one of {sorted(channels)}",
                 )
     for name, channel in channels.items():

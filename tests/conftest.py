@@ -86,6 +86,7 @@ class Mailbox:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.logins: list[tuple[str, str]] = []
         self.on_message: Callable[[EmailMessage], None] | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -121,6 +122,74 @@ class SmtpServer:
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
     server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for localhost/127.0.0.1 and its key, made for this test run."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "smtp.crt", directory / "smtp.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+class TlsSmtpServer(SmtpServer):
+    """An SMTP server that requires STARTTLS and AUTH (user `desk`, password `s3cret`)."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__()
+        self.cert_file, self.key_file = _self_signed(directory)
+        self.mailbox.logins = []
+
+    def start(self) -> None:
+        import ssl
+
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        mailbox = self.mailbox
+
+        def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+            if isinstance(data, LoginPassword):
+                user, password = data.login.decode(), data.password.decode()
+                if (user, password) == ("desk", "s3cret"):
+                    mailbox.logins.append((user, password))
+                    return AuthResult(success=True)
+            return AuthResult(success=False, handled=False)
+
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port, tls_context=context,
+                                     require_starttls=True, auth_required=True, authenticator=authenticate,
+                                     auth_require_tls=True)
+        self.controller.start()
+
+
+@pytest.fixture
+def tls_smtp_server(tmp_path: Path) -> Iterator[TlsSmtpServer]:
+    server = TlsSmtpServer(tmp_path)
     server.start()
     yield server
     server.stop()

@@ -1,46 +1,49 @@
-"""Alert delivery through a real SMTP server and a real webhook receiver, exactly once per route."""
+"""Delivery through a real SMTP server (plain, and STARTTLS with AUTH) and a real webhook receiver."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import redis
 
-from alerts.jobs import DELIVERY_STATS, deliver_alert
+from alerts.jobs import DELIVERY_STATS, deliver
 from newsmon import jobcontext, keys
 from newsmon.errors import DeliveryError
 from newsmon.settings import load_config
 from tests.conftest import SmtpServer, WebhookReceiver, write_config
-from tests.test_render import make_alert
+from tests.test_render import make_alert, make_delivery
 
 SOURCE = {"id": "s1", "name": "S", "outlet": "O", "language": "ar", "kind": "feed", "url": "http://x/feed"}
 
 
-@pytest.fixture
-def context(tmp_path: Path, redis_conn: redis.Redis, smtp_server: SmtpServer, webhook: WebhookReceiver):
+def install(tmp_path: Path, redis_conn: redis.Redis, smtp: dict, webhook_url: str) -> None:
     alerts = {
-        "smtp": {"host": "127.0.0.1", "port": smtp_server.port, "sender": "newsmon@test", "timeout": 5},
+        "smtp": smtp,
         "channels": {
             "mail": {"type": "email", "to": ["desk@test"]},
-            "chat": {"type": "apprise", "url": webhook.url},
+            "chat": {"type": "apprise", "url": webhook_url},
             "box": {"type": "outbox", "path": str(tmp_path / "outbox.jsonl")},
         },
-        "routes": [{"id": "desk", "topics": ["*"], "channels": ["mail", "chat", "box"]}],
+        "desks": {"desk": {"topics": ["*"], "channels": ["mail", "chat", "box"]}},
     }
     config = load_config(write_config(tmp_path / "config", [SOURCE], alerts))
-    ctx = jobcontext.JobContext(config=config, redis=redis_conn, archive_url=f"sqlite:///{tmp_path}/a.sqlite")
-    jobcontext.install(ctx)
-    return ctx
+    jobcontext.install(jobcontext.JobContext(config=config, redis=redis_conn, archive_url=f"sqlite:///{tmp_path}/a.db"))
+
+
+@pytest.fixture
+def context(tmp_path: Path, redis_conn: redis.Redis, smtp_server: SmtpServer, webhook: WebhookReceiver) -> None:
+    install(tmp_path, redis_conn, {"host": "127.0.0.1", "port": smtp_server.port, "sender": "newsmon@test",
+                                   "timeout": 5}, webhook.url)
 
 
 def test_email_is_multipart_rtl_and_escaped(context, smtp_server: SmtpServer) -> None:
-    alert = make_alert(title="<script>x</script> قاعدة كيه-1")
-    assert deliver_alert(alert.model_dump(mode="json")) == "sent"
+    delivery = make_delivery(make_alert(title="<script>x</script> قاعدة كيه-1"))
+    assert deliver(delivery.model_dump(mode="json")) == "sent"
     assert len(smtp_server.messages) == 1
     message = smtp_server.messages[0]
-    assert message["To"] == "desk@test"
-    assert "K-1 air base" in message["Subject"]
+    assert message["To"] == "desk@test" and "K-1 air base" in message["Subject"]
     html = message.get_body(("html",)).get_content()
     text = message.get_body(("plain",)).get_content()
     assert 'dir="rtl"' in html and 'lang="ar"' in html
@@ -49,55 +52,71 @@ def test_email_is_multipart_rtl_and_escaped(context, smtp_server: SmtpServer) ->
     assert message["X-Newsmon-Key"] == "desk:mail:abc:k1_base"
 
 
+def test_email_over_starttls_with_auth(tmp_path: Path, redis_conn: redis.Redis, webhook: WebhookReceiver,
+                                       tls_smtp_server: SmtpServer) -> None:
+    install(tmp_path, redis_conn, {"host": "localhost", "port": tls_smtp_server.port, "sender": "newsmon@test",
+                                   "starttls": True, "username": "desk", "password": "s3cret",
+                                   "ca_file": str(tls_smtp_server.cert_file), "timeout": 5}, webhook.url)
+    assert deliver(make_delivery().model_dump(mode="json")) == "sent"
+    assert len(tls_smtp_server.messages) == 1
+    assert tls_smtp_server.mailbox.logins == [("desk", "s3cret")]
+
+
+def test_wrong_password_is_a_delivery_error_without_the_secret(tmp_path: Path, redis_conn: redis.Redis,
+                                                                webhook: WebhookReceiver,
+                                                                tls_smtp_server: SmtpServer) -> None:
+    install(tmp_path, redis_conn, {"host": "localhost", "port": tls_smtp_server.port, "sender": "newsmon@test",
+                                   "starttls": True, "username": "desk", "password": "wrong-pass",
+                                   "ca_file": str(tls_smtp_server.cert_file), "timeout": 5}, webhook.url)
+    with pytest.raises(DeliveryError) as caught:
+        deliver(make_delivery().model_dump(mode="json"))
+    assert "wrong-pass" not in str(caught.value)
+    assert tls_smtp_server.messages == []
+
+
 def test_chat_post_through_apprise(context, webhook: WebhookReceiver) -> None:
-    alert = make_alert().model_copy(update={"channel_id": "chat"})
-    assert deliver_alert(alert.model_dump(mode="json")) == "sent"
+    assert deliver(make_delivery(channel="chat").model_dump(mode="json")) == "sent"
     assert len(webhook.posts) == 1
     post = webhook.posts[0]
     assert "قاعدة كيه-1" in post["title"]
     assert "Kurdistan24" in post["message"] and "https://k24.example/ar/story/1" in post["message"]
-    assert "كيه-1" in post["message"]
+    assert "**كيه-1**" in post["message"]
 
 
 def test_second_delivery_of_same_alert_sends_nothing(context, smtp_server: SmtpServer) -> None:
-    payload = make_alert().model_dump(mode="json")
-    assert deliver_alert(payload) == "sent"
-    assert deliver_alert(payload) == "already-sent"
+    payload = make_delivery().model_dump(mode="json")
+    assert deliver(payload) == "sent"
+    assert deliver(payload) == "already-sent"
     assert len(smtp_server.messages) == 1
 
 
 def test_smtp_down_raises_and_releases_claim(context, smtp_server: SmtpServer, redis_conn: redis.Redis) -> None:
     smtp_server.stop()
-    payload = make_alert().model_dump(mode="json")
+    payload = make_delivery().model_dump(mode="json")
     with pytest.raises(DeliveryError, match="email via 127.0.0.1"):
-        deliver_alert(payload)
+        deliver(payload)
     assert not redis_conn.exists(keys.alert_sent("desk:mail:abc:k1_base"))
     assert redis_conn.hget(DELIVERY_STATS, "mail:failed_attempts") == b"1"
     smtp_server.start()
-    assert deliver_alert(payload) == "sent"
+    assert deliver(payload) == "sent"
     assert len(smtp_server.messages) == 1
 
 
 def test_webhook_error_is_a_delivery_error(context, webhook: WebhookReceiver) -> None:
     webhook.status = 500
-    alert = make_alert().model_copy(update={"channel_id": "chat"})
     with pytest.raises(DeliveryError) as caught:
-        deliver_alert(alert.model_dump(mode="json"))
+        deliver(make_delivery(channel="chat").model_dump(mode="json"))
     assert "chat via json://" in str(caught.value)
 
 
 def test_in_doubt_delivery_is_not_repeated(context, smtp_server: SmtpServer, redis_conn: redis.Redis) -> None:
-    # what a worker killed between sending and marking leaves behind
     redis_conn.set(keys.alert_sent("desk:mail:abc:k1_base"), '{"state": "sending", "at": 0}')
-    assert deliver_alert(make_alert().model_dump(mode="json")) == "in-doubt"
+    assert deliver(make_delivery().model_dump(mode="json")) == "in-doubt"
     assert smtp_server.messages == []
 
 
 def test_outbox_line(context, tmp_path: Path) -> None:
-    import json
-
-    alert = make_alert().model_copy(update={"channel_id": "box"})
-    deliver_alert(alert.model_dump(mode="json"))
+    deliver(make_delivery(channel="box").model_dump(mode="json"))
     record = json.loads((tmp_path / "outbox.jsonl").read_text().strip())
     assert record["topics"] == ["k1_base"] and record["matches"] == {"k1_base": ["كيه-1"]}
-    assert record["language"] == "ar" and record["outlet"] == "Kurdistan24"
+    assert record["language"] == "ar" and record["outlet"] == "Kurdistan24" and record["desk"] == "desk"

@@ -40,8 +40,9 @@ def archive(tmp_path: Path, redis_conn: redis.Redis) -> Archive:
 
 
 def alert_topics(conn: redis.Redis) -> list[list[str]]:
+    """The topics of each story handed on to the desk, in order."""
     queue = Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JSONSerializer)
-    return [[t["topic"] for t in job.args[0]["topics"]] for job in queue.jobs]
+    return [[t["topic"] for t in job.args[0]["alerts"]["desk"]["topics"]] for job in queue.jobs]
 
 
 def test_copies_join_the_cluster_and_alert_only_for_new_topics(archive: Archive, redis_conn: redis.Redis) -> None:
@@ -65,7 +66,7 @@ def test_copies_join_the_cluster_and_alert_only_for_new_topics(archive: Archive,
     last = archive.get(richer["story"])
     assert last["dedupe_kind"] == "near" and last["duplicate_of"] and last["similarity"] >= 0.5
     queue = Queue(keys.ALERTS_QUEUE, connection=redis_conn, serializer=JSONSerializer)
-    assert queue.jobs[-1].args[0]["also_reported_by"] == 2
+    assert queue.jobs[-1].args[0]["alerts"]["desk"]["also_reported_by"] == 2
 
 
 def test_edit_in_place_updates_without_alerting_again(archive: Archive, redis_conn: redis.Redis) -> None:
@@ -86,7 +87,7 @@ def test_retried_job_enqueues_an_alert_it_had_not_enqueued(archive: Archive, red
     config = jobcontext.current().config
     topics = matcher_for(config).match("", K1).matches
     # a first attempt that claimed the topics and died before enqueuing the alert
-    assert claim_cluster_topics(config, redis_conn, payload["id"], payload["id"], topics)
+    assert claim_cluster_topics(config, redis_conn, Story.model_validate(payload), payload["id"], topics)
     assert process_story(payload)["alerts"] == 1
     assert process_story(payload)["alerts"] == 0  # done now: a further run does not alert again
     assert alert_topics(redis_conn) == [["k1_base"]]

@@ -12,7 +12,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from newsmon import jobcontext, keys
-from newsmon.models import Alert, Story, TopicMatch
+from newsmon.models import Story, StoryAlert, TopicMatch
 from newsmon.settings import KEYWORDS_FILE, Config
 from workers.archive import Archive, open_engine
 from workers.dedupe import DedupeIndex, content_hash
@@ -43,20 +43,25 @@ def _archive(url: str) -> Archive:
     return Archive(open_engine(url))
 
 
-def snippet(story: Story, topics: list[TopicMatch], radius: int = SNIPPET_RADIUS) -> str:
-    """The text around the first body hit (or the opening of the text), on word boundaries."""
-    body_hits = [h for t in topics for h in t.hits if h.field == "text"]
+def snippets(story: Story, topics: list[TopicMatch], radius: int = SNIPPET_RADIUS, most: int = 3) -> list[str]:
+    """Text around the body hits (up to `most`, not overlapping), or the opening of the text."""
+    body_hits = sorted({(h.start, h.end) for t in topics for h in t.hits if h.field == "text"})
+    text = story.text
     if not body_hits:
-        return story.text[: 2 * radius].strip()
-    first = min(body_hits, key=lambda h: h.start)
-    start = max(0, first.start - radius)
-    end = min(len(story.text), first.end + radius)
-    while start > 0 and not story.text[start - 1].isspace():
-        start += 1
-    while end < len(story.text) and not story.text[end].isspace():
-        end -= 1
-    text = story.text[start:end].strip()
-    return ("… " if start > 0 else "") + text + (" …" if end < len(story.text) else "")
+        return [text[: 2 * radius].strip()]
+    out: list[str] = []
+    covered = -1
+    for hit_start, hit_end in body_hits:
+        if hit_start < covered or len(out) == most:
+            continue
+        start, end = max(0, hit_start - radius, covered), min(len(text), hit_end + radius)
+        while start > 0 and not text[start - 1].isspace() and start < hit_start:
+            start += 1
+        while end < len(text) and not text[end].isspace() and end > hit_end:
+            end -= 1
+        out.append(("… " if start > 0 else "") + text[start:end].strip() + (" …" if end < len(text) else ""))
+        covered = end
+    return out
 
 
 def process_story(payload: dict[str, Any]) -> dict[str, Any]:
@@ -85,9 +90,9 @@ def process_story(payload: dict[str, Any]) -> dict[str, Any]:
     summary = archive.update_cluster(cluster)
     for topic, hits in result.suppressed.items():
         log.info("suppressed story=%s topic=%s by=%s", story.id, topic, [h.text for h in hits])
-    fresh = claim_cluster_topics(ctx.config, ctx.redis, story.id, cluster, result.matches)
+    fresh = claim_cluster_topics(ctx.config, ctx.redis, story, cluster, result.matches)
     others = len([o for o in summary["outlets"] if o != story.outlet])
-    enqueued = enqueue_alerts(ctx.config, ctx.redis, story, fresh, cluster_id=cluster, also_reported_by=others)
+    enqueued = hand_on(ctx.config, ctx.redis, story, fresh, cluster_id=cluster, also_reported_by=others)
     mark_alerted(ctx.redis, story.id, cluster, fresh)
     topics = [t.topic for t in result.matches]
     log.info("processed story=%s kind=%s cluster=%s members=%d topics=%s alerts=%d url=%s", story.id, kind,
@@ -96,77 +101,62 @@ def process_story(payload: dict[str, Any]) -> dict[str, Any]:
             "topics": topics, "alerts": enqueued}
 
 
-def claim_cluster_topics(config: Config, conn: Any, story_id: str, cluster: str,
+def claim_cluster_topics(config: Config, conn: Any, story: Story, cluster: str,
                          topics: list[TopicMatch]) -> dict[str, list[TopicMatch]]:
-    """Per route, the story's topics that no earlier story of its cluster alerted on.
+    """Per desk, the story's topics that the desk follows and no earlier story of its cluster sent it.
 
-    Each (route, cluster, topic) is claimed once with SET NX as "<story>:pending" and marked
-    "<story>:done" once its alert job is enqueued; a retried job of the same story that finds its own
-    pending claims (it died before enqueuing) still alerts, an edit of the story does not.
+    Each (desk, cluster, topic) is claimed once with SET NX as "<story>:pending" and marked
+    "<story>:done" once the alert is handed on; a retried job of the same story that finds its own
+    pending claims (it died before handing on) still alerts, an edit of the story does not.
     """
     ttl = config.pipeline.dedupe.window_days * 86400
-    pending = f"{story_id}:pending".encode()
+    pending = f"{story.id}:pending".encode()
     fresh: dict[str, list[TopicMatch]] = {}
-    for route in config.alerts.routes:
-        wanted = [t for t in topics if "*" in route.topics or t.topic in route.topics]
-        for topic in wanted:
-            key = keys.cluster_alert(route.id, cluster, topic.topic)
+    for desk_id, desk in config.alerts.all_desks().items():
+        for topic in topics:
+            if not desk.wants(topic.topic, story.language, story.outlet):
+                continue
+            key = keys.cluster_alert(desk_id, cluster, topic.topic)
             if conn.set(key, pending, nx=True, ex=ttl) or conn.get(key) == pending:
-                fresh.setdefault(route.id, []).append(topic)
+                fresh.setdefault(desk_id, []).append(topic)
     return fresh
 
 
 def mark_alerted(conn: Any, story_id: str, cluster: str, fresh: dict[str, list[TopicMatch]]) -> None:
-    """Turn this story's pending claims into done ones once its alert jobs are enqueued."""
-    for route_id, topics in fresh.items():
+    """Turn this story's pending claims into done ones once its alerts are handed on."""
+    for desk_id, topics in fresh.items():
         for topic in topics:
-            conn.set(keys.cluster_alert(route_id, cluster, topic.topic), f"{story_id}:done", xx=True, keepttl=True)
+            conn.set(keys.cluster_alert(desk_id, cluster, topic.topic), f"{story_id}:done", xx=True, keepttl=True)
 
 
-def enqueue_alerts(config: Config, conn: Any, story: Story, fresh: dict[str, list[TopicMatch]],
-                   cluster_id: str | None = None, also_reported_by: int = 0) -> int:
-    """Enqueue one delivery job per (route, channel) for the routes with fresh topics.
+def hand_on(config: Config, conn: Any, story: Story, fresh: dict[str, list[TopicMatch]],
+            cluster_id: str | None = None, also_reported_by: int = 0) -> int:
+    """Enqueue one `route_story` job (alerts queue) with the story as each desk should hear of it.
 
-    The job id is the delivery's idempotency key, so a story processed again (a retried job, an edit
-    in place) finds its alert job and does not enqueue it twice.
+    The job id names the story and its fresh topics, so a story processed again (a retried job, an
+    edit in place) finds its job and does not hand it on twice. Returns the number of desks.
     """
     if not fresh:
         return 0
-    queue = Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JSONSerializer)
-    retry = config.alerts.retry
-    keep = max(config.pipeline.dedupe.window_days, 30) * 86400  # the job id remembers the alert this long
-    all_topics = [t for topics in fresh.values() for t in topics]
-    text = snippet(story, all_topics)
-    count = 0
-    for route in config.alerts.routes:
-        if route.id not in fresh:
-            continue
-        for channel_id in route.channels:
-            alert = Alert(
-                route_id=route.id,
-                channel_id=channel_id,
-                story_id=story.id,
-                cluster_id=cluster_id or story.id,
-                also_reported_by=also_reported_by,
-                title=story.title,
-                url=story.url,
-                outlet=story.outlet,
-                language=story.language,
-                published=story.published,
-                snippet=text,
-                topics=fresh[route.id],
-            )
-            job_id = "alert-" + hashlib.sha1(alert.idempotency_key().encode()).hexdigest()[:32]
-            if Job.exists(job_id, connection=conn):
-                continue  # queued, sent or failed already: an edit or a retried job must not alert twice
-            queue.enqueue(
-                "alerts.jobs.deliver_alert",
-                alert.model_dump(mode="json"),
-                job_id=job_id,
-                retry=Retry(max=retry.max, interval=retry.intervals),
-                description=f"alert {alert.idempotency_key()}",
-                result_ttl=keep,
-                failure_ttl=keep,
-            )
-            count += 1
-    return count
+    urgent_topics = {t for t, topic in config.keywords.topics.items() if topic.urgent}
+    texts = snippets(story, [t for topics in fresh.values() for t in topics])
+    alerts = {}
+    for desk_id, topics in fresh.items():
+        desk_texts = snippets(story, topics) if len(fresh) > 1 else texts
+        alerts[desk_id] = StoryAlert(
+            story_id=story.id, cluster_id=cluster_id or story.id, also_reported_by=also_reported_by,
+            title=story.title, url=story.url, outlet=story.outlet, language=story.language,
+            published=story.published, snippets=desk_texts, topics=topics,
+            urgent=any(t.topic in urgent_topics for t in topics),
+        ).model_dump(mode="json")
+    signature = story.id + "|" + "|".join(f"{d}:{'+'.join(sorted(t.topic for t in ts))}" for d, ts in sorted(fresh.items()))
+    job_id = "route-" + hashlib.sha1(signature.encode()).hexdigest()[:32]
+    if Job.exists(job_id, connection=conn):
+        return 0
+    keep = max(config.pipeline.dedupe.window_days, 30) * 86400
+    Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JSONSerializer).enqueue(
+        "alerts.jobs.route_story", {"alerts": alerts}, job_id=job_id, result_ttl=keep, failure_ttl=keep,
+        retry=Retry(max=config.alerts.retry.max, interval=config.alerts.retry.intervals),
+        description=f"route {story.id} to {sorted(fresh)}",
+    )
+    return len(fresh)

@@ -1,0 +1,158 @@
+"""`newsmon alerts preview|test|failed`: see what a desk would get, try its channels, handle failures."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from newsmon.errors import DeliveryError, NewsmonError
+from newsmon.models import Delivery, Story, StoryAlert, story_id_for, utcnow
+from newsmon.settings import AppriseChannel, Config, EmailChannel, Runtime
+from newsmon.urls import canonical_url
+
+
+def add_parser(commands: Any) -> None:
+    """Register `alerts preview`, `alerts test` and `alerts failed`."""
+    alerts = commands.add_parser("alerts", help="preview alerts, test a desk's channels, list failed deliveries")
+    actions = alerts.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
+    preview = actions.add_parser("preview", help="render exactly what each desk would be sent for a story")
+    preview.add_argument("--story", required=True, help="an archived story id, a text file (title first) or a URL")
+    preview.add_argument("--desk", default=None, help="only this desk")
+    test = actions.add_parser("test", help="send a test message through every channel of a desk")
+    test.add_argument("desk", help="desk (or route) id from alerts.yaml")
+    failed = actions.add_parser("failed", help="list deliveries that failed after their last retry")
+    failed.add_argument("--requeue", action="store_true", help="put them back on the alerts queue")
+
+
+def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO = sys.stdout) -> int:
+    """Run an `alerts` action; returns the exit code."""
+    if args.alerts_command == "preview":
+        return _preview(args, config, runtime, out)
+    if args.alerts_command == "test":
+        return _test(args, config, out)
+    return _failed(args, runtime, out)
+
+
+def load_story(reference: str, runtime: Runtime) -> Story:
+    """A story from the archive (by id), a text file or a URL.
+
+    Raises:
+        NewsmonError: nothing found under that reference.
+    """
+    from crawler.language import detect_language
+
+    if reference.startswith(("http://", "https://")):
+        from newsmon.cli_keywords import fetch_and_extract
+
+        title, text, language = fetch_and_extract(reference)
+        canonical = canonical_url(reference)
+        return Story(id=story_id_for(canonical), source_id="preview", outlet="(preview)", language=language or "en",
+                     url=reference, canonical_url=canonical, title=title, text=text)
+    path = Path(reference)
+    if path.is_file():
+        title, _, text = path.read_text(encoding="utf-8").partition("\n")
+        url = path.resolve().as_uri()
+        return Story(id=story_id_for(url), source_id="preview", outlet="(file)", language=detect_language(text),
+                     url=url, canonical_url=url, title=title.strip(), text=text.strip())
+    from workers.archive import Archive, open_engine
+
+    row = Archive(open_engine(runtime.archive_url())).get(reference)
+    if row is None:
+        raise NewsmonError(f"no archived story, file or URL {reference!r}")
+    fields = {k: row[k] for k in ("id", "source_id", "outlet", "language", "url", "canonical_url", "title", "text",
+                                  "author", "published", "fetched", "feed_guid")}
+    return Story(**fields)
+
+
+def _preview(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO) -> int:
+    from alerts.render import render_delivery
+    from workers.jobs import matcher_for, snippets
+
+    story = load_story(args.story, runtime)
+    result = matcher_for(config).match(story.title, story.text, story.language)
+    out.write(f"story {story.id} [{story.language}] {story.title}\n"
+              f"topics: {', '.join(m.topic for m in result.matches) or 'none'}\n")
+    out.writelines(f"suppressed: {topic} by {', '.join(repr(h.text) for h in hits)}\n" for topic, hits in result.suppressed.items())
+    urgent = {t for t, topic in config.keywords.topics.items() if topic.urgent}
+    for desk_id, desk in config.alerts.all_desks().items():
+        if args.desk and desk_id != args.desk:
+            continue
+        topics = [m for m in result.matches if desk.wants(m.topic, story.language, story.outlet)]
+        if not topics:
+            out.write(f"\n=== desk {desk_id}: would not receive it (no followed topic for {story.language}, "
+                      f"{story.outlet})\n")
+            continue
+        alert = StoryAlert(story_id=story.id, cluster_id=story.id, title=story.title, url=story.url,
+                           outlet=story.outlet, language=story.language, published=story.published,
+                           snippets=snippets(story, topics), topics=topics,
+                           urgent=any(t.topic in urgent for t in topics))
+        mode = desk.mode if desk.mode == "digest" else "instant (unless quiet hours or throttling hold it)"
+        for channel_id in desk.channels:
+            channel = config.alerts.channels[channel_id]
+            delivery = Delivery(desk_id=desk_id, channel_id=channel_id, kind="instant", items=[alert],
+                                timezone=desk.timezone)
+            rendered = render_delivery(delivery, config.directory / "templates")
+            out.write(f"\n=== desk {desk_id} · channel {channel_id} ({channel.type}) · {mode}\n")
+            if isinstance(channel, AppriseChannel):
+                out.write(f"title: {rendered.chat_title}\n\n{rendered.chat_body}\n")
+            elif isinstance(channel, EmailChannel):
+                out.write(f"Subject: {rendered.subject}\nTo: {', '.join(channel.to)}\n\n--- text/plain\n"
+                          f"{rendered.text}\n--- text/html\n{rendered.html}\n")
+            else:
+                out.write(f"{rendered.subject}\n\n{rendered.text}\n")
+    return 0
+
+
+def _test(args: argparse.Namespace, config: Config, out: TextIO) -> int:
+    from alerts.channels import masked_url
+    from alerts.jobs import send
+
+    desk = config.alerts.all_desks().get(args.desk)
+    if desk is None:
+        out.write(f"unknown desk {args.desk!r}; desks: {', '.join(sorted(config.alerts.all_desks()))}\n")
+        return 2
+    sample = StoryAlert(story_id="test", cluster_id="test", title="newsmon test message · رسالة اختبار",
+                        url="https://example.org/newsmon-test", outlet="newsmon", language="en",
+                        published=utcnow(), snippets=["If you can read this, the channel works."], topics=[])
+    failures = 0
+    for channel_id in desk.channels:
+        channel = config.alerts.channels[channel_id]
+        target = (masked_url(channel.url.get_secret_value()) if isinstance(channel, AppriseChannel)
+                  else ", ".join(channel.to) if isinstance(channel, EmailChannel) else channel.type)
+        delivery = Delivery(desk_id=args.desk, channel_id=channel_id, kind="test", items=[sample],
+                            timezone=desk.timezone)
+        try:
+            send(config, delivery)
+        except DeliveryError as exc:
+            failures += 1
+            out.write(f"{channel_id} ({target}): FAILED: {exc}\n")
+        else:
+            out.write(f"{channel_id} ({target}): ok\n")
+    return 1 if failures else 0
+
+
+def _failed(args: argparse.Namespace, runtime: Runtime, out: TextIO) -> int:
+    from rq import Queue
+    from rq.job import Job
+    from rq.registry import FailedJobRegistry
+    from rq.serializers import JSONSerializer
+
+    from newsmon import keys
+    from newsmon.redis_conn import connect
+
+    conn = connect(runtime.redis_url, runtime.data_dir)
+    queue = Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JSONSerializer)
+    registry = FailedJobRegistry(queue=queue)
+    ids = registry.get_job_ids()
+    out.write(f"{len(ids)} failed deliveries\n")
+    for job_id in ids:
+        job = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+        error = (job.latest_result().exc_string if job.latest_result() else job.exc_info or "").strip()
+        reason = error.splitlines()[-1] if error else "no error recorded"
+        out.write(f"{job_id}  {job.description}\n    {reason}\n")
+        if args.requeue:
+            registry.requeue(job_id)
+            out.write("    requeued\n")
+    return 0
