@@ -203,7 +203,9 @@ class WebhookReceiver:
 
     def __init__(self) -> None:
         self.posts: list[dict[str, Any]] = []
+        self.attempts = 0
         self.status = 200
+        self.script: list[int] = []  # statuses to answer first, one per request, then `status`
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -213,9 +215,13 @@ class WebhookReceiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
-                if receiver.status == 200:
+                receiver.attempts += 1
+                status = receiver.script.pop(0) if receiver.script else receiver.status
+                if status == 200:
                     receiver.posts.append(json.loads(body))
-                self.send_response(receiver.status)
+                self.send_response(status)
+                if status == 429:
+                    self.send_header("Retry-After", "1")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
