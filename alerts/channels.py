@@ -97,6 +97,9 @@ def append_outbox(channel: OutboxChannel, delivery: Delivery, rendered: Rendered
         path = base / path
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = []
+    if delivery.kind == "health" and delivery.health:
+        lines.append(json.dumps({"kind": "health", "desk": delivery.desk_id, "channel": delivery.channel_id,
+                                 "subject": rendered.subject, **delivery.health}, ensure_ascii=False) + "\n")
     for item in delivery.items:
         record = {
             "title": item.title,

@@ -28,7 +28,7 @@ from rq.serializers import JSONSerializer
 from alerts import desks
 from alerts.channels import append_outbox, build_email, print_console, send_apprise, send_email
 from alerts.render import render_delivery
-from newsmon import jobcontext, keys
+from newsmon import jobcontext, keys, stats
 from newsmon.errors import DeliveryError
 from newsmon.models import Delivery, StoryAlert, utcnow
 from newsmon.settings import AppriseChannel, Config, ConsoleChannel, Desk, EmailChannel, OutboxChannel
@@ -80,11 +80,13 @@ def route_story(payload: dict[str, Any], now: datetime | None = None) -> dict[st
         outcome[desk_id] = decision
         log.info("routed story=%s desk=%s decision=%s%s", alert.story_id, desk_id, decision,
                  f" ({note})" if note else "")
+    stats.count(ctx.redis, f"queue:{keys.ALERTS_QUEUE}:out")
     return outcome
 
 
 def enqueue_deliveries(config: Config, conn: redis.Redis, desk_id: str, desk: Desk, kind: str,
-                       items: list[StoryAlert], slot: datetime | None = None) -> int:
+                       items: list[StoryAlert], slot: datetime | None = None,
+                       health: dict[str, str] | None = None) -> int:
     """One `deliver` job per channel of the desk; the job id is the delivery's idempotency key, so
     the same delivery is never enqueued twice. Returns the number enqueued."""
     queue = Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JSONSerializer)
@@ -93,7 +95,7 @@ def enqueue_deliveries(config: Config, conn: redis.Redis, desk_id: str, desk: De
     count = 0
     for channel_id in desk.channels:
         delivery = Delivery(desk_id=desk_id, channel_id=channel_id, kind=kind, items=items,  # type: ignore[arg-type]
-                            timezone=desk.timezone, slot=slot)
+                            timezone=desk.timezone, slot=slot, health=health)
         job_id = "deliver-" + hashlib.sha1(delivery.idempotency_key().encode()).hexdigest()[:32]
         if Job.exists(job_id, connection=conn):
             continue
@@ -101,6 +103,8 @@ def enqueue_deliveries(config: Config, conn: redis.Redis, desk_id: str, desk: De
                       retry=Retry(max=retry.max, interval=retry.intervals), result_ttl=keep, failure_ttl=keep,
                       description=f"deliver {delivery.idempotency_key()}")
         count += 1
+    if count:
+        stats.count(conn, f"queue:{keys.ALERTS_QUEUE}:in", count)
     return count
 
 
@@ -182,9 +186,12 @@ def deliver(payload: dict[str, Any]) -> str:
     except Exception:
         ctx.redis.delete(claim_key)
         _count(ctx.redis, delivery.channel_id, "failed_attempts")
+        stats.count(ctx.redis, f"alerts:{delivery.channel_id}:retried")
         raise
     ctx.redis.set(claim_key, json.dumps({"state": "sent", "at": time.time()}), ex=keys.ALERT_SENT_TTL)
     _count(ctx.redis, delivery.channel_id, "sent")
+    stats.count(ctx.redis, f"alerts:{delivery.channel_id}:sent")
+    stats.count(ctx.redis, f"queue:{keys.ALERTS_QUEUE}:out")
     log.info("sent key=%s items=%d", delivery.idempotency_key(), len(delivery.items))
     return "sent"
 

@@ -115,10 +115,24 @@ def subject_of(delivery: Delivery) -> str:
     return " ".join(subject.split())  # no header injection through newlines in a page title
 
 
+def render_health(delivery: Delivery) -> Rendered:
+    """A health alert: short, the same in every channel."""
+    health = delivery.health or {}
+    state = "FIRING" if health.get("state") == "firing" else "RESOLVED"
+    subject = " ".join(f"[newsmon] health {state}: {health.get('message', '')}".split())
+    text = (f"{state}: {health.get('message', '')}\nproblem: {health.get('id', '')}\nsince: {health.get('at', '')}\n"
+            f"--\nnewsmon health check; `newsmon status` shows the whole picture\n")
+    html = f"<!DOCTYPE html><html><body><pre>{escape(text)}</pre></body></html>"
+    return Rendered(subject=subject, text=text, html=html, chat_title=subject.removeprefix("[newsmon] "),
+                    chat_body=escape_markdown(text))
+
+
 def render_delivery(delivery: Delivery, override_dir: Path | None = None) -> Rendered:
     """Render a delivery; templates in `override_dir` (config/templates) replace the shipped ones."""
     from zoneinfo import ZoneInfo
 
+    if delivery.kind == "health":
+        return render_health(delivery)
     zone = ZoneInfo(delivery.timezone)
     subject = subject_of(delivery)
     slot = delivery.slot.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if delivery.slot else ""

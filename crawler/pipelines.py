@@ -12,7 +12,7 @@ from scrapy.exceptions import DropItem
 
 from crawler import polls
 from crawler.extract import MIN_TEXT_CHARS
-from newsmon import keys
+from newsmon import keys, stats
 
 log = logging.getLogger(__name__)
 
@@ -73,5 +73,6 @@ class EnqueueStoryPipeline:
             failure_ttl=30 * 24 * 3600,
         )
         polls.mark_seen(spider.redis, item["source_id"], item["entry_key"])
+        stats.count(spider.redis, f"queue:{keys.PROCESS_QUEUE}:in")
         self.crawler.stats.inc_value("newsmon/stories/enqueued")
         return item

@@ -10,7 +10,7 @@ from typing import Any
 import redis
 
 from crawler import health
-from newsmon import keys
+from newsmon import keys, stats
 from newsmon.settings import Source
 
 MAX_ENTRY_FAILURES = 3
@@ -135,6 +135,7 @@ def record_poll(conn: redis.Redis, source: Source, poll: Any, seconds: float, ba
     pipe.hincrby(key, "polls_total", 1)
     pipe.lpush(keys.poll_history(source.id), history)
     pipe.ltrim(keys.poll_history(source.id), 0, keys.POLL_HISTORY - 1)
+    stats.count(pipe, f"polls:{poll.status}")
     pipe.execute()
 
 

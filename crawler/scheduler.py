@@ -7,11 +7,13 @@ lock is free, that is when the previous poll has finished (or its lock expired a
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
 import signal
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -25,10 +27,12 @@ from crawler import polls
 from newsmon import keys
 from newsmon.models import PollRequest, utcnow
 from newsmon.settings import Config, Source
+from newsmon.status import SCHEDULER_HEARTBEAT
 
 log = logging.getLogger(__name__)
 
 LEADER_TTL = 30
+HEARTBEAT_TTL = 300
 LEADER_RENEW = 10
 FIRST_POLL_SPREAD = 5.0
 
@@ -90,6 +94,8 @@ def build_scheduler(config: Config, conn: redis.Redis, leader: LeaderLock,
     scheduler = BlockingScheduler(timezone=UTC)
     now = datetime.now(UTC)
     scheduler.add_job(leader.refresh, IntervalTrigger(seconds=LEADER_RENEW), id="leader", next_run_time=now)
+    scheduler.add_job(_on_leader, IntervalTrigger(seconds=LEADER_RENEW), id="heartbeat", next_run_time=now,
+                      args=[leader, "heartbeat", lambda: _heartbeat(conn, scheduler, leader)])
     for name, function, seconds in ticks or []:
         scheduler.add_job(_on_leader, IntervalTrigger(seconds=seconds), args=[leader, name, function], id=name,
                           next_run_time=now + timedelta(seconds=2), max_instances=1, coalesce=True)
@@ -106,6 +112,16 @@ def build_scheduler(config: Config, conn: redis.Redis, leader: LeaderLock,
             misfire_grace_time=max(1, source.interval // 2),
         )
     return scheduler
+
+
+def _heartbeat(conn: redis.Redis, scheduler: BlockingScheduler, leader: LeaderLock) -> None:
+    """Tell admins the scheduler ticks, and when each source is polled next."""
+    next_polls = {
+        job.id.removeprefix("poll:"): job.next_run_time.isoformat()
+        for job in scheduler.get_jobs() if job.id.startswith("poll:") and job.next_run_time
+    }
+    beat = {"at": time.time(), "leader": leader.identity, "next_polls": next_polls}
+    conn.set(SCHEDULER_HEARTBEAT, json.dumps(beat), ex=HEARTBEAT_TTL)
 
 
 def _on_leader(leader: LeaderLock, name: str, function: Callable[[], object]) -> None:

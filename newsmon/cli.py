@@ -33,12 +33,17 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config-dir", type=Path, default=None, dest="check_dir",
                        help="directory to check (default: the global --config-dir)")
 
-    from newsmon import cli_alerts, cli_dedupe, cli_keywords, cli_sources
+    from newsmon import cli_alerts, cli_dedupe, cli_keywords, cli_sources, cli_status
 
     cli_keywords.add_parser(commands)
     cli_dedupe.add_parser(commands)
     cli_sources.add_parser(commands)
     cli_alerts.add_parser(commands)
+    cli_status.add_parser(commands)
+    web = commands.add_parser("web", help="status page, /metrics and /healthz over HTTP")
+    web.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; "
+                                                         "elsewhere NEWSMON_WEB_TOKEN is required)")
+    web.add_argument("--port", type=int, default=8470, help="port (default 8470)")
 
     commands.add_parser("scheduler", help="run the scheduler: request polls of each source on its interval")
     commands.add_parser("crawler", help="run the crawler: fetch feeds and articles on poll requests")
@@ -109,6 +114,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_demo(args.config_dir or default_config_dir(), args.json, log_level=args.log_level)
     config = _load(args)
+    if args.command in ("status", "failed"):
+        from newsmon import cli_status
+
+        return cli_status.run(args, config, runtime)
+    if args.command == "web":
+        return _web(args, config, runtime)
     if args.command == "alerts":
         from newsmon import cli_alerts
 
@@ -125,17 +136,22 @@ def _dispatch(args: argparse.Namespace) -> int:
     log.info("%s using redis %s, config %s (version %s)", args.command, describe(conn), config.directory,
              config.version)
     if args.command == "scheduler":
+        from alerts.health import INTERVAL, evaluate
         from alerts.jobs import digest_tick
         from crawler.scheduler import run_scheduler
 
-        run_scheduler(config, conn, ticks=[("digests", lambda: digest_tick(config, conn), DIGEST_TICK)])
+        run_scheduler(config, conn, ticks=[("digests", lambda: digest_tick(config, conn), DIGEST_TICK),
+                                           ("health", lambda: evaluate(config, conn), INTERVAL)])
     elif args.command == "crawler":
         from crawler.runner import run_crawler
 
         run_crawler(config, conn)
     elif args.command == "worker":
+        from alerts.health import start_thread
         from workers.runner import run_worker
 
+        if not args.burst:
+            start_thread(config, conn)
         run_worker(config, conn, runtime.archive_url(), queues=args.queues, burst=args.burst)
     return 0
 
@@ -155,4 +171,18 @@ def _run(args: argparse.Namespace, config: Config, runtime: Runtime) -> int:
     Supervisor(config.directory, env, workers=args.workers, log_level=args.log_level).run_forever()
     if server is not None:
         server.shutdown(save=True)
+    return 0
+
+
+def _web(args: argparse.Namespace, config: Config, runtime: Runtime) -> int:
+    import os
+
+    from newsmon.redis_conn import connect
+    from newsmon.web import create_app, serve
+    from workers.archive import Archive, open_engine
+
+    archive = Archive(open_engine(runtime.archive_url()))
+    app = create_app(config, connect(runtime.redis_url, runtime.data_dir), lambda limit: archive.recent(limit),
+                     host=args.host, token=os.environ.get("NEWSMON_WEB_TOKEN") or None)
+    serve(app, args.host, args.port)
     return 0

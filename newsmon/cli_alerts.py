@@ -149,9 +149,10 @@ def _failed(args: argparse.Namespace, runtime: Runtime, out: TextIO) -> int:
     out.write(f"{len(ids)} failed deliveries\n")
     for job_id in ids:
         job = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
-        error = (job.latest_result().exc_string if job.latest_result() else job.exc_info or "").strip()
-        reason = error.splitlines()[-1] if error else "no error recorded"
-        out.write(f"{job_id}  {job.description}\n    {reason}\n")
+        from newsmon.cli_status import error_summary
+
+        result = job.latest_result()
+        out.write(f"{job_id}  {job.description}\n    {error_summary(result.exc_string if result else '')}\n")
         if args.requeue:
             registry.requeue(job_id)
             out.write("    requeued\n")

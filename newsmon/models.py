@@ -103,15 +103,18 @@ class Delivery(_Model):
 
     desk_id: str
     channel_id: str
-    kind: Literal["instant", "digest", "test"]
+    kind: Literal["instant", "digest", "test", "health"]
     items: list[StoryAlert]
     timezone: str = "Asia/Baghdad"
     slot: datetime | None = None  # the digest's scheduled time
+    health: dict[str, str] | None = None  # for kind `health`: id, state (firing/resolved), message, at
 
     def idempotency_key(self) -> str:
         """Names this delivery once: a retried job with the same key must not send again."""
         if self.kind == "digest":
             return f"{self.desk_id}:{self.channel_id}:digest:{self.slot.isoformat() if self.slot else ''}"
+        if self.kind == "health" and self.health:
+            return f"{self.desk_id}:{self.channel_id}:health:{self.health['id']}:{self.health['state']}:{self.health['at']}"
         if self.kind == "test":
             return f"{self.desk_id}:{self.channel_id}:test:{self.items[0].received.isoformat()}"
         item = self.items[0]

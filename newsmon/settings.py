@@ -91,6 +91,8 @@ class Source(_Model):
         description="Call the source stale when its newest item is older than this; default 48 h or 20 intervals",
     )
     timezone: str | None = Field(default=None, description="Overrides the outlet's time zone for this source")
+    silent_after_intervals: float | None = Field(
+        default=None, gt=0, description="Overrides alerts.yaml admin.silent_after_intervals for this source")
     user_agent: str | None = Field(default=None, description="Overrides the crawler's User-Agent for this source")
 
     @property
@@ -343,6 +345,17 @@ class Desk(_Model):
         return value
 
 
+class AdminSettings(_Model):
+    """Health alerts for admins: where they go and when a condition counts as a problem."""
+
+    channels: list[str] = Field(default_factory=list, description="Channel ids that receive health alerts")
+    silent_after_intervals: float = Field(
+        default=10, gt=0, description="A source is silent after this many poll intervals without success")
+    failures: int = Field(default=5, ge=1, description="Consecutive failed polls that make a source dark")
+    backlog_seconds: int = Field(default=600, ge=1, description="A queue whose oldest job waits longer is stuck")
+    scheduler_stale_seconds: int = Field(default=90, ge=10, description="A scheduler silent this long is down")
+
+
 class AlertsFile(_Model):
     """Contents of alerts.yaml."""
 
@@ -353,6 +366,7 @@ class AlertsFile(_Model):
     routes: list[Route] = Field(
         default_factory=list, description="Simple routes (an instant desk with topics and channels)")
     retry: RetrySettings = Field(default_factory=RetrySettings, description="Delivery retry policy")
+    admin: AdminSettings = Field(default_factory=AdminSettings, description="Health alerts for admins")
 
     def all_desks(self) -> dict[str, Desk]:
         """Desks, with each simple route as an instant desk of the same id."""
@@ -391,11 +405,18 @@ class CrawlerSettings(_Model):
     )
 
 
+class WorkerSettings(_Model):
+    """How RQ workers announce themselves."""
+
+    heartbeat_ttl: int = Field(default=60, ge=5, description="Seconds after which a silent worker counts as dead")
+
+
 class PipelineFile(_Model):
     """Contents of the optional newsmon.yaml: settings of the processing pipeline."""
 
     dedupe: DedupeSettings = Field(default_factory=DedupeSettings, description="Duplicate detection")
     crawler: CrawlerSettings = Field(default_factory=CrawlerSettings, description="Crawler politeness")
+    workers: WorkerSettings = Field(default_factory=WorkerSettings, description="Worker heartbeats")
 
 
 # --- the whole config -----------------------------------------------------------------------------
@@ -545,6 +566,10 @@ def _check_references(config: Config) -> None:
                     f"{path}.channels[{c}]",
                     f"unknown channel {channel!r}; expected one of {sorted(channels)}",
                 )
+    for c, channel in enumerate(config.alerts.admin.channels):
+        if channel not in channels:
+            raise ConfigError(alerts_path, f"admin.channels[{c}]",
+                              f"unknown channel {channel!r}; expected one of {sorted(channels)}")
     for name, channel in channels.items():
         if isinstance(channel, EmailChannel) and config.alerts.smtp is None:
             raise ConfigError(alerts_path, f"channels.{name}", "email channel needs an `smtp` section")

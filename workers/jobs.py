@@ -11,7 +11,7 @@ from rq import Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from newsmon import jobcontext, keys
+from newsmon import jobcontext, keys, stats
 from newsmon.models import Story, StoryAlert, TopicMatch
 from newsmon.settings import KEYWORDS_FILE, Config
 from workers.archive import Archive, open_engine
@@ -95,6 +95,12 @@ def process_story(payload: dict[str, Any]) -> dict[str, Any]:
     enqueued = hand_on(ctx.config, ctx.redis, story, fresh, cluster_id=cluster, also_reported_by=others)
     mark_alerted(ctx.redis, story.id, cluster, fresh)
     topics = [t.topic for t in result.matches]
+    pipe = ctx.redis.pipeline()
+    stats.count(pipe, f"queue:{keys.PROCESS_QUEUE}:out")
+    stats.count(pipe, "stories:processed")
+    for topic in topics:
+        stats.count(pipe, f"topic:{topic}")
+    pipe.execute()
     log.info("processed story=%s kind=%s cluster=%s members=%d topics=%s alerts=%d url=%s", story.id, kind,
              cluster, summary["member_count"], topics, enqueued, story.url)
     return {"kind": kind, "story": story.id, "cluster": cluster, "duplicate_of": verdict.duplicate_of,
@@ -159,4 +165,5 @@ def hand_on(config: Config, conn: Any, story: Story, fresh: dict[str, list[Topic
         retry=Retry(max=config.alerts.retry.max, interval=config.alerts.retry.intervals),
         description=f"route {story.id} to {sorted(fresh)}",
     )
+    stats.count(conn, f"queue:{keys.ALERTS_QUEUE}:in")
     return len(fresh)

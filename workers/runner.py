@@ -35,6 +35,7 @@ def run_worker(config: Config, conn: redis.Redis, archive_url: str, queues: list
         connection=conn,
         serializer=JSONSerializer,
         maintenance_interval=MAINTENANCE_INTERVAL,
+        worker_ttl=config.pipeline.workers.heartbeat_ttl,
     )
     log.info("worker %s on queues %s", worker.name, names)
     worker.work(burst=burst, with_scheduler=True, logging_level=logging.getLevelName(log.getEffectiveLevel()))

@@ -1,0 +1,119 @@
+"""`newsmon status` and `newsmon failed`: the admin's view of a running newsmon."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from typing import Any, TextIO
+
+from newsmon.settings import Config, Runtime
+
+EXIT_UNHEALTHY = 1
+
+
+def add_parser(commands: Any) -> None:
+    """Register `status` and `failed`."""
+    status = commands.add_parser("status", help="queues, workers, scheduler, sources, deliveries; exit 1 if unhealthy")
+    status.add_argument("--json", action="store_true", help="stable JSON for scripts")
+    failed = commands.add_parser("failed", help="jobs that failed after their last retry")
+    failed.add_argument("action", choices=["list", "requeue", "purge"], help="list, requeue or delete them")
+    failed.add_argument("--queue", default=None, help="only this queue (process or alerts)")
+
+
+def _ago(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def print_status(status: dict[str, Any], out: TextIO) -> None:
+    """The status as tables for people."""
+    now = status["at"]
+    out.write(f"newsmon status: {'healthy' if status['healthy'] else 'UNHEALTHY'}\n\nqueues\n")
+    out.write(f"  {'queue':<8} {'depth':>6} {'oldest':>7} {'in/min':>7} {'out/min':>8} {'running':>8} {'failed':>7}\n")
+    out.writelines(f"  {name:<8} {q['depth']:>6} {_ago(q['oldest_age_seconds']):>7} {q['in_per_minute']:>7} "
+                  f"{q['out_per_minute']:>8} {q['started']:>8} {q['failed']:>7}\n" for name, q in status["queues"].items())
+    out.write("\nworkers\n")
+    if not status["workers"]:
+        out.write("  no worker alive\n")
+    out.writelines(f"  {w['host']}:{w['pid']} {','.join(w['queues'])} {w['state']} "
+                  f"job={w['current_job'] or '-'} heartbeat {_ago(w['last_heartbeat_age_seconds'])} ago\n" for w in status["workers"])
+    scheduler = status["scheduler"]
+    out.write(f"\nscheduler: {'alive' if scheduler['alive'] else 'NOT RUNNING'}"
+              f"{', leader ' + scheduler['leader'] if scheduler['leader'] else ''}"
+              f"{', heartbeat ' + _ago(scheduler['heartbeat_age_seconds']) + ' ago' if scheduler['alive'] else ''}\n")
+    out.write(f"\nsources\n  {'id':<22} {'status':<10} {'last poll':>9} {'success':>8} {'new':>8} {'fails':>5} "
+              f"{'backoff':>7} failure\n")
+    for s in status["sources"]:
+        if not s["enabled"]:
+            continue
+
+        def age(value: float | None) -> str:
+            return _ago(now - value) if value else "-"
+
+        out.write(f"  {s['id']:<22} {s['status'] or 'never':<10} {age(s['last_poll']):>9} {age(s['last_success']):>8} "
+                  f"{age(s['last_new_story']):>8} {s['consecutive_failures']:>5} "
+                  f"{_ago(s['backoff_remaining_seconds']) if s['backoff_remaining_seconds'] else '-':>7} "
+                  f"{s['failure'] or ''}\n")
+    out.write("\ndeliveries (last 24 h)\n")
+    out.writelines(f"  {channel:<20} sent {d['sent_24h']:>5}  retried {d['retried_24h']:>5}  failed {d['failed']:>4}\n" for channel, d in status["deliveries"].items())
+    out.write("\nproblems\n" if status["problems"] else "\nno problems\n")
+    out.writelines(f"  {problem['kind']}: {problem['message']}\n" for problem in status["problems"])
+
+
+def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO = sys.stdout) -> int:
+    """Run `status` or `failed`; returns the exit code."""
+    from newsmon.redis_conn import connect
+
+    conn = connect(runtime.redis_url, runtime.data_dir)
+    if args.command == "status":
+        from newsmon.status import collect
+
+        status = collect(config, conn, time.time())
+        if args.json:
+            out.write(json.dumps(status, ensure_ascii=False, default=str) + "\n")
+        else:
+            print_status(status, out)
+        return 0 if status["healthy"] else EXIT_UNHEALTHY
+    return _failed(args, conn, out)
+
+
+def error_summary(traceback: str) -> str:
+    """The exception line of a traceback (not the notes some libraries print after it)."""
+    lines = [line for line in traceback.strip().splitlines() if line.strip()]
+    for line in reversed(lines):
+        if not line.startswith(" ") and re.match(r"^[\w.]+(Error|Exception|Exit)\b", line):
+            return line[:300]
+    return lines[-1][:300] if lines else "no error recorded"
+
+
+def _failed(args: argparse.Namespace, conn: Any, out: TextIO) -> int:
+    from rq import Queue
+    from rq.job import Job
+    from rq.registry import FailedJobRegistry
+    from rq.serializers import JSONSerializer
+
+    from newsmon.status import QUEUES
+
+    for name in [args.queue] if args.queue else QUEUES:
+        registry = FailedJobRegistry(queue=Queue(name, connection=conn, serializer=JSONSerializer))
+        ids = registry.get_job_ids()
+        out.write(f"{name}: {len(ids)} failed\n")
+        for job_id in ids:
+            job = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+            result = job.latest_result()
+            error = (result.exc_string if result and result.exc_string else "").strip()
+            out.write(f"  {job_id}  {job.description}\n    {error_summary(error)}\n")
+            if args.action == "requeue":
+                registry.requeue(job_id)
+                out.write("    requeued\n")
+            elif args.action == "purge":
+                registry.remove(job, delete_job=True)
+                out.write("    deleted\n")
+    return 0
