@@ -78,6 +78,10 @@ def route_story(payload: dict[str, Any], now: datetime | None = None) -> dict[st
             held = alert.model_copy(update={"note": note})
             ctx.redis.zadd(held_key(desk_id), {held.model_dump_json(): now.timestamp()})
         outcome[desk_id] = decision
+        record = {"decision": "sent at once" if decision == desks.INSTANT else "held for the next digest",
+                  "note": note, "at": now.isoformat(timespec="seconds")}
+        ctx.redis.hset(keys.explain(alert.story_id), desk_id, json.dumps(record))
+        ctx.redis.expire(keys.explain(alert.story_id), ctx.config.pipeline.dedupe.window_days * 86400)
         log.info("routed story=%s desk=%s decision=%s%s", alert.story_id, desk_id, decision,
                  f" ({note})" if note else "")
     stats.count(ctx.redis, f"queue:{keys.ALERTS_QUEUE}:out")

@@ -33,13 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config-dir", type=Path, default=None, dest="check_dir",
                        help="directory to check (default: the global --config-dir)")
 
-    from newsmon import cli_alerts, cli_dedupe, cli_keywords, cli_sources, cli_status
+    from newsmon import cli_alerts, cli_archive, cli_dedupe, cli_keywords, cli_sources, cli_status
 
     cli_keywords.add_parser(commands)
     cli_dedupe.add_parser(commands)
     cli_sources.add_parser(commands)
     cli_alerts.add_parser(commands)
     cli_status.add_parser(commands)
+    cli_archive.add_parser(commands)
     web = commands.add_parser("web", help="status page, /metrics and /healthz over HTTP")
     web.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; "
                                                          "elsewhere NEWSMON_WEB_TOKEN is required)")
@@ -114,6 +115,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_demo(args.config_dir or default_config_dir(), args.json, log_level=args.log_level)
     config = _load(args)
+    if args.command in ("search", "backtest", "explain"):
+        from newsmon import cli_archive
+
+        return cli_archive.run(args, config, runtime)
     if args.command in ("status", "failed"):
         from newsmon import cli_status
 
@@ -140,8 +145,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         from alerts.jobs import digest_tick
         from crawler.scheduler import run_scheduler
 
-        run_scheduler(config, conn, ticks=[("digests", lambda: digest_tick(config, conn), DIGEST_TICK),
-                                           ("health", lambda: evaluate(config, conn), INTERVAL)])
+        ticks = [("digests", lambda: digest_tick(config, conn), DIGEST_TICK),
+                 ("health", lambda: evaluate(config, conn), INTERVAL)]
+        if config.pipeline.archive.retention_days:
+            ticks.append(("retention", lambda: _prune(config, runtime), 3600))
+        run_scheduler(config, conn, ticks=ticks)
     elif args.command == "crawler":
         from crawler.runner import run_crawler
 
@@ -186,3 +194,14 @@ def _web(args: argparse.Namespace, config: Config, runtime: Runtime) -> int:
                      host=args.host, token=os.environ.get("NEWSMON_WEB_TOKEN") or None)
     serve(app, args.host, args.port)
     return 0
+
+
+def _prune(config: Config, runtime: Runtime) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from workers.archive import Archive, open_engine
+
+    days = config.pipeline.archive.retention_days or 0
+    removed = Archive(open_engine(runtime.archive_url())).prune(datetime.now(UTC) - timedelta(days=days))
+    if removed:
+        log.info("archive retention: %d stories older than %d days deleted", removed, days)

@@ -20,6 +20,7 @@ def add_parser(commands: Any) -> None:
     keywords = commands.add_parser("keywords", help="check a keywords file and test it on texts")
     actions = keywords.add_subparsers(dest="keywords_command", required=True, metavar="ACTION")
     check = actions.add_parser("check", help="validate; print each topic with its normalized aliases")
+    actions.add_parser("reload", help="validate the config directory and tell running workers to load it")
     check.add_argument("--keywords", type=Path, default=None, help="keywords file (default: config dir's)")
     test = actions.add_parser("test", help="show the topics and highlighted hits for a text, file or URL")
     test.add_argument("--keywords", type=Path, default=None, help="keywords file (default: config dir's)")
@@ -37,6 +38,8 @@ def run(args: argparse.Namespace, config_dir: Path, out: TextIO = sys.stdout) ->
     """Run a `keywords` action; returns the exit code."""
     from workers.matcher import Matcher
 
+    if args.keywords_command == "reload":
+        return _reload(config_dir, out)
     path = args.keywords or config_dir / KEYWORDS_FILE
     matcher = Matcher(load_keywords(path), source=str(path))
     if args.keywords_command == "check":
@@ -53,6 +56,21 @@ def run(args: argparse.Namespace, config_dir: Path, out: TextIO = sys.stdout) ->
         out.write(json.dumps(_as_json(result), ensure_ascii=False, indent=2) + "\n")
     else:
         _print_result(result, title, text, out)
+    return 0
+
+
+def _reload(config_dir: Path, out: TextIO) -> int:
+    """Validate the whole config directory, then publish its version; a broken file is refused."""
+    from newsmon import jobcontext
+    from newsmon.redis_conn import connect
+    from newsmon.settings import Runtime, load_config
+    from workers.matcher import Matcher
+
+    config = load_config(config_dir)  # raises ConfigError: the CLI exits 2 and nothing is published
+    Matcher(config.keywords, source=str(config.directory / KEYWORDS_FILE))
+    runtime = Runtime.from_env()
+    jobcontext.publish(connect(runtime.redis_url, runtime.data_dir), config)
+    out.write(f"{config_dir}: valid; version {config.version} published, workers load it at their next job\n")
     return 0
 
 

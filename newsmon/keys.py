@@ -47,3 +47,8 @@ def cluster_alert(route_id: str, cluster_id: str, topic: str) -> str:
 def alert_sent(idempotency_key: str) -> str:
     """Delivery claim of one alert; expires after ALERT_SENT_TTL."""
     return f"newsmon:alert:sent:{idempotency_key}"
+
+
+def explain(story_id: str) -> str:
+    """Hash desk -> routing decision (JSON) of a story, for `newsmon explain`; kept for the dedupe window."""
+    return f"newsmon:explain:{story_id}"

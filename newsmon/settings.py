@@ -405,6 +405,12 @@ class CrawlerSettings(_Model):
     )
 
 
+class ArchiveSettings(_Model):
+    """How long the archive keeps stories."""
+
+    retention_days: int | None = Field(default=None, ge=1, description="Delete stories older than this; keep all when absent")
+
+
 class WorkerSettings(_Model):
     """How RQ workers announce themselves."""
 
@@ -417,6 +423,7 @@ class PipelineFile(_Model):
     dedupe: DedupeSettings = Field(default_factory=DedupeSettings, description="Duplicate detection")
     crawler: CrawlerSettings = Field(default_factory=CrawlerSettings, description="Crawler politeness")
     workers: WorkerSettings = Field(default_factory=WorkerSettings, description="Worker heartbeats")
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings, description="Archive retention")
 
 
 # --- the whole config -----------------------------------------------------------------------------

@@ -24,13 +24,16 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from newsmon.models import Story, TopicMatch
+from workers.search import index_text
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,7 @@ stories = Table(
     Column("similarity", Float),
     Column("topics", JSON, nullable=False),
     Column("config_version", String(40), nullable=False),
+    Column("search_text", Text, nullable=False, server_default=""),
     Index("ix_stories_published", "published"),
     Index("ix_stories_content_hash", "content_hash"),
     Index("ix_stories_cluster", "cluster_id"),
@@ -85,8 +89,29 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+MIGRATIONS = Path(__file__).parent / "migrations"
+_PG_MIGRATION_LOCK = 7_245_117  # pg_advisory_xact_lock key: one migrating process at a time
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration (Alembic, scripts in workers/migrations)."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})"))
+        config.attributes["connection"] = conn
+        found = inspect(conn)
+        if found.has_table("stories") and not found.has_table("alembic_version"):
+            command.stamp(config, "0001")  # an archive made before migrations existed
+        command.upgrade(config, "head")
+
+
 def open_engine(url: str) -> Engine:
-    """Create an engine for the archive URL and make sure the schema exists."""
+    """Create an engine for the archive URL and migrate the schema to the newest version."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite:///"):
@@ -96,13 +121,13 @@ def open_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     for attempt in range(5):
         try:
-            metadata.create_all(engine)
+            migrate(engine)
             break
         except DBAPIError:
-            # several workers starting at once race between "does the table exist" and "create it"
+            # several SQLite workers starting at once race for the first migration
             if attempt == 4:
                 raise
-            time.sleep(0.1 * (attempt + 1))
+            time.sleep(0.2 * (attempt + 1))
     return engine
 
 
@@ -144,14 +169,19 @@ class Archive:
             "duplicate_of": duplicate_of,
             "topics": [json.loads(t.model_dump_json()) for t in topics],
             "config_version": config_version,
+            "search_text": index_text(story.title, story.text),
         }
         with self.engine.begin() as conn:
             exists = conn.execute(select(stories.c.id).where(stories.c.id == story.id)).first()
             if exists:
                 conn.execute(update(stories).where(stories.c.id == story.id).values(**row))
-                return False
-            conn.execute(insert(stories).values(id=story.id, **row))
-            return True
+            else:
+                conn.execute(insert(stories).values(id=story.id, **row))
+            if conn.dialect.name == "sqlite":
+                conn.execute(text("DELETE FROM stories_fts WHERE story_id = :id"), {"id": story.id})
+                conn.execute(text("INSERT INTO stories_fts (story_id, body) VALUES (:id, :body)"),
+                             {"id": story.id, "body": row["search_text"]})
+            return not exists
 
     def get(self, story_id: str) -> dict[str, Any] | None:
         """One archived story as a dict, or None."""
@@ -195,6 +225,19 @@ class Archive:
         query = select(stories).where(stories.c.cluster_id == cluster_id).order_by(stories.c.processed)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
+
+    def prune(self, before: datetime) -> int:
+        """Delete stories processed before `before` (and clusters left empty); returns how many."""
+        with self.engine.begin() as conn:
+            old = [r.id for r in conn.execute(select(stories.c.id).where(stories.c.processed < before))]
+            for start in range(0, len(old), 500):
+                chunk = old[start:start + 500]
+                conn.execute(stories.delete().where(stories.c.id.in_(chunk)))
+                if conn.dialect.name == "sqlite":
+                    conn.execute(text("DELETE FROM stories_fts WHERE story_id IN (SELECT value FROM json_each(:ids))"),
+                                 {"ids": json.dumps(chunk)})
+            conn.execute(clusters.delete().where(~clusters.c.id.in_(select(stories.c.cluster_id))))
+        return len(old)
 
     def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         """The most recently processed stories, newest first."""

@@ -132,7 +132,7 @@ class Matcher:
             surface = text[orig_start:orig_end]
             word = ntext.count(" ", 0, start)
             for entry in entries:
-                hit = Hit(term=entry.rule.term, text=surface, start=orig_start, end=orig_end, field=field)
+                hit = Hit.model_construct(term=entry.rule.term, text=surface, start=orig_start, end=orig_end, field=field)
                 found.append(_Found(entry, hit, word))
         return found
 
@@ -190,7 +190,7 @@ class Matcher:
                 continue
             hits = [f.hit for f in roles["any"] + roles["all"]] + near_hits
             hits.sort(key=lambda h: (h.field != "title", h.start))
-            result.matches.append(TopicMatch(topic=topic_id, name=topic.name, hits=hits))
+            result.matches.append(TopicMatch.model_construct(topic=topic_id, name=topic.name, hits=hits))
         result.matches.sort(key=lambda m: self._order[m.topic])
         return result
 

@@ -28,7 +28,7 @@ def run_worker(config: Config, conn: redis.Redis, archive_url: str, queues: list
     mid-job leaves the job in RQ's started registry; RQ's maintenance retries it from there.
     """
     matcher_for(config)  # compile now: a bad alias stops the worker at start, not at its first story
-    jobcontext.install(jobcontext.JobContext(config=config, redis=conn, archive_url=archive_url))
+    jobcontext.install(jobcontext.JobContext(config=config, redis=conn, archive_url=archive_url, validate=matcher_for))
     names = queues or [keys.PROCESS_QUEUE, keys.ALERTS_QUEUE]
     worker = SimpleWorker(
         [Queue(name, connection=conn, serializer=JSONSerializer) for name in names],

@@ -1,0 +1,90 @@
+"""`newsmon search`, `newsmon backtest` and `newsmon explain`: looking back at the archive."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any, TextIO
+
+from newsmon.errors import NewsmonError
+from newsmon.settings import Config, Runtime
+
+
+def add_parser(commands: Any) -> None:
+    """Register `search`, `backtest` and `explain`."""
+    search = commands.add_parser("search", help="search the archive (Arabic/Kurdish normalization applied)")
+    search.add_argument("query", help="words that must all occur")
+    search.add_argument("--topic", default=None, help="only stories tagged with this topic id")
+    search.add_argument("--outlet", default=None, help="only stories from this outlet")
+    search.add_argument("--lang", default=None, help="only stories in this language (ar, ckb, kmr, en)")
+    search.add_argument("--since", default=None, help="only stories from the last period: 30m, 12h, 7d")
+    search.add_argument("--limit", type=int, default=20, help="most stories shown (default 20)")
+    search.add_argument("--json", action="store_true", help="one JSON object per story")
+    backtest = commands.add_parser("backtest", help="run a candidate keywords file over the archive")
+    backtest.add_argument("--keywords", required=True, help="the candidate keywords.yaml")
+    backtest.add_argument("--since", default="30d", help="archive period to replay (default 30d)")
+    backtest.add_argument("--samples", type=int, default=5, help="sample stories per change (default 5)")
+    backtest.add_argument("--json", action="store_true", help="the report as JSON")
+    explain = commands.add_parser("explain", help="why a story did or did not alert")
+    explain.add_argument("story", help="archived story id or URL")
+
+
+def parse_since(value: str | None) -> datetime | None:
+    """`7d`, `12h` or `30m` before now."""
+    if not value:
+        return None
+    match = re.fullmatch(r"(\d+)([mhd])", value.strip())
+    if not match:
+        raise NewsmonError(f"--since {value!r}: expected a number and m, h or d (30m, 12h, 7d)")
+    amount, unit = int(match.group(1)), match.group(2)
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    return datetime.now(UTC) - timedelta(**{units[unit]: amount})
+
+
+def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO = sys.stdout) -> int:
+    """Run one of the commands; returns the exit code."""
+    from workers.archive import open_engine
+
+    engine = open_engine(runtime.archive_url())
+    if args.command == "search":
+        return _search(args, engine, out)
+    if args.command == "backtest":
+        from newsmon.settings import load_keywords
+        from workers.backtest import backtest, print_report
+
+        report = backtest(engine, config.keywords, load_keywords(args.keywords), parse_since(args.since),
+                          samples=args.samples, candidate_source=args.keywords)
+        if args.json:
+            out.write(json.dumps(report, ensure_ascii=False, default=str) + "\n")
+        else:
+            print_report(report, out)
+        return 0
+    from workers.explain import explain, print_explanation
+
+    print_explanation(explain(config, engine, runtime, args.story), out)
+    return 0
+
+
+def _search(args: argparse.Namespace, engine: Any, out: TextIO) -> int:
+    from workers.search import search
+
+    hits = search(engine, args.query, topic=args.topic, outlet=args.outlet, language=args.lang,
+                  since=parse_since(args.since), limit=args.limit)
+    for hit in hits:
+        story = hit.story
+        record = {"id": story["id"], "published": story["published"], "outlet": story["outlet"],
+                  "language": story["language"], "title": story["title"], "url": story["url"],
+                  "topics": [t["topic"] for t in story["topics"]], "cluster": story["cluster_id"],
+                  "snippet": hit.snippet}
+        if args.json:
+            out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        else:
+            out.write(f"{story['published'] or story['processed']}  [{story['language']}] {story['outlet']}: "
+                      f"{story['title']}\n    {hit.snippet}\n    {story['url']}  topics: "
+                      f"{', '.join(record['topics']) or '-'}\n")
+    if not hits and not args.json:
+        out.write("no story found\n")
+    return 0

@@ -1,0 +1,237 @@
+"""Archive migrations, search, backtest, explain and hot reload — on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import redis
+import yaml
+from sqlalchemy import create_engine, inspect, text
+
+from newsmon import jobcontext
+from newsmon.models import Story, story_id_for
+from newsmon.settings import load_config, load_keywords
+from newsmon.urls import canonical_url
+from tests.conftest import SHIPPED_CONFIG, Roles, wait_for, write_config
+from workers.archive import Archive, open_engine
+from workers.backtest import backtest
+from workers.search import search
+
+NOW = datetime.now(UTC)
+STORIES = [
+    ("ar", "Shafaq News", "تعزيزات لقوات التحالف في القاعدة", "قالت مصادر ان تعزيزات وصلت لقوات التحالف في قاعدة كيه-1 غرب كركوك.", 1),
+    ("ar", "INA", "وقوات التحالف تغادر", "غادرت وقوات التحالف الدولي المعسكر بعد انتهاء المهمة الاستشارية في البلاد.", 2),
+    ("ckb", "Kurdistan24", "کۆبوونەوە لە کەرکووک", "ئەمڕۆ لە کەرکووک کۆبوونەوەیەک لەسەر ئاسایشی شارەکە ئەنجام درا.", 3),
+    ("ckb", "Esta", "بارانی زۆر لە كهركوك", "بارانێکی زۆر لە كهركوك بووە هۆی داخستنی چەند ڕێگایەک.", 40),
+    ("en", "Iraqi News", "Oil exports rise", "Iraq's oil exports rose by four percent in November, the ministry said.", 5),
+    ("kmr", "Rudaw", "Civîn li Kerkûkê", "Îro li Kerkûkê civînek li ser ewlehiya bajêr hat lidarxistin.", 6),
+]
+
+
+def archive_urls() -> list[str]:
+    return ["sqlite"] + (["postgresql"] if os.environ.get("NEWSMON_TEST_DATABASE_URL") else [])
+
+
+@pytest.fixture(params=archive_urls())
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'archive.sqlite'}"
+    base = os.environ["NEWSMON_TEST_DATABASE_URL"]
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base.replace("postgresql://", "postgresql+psycopg://"))
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+
+    request.addfinalizer(drop)
+    return base + ("&" if "?" in base else "?") + f"options=-csearch_path%3D{schema}"
+
+
+def fill(archive: Archive) -> list[str]:
+    from workers.jobs import matcher_for
+
+    config = load_config(SHIPPED_CONFIG)
+    ids = []
+    for n, (language, outlet, title, body, days) in enumerate(STORIES):
+        url = f"https://news.example/{n}"
+        story = Story(id=story_id_for(canonical_url(url)), source_id="s", outlet=outlet, language=language, url=url,
+                      canonical_url=canonical_url(url), title=title, text=body, published=NOW - timedelta(days=days))
+        topics = matcher_for(config).match(title, body, language).matches
+        archive.store(story, topics, f"h{n}", config.version)
+        ids.append(story.id)
+    return ids
+
+
+def test_migrations_reach_head_and_upgrade_an_old_archive(db_url: str) -> None:
+    engine = open_engine(db_url)
+    tables = set(inspect(engine).get_table_names())
+    assert {"stories", "clusters", "alembic_version"} <= tables
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+    assert open_engine(db_url)  # migrating again is a no-op
+
+
+def test_archive_made_before_migrations_is_stamped_and_upgraded(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    from workers.archive import MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    old = create_engine(url)
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with old.begin() as conn:  # the schema the first version made with create_all, without Alembic's table
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        conn.execute(text("DROP TABLE alembic_version"))
+    engine = open_engine(url)
+    assert "search_text" in {c["name"] for c in inspect(engine).get_columns("stories")}
+
+
+def test_search_with_arabic_clitics_kurdish_variants_and_filters(db_url: str) -> None:
+    archive = Archive(open_engine(db_url))
+    fill(archive)
+    found = [h.story["outlet"] for h in search(archive.engine, "قوات التحالف")]
+    assert found == ["Shafaq News", "INA"]  # لقوات and وقوات found, newest first
+    hit = search(archive.engine, "قوات التحالف")[0]
+    assert "[[لقوات]] [[التحالف]]" in hit.snippet
+    kirkuk = [h.story["outlet"] for h in search(archive.engine, "کەرکووک")]
+    assert kirkuk == ["Kurdistan24", "Esta"]  # کەرکووک finds كهركوك (old orthography) too
+    assert [h.story["outlet"] for h in search(archive.engine, "کەرکووک", since=NOW - timedelta(days=7))] == ["Kurdistan24"]
+    assert [h.story["outlet"] for h in search(archive.engine, "Kerkuk", language="kmr")] == ["Rudaw"]
+    assert [h.story["outlet"] for h in search(archive.engine, "التحالف", topic="k1_base")] == ["Shafaq News"]
+    assert [h.story["outlet"] for h in search(archive.engine, "التحالف", outlet="INA")] == ["INA"]
+    assert search(archive.engine, "zzzz") == []
+
+
+def test_backtest_reports_new_gone_and_kept_without_changing_anything(db_url: str, tmp_path: Path) -> None:
+    archive = Archive(open_engine(db_url))
+    fill(archive)
+    current = load_config(SHIPPED_CONFIG).keywords
+    data = yaml.safe_load((SHIPPED_CONFIG / "keywords.yaml").read_text())
+    data["topics"]["oil"] = {"name": "Oil", "any": ["oil exports"]}
+    del data["topics"]["kirkuk"]
+    candidate_file = tmp_path / "candidate.yaml"
+    candidate_file.write_text(yaml.safe_dump(data, allow_unicode=True))
+    before = {s["id"]: s["topics"] for s in archive.recent(50)}
+    report = backtest(archive.engine, current, load_keywords(candidate_file), NOW - timedelta(days=30))
+    assert report["stories"] == 5  # the 40-day-old story is outside --since
+    assert report["topics"]["oil"]["new"] == 1 and report["topics"]["oil"]["samples"]["new"][0]["outlet"] == "Iraqi News"
+    assert report["topics"]["kirkuk"]["gone"] == 3 and report["topics"]["kirkuk"]["kept"] == 0
+    assert report["topics"]["kirkuk"]["by"]["language:ckb"]["gone"] == 1
+    assert report["topics"]["coalition_troops"] == {**report["topics"]["coalition_troops"], "new": 0, "gone": 0, "kept": 2}
+    assert {s["id"]: s["topics"] for s in archive.recent(50)} == before  # nothing changed
+
+
+def test_retention_prunes_old_stories(tmp_path: Path) -> None:
+    archive = Archive(open_engine(f"sqlite:///{tmp_path / 'a.sqlite'}"))
+    fill(archive)
+    assert archive.prune(datetime.now(UTC) + timedelta(seconds=1)) == 6
+    assert archive.count() == 0 and search(archive.engine, "کەرکووک") == []
+
+
+def newsmon(config_dir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), *args],
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_search_and_backtest_cli(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    archive = Archive(open_engine(f"sqlite:///{data_dir / 'archive.sqlite'}"))
+    fill(archive)
+    env = {"NEWSMON_DATA_DIR": str(data_dir)}
+    result = newsmon(SHIPPED_CONFIG, env, "search", "قوات التحالف", "--json")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["outlet"] for line in lines] == ["Shafaq News", "INA"] and "[[" in lines[0]["snippet"]
+    bad = newsmon(SHIPPED_CONFIG, env, "search", "x", "--since", "soon")
+    assert bad.returncode == 1 and "--since" in bad.stderr
+    report = newsmon(SHIPPED_CONFIG, env, "backtest", "--keywords", str(SHIPPED_CONFIG / "keywords.yaml"))
+    assert report.returncode == 0 and "nothing was changed or sent" in report.stdout
+
+
+def test_explain_suppressed_and_deduplicated_stories(tmp_path: Path, redis_conn: redis.Redis, redis_url: str) -> None:
+    from workers.jobs import process_story
+
+    alerts = {"channels": {"c": {"type": "console"}},
+              "desks": {"arabic": {"topics": ["coalition_troops"], "languages": ["ar"], "channels": ["c"]}}}
+    config_dir = write_config(tmp_path / "config", [{"id": "s1", "name": "S", "outlet": "O", "language": "ar",
+                                                     "kind": "feed", "url": "http://x/f"}], alerts)
+    data_dir = tmp_path / "data"
+    config = load_config(config_dir)
+    jobcontext.install(jobcontext.JobContext(config=config, redis=redis_conn,
+                                             archive_url=f"sqlite:///{data_dir / 'archive.sqlite'}"))
+    body = ("قال التحالف بقيادة السعودية إن قوات التحالف اعترضت صاروخا اطلق من اليمن باتجاه الحدود. " * 3)
+    text_a = "وصلت تعزيزات لقوات التحالف الى القاعدة الجوية بحسب مصادر امنية اليوم. " * 3
+
+    def story(n: int, content: str, outlet: str) -> dict:
+        url = f"https://news.example/{n}"
+        return Story(id=story_id_for(canonical_url(url)), source_id="s1", outlet=outlet, language="ar", url=url,
+                     canonical_url=canonical_url(url), title=f"خبر {n}", text=content).model_dump(mode="json")
+
+    suppressed = process_story(story(1, body, "A"))
+    original = process_story(story(2, text_a, "A"))
+    copy = process_story(story(3, text_a + " تابعونا على تلغرام", "B"))
+    assert copy["kind"] == "near"
+    env = {"REDIS_URL": redis_url, "NEWSMON_DATA_DIR": str(data_dir)}
+    out = newsmon(config_dir, env, "explain", suppressed["story"]).stdout
+    assert "suppressed: coalition_troops by the none term(s) التحالف بقيادة السعودية" in out
+    out = newsmon(config_dir, env, "explain", "https://news.example/3").stdout
+    assert "a near copy" in out and f"copy of {original['story']}" in out
+    assert f"coalition_troops: already alerted for this cluster by story {original['story']}" in out
+    out = newsmon(config_dir, env, "explain", original["story"]).stdout
+    assert "coalition_troops: alerted by this story" in out
+
+
+def test_reload_takes_a_good_config_and_refuses_a_bad_one(tmp_path: Path, roles: Roles, redis_conn: redis.Redis,
+                                                          redis_url: str) -> None:
+    from rq import Queue
+    from rq.serializers import JSONSerializer
+
+    from newsmon import keys
+
+    alerts = {"channels": {"c": {"type": "console"}}, "routes": []}
+    config_dir = write_config(tmp_path / "config", [{"id": "s1", "name": "S", "outlet": "O", "language": "en",
+                                                     "kind": "feed", "url": "http://x/f"}], alerts)
+    env = {"REDIS_URL": redis_url, "NEWSMON_DATA_DIR": str(tmp_path / "data")}
+    roles.start("worker", config_dir, "worker")
+    archive = Archive(open_engine(f"sqlite:///{tmp_path / 'data' / 'archive.sqlite'}"))
+    queue = Queue(keys.PROCESS_QUEUE, connection=redis_conn, serializer=JSONSerializer)
+
+    def process(n: int, content: str) -> dict:
+        url = f"https://news.example/{n}"
+        payload = Story(id=story_id_for(canonical_url(url)), source_id="s1", outlet="O", language="en", url=url,
+                        canonical_url=canonical_url(url), title=f"Story {n}",
+                        text=content + f" (unique {n * 104729})").model_dump(mode="json")
+        queue.enqueue("workers.jobs.process_story", payload)
+        return wait_for(lambda: archive.get(payload["id"]), timeout=30, what=f"story {n} archived")
+
+    first = process(1, "Iraq's oil exports rose by four percent in November, the ministry said on Sunday.")
+    assert first["topics"] == []
+    keywords = yaml.safe_load((config_dir / "keywords.yaml").read_text())
+    keywords["topics"]["oil"] = {"name": "Oil", "any": ["oil exports"]}
+    (config_dir / "keywords.yaml").write_text(yaml.safe_dump(keywords, allow_unicode=True))
+    reloaded = newsmon(config_dir, env, "keywords", "reload")
+    assert reloaded.returncode == 0, reloaded.stderr
+    second = process(2, "Oil exports through the southern ports reached a new record this month.")
+    assert [t["topic"] for t in second["topics"]] == ["oil"] and second["config_version"] != first["config_version"]
+    (config_dir / "keywords.yaml").write_text("topics:\n  oil: {name: Oil, any: ['Ker*kuk']}\n")
+    refused = newsmon(config_dir, env, "keywords", "reload")
+    assert refused.returncode == 2 and "may only end" in refused.stderr
+    # even if a version is published behind its back, the worker keeps the config it has
+    redis_conn.set(jobcontext.CONFIG_VERSION, json.dumps({"version": "broken", "at": 0}))
+    third = process(3, "Oil exports fell slightly in December according to the ministry.")
+    assert [t["topic"] for t in third["topics"]] == ["oil"] and third["config_version"] == second["config_version"]
+    assert roles.processes["worker"].poll() is None  # the worker kept running
+    assert "do not validate" in roles.log("worker")

@@ -1,0 +1,126 @@
+"""Backtest: replay a candidate keywords file over the archive and report what would change.
+
+Nothing is written and nothing is sent: the archive is only read, and each story's stored topics
+(tagged by the config version of the day) are compared with what the candidate finds.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TextIO
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from newsmon.settings import KeywordsFile
+from workers.archive import stories
+from workers.matcher import Matcher
+
+BATCH = 2000
+
+
+def backtest(engine: Engine, current: KeywordsFile, candidate: KeywordsFile, since: datetime | None,
+             samples: int = 5, candidate_source: str = "candidate") -> dict[str, Any]:
+    """Per topic: stories that would newly match, stop matching, or stay, by language and outlet."""
+    started = time.perf_counter()
+    matcher = Matcher(candidate, source=candidate_source)
+    topics = sorted(set(current.topics) | set(candidate.topics))
+    counts: dict[str, Counter[str]] = {t: Counter() for t in topics}
+    by: dict[str, dict[str, Counter[str]]] = {t: defaultdict(Counter) for t in topics}
+    examples: dict[str, dict[str, list[dict[str, Any]]]] = {t: defaultdict(list) for t in topics}
+    total = 0
+    parts = max(1, os.cpu_count() or 1)
+    jobs = [(str(engine.url.render_as_string(hide_password=False)), since, part, parts) for part in range(parts)]
+    with _pool(matcher, parts) as pool:
+        for outcomes in pool.imap_unordered(_match_part, jobs) if pool else map(_match_part, jobs):
+            for story_id, title, language, outlet, url, before, after, words in outcomes:
+                total += 1
+                for topic in topics:
+                    change = ("new" if topic in after - before else "gone" if topic in before - after
+                              else "kept" if topic in before else None)
+                    if change is None:
+                        continue
+                    counts[topic][change] += 1
+                    by[topic][f"language:{language}"][change] += 1
+                    by[topic][f"outlet:{outlet}"][change] += 1
+                    if change != "kept" and len(examples[topic][change]) < samples:
+                        examples[topic][change].append({"id": story_id, "title": title, "url": url,
+                                                        "language": language, "outlet": outlet,
+                                                        "matched": words.get(topic, [])})
+    seconds = time.perf_counter() - started
+    return {
+        "stories": total, "seconds": round(seconds, 3), "stories_per_second": round(total / seconds) if seconds else 0,
+        "topics": {t: {"new": counts[t]["new"], "gone": counts[t]["gone"], "kept": counts[t]["kept"],
+                       "by": {k: dict(v) for k, v in sorted(by[t].items())},
+                       "samples": {k: v for k, v in examples[t].items()}} for t in topics},
+    }
+
+
+_worker_matcher: Matcher | None = None
+
+
+def _match_part(job: tuple[str, datetime | None, int, int]) -> list[tuple]:
+    """Match one share of the archive (rows whose position modulo `parts` is `part`), reading it from
+    the database in this process, so that no story text crosses between processes."""
+    from workers.archive import open_engine
+
+    assert _worker_matcher is not None
+    url, since, part, parts = job
+    engine = open_engine(url)
+    query = select(stories.c.id, stories.c.title, stories.c.text, stories.c.language, stories.c.outlet,
+                   stories.c.url, stories.c.topics).order_by(stories.c.id)
+    if since is not None:
+        query = query.where(func.coalesce(stories.c.published, stories.c.processed) >= since)
+    out = []
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True).execute(query)
+        position = -1
+        while rows := result.fetchmany(BATCH):
+            for row in rows:
+                position += 1
+                if position % parts != part:
+                    continue
+                found = _worker_matcher.match(row.title, row.text, row.language).matches
+                stored = row.topics if isinstance(row.topics, list) else json.loads(row.topics)
+                out.append((row.id, row.title, row.language, row.outlet, row.url, {t["topic"] for t in stored},
+                            {m.topic for m in found}, {m.topic: m.matched_words() for m in found}))
+    engine.dispose()
+    return out
+
+
+@contextmanager
+def _pool(matcher: Matcher, processes: int) -> Iterator[Any]:
+    """A process pool sharing the compiled matcher (fork), or None on a single core."""
+    global _worker_matcher
+    _worker_matcher = matcher
+    if processes < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        yield None
+        return
+    # matching is CPU-bound Python: one process per core; the forked children inherit the matcher
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        yield pool
+
+
+def print_report(report: dict[str, Any], out: TextIO) -> None:
+    """The backtest as text for an operator."""
+    out.write(f"backtest over {report['stories']} archived stories ({report['stories_per_second']} stories/s); "
+              "nothing was changed or sent\n")
+    out.write(f"\n{'topic':<20} {'newly match':>12} {'stop matching':>14} {'unchanged':>10}\n")
+    out.writelines(f"{topic:<20} {t['new']:>12} {t['gone']:>14} {t['kept']:>10}\n" for topic, t in report["topics"].items())
+    for topic, t in report["topics"].items():
+        for change, label in (("new", "would newly match"), ("gone", "would stop matching")):
+            if not t["samples"].get(change):
+                continue
+            by = ", ".join(f"{k.split(':', 1)[1]} {v.get(change, 0)}" for k, v in t["by"].items() if v.get(change))
+            out.write(f"\n{topic}: {label} ({by})\n")
+            for sample in t["samples"][change]:
+                matched = f"  [{', '.join(sample['matched'])}]" if sample["matched"] else ""
+                out.write(f"  [{sample['language']}] {sample['outlet']}: {sample['title'][:80]}{matched}\n"
+                          f"      {sample['url']}\n")

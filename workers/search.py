@@ -1,0 +1,125 @@
+"""Searching the archive with the matcher's normalization: the query and the index are folded alike
+(Arabic letter forms, Kurdish orthographies, diacritics, case), and Arabic proclitics are stripped on
+both sides, so لقوات, وقوات and قوات find one another, and کەرکووک finds كهركوك.
+
+SQLite uses an FTS5 table over the normalized text; PostgreSQL a `simple` tsvector with a GIN index.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from newsmon.normalize import normalize, normalize_text
+from workers.morphology import PROCLITICS
+
+_WORD = re.compile(r"\w+")
+_CLITICS = sorted(PROCLITICS, key=len, reverse=True)
+
+
+def stem(token: str) -> str:
+    """A normalized token without the Arabic proclitics glued to it (when a real word remains)."""
+    for clitic in _CLITICS:
+        if token.startswith(clitic) and len(token) - len(clitic) >= 3 and "\u0600" <= token[0] <= "\u06ff":
+            return token[len(clitic):]
+    return token
+
+
+def index_text(title: str, body: str) -> str:
+    """What the search index holds for a story: its normalized words and their stems."""
+    words = _WORD.findall(normalize_text(f"{title}\n{body}"))
+    stems = {stem(w) for w in words} - set(words)
+    return " ".join(words) + (" " + " ".join(sorted(stems)) if stems else "")
+
+
+def query_terms(query: str) -> list[str]:
+    """The stems a query asks for (every one must occur)."""
+    return [stem(w) for w in _WORD.findall(normalize_text(query))]
+
+
+@dataclass
+class Hit:
+    """One story found."""
+
+    story: dict[str, Any]
+    snippet: str  # the text around the first match, the matched words in [[ ]]
+
+
+PREFIX_FROM = 4  # query words this long also match longer words: Kerkuk finds Kerkûkê, کەرکووکدا
+
+
+def _pg_term(term: str) -> str:
+    quoted = "'" + term.replace("'", "").replace("\\", "") + "'"
+    return quoted + (":*" if len(term) >= PREFIX_FROM else "")
+
+
+def _matches(word: str, terms: list[str]) -> bool:
+    token = stem(word)
+    return any(token == t or (len(t) >= PREFIX_FROM and token.startswith(t)) for t in terms)
+
+
+def snippet(original: str, terms: list[str], radius: int = 90) -> str:
+    """Text around the first word matching a query term, with every such word marked [[ ]]."""
+    norm = normalize(original)
+    spans = []
+    for match in _WORD.finditer(norm.text):
+        if _matches(match.group(0), terms):
+            spans.append(norm.original_span(match.start(), match.end()))
+    if not spans:
+        return original[: 2 * radius].strip()
+    start = max(0, spans[0][0] - radius)
+    end = min(len(original), spans[0][1] + radius)
+    out, position = [], start
+    for span_start, span_end in spans:
+        if span_start < start or span_end > end:
+            continue
+        out.append(original[position:span_start])
+        out.append(f"[[{original[span_start:span_end]}]]")
+        position = span_end
+    out.append(original[position:end])
+    return ("…" if start else "") + "".join(out).replace("\n", " ").strip() + ("…" if end < len(original) else "")
+
+
+def search(engine: Engine, query: str, topic: str | None = None, outlet: str | None = None,
+           language: str | None = None, since: datetime | None = None, limit: int = 20) -> list[Hit]:
+    """Stories matching every query term, newest first, with the filters applied."""
+    terms = query_terms(query)
+    if not terms:
+        return []
+    filters, params = [], {"limit": limit * 5 if topic else limit}
+    if outlet:
+        filters.append("s.outlet = :outlet")
+        params["outlet"] = outlet
+    if language:
+        filters.append("s.language = :language")
+        params["language"] = language
+    if since:
+        filters.append("COALESCE(s.published, s.processed) >= :since")
+        params["since"] = since
+    where = "".join(f" AND {f}" for f in filters)
+    order = " ORDER BY COALESCE(s.published, s.processed) DESC LIMIT :limit"
+    if engine.dialect.name == "sqlite":
+        params["match"] = " AND ".join('"' + t.replace('"', "") + '"' + ("*" if len(t) >= PREFIX_FROM else "")
+                                       for t in terms)
+        sql = ("SELECT s.* FROM stories_fts f JOIN stories s ON s.id = f.story_id "
+               "WHERE stories_fts MATCH :match" + where + order)
+    else:
+        params["match"] = " & ".join(_pg_term(t) for t in terms)
+        sql = "SELECT s.* FROM stories s WHERE s.search_vector @@ to_tsquery('simple', :match)" + where + order
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(text(sql), params).mappings()]
+    hits = []
+    for row in rows:
+        topics = row["topics"] if isinstance(row["topics"], list) else __import__("json").loads(row["topics"])
+        row["topics"] = topics
+        if topic and topic not in {t["topic"] for t in topics}:
+            continue
+        hits.append(Hit(story=row, snippet=snippet(f"{row['title']}\n{row['text']}", terms)))
+        if len(hits) == limit:
+            break
+    return hits
