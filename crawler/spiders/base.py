@@ -98,8 +98,10 @@ class PollingSpider(scrapy.Spider):
                 yield request
             return
         assert self.redis is not None
+        limit = self.config.pipeline.crawler.max_polls_in_flight
         while not self.stopping:
-            raw = self.redis.lpop(keys.poll_requests(self.kind), BATCH) or []
+            room = min(BATCH, limit - len(self.polls))
+            raw = (self.redis.lpop(keys.poll_requests(self.kind), room) or []) if room > 0 else []
             for item in raw:
                 try:
                     poll_request = PollRequest.model_validate_json(item)

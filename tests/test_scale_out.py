@@ -1,0 +1,64 @@
+"""Scale-out: two crawler processes and two workers on one Redis share the work, without polling a
+source twice in an interval and without sending an alert twice."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from newsmon import keys
+from newsmon.replay import ReplaySite
+from tests.conftest import Roles, add_feed, feed_source, make_article, wait_for, write_config
+
+pytestmark = pytest.mark.e2e
+
+SOURCES = 6
+INTERVAL = 3
+
+
+def polls(conn: redis.Redis, source_id: str) -> int:
+    return int(conn.hget(keys.source_state(source_id), "polls_total") or 0)
+
+
+def test_two_crawlers_and_two_workers_share_work_once(replay: ReplaySite, roles: Roles, redis_conn: redis.Redis,
+                                                      tmp_path: Path) -> None:
+    sources = []
+    for n in range(SOURCES):
+        words = f"report{n} " + " ".join(f"w{n}x{i}" for i in range(40))
+        add_feed(replay, f"/outlet{n}/rss", [make_article(f"/outlet{n}/k1", f"Rockets near K-1 base, report {n}", [
+            f"Two rockets struck near the K-1 air base west of Kirkuk, outlet {n} reported on Friday.", words])],
+            outlet=f"Outlet {n}")
+        sources.append(feed_source(f"outlet{n}", f"{replay.base_url}/outlet{n}/rss", interval=INTERVAL,
+                                   outlet=f"Outlet {n}"))
+    outbox = tmp_path / "outbox.jsonl"
+    alerts = {"channels": {"box": {"type": "outbox", "path": str(outbox)}},
+              "desks": {"desk": {"topics": ["k1_base"], "channels": ["box"]}}}
+    config_dir = write_config(tmp_path / "config", sources, alerts)
+    (config_dir / "newsmon.yaml").write_text("crawler: {max_polls_in_flight: 2}\n")
+    started = time.monotonic()
+    roles.start("scheduler", config_dir, "scheduler")
+    for name in ("crawler-1", "crawler-2"):
+        roles.start(name, config_dir, "crawler")
+    for name in ("worker-1", "worker-2"):
+        roles.start(name, config_dir, "worker")
+    ids = [s["id"] for s in sources]
+    wait_for(lambda: all(polls(redis_conn, i) >= 3 for i in ids), timeout=90, what="three polls of every source")
+    wait_for(lambda: outbox.exists() and len(outbox.read_text().splitlines()) >= SOURCES, timeout=60,
+             what="an alert per story")
+    elapsed = time.monotonic() - started
+    for source_id in ids:
+        done = polls(redis_conn, source_id)
+        fetched = replay.hits[f"/{source_id}/rss"]
+        assert done <= fetched <= done + 1, (source_id, done, fetched)  # one fetch per poll
+        assert done <= elapsed / INTERVAL + 2, (source_id, done, elapsed)  # no more than one poll per interval
+        assert replay.hits[f"/{source_id}/k1"] == 1  # each article fetched once
+    lines = [json.loads(line) for line in outbox.read_text().splitlines()]
+    assert len(lines) == SOURCES and len({line["story_id"] for line in lines}) == SOURCES  # each alert once
+    crawled = [name for name in ("crawler-1", "crawler-2") if "poll done" in roles.log(name)]
+    worked = [name for name in ("worker-1", "worker-2") if "Successfully completed" in roles.log(name)]
+    assert crawled == ["crawler-1", "crawler-2"], "both crawlers should have taken polls"
+    assert worked == ["worker-1", "worker-2"], "both workers should have taken jobs"
