@@ -38,12 +38,12 @@ PARAGRAPH = ("Officials in Kirkuk said on Tuesday that the provincial council wo
              "the budget, security arrangements and the return of displaced families to their villages. ")
 
 
-def build_site(feeds: int) -> ReplaySite:
+def build_site(feeds: int, items: int = 20) -> ReplaySite:
     site = ReplaySite()
-    start = datetime(2026, 11, 1, tzinfo=UTC)
+    start = datetime.now(UTC) - timedelta(hours=2)
     for f in range(feeds):
         feed = Feed(path=f"/outlet{f}/rss", title=f"Outlet {f}", language="en", outlet=f"Outlet {f}")
-        for i in range(20):
+        for i in range(items):
             feed.articles.append(Article(path=f"/outlet{f}/story/{i}", title=f"Story {i} of outlet {f}",
                                          paragraphs=[PARAGRAPH * 3] * 6, language="en", outlet=feed.outlet,
                                          published=start + timedelta(minutes=i)))
@@ -65,6 +65,12 @@ def poll_all(conn: redis.Redis, source_ids: list[str]) -> None:
     raise SystemExit("polls did not finish in 300 s")
 
 
+def bytes_per_poll(conn: redis.Redis, source_ids: list[str]) -> float:
+    """Mean bytes the sources' last polls fetched."""
+    values = [int(conn.hget(keys.source_state(s), "last_bytes") or 0) for s in source_ids]
+    return sum(values) / len(values) if values else 0.0
+
+
 def cpu(process: psutil.Process) -> float:
     times = process.cpu_times()
     return times.user + times.system
@@ -74,6 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--items", type=int, default=20, help="articles per feed (the first poll fetches them)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="newsmon-bench-"))
@@ -86,7 +93,7 @@ def main() -> None:
         url = f"unix://{server.socket_file}"
     conn = redis.Redis.from_url(url)
     conn.flushdb()
-    site = build_site(args.feeds)
+    site = build_site(args.feeds, args.items)
     base = site.start()
     sources = [{"id": f"outlet{f}", "name": f"Outlet {f}", "outlet": f"Outlet {f}", "language": "en",
                 "kind": "feed", "url": f"{base}/outlet{f}/rss", "interval": 300} for f in range(args.feeds)]
@@ -106,8 +113,8 @@ def main() -> None:
         results = []
         c0, t0 = cpu(process), time.monotonic()
         poll_all(conn, ids)
-        results.append(("first poll: feed + 20 new articles (baseline)", args.feeds, cpu(process) - c0,
-                        time.monotonic() - t0))
+        results.append((f"first poll: feed + {args.items} new articles (baseline)", args.feeds, cpu(process) - c0,
+                        time.monotonic() - t0, bytes_per_poll(conn, ids)))
         for label, honor in (("unchanged feed, server answers 304", True),
                              ("unchanged feed, server ignores conditional GET", False)):
             site.honor_conditional = honor
@@ -115,7 +122,8 @@ def main() -> None:
             c0, t0 = cpu(process), time.monotonic()
             for _ in range(args.rounds):
                 poll_all(conn, ids)
-            results.append((label, args.feeds * args.rounds, cpu(process) - c0, time.monotonic() - t0))
+            results.append((label, args.feeds * args.rounds, cpu(process) - c0, time.monotonic() - t0,
+                            bytes_per_poll(conn, ids)))
         memory = process.memory_info().rss / 2**20
     finally:
         crawler.terminate()
@@ -124,11 +132,11 @@ def main() -> None:
         if server is not None:
             server.shutdown(nosave=True)
     baseline = results[0][2] / results[0][1]
-    print(f"crawler poll cost, {args.feeds} feeds x 20 items, {args.rounds} rounds; crawler RSS {memory:.0f} MiB")
-    print(f"{'case':<50} {'polls':>6} {'CPU ms/poll':>12} {'vs baseline':>12} {'wall s':>8}")
-    for label, polls, cpu_s, wall in results:
+    print(f"crawler poll cost, {args.feeds} feeds x {args.items} items, {args.rounds} rounds; crawler RSS {memory:.0f} MiB")
+    print(f"{'case':<50} {'polls':>6} {'CPU ms/poll':>12} {'vs baseline':>12} {'bytes/poll':>11} {'wall s':>8}")
+    for label, polls, cpu_s, wall, size in results:
         per = cpu_s / polls
-        print(f"{label:<50} {polls:>6} {per * 1000:>12.2f} {per / baseline:>11.3f}x {wall:>8.2f}")
+        print(f"{label:<50} {polls:>6} {per * 1000:>12.2f} {per / baseline:>11.3f}x {size:>11.0f} {wall:>8.2f}")
     per_304 = results[1][2] / results[1][1]
     print(f"1,000 sources every 5 min at the 304 cost: {1000 / 300 * per_304 * 100:.1f}% of one core")
 

@@ -61,8 +61,29 @@ def _parse_date(value: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _page_metadata(html: str, tz_name: str | None) -> tuple[datetime | None, str | None, str | None]:
-    page = Selector(text=html)
+@dataclass(frozen=True)
+class _Meta:
+    title: str
+    author: str | None
+    published: datetime | None
+    canonical: str | None
+    language: str | None
+
+
+def _first(page: Selector, *xpaths: str) -> str | None:
+    for xpath in xpaths:
+        value = " ".join((page.xpath(xpath).get() or "").split())
+        if value:
+            return value
+    return None
+
+
+def _page_metadata(page: Selector, tz_name: str | None) -> _Meta:
+    """Title, author, date, canonical URL and language from the page's markup.
+
+    Read here rather than by trafilatura's metadata pass, which costs more than the extraction itself
+    on long pages (35 of 55 ms on a 100 KB page).
+    """
     published = None
     for xpath in _DATE_META:
         value = page.xpath(xpath).get()
@@ -72,36 +93,36 @@ def _page_metadata(html: str, tz_name: str | None) -> tuple[datetime | None, str
         for text in page.xpath(_VISIBLE_DATES).getall()[:5]:
             if (published := parse_date(" ".join(text.split()), tz_name)) is not None:
                 break
-    canonical = page.xpath("//link[@rel='canonical']/@href").get()
-    language = page.xpath("/html/@lang").get()
-    return published, canonical, language
+    title = _first(page, "//meta[@property='og:title']/@content", "//article//h1//text()", "//h1//text()",
+                   "//title/text()") or ""
+    author = _first(page, "//meta[@name='author']/@content", "//meta[@property='article:author']/@content",
+                    "//*[@rel='author']//text()")
+    return _Meta(title=title, author=author, published=published,
+                 canonical=page.xpath("//link[@rel='canonical']/@href").get(),
+                 language=page.xpath("/html/@lang").get())
 
 
 def extract_article(html: str, url: str, tz_name: str | None = "Asia/Baghdad") -> Extracted:
-    """Extract an article from HTML.
+    """Extract an article from HTML (parsed once: metadata first, then trafilatura on the same tree).
 
     Raises:
         FetchError: the page holds no article text.
     """
-    document = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False)
+    if not html.strip():
+        raise FetchError("empty page")
+    page = Selector(text=html)
+    meta = _page_metadata(page, tz_name)
+    document = trafilatura.bare_extraction(page.root, url=url, with_metadata=False, include_comments=False, fast=True)
     if document is None or not (document.text or "").strip():
         raise FetchError("no article text found on the page")
-    published, canonical, language = _page_metadata(html, tz_name)
-    if published is None and document.date:
-        published = _parse_date(document.date)
+    canonical = meta.canonical
     if canonical and not (canonical.startswith(("http://", "https://")) and same_site(canonical, url)):
         canonical = None  # a canonical link to another site would merge unrelated stories
     text = document.text.strip()
-    title = (document.title or "").strip()
+    title = meta.title
     if title and text.startswith(title):
         text = text[len(title):].lstrip()
     if len(text) < MIN_TEXT_CHARS:
         raise FetchError(f"too little text for an article ({len(text)} characters)")
-    return Extracted(
-        title=title,
-        text=text,
-        author=(document.author or None),
-        published=published,
-        canonical_url=canonical,
-        language=language,
-    )
+    return Extracted(title=title, text=text, author=meta.author, published=meta.published, canonical_url=canonical,
+                     language=meta.language)

@@ -35,6 +35,7 @@ def scrapy_settings(config: Config, overrides: dict[str, Any] | None = None) -> 
     settings.set("USER_AGENT", crawl.user_agent, priority="project")
     settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", crawl.concurrency_per_host, priority="project")
     settings.set("DOWNLOAD_TIMEOUT", crawl.timeout, priority="project")
+    settings.set("AUTOTHROTTLE_ENABLED", crawl.autothrottle, priority="project")
     hosts = set()
     for source in config.sources.sources:
         parts = urlsplit(source.url)

@@ -403,6 +403,8 @@ class CrawlerSettings(_Model):
     backoff_max_seconds: int = Field(
         default=6 * 3600, ge=1, description="Longest pause of a failing source between two polls"
     )
+    autothrottle: bool = Field(
+        default=True, description="Adapt request rates to each host's response times (Scrapy AutoThrottle)")
     max_polls_in_flight: int = Field(
         default=16, ge=1, description="Polls one crawler process runs at once; more wait in Redis for other crawlers"
     )

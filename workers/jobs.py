@@ -38,6 +38,17 @@ def matcher_for(config: Config) -> Matcher:
     return _matchers[config.version]
 
 
+_indexes: dict[tuple[int, str], DedupeIndex] = {}
+
+
+def _dedupe_index(ctx: jobcontext.JobContext) -> DedupeIndex:
+    """One index per connection and settings, so its generation cache lives across jobs."""
+    key = (id(ctx.redis), ctx.config.pipeline.dedupe.model_dump_json())
+    if key not in _indexes:
+        _indexes[key] = DedupeIndex(ctx.redis, ctx.config.pipeline.dedupe)
+    return _indexes[key]
+
+
 @lru_cache(maxsize=4)
 def _archive(url: str) -> Archive:
     return Archive(open_engine(url))
@@ -79,7 +90,7 @@ def process_story(payload: dict[str, Any]) -> dict[str, Any]:
     archive = _archive(ctx.archive_url)
     existing = archive.get(story.id)
     guid_key = f"{story.source_id}\n{story.feed_guid}" if story.feed_guid else None
-    verdict = DedupeIndex(ctx.redis, ctx.config.pipeline.dedupe).check_and_add(story.id, story.text, guid_key)
+    verdict = _dedupe_index(ctx).check_and_add(story.id, story.text, guid_key)
     cluster, kind = verdict.cluster, verdict.kind
     if existing:  # the same URL again: an edit in place or a retried job; it stays in its cluster
         cluster, kind = existing["cluster_id"], "url"

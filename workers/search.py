@@ -22,10 +22,15 @@ _WORD = re.compile(r"\w+")
 _CLITICS = sorted(PROCLITICS, key=len, reverse=True)
 
 
+_CLITIC_STARTS = frozenset(c[0] for c in PROCLITICS)
+
+
 def stem(token: str) -> str:
     """A normalized token without the Arabic proclitics glued to it (when a real word remains)."""
+    if len(token) < 4 or token[0] not in _CLITIC_STARTS:
+        return token
     for clitic in _CLITICS:
-        if token.startswith(clitic) and len(token) - len(clitic) >= 3 and "\u0600" <= token[0] <= "\u06ff":
+        if token.startswith(clitic) and len(token) - len(clitic) >= 3:
             return token[len(clitic):]
     return token
 
@@ -33,7 +38,8 @@ def stem(token: str) -> str:
 def index_text(title: str, body: str) -> str:
     """What the search index holds for a story: its normalized words and their stems."""
     words = _WORD.findall(normalize_text(f"{title}\n{body}"))
-    stems = {stem(w) for w in words} - set(words)
+    unique = set(words)
+    stems = {stem(w) for w in unique} - unique
     return " ".join(words) + (" " + " ".join(sorted(stems)) if stems else "")
 
 
