@@ -95,7 +95,7 @@ def enqueue_deliveries(config: Config, conn: redis.Redis, desk_id: str, desk: De
     the same delivery is never enqueued twice. Returns the number enqueued."""
     queue = Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JSONSerializer)
     retry = config.alerts.retry
-    keep = max(config.pipeline.dedupe.window_days, 30) * 86400
+    keep = config.job_keep_seconds
     count = 0
     for channel_id in desk.channels:
         delivery = Delivery(desk_id=desk_id, channel_id=channel_id, kind=kind, items=items,  # type: ignore[arg-type]

@@ -11,14 +11,11 @@ import redis
 
 from crawler import health
 from newsmon import keys, stats
+from newsmon.redis_conn import release_if_owner
 from newsmon.settings import Source
 
 MAX_ENTRY_FAILURES = 3
 
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
 
 
 def poll_lock_ttl(interval: int) -> int:
@@ -29,11 +26,6 @@ def poll_lock_ttl(interval: int) -> int:
 def acquire_poll(conn: redis.Redis, source_id: str, token: str, interval: int) -> bool:
     """Take the source's poll lock; False while a previous poll is requested or running."""
     return bool(conn.set(keys.poll_lock(source_id), token, nx=True, ex=poll_lock_ttl(interval)))
-
-
-def release_if_owner(conn: redis.Redis, key: str, token: str) -> bool:
-    """Delete a lock key only if it still holds `token` (an expired lock may belong to someone else now)."""
-    return bool(conn.eval(_RELEASE, 1, key, token))
 
 
 def release_poll(conn: redis.Redis, source_id: str, token: str) -> bool:

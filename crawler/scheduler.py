@@ -26,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from crawler import polls
 from newsmon import keys
 from newsmon.models import PollRequest, utcnow
+from newsmon.redis_conn import release_if_owner
 from newsmon.settings import Config, Source
 from newsmon.status import SCHEDULER_HEARTBEAT
 
@@ -65,7 +66,7 @@ class LeaderLock:
     def release(self) -> None:
         """Give the lock up so a standby scheduler takes over at once."""
         if self.held:
-            polls.release_if_owner(self.conn, keys.SCHEDULER_LEADER, self.identity)
+            release_if_owner(self.conn, keys.SCHEDULER_LEADER, self.identity)
             self.held = False
 
 

@@ -40,6 +40,17 @@ def embedded_url(server: redis.Redis) -> str:
     return f"unix://{socket_file}"
 
 
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+def release_if_owner(conn: redis.Redis, key: str, token: str) -> bool:
+    """Delete a lock key only if it still holds `token` (an expired lock may belong to someone else now)."""
+    return bool(conn.eval(_RELEASE, 1, key, token))
+
+
 def describe(conn: redis.Redis) -> str:
     """Where a connection points, without any password, for logs."""
     kwargs = conn.connection_pool.connection_kwargs

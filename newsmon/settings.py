@@ -445,6 +445,12 @@ class Config:
     version: str
     pipeline: PipelineFile = field(default_factory=PipelineFile)
 
+    @property
+    def job_keep_seconds(self) -> int:
+        """How long finished and failed alert jobs are kept: their ids are what stops a story from
+        being handed on twice, so at least the dedupe window (and 30 days for failed deliveries)."""
+        return max(self.pipeline.dedupe.window_days, 30) * 86400
+
     def source(self, source_id: str) -> Source | None:
         """Return the source with this id, or None."""
         return next((s for s in self.sources.sources if s.id == source_id), None)

@@ -96,12 +96,15 @@ class _Collector:
         workers.add_metric([], len(status["workers"]))
         healthy = GaugeMetricFamily("newsmon_healthy", "1 when no admin problem is open")
         healthy.add_metric([], 1 if status["healthy"] else 0)
-        day = 24 * 60
+        outcomes = ("ok", "unchanged", "empty", "stale", "error")
+        names = [f"polls:{o}" for o in outcomes] + ["stories:processed"] + [
+            f"topic:{t}" for t in self.config.keywords.topics]
+        day = stats.totals(self.conn, names, 24 * 60)
         polls = CounterMetricFamily("newsmon_polls_24h", "Polls by outcome, last 24 h", labels=["status"])
-        for outcome in ("ok", "unchanged", "empty", "stale", "error"):
-            polls.add_metric([outcome], stats.total(self.conn, f"polls:{outcome}", day))
+        for outcome in outcomes:
+            polls.add_metric([outcome], day[f"polls:{outcome}"])
         stories = CounterMetricFamily("newsmon_stories_processed_24h", "Stories processed, last 24 h")
-        stories.add_metric([], stats.total(self.conn, "stories:processed", day))
+        stories.add_metric([], day["stories:processed"])
         sent = CounterMetricFamily("newsmon_alerts_sent_24h", "Alerts sent per channel, last 24 h", labels=["channel"])
         retried = CounterMetricFamily("newsmon_alerts_retried_24h", "Failed delivery attempts per channel, last 24 h",
                                       labels=["channel"])
@@ -113,7 +116,7 @@ class _Collector:
         matches = CounterMetricFamily("newsmon_topic_matches_24h", "Stories matching each topic, last 24 h",
                                       labels=["topic"])
         for topic in self.config.keywords.topics:
-            matches.add_metric([topic], stats.total(self.conn, f"topic:{topic}", day))
+            matches.add_metric([topic], day[f"topic:{topic}"])
         yield from (depth, oldest, failed, workers, healthy, polls, stories, sent, retried, dead, matches)
 
 

@@ -30,6 +30,7 @@ import redis
 from datasketch import MinHash
 
 from newsmon.normalize import normalize_text
+from newsmon.redis_conn import release_if_owner
 from newsmon.settings import DedupeSettings
 from newsmon.urls import canonical_url
 
@@ -66,10 +67,6 @@ if ARGV[#ARGV] == '1' then
   redis.call('expire', counter, ttl)
 end
 return #KEYS
-"""
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
 """
 
 
@@ -267,4 +264,4 @@ class DedupeIndex:
         try:
             yield
         finally:
-            self.conn.eval(_RELEASE, 1, f"{self.prefix}:lock", token)
+            release_if_owner(self.conn, f"{self.prefix}:lock", token)

@@ -170,7 +170,7 @@ def hand_on(config: Config, conn: Any, story: Story, fresh: dict[str, list[Topic
     job_id = "route-" + hashlib.sha1(signature.encode()).hexdigest()[:32]
     if Job.exists(job_id, connection=conn):
         return 0
-    keep = max(config.pipeline.dedupe.window_days, 30) * 86400
+    keep = config.job_keep_seconds
     Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JSONSerializer).enqueue(
         "alerts.jobs.route_story", {"alerts": alerts}, job_id=job_id, result_ttl=keep, failure_ttl=keep,
         retry=Retry(max=config.alerts.retry.max, interval=config.alerts.retry.intervals),
