@@ -19,7 +19,7 @@ import redis
 
 from alerts.jobs import enqueue_deliveries
 from newsmon.settings import Config, Desk
-from newsmon.status import collect
+from newsmon.status import collect, load_for_status
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,8 @@ def evaluate(config: Config, conn: redis.Redis, now: float | None = None,
     now = time.time() if now is None else now
     if exclusive and not conn.set(LOCK, uuid.uuid4().hex, nx=True, ex=INTERVAL // 2):
         return [], []
-    current = {p["id"]: p for p in collect(config, conn, now)["problems"]}
+    on_disk, error = load_for_status(config.directory, conn)
+    current = {p["id"]: p for p in collect(config if error else on_disk, conn, now, config_error=error)["problems"]}
     active = {k.decode(): json.loads(v) for k, v in conn.hgetall(ACTIVE).items()}
     started = [p for pid, p in current.items() if pid not in active]
     cleared = [p for pid, p in active.items() if pid not in current]
@@ -63,7 +64,8 @@ def _send(config: Config, conn: redis.Redis, problem: dict, state: str, stamp: s
     if not channels:
         return
     # one job per channel, keyed by problem, state and time: never doubled, never merged
-    health = {"id": problem["id"], "state": state, "message": problem["message"], "at": stamp}
+    health = {"id": problem["id"], "state": state, "message": f"[{problem.get('level', 'unhealthy')}] "
+              f"{problem['message']}", "at": stamp}
     enqueue_deliveries(config, conn, ADMIN_DESK, Desk(channels=channels, topics=["*"]), "health", [], health=health)
 
 

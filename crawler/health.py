@@ -3,7 +3,8 @@
 Outlets fail in a few recognisable ways, and a desk must be able to tell them from "no news":
 `blocked` (HTTP 401/403/451), `challenge` (a Sucuri or Cloudflare JavaScript/cookie check served
 instead of content), `rate-limited` (HTTP 429), `server-error` (5xx), `not-found` (404/410),
-`timeout`, `dns`, `connection`, `redirect-offsite` (the URL now lands on another domain),
+`timeout`, `dns` (the name does not resolve), `connection` (refused, reset or lost), `tls`,
+`redirect-offsite` (the URL now lands on another domain),
 `unusable` (not a feed/sitemap/listing at all), `empty` (a 200 with no items) and `stale` (items
 keep coming but the newest is old: the outlet stopped updating it).
 """
@@ -24,7 +25,7 @@ _CHALLENGES = (
     ("JavaScript", re.compile(rb"please enable javascript and cookies|enable javascript to (?:continue|view)", re.IGNORECASE)),
 )
 # failure kinds that mean "try again later, more slowly"; the others are also retried, with backoff
-TRANSPORT = frozenset({"blocked", "challenge", "rate-limited", "server-error", "timeout", "dns", "connection"})
+TRANSPORT = frozenset({"blocked", "challenge", "rate-limited", "server-error", "timeout", "dns", "connection", "tls"})
 
 
 @dataclass(frozen=True)
@@ -83,12 +84,17 @@ def http_failure(status: int, body: bytes, headers: Any) -> Failure | None:
 def transport_failure(kind_name: str, message: str) -> Failure:
     """Name a failure that produced no response (from the exception's class name)."""
     name = kind_name.lower()
-    if "timeout" in name:
+    text = message.lower()
+    if "timeout" in name or "timedout" in name:
         return Failure("timeout", f"timed out: {message}")
-    if "dns" in name or "lookup" in name:
-        return Failure("dns", f"DNS lookup failed: {message}")
+    if "dns" in name or "lookup" in name or "resolve" in name or "dns lookup failed" in text:
+        return Failure("dns", message if "dns lookup failed" in text else f"DNS lookup failed: {message}")
     if "ignorerequest" in name:
         return Failure("refused", message)
+    if "ssl" in name or "tls" in name or "certificate" in text:
+        return Failure("tls", f"TLS failed: {message}")
+    if "refused" in name or "refused" in text:
+        return Failure("connection", f"connection refused: {message}")
     return Failure("connection", f"{kind_name}: {message}")
 
 

@@ -106,10 +106,12 @@ def record_poll(conn: redis.Redis, source: Source, poll: Any, seconds: float, ba
     failures = int(conn.hget(key, "consecutive_failures") or 0)
     if failure is None or poll.status == "unchanged":
         mapping.update({"last_success": f"{now:.3f}", "consecutive_failures": "0", "backoff_until": "0",
-                        "failure_kind": ""})
+                        "failure_kind": "", "failing_since": "0"})
         if poll.new:
             mapping["last_new_story"] = f"{now:.3f}"
     else:
+        if failures == 0:
+            mapping["failing_since"] = f"{now:.3f}"
         failures += 1
         mapping.update({"last_error": failure.message[:500], "last_error_at": f"{now:.3f}",
                         "failure_kind": failure.kind, "consecutive_failures": str(failures)})
@@ -125,6 +127,7 @@ def record_poll(conn: redis.Redis, source: Source, poll: Any, seconds: float, ba
     pipe = conn.pipeline()
     pipe.hset(key, mapping=mapping)
     pipe.hincrby(key, "polls_total", 1)
+    pipe.hincrby(key, f"polls_{poll.status}", 1)  # monotonic counters by outcome, for /metrics
     pipe.lpush(keys.poll_history(source.id), history)
     pipe.ltrim(keys.poll_history(source.id), 0, keys.POLL_HISTORY - 1)
     stats.count(pipe, f"polls:{poll.status}")

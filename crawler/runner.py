@@ -17,6 +17,7 @@ from crawler.spiders.feed import FeedSpider
 from crawler.spiders.listing import ListingSpider
 from crawler.spiders.sitemap import SitemapSpider
 from crawler.spiders.telegram import TelegramSpider
+from newsmon.logs import quiet_libraries
 from newsmon.models import PollRequest
 from newsmon.settings import Config
 
@@ -46,10 +47,26 @@ def scrapy_settings(config: Config, overrides: dict[str, Any] | None = None) -> 
     return settings
 
 
-def run_crawler(config: Config, conn: redis.Redis, overrides: dict[str, Any] | None = None) -> None:
-    """Crawl until SIGINT/SIGTERM; each signal lets in-flight polls finish first."""
+EXIT_LOST_REDIS = 3
+
+
+def run_crawler(config: Config, conn: redis.Redis, overrides: dict[str, Any] | None = None) -> int:
+    """Crawl until SIGINT/SIGTERM; each signal lets in-flight polls finish first.
+
+    Returns the exit code: 0 after a signal, EXIT_LOST_REDIS when Redis stayed unreachable.
+    """
     process = CrawlerProcess(scrapy_settings(config, overrides))
+    quiet_libraries()  # Scrapy has just set its loggers to DEBUG
     crawlers = [process.create_crawler(spider) for spider in SPIDERS.values()]
+    fatal: list[str] = []
+
+    def lost(reason: str) -> None:
+        if not fatal:
+            fatal.append(reason)
+            for crawler in crawlers:
+                if crawler.spider is not None:
+                    crawler.spider.stopping = True
+            process.stop()
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("crawler stopping on signal %d", signum)
@@ -59,10 +76,14 @@ def run_crawler(config: Config, conn: redis.Redis, overrides: dict[str, Any] | N
         process.stop()
 
     for crawler in crawlers:
-        process.crawl(crawler, redis_conn=conn, config=config)
+        process.crawl(crawler, redis_conn=conn, config=config, on_fatal=lost)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     process.start(install_signal_handlers=False)
+    if fatal:
+        log.error("crawler exiting with code %d: %s", EXIT_LOST_REDIS, fatal[0])
+        return EXIT_LOST_REDIS
+    return 0
 
 
 def test_poll(config: Config, request: PollRequest) -> tuple[Any, list[dict[str, Any]]]:
@@ -70,6 +91,7 @@ def test_poll(config: Config, request: PollRequest) -> tuple[Any, list[dict[str,
     source = config.source(request.source_id)
     assert source is not None
     process = CrawlerProcess(scrapy_settings(config, {"LOG_LEVEL": "WARNING"}))
+    quiet_libraries()
     crawler = process.create_crawler(SPIDERS[source.kind])
     process.crawl(crawler, redis_conn=None, config=config, oneshot=request)
     process.start(install_signal_handlers=False)

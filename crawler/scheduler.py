@@ -76,11 +76,11 @@ def request_poll(conn: redis.Redis, source: Source, leader: LeaderLock) -> str:
         return "standby"
     paused = polls.backoff_remaining(conn, source.id)
     if paused > 0:
-        log.info("poll skipped source=%s: backing off for %.0f s after failures", source.id, paused)
+        log.debug("poll skipped source=%s: backing off for %.0f s after failures", source.id, paused)
         return "backoff"
     token = uuid.uuid4().hex
     if not polls.acquire_poll(conn, source.id, token, source.interval):
-        log.info("poll skipped source=%s: previous poll still running", source.id)
+        log.debug("poll skipped source=%s: previous poll still running", source.id)
         return "busy"
     request = PollRequest(source_id=source.id, poll_id=uuid.uuid4().hex, lock_token=token, requested_at=utcnow())
     conn.rpush(keys.poll_requests(source.kind), request.model_dump_json())

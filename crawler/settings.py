@@ -26,6 +26,7 @@ DOWNLOAD_DELAY = 0
 DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False  # no control port opened by a news crawler
 LOG_LEVEL = "INFO"
 LOG_INSTALL_ROOT_HANDLER = False  # the newsmon CLI configures logging
 LOGSTATS_INTERVAL = 300

@@ -8,7 +8,10 @@ import signal
 import sys
 from pathlib import Path
 
-from newsmon.errors import ConfigError, NewsmonError
+import redis
+
+from newsmon.errors import ConfigError, NewsmonError, NothingRunning
+from newsmon.redis_conn import RedisUnreachable
 from newsmon.settings import Config, Runtime, default_config_dir, load_config
 
 log = logging.getLogger("newsmon")
@@ -57,14 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run the pipeline on a bundled replay site, print alerts, exit")
     demo.add_argument("--json", action="store_true", help="print each alert as one JSON object per line")
+    demo.add_argument("--serve", action="store_true",
+                      help="keep the replay site and every role running, publishing a story every few seconds, "
+                           "until Ctrl-C")
     return parser
 
 
 def _configure_logging(level: str) -> None:
-    numeric = getattr(logging, level.upper(), logging.INFO)
-    logging.basicConfig(level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for handler in logging.getLogger().handlers:
-        handler.setLevel(numeric)  # Scrapy resets the root logger's level; the handler keeps ours
+    from newsmon.logs import configure
+
+    configure(level)
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -78,16 +83,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.log_level is None:
         args.log_level = "WARNING" if args.command == "demo" else "INFO"
     _configure_logging(args.log_level)
+    signal.signal(signal.SIGTERM, _terminate)  # atexit and finally blocks run on SIGTERM too
     try:
         return _dispatch(args)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (NothingRunning, RedisUnreachable) as exc:
+        print(f"newsmon {args.command}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except redis.RedisError as exc:
+        print(f"newsmon {args.command}: Redis failed: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except NewsmonError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -113,18 +129,19 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from newsmon.demo import run_demo
 
-        return run_demo(args.config_dir or default_config_dir(), args.json, log_level=args.log_level)
+        return run_demo(args.config_dir or default_config_dir(), args.json, log_level=args.log_level,
+                        serve=args.serve, runtime=runtime)
+    if args.command == "status" or (args.command == "failed"):
+        from newsmon import cli_status
+
+        return cli_status.run(args, args.config_dir or default_config_dir(), runtime)
+    if args.command == "web":
+        return _web(args, args.config_dir or default_config_dir(), runtime)
     config = _load(args)
     if args.command in ("search", "backtest", "explain"):
         from newsmon import cli_archive
 
         return cli_archive.run(args, config, runtime)
-    if args.command in ("status", "failed"):
-        from newsmon import cli_status
-
-        return cli_status.run(args, config, runtime)
-    if args.command == "web":
-        return _web(args, config, runtime)
     if args.command == "alerts":
         from newsmon import cli_alerts
 
@@ -140,6 +157,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     conn = connect(runtime.redis_url, runtime.data_dir)
     log.info("%s using redis %s, config %s (version %s)", args.command, describe(conn), config.directory,
              config.version)
+    from newsmon.status import mark_starting
+
+    mark_starting(conn, config)
     if args.command == "scheduler":
         from alerts.health import INTERVAL, evaluate
         from alerts.jobs import digest_tick
@@ -153,7 +173,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "crawler":
         from crawler.runner import run_crawler
 
-        run_crawler(config, conn)
+        return run_crawler(config, conn)
     elif args.command == "worker":
         from alerts.health import start_thread
         from workers.runner import run_worker
@@ -165,33 +185,57 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, config: Config, runtime: Runtime) -> int:
-    from newsmon.redis_conn import embedded_url, start_embedded
+    from newsmon import jobcontext
+    from newsmon.redis_conn import EmbeddedRedis, connect
     from newsmon.supervisor import Supervisor, child_env
 
     server = None
     redis_url = runtime.redis_url
     if not redis_url:
-        server = start_embedded(runtime.data_dir / "redis")
-        redis_url = embedded_url(server)
-    env = child_env(redis_url, {"NEWSMON_DATA_DIR": str(runtime.data_dir)})
-    log.info("newsmon run: config %s, %d sources, %d workers", config.directory,
-             len(config.enabled_sources()), args.workers)
-    Supervisor(config.directory, env, workers=args.workers, log_level=args.log_level).run_forever()
-    if server is not None:
-        server.shutdown(save=True)
+        server = EmbeddedRedis(runtime.data_dir).start()
+        (runtime.data_dir / "DEMO").unlink(missing_ok=True)  # real data from now on: a demo must not clear it
+        redis_url = server.url
+    try:
+        conn = connect(redis_url, runtime.data_dir)
+        jobcontext.publish(conn, config)  # starting is deploying: the workers run this version
+        from newsmon.status import mark_starting
+
+        mark_starting(conn, config, fresh=True)
+        env = child_env(redis_url, {"NEWSMON_DATA_DIR": str(runtime.data_dir)})
+        log.info("newsmon run: config %s (version %s), %d sources, %d workers, redis %s", config.directory,
+                 config.version, len(config.enabled_sources()), args.workers,
+                 "embedded under " + str(runtime.data_dir / "redis") if server else "at REDIS_URL")
+        Supervisor(config.directory, env, workers=args.workers, log_level=args.log_level,
+                   redis_conn=conn).run_forever()
+    finally:
+        if server is not None:
+            server.stop(save=True)
     return 0
 
 
-def _web(args: argparse.Namespace, config: Config, runtime: Runtime) -> int:
+def _web(args: argparse.Namespace, config_dir: Path, runtime: Runtime) -> int:
     import os
 
     from newsmon.redis_conn import connect
+    from newsmon.status import load_for_status
     from newsmon.web import create_app, serve
     from workers.archive import Archive, open_engine
 
-    archive = Archive(open_engine(runtime.archive_url()))
-    app = create_app(config, connect(runtime.redis_url, runtime.data_dir), lambda limit: archive.recent(limit),
-                     host=args.host, token=os.environ.get("NEWSMON_WEB_TOKEN") or None)
+    conn = connect(runtime.redis_url, runtime.data_dir)
+    opened: list[Archive] = []
+
+    def recent(limit: int) -> list[dict]:
+        """Recent stories, once an archive exists (the page never creates an empty one)."""
+        if not opened:
+            try:
+                opened.append(Archive(open_engine(runtime.archive_url(must_exist=True))))
+            except NothingRunning:
+                return []
+        return opened[0].recent(limit)
+
+    config, _error = load_for_status(config_dir, conn)
+    app = create_app(config, conn, recent,
+                     host=args.host, token=os.environ.get("NEWSMON_WEB_TOKEN") or None, config_dir=config_dir)
     serve(app, args.host, args.port)
     return 0
 

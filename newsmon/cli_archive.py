@@ -48,7 +48,7 @@ def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO 
     """Run one of the commands; returns the exit code."""
     from workers.archive import open_engine
 
-    engine = open_engine(runtime.archive_url())
+    engine = open_engine(runtime.archive_url(must_exist=True))
     if args.command == "search":
         return _search(args, engine, out)
     if args.command == "backtest":

@@ -62,16 +62,26 @@ def run(args: argparse.Namespace, config_dir: Path, out: TextIO = sys.stdout) ->
 def _reload(config_dir: Path, out: TextIO) -> int:
     """Validate the whole config directory, then publish its version; a broken file is refused."""
     from newsmon import jobcontext
-    from newsmon.redis_conn import connect
-    from newsmon.settings import Runtime, load_config
+    from newsmon.redis_conn import connect, describe
+    from newsmon.settings import Runtime, load_config, read_config_files
     from workers.matcher import Matcher
 
-    config = load_config(config_dir)  # raises ConfigError: the CLI exits 2 and nothing is published
+    files = read_config_files(config_dir)  # exactly these bytes are validated and published
+    config = load_config(config_dir, files=files)  # raises ConfigError: exit 2, nothing is published
     Matcher(config.keywords, source=str(config.directory / KEYWORDS_FILE))
     runtime = Runtime.from_env()
-    jobcontext.publish(connect(runtime.redis_url, runtime.data_dir), config)
-    out.write(f"{config_dir}: valid; version {config.version} published, workers load it at their next job\n")
+    conn = connect(runtime.redis_url, runtime.data_dir)
+    jobcontext.publish(conn, config, files)
+    workers = _live_workers(conn)
+    out.write(f"{config_dir}: valid; version {config.version} published to {describe(conn)}; "
+              f"{workers} live worker(s) load it at their next job\n")
     return 0
+
+
+def _live_workers(conn: Any) -> int:
+    from rq import Worker
+
+    return len(Worker.all(connection=conn))
 
 
 def _print_check(matcher: Any, path: Path, out: TextIO) -> None:

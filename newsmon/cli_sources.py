@@ -33,21 +33,24 @@ def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO 
     return _test(args, config, out)
 
 
-def _states(config: Config, runtime: Runtime) -> dict[str, dict[str, str]]:
-    """Each source's health hash, when a Redis is configured (an empty dict otherwise)."""
-    if not runtime.redis_url:
-        return {}
+def _states(config: Config, runtime: Runtime) -> dict[str, dict[str, str]] | None:
+    """Each source's health hash, from the running system; None when nothing is running."""
     import redis
 
+    from newsmon.redis_conn import find_embedded
+
+    url = runtime.redis_url or find_embedded(runtime.data_dir)
+    if url is None:
+        return None
     try:
-        conn = redis.Redis.from_url(runtime.redis_url, socket_connect_timeout=2)
+        conn = redis.Redis.from_url(url, socket_connect_timeout=2)
         pipe = conn.pipeline()
         for source in config.sources.sources:
             pipe.hgetall(keys.source_state(source.id))
         return {s.id: {k.decode(): v.decode() for k, v in h.items()}
                 for s, h in zip(config.sources.sources, pipe.execute())}
     except redis.RedisError:
-        return {}
+        return None
 
 
 def _ago(value: str | None) -> str:
@@ -61,7 +64,8 @@ def _ago(value: str | None) -> str:
 
 
 def _list(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO) -> int:
-    states = _states(config, runtime)
+    found = _states(config, runtime)
+    states = found or {}
     rows = []
     for source in config.sources.sources:
         state = states.get(source.id, {})
@@ -73,18 +77,30 @@ def _list(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextI
             "failure": state.get("failure_kind") or None, "error": state.get("last_error"),
             "consecutive_failures": int(state.get("consecutive_failures", 0) or 0),
         })
+    nothing = None
+    if found is None:
+        from newsmon.errors import NothingRunning
+
+        nothing = str(NothingRunning(runtime.data_dir)) if not runtime.redis_url else "Redis at REDIS_URL does not answer"
     if args.json:
         out.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-        return 0
+    else:
+        _print_rows(rows, found is not None, out)
+    if nothing:  # the catalogue is listed; the health part is missing, and the exit code says so
+        print(f"newsmon sources list: no poll health: {nothing}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_rows(rows: list[dict], running: bool, out: TextIO) -> None:
     header = f"{'id':<22} {'outlet':<16} {'lang':<4} {'kind':<8} {'enabled':<7} {'last poll':<10} status"
     out.write(header + "\n" + "-" * len(header) + "\n")
     for row in rows:
-        status = row["status"] or ("no poll yet" if runtime.redis_url else "(set REDIS_URL to see health)")
+        status = row["status"] or ("no poll yet" if running else "-")
         if row["failure"] and row["status"] not in ("ok", "unchanged"):
             status += f" ({row['failure']}, {row['consecutive_failures']}x)"
         out.write(f"{row['id']:<22} {row['outlet'][:16]:<16} {row['language']:<4} {row['kind']:<8} "
                   f"{'yes' if row['enabled'] else 'no':<7} {_ago(row['last_poll']):<10} {status}\n")
-    return 0
 
 
 def _test(args: argparse.Namespace, config: Config, out: TextIO) -> int:

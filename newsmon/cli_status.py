@@ -7,11 +7,10 @@ import json
 import re
 import sys
 import time
+from pathlib import Path
 from typing import Any, TextIO
 
-from newsmon.settings import Config, Runtime
-
-EXIT_UNHEALTHY = 1
+from newsmon.settings import Runtime
 
 
 def add_parser(commands: Any) -> None:
@@ -35,7 +34,11 @@ def _ago(seconds: float | None) -> str:
 def print_status(status: dict[str, Any], out: TextIO) -> None:
     """The status as tables for people."""
     now = status["at"]
-    out.write(f"newsmon status: {'healthy' if status['healthy'] else 'UNHEALTHY'}\n\nqueues\n")
+    level = status["level"]
+    out.write(f"newsmon status: {level if level == 'healthy' else level.upper()}")
+    if status.get("starting_seconds_left"):
+        out.write(f" (starting: workers and scheduler have {status['starting_seconds_left']} s to report in)")
+    out.write("\n\nqueues\n")
     out.write(f"  {'queue':<8} {'depth':>6} {'oldest':>7} {'in/min':>7} {'out/min':>8} {'running':>8} {'failed':>7}\n")
     out.writelines(f"  {name:<8} {q['depth']:>6} {_ago(q['oldest_age_seconds']):>7} {q['in_per_minute']:>7} "
                   f"{q['out_per_minute']:>8} {q['started']:>8} {q['failed']:>7}\n" for name, q in status["queues"].items())
@@ -63,24 +66,34 @@ def print_status(status: dict[str, Any], out: TextIO) -> None:
                   f"{s['failure'] or ''}\n")
     out.write("\ndeliveries (last 24 h)\n")
     out.writelines(f"  {channel:<20} sent {d['sent_24h']:>5}  retried {d['retried_24h']:>5}  failed {d['failed']:>4}\n" for channel, d in status["deliveries"].items())
+    if status.get("roles"):
+        out.write("\nroles (newsmon run)\n")
+        out.writelines(f"  {r['name']:<28} pid {r['pid']}  restarts {r['restarts']}  exits in 10 min {r['exits_10m']}"
+                       f"{'  last code ' + str(r['last_exit_code']) if r['last_exit_code'] is not None else ''}\n"
+                       for r in status["roles"])
     out.write("\nproblems\n" if status["problems"] else "\nno problems\n")
-    out.writelines(f"  {problem['kind']}: {problem['message']}\n" for problem in status["problems"])
+    out.writelines(f"  [{problem['level']}] {problem['kind']}: {problem['message']}\n"
+                   for problem in status["problems"])
 
 
-def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO = sys.stdout) -> int:
-    """Run `status` or `failed`; returns the exit code."""
+EXIT_CODES = {"healthy": 0, "degraded": 1, "unhealthy": 2}
+
+
+def run(args: argparse.Namespace, config_dir: Path, runtime: Runtime, out: TextIO = sys.stdout) -> int:
+    """Run `status` or `failed`; returns the exit code (status: 0 healthy, 1 degraded, 2 unhealthy)."""
     from newsmon.redis_conn import connect
 
     conn = connect(runtime.redis_url, runtime.data_dir)
     if args.command == "status":
-        from newsmon.status import collect
+        from newsmon.status import collect, load_for_status
 
-        status = collect(config, conn, time.time())
+        config, error = load_for_status(config_dir, conn)
+        status = collect(config, conn, time.time(), config_error=error)
         if args.json:
             out.write(json.dumps(status, ensure_ascii=False, default=str) + "\n")
         else:
             print_status(status, out)
-        return 0 if status["healthy"] else EXIT_UNHEALTHY
+        return EXIT_CODES[status["level"]]
     return _failed(args, conn, out)
 
 

@@ -1,13 +1,25 @@
-"""`newsmon demo`: the real pipeline against the bundled replay site, with no internet, then exit."""
+"""`newsmon demo`: the real pipeline against the bundled replay site, with no internet.
+
+The demo keeps what it found in the data directory (the archive and the embedded Redis's saved data,
+under `$NEWSMON_DATA_DIR`, default `./var`), so `newsmon search`, `newsmon explain` and, while
+something runs, `newsmon status` and `newsmon web` work on it afterwards. It never mixes with a real
+system's data: it starts afresh in an empty data directory or one that only an earlier demo used
+(a marker file says so), and refuses a data directory that `newsmon run` has used.
+
+`newsmon demo --serve` keeps the replay site and every role running and publishes a new story every
+few seconds, until Ctrl-C.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import shutil
+import signal
 import subprocess
-import tempfile
+import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,19 +29,25 @@ from rq import Queue
 from rq.registry import StartedJobRegistry
 
 from newsmon import keys
-from newsmon.redis_conn import embedded_url, start_embedded
-from newsmon.replay import ReplaySite
-from newsmon.settings import KEYWORDS_FILE, load_config
+from newsmon.errors import NewsmonError
+from newsmon.paths import display_path
+from newsmon.redis_conn import EmbeddedRedis
+from newsmon.replay import DEMO_SITE, Article, ReplaySite
+from newsmon.settings import KEYWORDS_FILE, Runtime, load_config
 from newsmon.supervisor import Supervisor, child_env
+from newsmon.urls import readable_url
 
 log = logging.getLogger(__name__)
 
 DEADLINE = 55.0
 SETTLE = 1.5
+MARKER = "DEMO"  # in the data directory: only demos have used it, so a new demo may clear it
+SERVE_EVERY = 5.0  # seconds between stories published by --serve
+SERVE_INTERVAL = 10  # poll interval of the demo sources under --serve
 
 
 def write_demo_config(directory: Path, base_url: str, site: ReplaySite, keywords_from: Path,
-                      outbox: Path, console: bool) -> None:
+                      outbox: Path, console: bool, interval: int = 60) -> None:
     """Config files whose sources point at the replay site, with the shipped keywords."""
     directory.mkdir(parents=True, exist_ok=True)
     sources = []
@@ -37,7 +55,7 @@ def write_demo_config(directory: Path, base_url: str, site: ReplaySite, keywords
         source_id = "demo-" + feed.path.strip("/").split("/")[0] + "-" + feed.language
         sources.append({
             "id": source_id, "name": feed.title, "outlet": feed.outlet, "language": feed.language,
-            "kind": "feed", "url": base_url + feed.path, "interval": 60, "jitter": 0,
+            "kind": "feed", "url": base_url + feed.path, "interval": interval, "jitter": 0,
         })
     channels: dict[str, Any] = {"outbox": {"type": "outbox", "path": str(outbox)}}
     if console:
@@ -64,29 +82,59 @@ def pipeline_idle(conn: redis.Redis, source_ids: list[str]) -> bool:
     return True
 
 
-def run_demo(keywords_dir: Path, as_json: bool, log_level: str = "WARNING") -> int:
+def prepare_data_dir(data_dir: Path) -> None:
+    """Clear an earlier demo's data; refuse a data directory that a real newsmon has used."""
+    if data_dir.exists() and any(data_dir.iterdir()):
+        if not (data_dir / MARKER).exists():
+            raise NewsmonError(f"the data directory {display_path(data_dir)} holds a real newsmon's data; run the "
+                               f"demo elsewhere, for example NEWSMON_DATA_DIR=./demo-var newsmon demo")
+        for path in data_dir.iterdir():
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / MARKER).write_text("made by `newsmon demo`; `newsmon demo` may clear this directory\n")
+
+
+def run_demo(keywords_dir: Path, as_json: bool, log_level: str = "WARNING", serve: bool = False,
+             runtime: Runtime | None = None) -> int:
     """Run the demo; prints the delivered alerts and returns the exit code."""
+    runtime = runtime or Runtime.from_env()
     started = time.monotonic()
+    data_dir = runtime.data_dir
+    if runtime.redis_url or runtime.database_url:
+        raise NewsmonError("the demo runs on the embedded Redis and archive: unset REDIS_URL and DATABASE_URL")
+    prepare_data_dir(data_dir)
+    work = data_dir / "demo"
+    outbox = work / "outbox.jsonl"
+    config_dir = work / "config"
     site = ReplaySite.demo()
     base_url = site.start()
-    with tempfile.TemporaryDirectory(prefix="newsmon-demo-") as tmp:
-        work = Path(tmp)
-        outbox = work / "outbox.jsonl"
-        config_dir = work / "config"
-        write_demo_config(config_dir, base_url, site, keywords_dir, outbox, console=not as_json)
+    server = EmbeddedRedis(data_dir).start()
+    try:
+        write_demo_config(config_dir, base_url, site, keywords_dir, outbox, console=not as_json,
+                          interval=SERVE_INTERVAL if serve else 60)
         config = load_config(config_dir)
-        server = start_embedded(work / "redis")
-        env = child_env(embedded_url(server), {"NEWSMON_DATA_DIR": str(work / "data")})
+        conn = server.connection()
+        env = child_env(server.url, {"NEWSMON_DATA_DIR": str(data_dir)})
         supervisor = Supervisor(config_dir, env, workers=1, log_level=log_level,
-                                stdout=subprocess.DEVNULL if as_json else None)
+                                stdout=subprocess.DEVNULL if as_json else None, redis_conn=conn)
+        from newsmon import jobcontext
+        from newsmon.status import mark_starting
+
+        jobcontext.publish(conn, config)
+        mark_starting(conn, config, fresh=True)
         supervisor.start()
+        if serve:
+            return _serve(site, supervisor, config_dir, data_dir)
         source_ids = [s.id for s in config.enabled_sources()]
         finished = False
         try:
             idle_since = None
             while time.monotonic() - started < DEADLINE:
                 supervisor.check()
-                if pipeline_idle(server, source_ids):
+                if pipeline_idle(conn, source_ids):
                     idle_since = idle_since or time.monotonic()
                     if time.monotonic() - idle_since >= SETTLE:
                         finished = True
@@ -96,28 +144,70 @@ def run_demo(keywords_dir: Path, as_json: bool, log_level: str = "WARNING") -> i
                 time.sleep(0.2)
         finally:
             supervisor.stop()
-            site.stop()
-        alerts = [json.loads(line) for line in outbox.read_text(encoding="utf-8").splitlines()] if outbox.exists() else []
-        stories = server.hlen  # keep the embedded server alive until here
-        del stories
-        server.shutdown(nosave=True)
+    finally:
+        site.stop()
+        server.stop(save=True)
+    alerts = [json.loads(line) for line in outbox.read_text(encoding="utf-8").splitlines()] if outbox.exists() else []
     elapsed = time.monotonic() - started
     if as_json:
         for alert in alerts:
             print(json.dumps(alert, ensure_ascii=False))
     else:
-        _print_summary(alerts, elapsed)
+        _print_summary(alerts, elapsed, data_dir)
     if not finished:
         log.error("demo did not finish within %.0f s", DEADLINE)
         return 1
     return 0 if alerts else 1
 
 
-def _print_summary(alerts: list[dict[str, Any]], elapsed: float) -> None:
+def _serve(site: ReplaySite, supervisor: Supervisor, config_dir: Path, data_dir: Path) -> int:
+    """Keep everything running and publish a story every few seconds until SIGINT/SIGTERM."""
+    spec = yaml.safe_load((DEMO_SITE / "site.yaml").read_text(encoding="utf-8"))
+    pool = spec.get("serve", [])
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    where = display_path(data_dir)
+    print(f"newsmon demo --serve: replay site at {site.base_url}, data in {where}; a new story every "
+          f"{SERVE_EVERY:.0f} s. In another terminal, from this directory:\n"
+          f"  newsmon status\n  newsmon web            (then open http://127.0.0.1:8470/)\n"
+          f"  newsmon search كركوك\nCtrl-C stops everything.", flush=True)
+    published = 0
+    next_story = time.monotonic() + SERVE_EVERY
+    try:
+        while not stop.is_set():
+            supervisor.check()
+            if pool and time.monotonic() >= next_story:
+                item = pool[published % len(pool)]
+                feed = site.feeds[item["feed"]]
+                published += 1
+                site.publish(feed.path, Article(
+                    path=f"/live/{feed.language}/{published}", title=item["title"], paragraphs=item["paragraphs"],
+                    language=feed.language, outlet=feed.outlet, published=datetime.now(UTC)))
+                log.info("published story %d to %s", published, feed.path)
+                next_story = time.monotonic() + SERVE_EVERY
+            stop.wait(0.5)
+    finally:
+        supervisor.stop()
+    return 0
+
+
+def _print_summary(alerts: list[dict[str, Any]], elapsed: float, data_dir: Path) -> None:
     print(f"newsmon demo: {len(alerts)} alert(s) delivered in {elapsed:.1f} s\n")
     for alert in alerts:
         words = "; ".join(f"{topic}: {', '.join(w)}" for topic, w in alert["matches"].items())
         print(f"* [{alert['outlet']} / {alert['language']}] {alert['title']}")
         print(f"  topics: {', '.join(alert['topics'])}")
         print(f"  matched: {words}")
-        print(f"  {alert['url']}\n")
+        print(f"  {readable_url(alert['url'])}\n")
+    where = display_path(data_dir)
+    story = alerts[0].get("story_id") or alerts[0].get("id") if alerts else None
+    print(f"What the demo found is kept in {where}. Try next, from this directory:")
+    print("  newsmon search كركوك")
+    if story:
+        print(f"  newsmon --config-dir {display_path(data_dir / 'demo' / 'config')} explain {story}")
+    print("  newsmon demo --serve     (keeps the demo running: then `newsmon status` and `newsmon web`)")

@@ -3,7 +3,8 @@
     NewsmonError
     ├── ConfigError      a config file is missing, unparsable or invalid (names file and field)
     ├── FetchError       a source or page could not be fetched or parsed (names source and URL)
-    └── DeliveryError    an alert channel refused or failed a message (names channel)
+    ├── DeliveryError    an alert channel refused or failed a message (names channel)
+    └── NothingRunning   no REDIS_URL and nothing started by `newsmon run` under the data directory
 """
 
 
@@ -28,3 +29,19 @@ class FetchError(NewsmonError):
 
 class DeliveryError(NewsmonError):
     """An alert could not be delivered through a channel."""
+
+
+class NothingRunning(NewsmonError):
+    """No REDIS_URL (or DATABASE_URL) and nothing started by `newsmon run` under the data directory."""
+
+    def __init__(self, data_dir: object, what: str = "") -> None:
+        from newsmon.paths import display_path
+
+        self.data_dir = data_dir
+        where = display_path(data_dir)  # type: ignore[arg-type]
+        if what == "archive":
+            super().__init__(f"there is no archive under {where} yet: start newsmon with `newsmon run` "
+                             f"(or set DATABASE_URL)")
+        else:
+            super().__init__(f"nothing is running under {where}: start it with `newsmon run` "
+                             f"(or set REDIS_URL and DATABASE_URL)")

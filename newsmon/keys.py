@@ -52,3 +52,8 @@ def alert_sent(idempotency_key: str) -> str:
 def explain(story_id: str) -> str:
     """Hash desk -> routing decision (JSON) of a story, for `newsmon explain`; kept for the dedupe window."""
     return f"newsmon:explain:{story_id}"
+
+
+ROLES = "newsmon:roles"  # hash "<host>:<role>" -> JSON {pid, restarts, exits: [[at, code]...]}, by supervisors
+STARTING = "newsmon:system:starting"  # set (NX, expiring) by the first role to start: the start-up grace
+CONFIG_REFUSED = "newsmon:config:refused"  # hash "<host>:<pid>" -> JSON {version, error, at} of workers

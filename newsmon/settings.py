@@ -351,9 +351,18 @@ class AdminSettings(_Model):
     channels: list[str] = Field(default_factory=list, description="Channel ids that receive health alerts")
     silent_after_intervals: float = Field(
         default=10, gt=0, description="A source is silent after this many poll intervals without success")
-    failures: int = Field(default=5, ge=1, description="Consecutive failed polls that make a source dark")
+    failures: int = Field(default=5, ge=1, description="Consecutive failed polls that make a source failing "
+                                                        "even before failing_after_minutes")
+    failing_after_minutes: float = Field(
+        default=30, gt=0, description="A source whose polls have failed for longer than this is failing "
+                                      "(a source that never succeeded is failing from its first failed poll)")
     backlog_seconds: int = Field(default=600, ge=1, description="A queue whose oldest job waits longer is stuck")
     scheduler_stale_seconds: int = Field(default=90, ge=10, description="A scheduler silent this long is down")
+    startup_grace_seconds: int = Field(
+        default=60, ge=0, description="After a start, missing workers or scheduler are not problems for this long")
+    retrying_minutes: int = Field(
+        default=15, ge=1, description="A channel with retries and no delivery over this many minutes keeps retrying")
+    restarts: int = Field(default=3, ge=1, description="Role exits within 10 minutes that make it restarting")
 
 
 class AlertsFile(_Model):
@@ -483,10 +492,11 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _read_yaml(path: Path) -> tuple[Any, bytes]:
-    if not path.is_file():
-        raise ConfigError(str(path), "", "file not found")
-    raw = path.read_bytes()
+def _read_yaml(path: Path, raw: bytes | None = None) -> tuple[Any, bytes]:
+    if raw is None:
+        if not path.is_file():
+            raise ConfigError(str(path), "", "file not found")
+        raw = path.read_bytes()
     try:
         data = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
@@ -526,8 +536,21 @@ def load_keywords(path: str | Path, environ: dict[str, str] | None = None) -> Ke
     return _validate(KeywordsFile, expand_env(data, str(path), environ=environ), str(path))
 
 
-def load_config(directory: str | Path, environ: dict[str, str] | None = None) -> Config:
-    """Load and validate sources.yaml, keywords.yaml and alerts.yaml from a directory.
+CONFIG_FILES = (SOURCES_FILE, KEYWORDS_FILE, ALERTS_FILE, PIPELINE_FILE)
+
+
+def read_config_files(directory: str | Path) -> dict[str, bytes]:
+    """The raw bytes of the config files present in a directory (what `keywords reload` publishes)."""
+    root = Path(directory)
+    return {name: (root / name).read_bytes() for name in CONFIG_FILES if (root / name).is_file()}
+
+
+def load_config(directory: str | Path, environ: dict[str, str] | None = None,
+                files: dict[str, bytes] | None = None) -> Config:
+    """Load and validate sources.yaml, keywords.yaml and alerts.yaml (and newsmon.yaml) from a directory.
+
+    With `files` (name -> raw bytes, as published by `keywords reload`), those bytes are read instead of
+    the directory's files; `${VAR}` is still expanded from this process's environment.
 
     Raises:
         ConfigError: naming the file, the field path and what was expected.
@@ -538,12 +561,14 @@ def load_config(directory: str | Path, environ: dict[str, str] | None = None) ->
     models = {SOURCES_FILE: SourcesFile, KEYWORDS_FILE: KeywordsFile, ALERTS_FILE: AlertsFile}
     for name, model in models.items():
         path = root / name
-        data, raw = _read_yaml(path)
+        if files is not None and name not in files:
+            raise ConfigError(str(path), "", "file not found in the published config")
+        data, raw = _read_yaml(path, None if files is None else files[name])
         digest.update(raw)
         parsed[name] = _validate(model, expand_env(data, str(path), environ=environ), str(path))
     pipeline = PipelineFile()
-    if (root / PIPELINE_FILE).is_file():
-        data, raw = _read_yaml(root / PIPELINE_FILE)
+    if (files is not None and PIPELINE_FILE in files) or (files is None and (root / PIPELINE_FILE).is_file()):
+        data, raw = _read_yaml(root / PIPELINE_FILE, None if files is None else files[PIPELINE_FILE])
         digest.update(raw)
         pipeline = _validate(PipelineFile, data, str(root / PIPELINE_FILE))
     config = Config(
@@ -621,8 +646,17 @@ class Runtime:
             data_dir=Path(os.environ.get("NEWSMON_DATA_DIR") or Path.cwd() / "var"),
         )
 
-    def archive_url(self) -> str:
-        """DATABASE_URL, or a SQLite file in the data directory."""
+    def archive_url(self, must_exist: bool = False) -> str:
+        """DATABASE_URL, or the SQLite file in the data directory.
+
+        With `must_exist` (commands that only read), a missing SQLite file raises NothingRunning
+        instead of creating an empty archive.
+        """
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{self.data_dir / 'archive.sqlite'}"
+        path = self.data_dir / "archive.sqlite"
+        if must_exist and not path.is_file():
+            from newsmon.errors import NothingRunning
+
+            raise NothingRunning(self.data_dir, "archive")
+        return f"sqlite:///{path}"

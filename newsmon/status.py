@@ -14,6 +14,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 from rq.serializers import JSONSerializer
 
 from newsmon import keys, stats
+from newsmon.jobcontext import CONFIG_VERSION
 from newsmon.settings import Config
 
 SCHEDULER_HEARTBEAT = "newsmon:scheduler:heartbeat"  # JSON written by the leading scheduler; expires
@@ -72,6 +73,9 @@ def _scheduler(conn: redis.Redis, now: float) -> dict[str, Any]:
             "next_polls": beat.get("next_polls", {})}
 
 
+FAILED_STATUSES = ("error", "empty")  # a poll that gave nothing usable; `stale` answers, with old content
+
+
 def _sources(config: Config, conn: redis.Redis, now: float) -> list[dict[str, Any]]:
     pipe = conn.pipeline()
     for source in config.sources.sources:
@@ -89,18 +93,52 @@ def _sources(config: Config, conn: redis.Redis, now: float) -> list[dict[str, An
             "enabled": source.enabled, "interval": source.interval, "status": state.get("status"),
             "failure": state.get("failure_kind") or None, "error": state.get("last_error"),
             "last_poll": when("last_poll"), "last_success": when("last_success"),
-            "last_new_story": when("last_new_story"),
+            "last_new_story": when("last_new_story"), "failing_since": when("failing_since"),
             "consecutive_failures": int(state.get("consecutive_failures") or 0),
             "backoff_remaining_seconds": round(max(0.0, (when("backoff_until") or 0) - now), 1),
             "polls_total": int(state.get("polls_total") or 0),
+            "polls": {k.removeprefix("polls_"): int(v) for k, v in state.items()
+                      if k.startswith("polls_") and k != "polls_total"},
+            "items": int(state.get("last_items") or 0), "new": int(state.get("last_new") or 0),
         })
     return rows
+
+
+def _roles(conn: redis.Redis, now: float) -> list[dict[str, Any]]:
+    """Roles run by `newsmon run` supervisors, with their recent exits."""
+    out = []
+    for field, raw in conn.hgetall(keys.ROLES).items():
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            continue
+        exits = [e for e in record.get("exits", []) if now - e[0] <= 600]
+        out.append({"name": field.decode(), "role": record.get("role"), "host": record.get("host"),
+                    "pid": record.get("pid"), "restarts": record.get("restarts", 0),
+                    "exits_10m": len(exits), "last_exit_code": exits[-1][1] if exits else None})
+    return sorted(out, key=lambda r: r["name"])
+
+
+def _config_state(conn: redis.Redis, status_workers: list[dict[str, Any]]) -> dict[str, Any]:
+    """The published config version and the live workers that refused it."""
+    raw = conn.get(CONFIG_VERSION)
+    version = json.loads(raw)["version"] if raw else None
+    live = {f"{w['host']}:{w['pid']}" for w in status_workers}
+    refused = []
+    for field, value in conn.hgetall(keys.CONFIG_REFUSED).items():
+        who = field.decode()
+        record = json.loads(value)
+        if who in live and record.get("version") == version:
+            refused.append({"worker": who, **record})
+    return {"published": version, "refused": refused}
 
 
 def _deliveries(config: Config, conn: redis.Redis, now: float) -> dict[str, dict[str, int]]:
     channels = list(config.alerts.channels)
     names = [f"alerts:{c}:{what}" for c in channels for what in ("sent", "retried")]
     counts = stats.totals(conn, names, 24 * 60, now)
+    recent_minutes = config.alerts.admin.retrying_minutes
+    recent = stats.totals(conn, names, recent_minutes, now)
     failed: dict[str, int] = dict.fromkeys(channels, 0)
     registry = FailedJobRegistry(queue=Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JSONSerializer))
     for job_id in registry.get_job_ids():
@@ -112,46 +150,104 @@ def _deliveries(config: Config, conn: redis.Redis, now: float) -> dict[str, dict
         if channel in failed:
             failed[channel] += 1
     return {c: {"sent_24h": counts[f"alerts:{c}:sent"], "retried_24h": counts[f"alerts:{c}:retried"],
-                "failed": failed[c]} for c in channels}
+                "failed": failed[c], "sent_recent": recent[f"alerts:{c}:sent"],
+                "retried_recent": recent[f"alerts:{c}:retried"]} for c in channels}
+
+
+LEVELS = ("healthy", "degraded", "unhealthy")
+
+
+def _failing(row: dict[str, Any], now: float, admin: Any) -> bool:
+    """A source whose latest poll failed and that has failed for too long, or never succeeded."""
+    if row["status"] not in FAILED_STATUSES or not row["polls_total"]:
+        return False
+    if row["last_success"] is None:
+        return True  # never succeeded since it was enabled
+    since = row["failing_since"] or row["last_poll"] or now
+    return now - since >= admin.failing_after_minutes * 60 or row["consecutive_failures"] >= admin.failures
 
 
 def problems(config: Config, status: dict[str, Any], now: float) -> list[dict[str, str]]:
-    """What an admin must hear about, each with a stable id (kind:subject)."""
+    """What an admin must hear about, each with a stable id (kind:subject) and a level."""
     admin = config.alerts.admin
     found: list[dict[str, str]] = []
 
-    def add(kind: str, subject: str, message: str) -> None:
-        found.append({"id": f"{kind}:{subject}", "kind": kind, "subject": subject, "message": message})
+    def add(kind: str, subject: str, level: str, message: str) -> None:
+        found.append({"id": f"{kind}:{subject}", "kind": kind, "subject": subject, "level": level,
+                      "message": message})
 
+    if status.get("config_error"):
+        add("config-invalid", "config", "degraded",
+            f"the config on disk does not load (running roles keep theirs; a restart would fail): "
+            f"{status['config_error']}")
     sources = {s.id: s for s in config.sources.sources}
-    for row in status["sources"]:
+    enabled_rows = [row for row in status["sources"] if sources[row["id"]].enabled]
+    failing = [row for row in enabled_rows if _failing(row, now, admin)]
+    if len(enabled_rows) >= 2 and len(failing) == len(enabled_rows):
+        kinds = sorted({row["failure"] or "error" for row in failing})
+        add("sources-all-failing", "sources", "unhealthy",
+            f"every source failing ({len(failing)} of {len(enabled_rows)}: {', '.join(kinds)}): "
+            f"is the network down?")
+    elif len(enabled_rows) >= 3 and len(failing) * 2 > len(enabled_rows):
+        kinds = sorted({row["failure"] or "error" for row in failing})
+        add("sources-most-failing", "sources", "degraded",
+            f"most sources failing ({len(failing)} of {len(enabled_rows)}: {', '.join(kinds)})")
+    folded = any(p["kind"] in ("sources-all-failing", "sources-most-failing") for p in found)
+    for row in [] if folded else failing:  # when most sources fail, one problem says so, not one per source
+        since = ("never succeeded" if row["last_success"] is None
+                 else f"failing for {int(now - (row['failing_since'] or row['last_poll'] or now))} s")
+        add("source-failing", row["id"], "degraded",
+            f"{row['id']} {since}, {row['consecutive_failures']} failed poll(s) ({row['failure']}: {row['error']})")
+    for row in enabled_rows:
         source = sources[row["id"]]
-        if not source.enabled or not row["polls_total"]:
-            continue
-        if row["consecutive_failures"] >= admin.failures and row["failure"] != "stale":
-            add("source-failing", row["id"], f"{row['id']} failed {row['consecutive_failures']} polls in a row "
-                                             f"({row['failure']}: {row['error']})")
         limit = (source.silent_after_intervals or admin.silent_after_intervals) * source.interval
-        since = row["last_success"] or None
-        if since is not None and now - since > limit:
-            add("source-silent", row["id"], f"{row['id']} has not answered for {int(now - since)} s "
-                                            f"(more than {int(limit)} s)")
+        since = row["last_success"]
+        if since is not None and now - since > limit and row not in failing:
+            add("source-silent", row["id"], "degraded",
+                f"{row['id']} has not answered for {int(now - since)} s (more than {int(limit)} s)")
+    starting = status.get("starting_seconds_left") or 0
     for name, queue in status["queues"].items():
         if queue["oldest_age_seconds"] is not None and queue["oldest_age_seconds"] > admin.backlog_seconds:
-            add("queue-backlog", name, f"queue {name}: oldest job waiting {int(queue['oldest_age_seconds'])} s, "
-                                       f"{queue['depth']} jobs")
-        if not any(name in w["queues"] for w in status["workers"]):
-            add("no-worker", name, f"no worker alive for queue {name}")
+            add("queue-backlog", name, "degraded",
+                f"queue {name}: oldest job waiting {int(queue['oldest_age_seconds'])} s, {queue['depth']} jobs")
+        if queue["failed"]:
+            add("failed-jobs", name, "degraded",
+                f"queue {name}: {queue['failed']} job(s) failed for good (`newsmon failed list`; "
+                f"requeue or purge them)")
+        if not starting and not any(name in w["queues"] for w in status["workers"]):
+            add("no-worker", name, "unhealthy", f"no worker alive for queue {name}")
+    for channel, counts in status["deliveries"].items():
+        if counts.get("retried_recent", 0) and not counts.get("sent_recent", 0):
+            add("delivery-retrying", channel, "degraded",
+                f"channel {channel}: {counts['retried_recent']} retries and no delivery in the last "
+                f"{admin.retrying_minutes} min")
     enabled = any(s.enabled for s in config.sources.sources)
     scheduler = status["scheduler"]
-    if enabled and (not scheduler["alive"] or scheduler["heartbeat_age_seconds"] > admin.scheduler_stale_seconds):
-        add("scheduler-down", "scheduler", "no scheduler is ticking: sources are not being polled")
+    if enabled and not starting and (not scheduler["alive"]
+                                     or scheduler["heartbeat_age_seconds"] > admin.scheduler_stale_seconds):
+        add("scheduler-down", "scheduler", "unhealthy", "no scheduler is ticking: sources are not being polled")
+    for role in status.get("roles", []):
+        if role["exits_10m"] >= admin.restarts:
+            add("role-restarting", role["name"], "unhealthy",
+                f"{role['role']} on {role['host']} keeps restarting: {role['exits_10m']} exits in 10 min, "
+                f"last exit code {role['last_exit_code']}")
+    for refusal in status.get("config", {}).get("refused", []):
+        add("config-refused", refusal["worker"], "degraded",
+            f"worker {refusal['worker']} cannot load published config version {refusal['version']} and keeps "
+            f"{refusal.get('running')}: {refusal.get('error')}")
     return found
 
 
-def collect(config: Config, conn: redis.Redis, now: float | None = None) -> dict[str, Any]:
+def level_of(found: list[dict[str, str]]) -> str:
+    """The worst level among the problems (healthy when there are none)."""
+    return max((p["level"] for p in found), key=LEVELS.index, default="healthy")
+
+
+def collect(config: Config, conn: redis.Redis, now: float | None = None,
+            config_error: str | None = None) -> dict[str, Any]:
     """Everything `newsmon status` shows, as plain data (stable keys for scripts)."""
     now = time.time() if now is None else now
+    grace = conn.ttl(keys.STARTING)
     status: dict[str, Any] = {
         "at": now,
         "queues": _queues(conn, now),
@@ -159,7 +255,52 @@ def collect(config: Config, conn: redis.Redis, now: float | None = None) -> dict
         "scheduler": _scheduler(conn, now),
         "sources": _sources(config, conn, now),
         "deliveries": _deliveries(config, conn, now),
+        "roles": _roles(conn, now),
+        "config_error": config_error,
+        "starting_seconds_left": grace if grace and grace > 0 else 0,
     }
+    status["config"] = _config_state(conn, status["workers"])
     status["problems"] = problems(config, status, now)
-    status["healthy"] = not status["problems"]
+    status["level"] = level_of(status["problems"])
+    status["healthy"] = status["level"] == "healthy"
     return status
+
+
+def mark_starting(conn: redis.Redis, config: Config, fresh: bool = False) -> None:
+    """Open the start-up grace period, unless one is already open (every role calls this at start;
+    `newsmon run`, a fresh start of the whole system, opens a new one with `fresh`)."""
+    grace = config.alerts.admin.startup_grace_seconds
+    if grace:
+        conn.set(keys.STARTING, str(time.time()), nx=not fresh, ex=grace)
+
+
+def load_for_status(config_dir: Any, conn: redis.Redis | None) -> tuple[Config, str | None]:
+    """The config to report with: the directory's, else the published one, else an empty one; and the
+    directory's error, if it does not load."""
+    from newsmon.errors import ConfigError
+    from newsmon.settings import load_config
+
+    try:
+        return load_config(config_dir), None
+    except ConfigError as exc:
+        error = str(exc)
+    if conn is not None:
+        from newsmon.jobcontext import published
+
+        found = published(conn)
+        if found is not None:
+            try:
+                return load_config(config_dir, files=found[1]), error
+            except ConfigError:
+                pass
+    return empty_config(config_dir), error
+
+
+def empty_config(config_dir: Any) -> Config:
+    """A config with no sources, topics or channels (to report on a system whose config cannot load)."""
+    from pathlib import Path
+
+    from newsmon.settings import AlertsFile, KeywordsFile, SourcesFile
+
+    return Config(directory=Path(config_dir), sources=SourcesFile.model_construct(sources=[], outlets={}),
+                  keywords=KeywordsFile.model_construct(topics={}), alerts=AlertsFile(channels={}), version="none")

@@ -9,7 +9,7 @@ scheme, a leading `www.` and a trailing slash do not make two URLs different.
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 _TRACKING_PREFIXES = ("utm_", "mtm_", "pk_")
 _TRACKING_PARAMS = frozenset({
@@ -82,3 +82,31 @@ def site_of(url: str) -> str:
 def same_site(a: str, b: str) -> bool:
     """Whether two URLs belong to the same site (www, mobile and AMP hosts included)."""
     return site_of(a) == site_of(b)
+
+
+_UNSAFE_DISPLAY = re.compile(r"[\x00-\x20\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def readable_url(url: str) -> str:
+    """A URL as a person reads it: percent-encoded UTF-8 and punycode hosts decoded (for display only;
+    links keep the encoded form). Parts that would decode to spaces, controls or bidi marks stay encoded."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    host = parts.netloc
+    if "xn--" in host:
+        try:
+            host = ".".join(label.encode("ascii").decode("idna") if label.startswith("xn--") else label
+                            for label in host.split("."))
+        except (UnicodeError, ValueError):
+            host = parts.netloc
+
+    def decode(piece: str) -> str:
+        try:
+            decoded = unquote(piece, errors="strict") if "%" in piece else piece
+        except UnicodeDecodeError:
+            return piece
+        return piece if _UNSAFE_DISPLAY.search(decoded) else decoded
+
+    return urlunsplit((parts.scheme, host, decode(parts.path), decode(parts.query), decode(parts.fragment)))

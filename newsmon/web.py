@@ -13,55 +13,23 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import redis
-from flask import Flask, Response, abort, make_response, render_template_string, request
+from flask import Flask, Response, abort, make_response, render_template, request
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from newsmon import keys, stats
 from newsmon.errors import ConfigError
 from newsmon.settings import Config
-from newsmon.status import collect
+from newsmon.status import LEVELS, collect, load_for_status
+from newsmon.urls import readable_url
 
 log = logging.getLogger(__name__)
 
 COOKIE = "newsmon_token"
-
-PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>newsmon status</title>
-<meta http-equiv="refresh" content="30">
-<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}
-td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}.bad{color:#b00;font-weight:bold}.ok{color:#070}</style>
-</head><body>
-<h1>newsmon <span id="health" class="{{ 'ok' if s.healthy else 'bad' }}">{{ 'healthy' if s.healthy else 'UNHEALTHY' }}</span></h1>
-{% if s.problems %}<ul id="problems">{% for p in s.problems %}<li class="bad">{{ p.kind }}: {{ p.message }}</li>{% endfor %}</ul>{% endif %}
-<h2>Queues</h2>
-<table id="queues"><tr><th>queue</th><th>depth</th><th>oldest job (s)</th><th>in/min</th><th>out/min</th><th>running</th><th>failed</th></tr>
-{% for name, q in s.queues.items() %}<tr data-queue="{{ name }}"><td>{{ name }}</td><td class="depth">{{ q.depth }}</td><td>{{ q.oldest_age_seconds or '-' }}</td><td>{{ q.in_per_minute }}</td><td>{{ q.out_per_minute }}</td><td>{{ q.started }}</td><td>{{ q.failed }}</td></tr>{% endfor %}</table>
-<h2>Workers</h2>
-<table id="workers"><tr><th>host</th><th>pid</th><th>queues</th><th>state</th><th>job</th><th>heartbeat (s ago)</th></tr>
-{% for w in s.workers %}<tr><td>{{ w.host }}</td><td>{{ w.pid }}</td><td>{{ w.queues|join(', ') }}</td><td>{{ w.state }}</td><td>{{ w.current_job or '-' }}</td><td>{{ w.last_heartbeat_age_seconds }}</td></tr>{% else %}<tr><td colspan="6" class="bad">no worker alive</td></tr>{% endfor %}</table>
-<h2>Scheduler</h2><p id="scheduler" class="{{ 'ok' if s.scheduler.alive else 'bad' }}">{{ 'alive, leader ' ~ s.scheduler.leader if s.scheduler.alive else 'not running' }}</p>
-<h2>Sources</h2>
-<table id="sources"><tr><th>source</th><th>outlet</th><th>kind</th><th>status</th><th>failure</th><th>last poll</th><th>last success</th><th>failures</th><th>backoff (s)</th></tr>
-{% for src in s.sources if src.enabled %}<tr data-source="{{ src.id }}"><td><a href="{{ url('source', src.id) }}">{{ src.id }}</a></td><td>{{ src.outlet }}</td><td>{{ src.kind }}</td><td>{{ src.status or 'never polled' }}</td><td>{{ src.failure or '' }}</td><td>{{ when(src.last_poll) }}</td><td>{{ when(src.last_success) }}</td><td>{{ src.consecutive_failures }}</td><td>{{ src.backoff_remaining_seconds or '' }}</td></tr>{% endfor %}</table>
-<h2>Deliveries (last 24 h)</h2>
-<table id="deliveries"><tr><th>channel</th><th>sent</th><th>retried</th><th>failed</th></tr>
-{% for c, d in s.deliveries.items() %}<tr><td>{{ c }}</td><td>{{ d.sent_24h }}</td><td>{{ d.retried_24h }}</td><td>{{ d.failed }}</td></tr>{% endfor %}</table>
-<h2>Recent stories</h2>
-<table id="stories"><tr><th>processed</th><th>outlet</th><th>title</th><th>topics</th><th>cluster</th><th>kind</th></tr>
-{% for st in stories %}<tr><td>{{ st.processed }}</td><td>{{ st.outlet }}</td><td lang="{{ st.language }}" dir="auto"><a href="{{ st.url }}">{{ st.title }}</a></td><td>{{ st.topics|map(attribute='topic')|join(', ') }}</td><td>{{ st.cluster_id }}</td><td>{{ st.dedupe_kind }}</td></tr>{% endfor %}</table>
-</body></html>"""
-
-SOURCE_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ source_id }} polls</title></head><body>
-<p><a href="{{ url('index') }}">back</a></p><h1>Recent polls of {{ source_id }}</h1>
-<table id="polls" border="1"><tr><th>at</th><th>status</th><th>failure</th><th>HTTP</th><th>bytes</th><th>items</th><th>new</th><th>seconds</th><th>error</th></tr>
-{% for p in polls %}<tr><td>{{ when(p.at) }}</td><td>{{ p.status }}</td><td>{{ p.failure or '' }}</td><td>{{ p.http or '' }}</td><td>{{ p.bytes }}</td><td>{{ p.items }}</td><td>{{ p.new }}</td><td>{{ p.seconds }}</td><td>{{ p.error or '' }}</td></tr>{% endfor %}</table>
-</body></html>"""
-
 
 def _loopback(host: str) -> bool:
     if host == "localhost":
@@ -77,13 +45,17 @@ def _when(value: float | None) -> str:
 
 
 class _Collector:
-    """Prometheus metrics computed from the status at each scrape."""
+    """Prometheus metrics computed from the status at each scrape.
 
-    def __init__(self, config: Config, conn: redis.Redis) -> None:
-        self.config, self.conn = config, conn
+    Rolling last-24-hour figures are gauges (they go down as minutes leave the window); only
+    monotonic counters (per-source polls by outcome, kept in each source's state) end in `_total`.
+    """
+
+    def __init__(self, status: Callable[[], tuple[Config, dict[str, Any]]], conn: redis.Redis) -> None:
+        self.status, self.conn = status, conn
 
     def collect(self) -> Any:
-        status = collect(self.config, self.conn)
+        config, status = self.status()
         depth = GaugeMetricFamily("newsmon_queue_depth", "Jobs waiting in a queue", labels=["queue"])
         oldest = GaugeMetricFamily("newsmon_queue_oldest_job_age_seconds", "Age of the oldest waiting job",
                                    labels=["queue"])
@@ -94,44 +66,92 @@ class _Collector:
             failed.add_metric([name], q["failed"])
         workers = GaugeMetricFamily("newsmon_workers_alive", "Workers with a recent heartbeat")
         workers.add_metric([], len(status["workers"]))
-        healthy = GaugeMetricFamily("newsmon_healthy", "1 when no admin problem is open")
+        healthy = GaugeMetricFamily("newsmon_healthy", "1 when the level is healthy (no problem open)")
         healthy.add_metric([], 1 if status["healthy"] else 0)
+        level = GaugeMetricFamily("newsmon_health_level", "0 healthy, 1 degraded, 2 unhealthy")
+        level.add_metric([], LEVELS.index(status["level"]))
+        problems = GaugeMetricFamily("newsmon_problems", "Open problems by kind and level", labels=["kind", "level"])
+        counted: dict[tuple[str, str], int] = {}
+        for p in status["problems"]:
+            counted[(p["kind"], p["level"])] = counted.get((p["kind"], p["level"]), 0) + 1
+        for (kind, lvl), n in sorted(counted.items()):
+            problems.add_metric([kind, lvl], n)
         outcomes = ("ok", "unchanged", "empty", "stale", "error")
         names = [f"polls:{o}" for o in outcomes] + ["stories:processed"] + [
-            f"topic:{t}" for t in self.config.keywords.topics]
+            f"topic:{t}" for t in config.keywords.topics]
         day = stats.totals(self.conn, names, 24 * 60)
-        polls = CounterMetricFamily("newsmon_polls_24h", "Polls by outcome, last 24 h", labels=["status"])
+        polls = GaugeMetricFamily("newsmon_polls_24h", "Polls by outcome, last 24 h (rolling)", labels=["status"])
         for outcome in outcomes:
             polls.add_metric([outcome], day[f"polls:{outcome}"])
-        stories = CounterMetricFamily("newsmon_stories_processed_24h", "Stories processed, last 24 h")
+        stories = GaugeMetricFamily("newsmon_stories_processed_24h", "Stories processed, last 24 h (rolling)")
         stories.add_metric([], day["stories:processed"])
-        sent = CounterMetricFamily("newsmon_alerts_sent_24h", "Alerts sent per channel, last 24 h", labels=["channel"])
-        retried = CounterMetricFamily("newsmon_alerts_retried_24h", "Failed delivery attempts per channel, last 24 h",
-                                      labels=["channel"])
+        sent = GaugeMetricFamily("newsmon_alerts_sent_24h", "Alerts sent per channel, last 24 h (rolling)",
+                                 labels=["channel"])
+        retried = GaugeMetricFamily("newsmon_alerts_retried_24h",
+                                    "Failed delivery attempts per channel, last 24 h (rolling)", labels=["channel"])
         dead = GaugeMetricFamily("newsmon_alerts_failed", "Deliveries failed after their last retry", labels=["channel"])
         for channel, d in status["deliveries"].items():
             sent.add_metric([channel], d["sent_24h"])
             retried.add_metric([channel], d["retried_24h"])
             dead.add_metric([channel], d["failed"])
-        matches = CounterMetricFamily("newsmon_topic_matches_24h", "Stories matching each topic, last 24 h",
-                                      labels=["topic"])
-        for topic in self.config.keywords.topics:
+        matches = GaugeMetricFamily("newsmon_topic_matches_24h", "Stories matching each topic, last 24 h (rolling)",
+                                    labels=["topic"])
+        for topic in config.keywords.topics:
             matches.add_metric([topic], day[f"topic:{topic}"])
-        yield from (depth, oldest, failed, workers, healthy, polls, stories, sent, retried, dead, matches)
+        source_polls = CounterMetricFamily("newsmon_source_polls", "Polls of a source by outcome, since it was "
+                                           "first polled", labels=["source", "status"])
+        last_success = GaugeMetricFamily("newsmon_source_last_success_timestamp_seconds",
+                                         "Unix time of the source's last successful poll (0: never)",
+                                         labels=["source"])
+        last_poll = GaugeMetricFamily("newsmon_source_last_poll_timestamp_seconds",
+                                      "Unix time of the source's last poll (0: never)", labels=["source"])
+        fails = GaugeMetricFamily("newsmon_source_consecutive_failures", "Failed polls in a row", labels=["source"])
+        failing = GaugeMetricFamily("newsmon_source_failing", "1 while the source counts as failing, by failure",
+                                    labels=["source", "failure"])
+        failing_ids = {p["subject"] for p in status["problems"] if p["kind"] == "source-failing"}
+        for row in status["sources"]:
+            if not row["enabled"]:
+                continue
+            for outcome, n in sorted(row["polls"].items()):
+                source_polls.add_metric([row["id"], outcome], n)
+            last_success.add_metric([row["id"]], row["last_success"] or 0)
+            last_poll.add_metric([row["id"]], row["last_poll"] or 0)
+            fails.add_metric([row["id"]], row["consecutive_failures"])
+            failing.add_metric([row["id"], row["failure"] or ""], 1 if row["id"] in failing_ids else 0)
+        yield from (depth, oldest, failed, workers, healthy, level, problems, polls, stories, sent, retried, dead,
+                    matches, source_polls, last_success, last_poll, fails, failing)
+
+
+def _same(offered: str, token: str) -> bool:
+    """Constant-time comparison of any offered string (non-ASCII, surrogates) with the token."""
+    return hmac.compare_digest(offered.encode("utf-8", "surrogatepass"), token.encode("utf-8", "surrogatepass"))
 
 
 def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int], list[dict[str, Any]]],
-               host: str = "127.0.0.1", token: str | None = None) -> Flask:
-    """The Flask app.
+               host: str = "127.0.0.1", token: str | None = None, config_dir: Path | None = None) -> Flask:
+    """The Flask app. With `config_dir`, the config is read again at each request, so a config that
+    no longer loads shows as a problem (the last good one is used to report).
 
     Raises:
         ConfigError: bound to a non-loopback address without a token.
     """
     if not _loopback(host) and not token:
         raise ConfigError("NEWSMON_WEB_TOKEN", "", f"set a token to serve the status page on {host}")
-    app = Flask("newsmon")
+    app = Flask("newsmon", template_folder=str(Path(__file__).parent / "templates"))
+    app.jinja_env.filters["when"] = _when
+    app.jinja_env.filters["readable_url"] = readable_url
+    current = {"config": config}
+
+    def status_now() -> tuple[Config, dict[str, Any]]:
+        error = None
+        if config_dir is not None:
+            loaded, error = load_for_status(config_dir, conn)
+            if error is None or loaded.version != "none":
+                current["config"] = loaded
+        return current["config"], collect(current["config"], conn, config_error=error)
+
     registry = CollectorRegistry()
-    registry.register(_Collector(config, conn))
+    registry.register(_Collector(status_now, conn))
 
     @app.before_request
     def _guard() -> Response | None:
@@ -141,9 +161,13 @@ def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int]
         header = request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
             offered = header.removeprefix("Bearer ")
-        elif request.authorization and request.authorization.password:
-            offered = request.authorization.password
-        if offered and hmac.compare_digest(offered, token):
+        else:
+            try:
+                if request.authorization and request.authorization.password:
+                    offered = request.authorization.password
+            except (ValueError, UnicodeError):
+                offered = None
+        if offered and _same(offered, token):
             return None
         response = make_response("token required\n", 401)
         response.headers["WWW-Authenticate"] = 'Basic realm="newsmon"'
@@ -155,26 +179,24 @@ def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int]
             response.set_cookie(COOKIE, request.args["token"], httponly=True, samesite="Strict")
         return response
 
-    def page(template: str, **values: Any) -> str:
-        from flask import url_for
-
-        return render_template_string(template, url=lambda name, *a: url_for(name, source_id=a[0]) if a
-                                      else url_for(name), when=_when, **values)
-
     @app.get("/")
     def index() -> str:
-        return page(PAGE, s=collect(config, conn), stories=recent_stories(30))
+        _config, status = status_now()
+        return render_template("index.html", s=status, stories=recent_stories(30))
 
     @app.get("/sources/<source_id>")
     def source(source_id: str) -> str:
-        if config.source(source_id) is None:
+        cfg, status = status_now()
+        found = cfg.source(source_id)
+        if found is None:
             abort(404)
         polls = [json.loads(p) for p in conn.lrange(keys.poll_history(source_id), 0, -1)]
-        return page(SOURCE_PAGE, source_id=source_id, polls=polls)
+        row = next((r for r in status["sources"] if r["id"] == source_id), None)
+        return render_template("source.html", source=found, row=row, polls=polls)
 
     @app.get("/api/status")
     def api_status() -> Response:
-        return Response(json.dumps(collect(config, conn), default=str), mimetype="application/json")
+        return Response(json.dumps(status_now()[1], default=str), mimetype="application/json")
 
     @app.get("/metrics")
     def metrics() -> Response:
@@ -182,12 +204,14 @@ def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int]
 
     @app.get("/healthz")
     def healthz() -> Response:
+        """200 when healthy or degraded (the body says which and why), 503 when unhealthy."""
         try:
-            status = collect(config, conn)
+            status = status_now()[1]
         except redis.RedisError as exc:
-            return Response(f"redis unreachable: {type(exc).__name__}\n", status=503, mimetype="text/plain")
-        body = "ok\n" if status["healthy"] else "".join(f"{p['id']}\n" for p in status["problems"])
-        return Response(body, status=200 if status["healthy"] else 503, mimetype="text/plain")
+            return Response(f"unhealthy\nredis unreachable: {type(exc).__name__}\n", status=503,
+                            mimetype="text/plain")
+        body = status["level"] + "\n" + "".join(f"{p['id']}\n" for p in status["problems"])
+        return Response(body, status=503 if status["level"] == "unhealthy" else 200, mimetype="text/plain")
 
     return app
 

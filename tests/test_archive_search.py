@@ -224,14 +224,29 @@ def test_reload_takes_a_good_config_and_refuses_a_bad_one(tmp_path: Path, roles:
     (config_dir / "keywords.yaml").write_text(yaml.safe_dump(keywords, allow_unicode=True))
     reloaded = newsmon(config_dir, env, "keywords", "reload")
     assert reloaded.returncode == 0, reloaded.stderr
+    assert "1 live worker(s)" in reloaded.stdout
     second = process(2, "Oil exports through the southern ports reached a new record this month.")
     assert [t["topic"] for t in second["topics"]] == ["oil"] and second["config_version"] != first["config_version"]
+    # a file edited after the publish is not loaded: the worker runs what was published, and does not
+    # read the files again at every job
+    keywords["topics"]["oil"] = {"name": "Oil", "any": ["crude"]}
+    (config_dir / "keywords.yaml").write_text(yaml.safe_dump(keywords, allow_unicode=True))
+    for n in (10, 11, 12):
+        later = process(n, "Oil exports through the northern pipeline resumed on Monday.")
+        assert [t["topic"] for t in later["topics"]] == ["oil"] and later["config_version"] == second["config_version"]
+    assert roles.log("worker").count("config reloaded") == 1
     (config_dir / "keywords.yaml").write_text("topics:\n  oil: {name: Oil, any: ['Ker*kuk']}\n")
     refused = newsmon(config_dir, env, "keywords", "reload")
     assert refused.returncode == 2 and "may only end" in refused.stderr
-    # even if a version is published behind its back, the worker keeps the config it has
+    # even if a version is published behind its back, the worker keeps the config it has ...
     redis_conn.set(jobcontext.CONFIG_VERSION, json.dumps({"version": "broken", "at": 0}))
     third = process(3, "Oil exports fell slightly in December according to the ministry.")
     assert [t["topic"] for t in third["topics"]] == ["oil"] and third["config_version"] == second["config_version"]
     assert roles.processes["worker"].poll() is None  # the worker kept running
-    assert "do not validate" in roles.log("worker")
+    assert roles.log("worker").count("cannot be loaded here") == 1
+    process(4, "Oil prices were steady on Tuesday in Basra.")
+    assert roles.log("worker").count("cannot be loaded here") == 1  # said once, not at every job
+    # ... and `status` shows the refusal as a problem
+    status = newsmon(config_dir, env, "status", "--json")
+    problems = {p["kind"] for p in json.loads(status.stdout)["problems"]}
+    assert "config-refused" in problems

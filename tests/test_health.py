@@ -40,7 +40,8 @@ def admin(tmp_path: Path, replay: ReplaySite, redis_conn: redis.Redis):
     replay.set_fixed("/dark/rss", Fixed(status=403, body=b"Forbidden"))
     outbox = tmp_path / "health.jsonl"
     alerts = {"channels": {"ops": {"type": "outbox", "path": str(outbox)}}, "routes": [],
-              "admin": {"channels": ["ops"], "failures": 2, "backlog_seconds": 2, "silent_after_intervals": 100}}
+              "admin": {"channels": ["ops"], "failures": 2, "backlog_seconds": 2, "silent_after_intervals": 100,
+                        "startup_grace_seconds": 0}}
     config_dir = write_config(tmp_path / "config", [feed_source("dark", f"{replay.base_url}/dark/rss")], alerts)
     (config_dir / "newsmon.yaml").write_text(yaml.safe_dump({"workers": {"heartbeat_ttl": 5}}))
     # a scheduler heartbeat, so that only the conditions under test are problems
@@ -85,10 +86,19 @@ def test_stalled_queue_raises_backlog_alert_and_clears_when_drained(admin, roles
     wait_for(lambda: queue.count == 0, timeout=30, what="the queue to drain")
     wait_for(lambda: any(w["queues"] == ["process"] for w in collect(config, redis_conn)["workers"]), timeout=30,
              what="the process worker in status")
-    _, cleared = evaluate(config, redis_conn, exclusive=False)
+    wait_for(lambda: queue.failed_job_registry.count == 1, timeout=30, what="the bad job to fail for good")
+    started, cleared = evaluate(config, redis_conn, exclusive=False)
     assert {p["id"] for p in cleared} == {"queue-backlog:process", "no-worker:process"}
+    assert [p["id"] for p in started] == ["failed-jobs:process"]  # a lost story stays a problem ...
+    assert evaluate(config, redis_conn, exclusive=False) == ([], [])  # ... and is not announced twice
+    queue.failed_job_registry.remove(queue.failed_job_registry.get_job_ids()[0], delete_job=True)
+    _, cleared = evaluate(config, redis_conn, exclusive=False)  # ... until it is requeued or purged
+    assert [p["id"] for p in cleared] == ["failed-jobs:process"]
     assert not redis_conn.hlen(ACTIVE)
-    wait_for(lambda: len(health_lines(outbox)) == 4, timeout=30, what="two alerts fired and two resolved")
+    wait_for(lambda: len(health_lines(outbox)) == 6, timeout=30, what="three alerts fired and three resolved")
+    states = sorted((line["id"], line["state"]) for line in health_lines(outbox))
+    assert states == sorted((pid, state) for pid in ("queue-backlog:process", "no-worker:process",
+                                                     "failed-jobs:process") for state in ("firing", "resolved"))
 
 
 def test_source_returning_403_raises_dark_source_alert(admin, roles: Roles, redis_conn: redis.Redis) -> None:
@@ -123,8 +133,9 @@ def test_status_cli_json_exit_code_and_failed_commands(admin, roles: Roles, redi
                             env=env, capture_output=True, text=True, timeout=60, check=False)
     data = json.loads(result.stdout)
     assert data["queues"]["process"]["failed"] == 1 and len(data["workers"]) == 1
-    assert {"queues", "workers", "scheduler", "sources", "deliveries", "problems", "healthy"} <= set(data)
-    assert result.returncode == (0 if data["healthy"] else 1)
+    assert {"queues", "workers", "scheduler", "sources", "deliveries", "problems", "healthy", "level"} <= set(data)
+    assert "failed-jobs:process" in {p["id"] for p in data["problems"]}
+    assert data["level"] == "degraded" and result.returncode == 1
     table = subprocess.run([sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), "status"],
                            env=env, capture_output=True, text=True, timeout=60, check=False)
     assert "queues" in table.stdout and "process" in table.stdout and "sources" in table.stdout
@@ -138,6 +149,9 @@ def test_status_cli_json_exit_code_and_failed_commands(admin, roles: Roles, redi
     assert "process: 1 failed" in listed and "ValidationError" in listed
     assert "deleted" in failed("purge")
     assert "process: 0 failed" in failed("list")
+    after = subprocess.run([sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), "status", "--json"],
+                           env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert "failed-jobs:process" not in {p["id"] for p in json.loads(after.stdout)["problems"]}
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -98,6 +98,8 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (Alembic, scripts in workers/migrations)."""
     from alembic import command
     from alembic.config import Config as AlembicConfig
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -108,6 +110,12 @@ def migrate(engine: Engine) -> None:
         found = inspect(conn)
         if found.has_table("stories") and not found.has_table("alembic_version"):
             command.stamp(config, "0001")  # an archive made before migrations existed
+        heads = set(ScriptDirectory.from_config(config).get_heads())
+        current = set(MigrationContext.configure(conn).get_current_heads())
+        if current == heads:
+            return  # nothing to do, nothing to say
+        log.info("archive schema: migrating %s -> %s", ",".join(sorted(current)) or "empty",
+                 ",".join(sorted(heads)))
         command.upgrade(config, "head")
 
 

@@ -9,7 +9,7 @@ from typing import Any, TextIO
 from sqlalchemy.engine import Engine
 
 from newsmon import keys
-from newsmon.errors import NewsmonError
+from newsmon.errors import NewsmonError, NothingRunning
 from newsmon.models import Story, story_id_for
 from newsmon.settings import Config, Runtime
 from newsmon.urls import canonical_url
@@ -33,8 +33,14 @@ def explain(config: Config, engine: Engine, runtime: Runtime, reference: str) ->
     story = Story(**{k: row[k] for k in ("id", "source_id", "outlet", "language", "url", "canonical_url", "title",
                                          "text", "author", "published", "fetched", "feed_guid")})
     result = matcher_for(config).match(story.title, story.text, story.language)
-    conn = connect(runtime.redis_url, runtime.data_dir)
-    decisions = {k.decode(): json.loads(v) for k, v in conn.hgetall(keys.explain(story.id)).items()}
+    try:
+        conn = connect(runtime.redis_url, runtime.data_dir)
+    except NothingRunning as exc:
+        conn, redis_note = None, str(exc)  # the archive still answers for topics and dedupe
+    else:
+        redis_note = None
+    decisions = ({k.decode(): json.loads(v) for k, v in conn.hgetall(keys.explain(story.id)).items()}
+                 if conn is not None else {})
     cluster = archive.cluster(row["cluster_id"]) or {}
     desks = {}
     for desk_id, desk in config.alerts.all_desks().items():
@@ -45,6 +51,9 @@ def explain(config: Config, engine: Engine, runtime: Runtime, reference: str) ->
                           else "outlet not followed" if desk.outlets and story.outlet not in desk.outlets
                           else "topic not followed")
                 topics[match.topic] = f"filtered: {reason}"
+                continue
+            if conn is None:
+                topics[match.topic] = "alert record unknown: Redis is not running"
                 continue
             holder = conn.get(keys.cluster_alert(desk_id, row["cluster_id"], match.topic))
             owner = holder.decode().split(":")[0] if holder else None
@@ -62,6 +71,7 @@ def explain(config: Config, engine: Engine, runtime: Runtime, reference: str) ->
                    "cluster": row["cluster_id"], "cluster_members": cluster.get("member_count"),
                    "cluster_first_story": cluster.get("first_story_id")},
         "desks": desks,
+        "redis": redis_note,
     }
 
 
@@ -79,6 +89,8 @@ def print_explanation(report: dict[str, Any], out: TextIO) -> None:
             "near": f"a near copy (similarity {d['similarity']})"}.get(d["kind"], d["kind"])
     out.write(f"dedupe: {kind}; cluster {d['cluster']} with {d['cluster_members']} member(s), first story "
               f"{d['cluster_first_story']}" + (f"; copy of {d['duplicate_of']}" if d["duplicate_of"] else "") + "\n")
+    if report.get("redis"):
+        out.write(f"alert records and routing: {report['redis']}\n")
     for desk_id, desk in report["desks"].items():
         out.write(f"desk {desk_id}:\n")
         if not desk["topics"]:

@@ -29,6 +29,8 @@ def run_worker(config: Config, conn: redis.Redis, archive_url: str, queues: list
     """
     matcher_for(config)  # compile now: a bad alias stops the worker at start, not at its first story
     jobcontext.install(jobcontext.JobContext(config=config, redis=conn, archive_url=archive_url, validate=matcher_for))
+    if jobcontext.published_version(conn) is None:
+        jobcontext.publish(conn, config)  # the first worker of a system deploys what it loaded
     names = queues or [keys.PROCESS_QUEUE, keys.ALERTS_QUEUE]
     worker = SimpleWorker(
         [Queue(name, connection=conn, serializer=JSONSerializer) for name in names],
@@ -38,4 +40,6 @@ def run_worker(config: Config, conn: redis.Redis, archive_url: str, queues: list
         worker_ttl=config.pipeline.workers.heartbeat_ttl,
     )
     log.info("worker %s on queues %s", worker.name, names)
-    worker.work(burst=burst, with_scheduler=True, logging_level=logging.getLevelName(log.getEffectiveLevel()))
+    # RQ sets its own loggers' level from this: at the default level its per-job lines are noise
+    rq_level = logging.getLogger("rq").getEffectiveLevel()
+    worker.work(burst=burst, with_scheduler=True, logging_level=logging.getLevelName(rq_level))

@@ -36,6 +36,7 @@ from newsmon.urls import canonical_url, site_of
 log = logging.getLogger(__name__)
 
 IDLE_WAIT = 0.25
+REDIS_LOSS_LIMIT = 30  # seconds without Redis before the crawler gives up and exits non-zero
 BATCH = 20
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 # error answers reach parse_index so they can be named; redirects (not listed) are still followed
@@ -74,8 +75,9 @@ class PollingSpider(scrapy.Spider):
     conditional_get = False
 
     def __init__(self, redis_conn: redis.Redis | None, config: Config, oneshot: PollRequest | None = None,
-                 **kwargs: Any) -> None:
+                 on_fatal: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.on_fatal = on_fatal  # called when Redis is lost for good: the crawler process exits non-zero
         self.redis = redis_conn
         self.config = config
         self.oneshot = oneshot  # `newsmon sources test`: one poll, nothing read from or written to Redis
@@ -99,9 +101,27 @@ class PollingSpider(scrapy.Spider):
             return
         assert self.redis is not None
         limit = self.config.pipeline.crawler.max_polls_in_flight
+        lost_since: float | None = None
         while not self.stopping:
             room = min(BATCH, limit - len(self.polls))
-            raw = (self.redis.lpop(keys.poll_requests(self.kind), room) or []) if room > 0 else []
+            try:
+                raw = (self.redis.lpop(keys.poll_requests(self.kind), room) or []) if room > 0 else []
+            except redis.RedisError as exc:
+                now = time.monotonic()
+                if lost_since is None:
+                    lost_since = now
+                    log.warning("%s spider: Redis unreachable (%s); retrying for %d s", self.kind, exc, REDIS_LOSS_LIMIT)
+                if now - lost_since > REDIS_LOSS_LIMIT:
+                    log.error("%s spider: Redis unreachable for %d s: the crawler exits", self.kind, REDIS_LOSS_LIMIT)
+                    self.stopping = True
+                    if self.on_fatal is not None:
+                        self.on_fatal(f"Redis unreachable: {exc}")
+                    return
+                await sleep(1.0)
+                continue
+            if lost_since is not None:
+                log.info("%s spider: Redis reachable again", self.kind)
+                lost_since = None
             for item in raw:
                 try:
                     poll_request = PollRequest.model_validate_json(item)

@@ -1,0 +1,61 @@
+"""Logging for every newsmon process: one line per poll, per story and per delivery at the default level.
+
+Libraries whose INFO lines are noise (Scrapy banners and stats dumps, APScheduler job runs, RQ's
+per-job lines, alembic when no migration runs) are held at WARNING, and expected network failures
+are logged in one line without a traceback; `--log-level DEBUG` brings all of it back.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+QUIET_LOGGERS = ("scrapy", "twisted", "apscheduler", "alembic", "rq", "filelock", "urllib3", "trafilatura",
+                 "htmldate", "courlan", "charset_normalizer", "asyncio", "py.warnings", "hpack")
+# Scrapy loggers whose failure messages repeat what the poll line already names (robots.txt of an
+# unreachable host, retries given up, download errors handled by the spider's errback)
+REPEATS_POLL_LINE = ("scrapy.downloadermiddlewares.robotstxt", "scrapy.downloadermiddlewares.retry",
+                     "scrapy.core.scraper")
+NETWORK_ERRORS = ("DNSLookupError", "CannotResolveHostError", "ConnectionRefusedError", "ConnectError",
+                  "TimeoutError", "TCPTimedOutError", "ConnectionLost", "ResponseNeverReceived", "ConnectionDone",
+                  "DownloadConnectionRefusedError", "DownloadTimeoutError", "DownloadFailedError", "IgnoreRequest",
+                  "ConnectingCancelledError", "SSLError", "TunnelError", "ResponseFailed")
+
+_level = logging.INFO
+
+
+class ExpectedFailures(logging.Filter):
+    """No tracebacks for expected network failures; no lines that repeat the poll line's."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING and record.name.startswith(QUIET_LOGGERS):
+            return False  # Scrapy sets its loggers to DEBUG whenever a crawler process starts
+        exc_type = record.exc_info[0] if record.exc_info else None
+        if record.name.startswith(REPEATS_POLL_LINE) and record.levelno < logging.CRITICAL:
+            text = record.getMessage()
+            if exc_type is not None or any(n in text for n in NETWORK_ERRORS) or "Gave up retrying" in text:
+                return False
+        if exc_type is not None and exc_type.__name__ in NETWORK_ERRORS:
+            record.msg = f"{record.getMessage()} ({exc_type.__name__}: {record.exc_info[1]})"  # type: ignore[index]
+            record.args, record.exc_info, record.exc_text = None, None, None
+        return True
+
+
+def configure(level: str) -> None:
+    """Set up the root handler on stderr at `level` and quiet the libraries (above DEBUG)."""
+    global _level
+    numeric = getattr(logging, level.upper(), logging.INFO)
+    _level = numeric
+    logging.basicConfig(level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(numeric)  # Scrapy resets the root logger's level; the handler keeps ours
+        if numeric > logging.DEBUG and not any(isinstance(f, ExpectedFailures) for f in handler.filters):
+            handler.addFilter(ExpectedFailures())
+    quiet_libraries()
+
+
+def quiet_libraries() -> None:
+    """Hold the noisy libraries at WARNING again (Scrapy resets its loggers when a crawler process starts)."""
+    if _level > logging.DEBUG:
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(max(_level, logging.WARNING))

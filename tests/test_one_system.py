@@ -1,0 +1,204 @@
+"""One system on one machine: every command finds what `newsmon run` started (no REDIS_URL), read-only
+commands never start a server of their own, nothing leaves a `redis-server` behind, health tells the
+truth about unreachable sources, and the logs stay at a line per poll."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from newsmon.replay import ReplaySite
+from tests.conftest import add_feed, feed_source, free_port, make_article, wait_for, write_config
+
+pytestmark = pytest.mark.e2e
+
+CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "NEWSMON_DATA_DIR",
+                                                              "NEWSMON_CONFIG_DIR")}
+
+
+def newsmon(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """A newsmon command run from `cwd` as a user would: no REDIS_URL, default ./config and ./var."""
+    return subprocess.run([sys.executable, "-m", "newsmon", *args], cwd=cwd, env=CLEAN_ENV, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def redis_servers_under(directory: Path) -> list[psutil.Process]:
+    """Live redis-server processes whose config lies under `directory`."""
+    found = []
+    for process in psutil.process_iter(["name", "cmdline", "status"]):
+        try:
+            cmdline = " ".join(process.info["cmdline"] or [])
+            if "redis-server" in cmdline and str(directory) in cmdline and process.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def start_run(cwd: Path, log: Path, *args: str) -> subprocess.Popen[bytes]:
+    with log.open("wb") as handle:
+        return subprocess.Popen([sys.executable, "-m", "newsmon", "run", *args], cwd=cwd, env=CLEAN_ENV,
+                                stdout=handle, stderr=subprocess.STDOUT)
+
+
+def stop(process: subprocess.Popen[bytes], signum: int = signal.SIGINT) -> int:
+    process.send_signal(signum)
+    try:
+        return process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+
+
+def test_run_in_an_empty_directory_is_found_by_every_command(replay: ReplaySite, tmp_path: Path) -> None:
+    add_feed(replay, "/k24/rss", [make_article("/k24/1", "Rockets near K-1 base", [
+        "Two rockets landed near the K-1 base west of Kirkuk on Friday, a security source said.",
+        "The coalition troops who once used the base left years ago."])])
+    home = tmp_path / "home"
+    outbox, health = home / "alerts.jsonl", home / "health.jsonl"
+    alerts = {"channels": {"box": {"type": "outbox", "path": str(outbox)},
+                           "ops": {"type": "outbox", "path": str(health)}},
+              "routes": [{"id": "desk", "topics": ["k1_base"], "channels": ["box"]}],
+              "admin": {"channels": ["ops"]}}
+    write_config(home / "config", [feed_source("k24", f"{replay.base_url}/k24/rss", interval=5)], alerts)
+    started = time.monotonic()
+    run = start_run(home, tmp_path / "run.log", "--workers", "1")
+    try:
+        wait_for(lambda: outbox.exists() and outbox.read_text().strip(), timeout=90, what="the first alert")
+        # every command run from the same directory finds the system that `run` started
+        status = wait_for(lambda: (lambda r: r.returncode in (0, 1) and json.loads(r.stdout))(
+            newsmon(home, "status", "--json")), timeout=60, what="status to answer")
+        wait_for(lambda: (lambda s: s["scheduler"]["alive"] and s["workers"])(
+            json.loads(newsmon(home, "status", "--json").stdout)), timeout=60, what="scheduler and worker in status")
+        status = json.loads(newsmon(home, "status", "--json").stdout)
+        assert status["sources"][0]["id"] == "k24" and status["sources"][0]["status"] in ("ok", "unchanged")
+        assert {q for w in status["workers"] for q in w["queues"]} == {"process", "alerts"}
+        assert [r["role"] for r in status["roles"]] == ["crawler", "scheduler", "worker-1"]
+        reload = newsmon(home, "keywords", "reload")
+        assert reload.returncode == 0 and "1 live worker(s)" in reload.stdout, reload.stdout + reload.stderr
+        assert "unix://" in reload.stdout and str(home / "var" / "redis") in reload.stdout
+        # a keywords file edited after the publish is not what the workers run
+        keywords = yaml.safe_load((home / "config" / "keywords.yaml").read_text())
+        keywords["topics"]["k1_base"]["none"] = ["rockets"]
+        (home / "config" / "keywords.yaml").write_text(yaml.safe_dump(keywords, allow_unicode=True))
+        replay.publish("/k24/rss", make_article("/k24/2", "More rockets near K-1 base", [
+            "Three more rockets hit the K-1 base area near Kirkuk on Saturday, police said.",
+            "Nobody was hurt, the statement added."]))
+        wait_for(lambda: len(outbox.read_text().splitlines()) == 2, timeout=60, what="the second alert")
+        listing = newsmon(home, "sources", "list")
+        assert listing.returncode == 0 and "k24" in listing.stdout and "no poll yet" not in listing.stdout
+        # a healthy start raises no health alert in its first minute
+        wait_for(lambda: time.monotonic() - started > 65, timeout=90, interval=1, what="a minute to pass")
+        assert not health.exists() or not health.read_text().strip(), health.read_text()
+        assert json.loads(newsmon(home, "status", "--json").stdout)["level"] == "healthy"
+        assert redis_servers_under(home), "the embedded redis-server runs while `run` runs"
+    finally:
+        code = stop(run)
+    assert code == 0
+    wait_for(lambda: not redis_servers_under(home), timeout=30, what="the embedded redis-server to stop")
+    assert (home / "var" / "redis" / "redis.db").exists()  # saved on the way out
+    after = newsmon(home, "status")
+    assert after.returncode == 2 and after.stdout == ""
+    assert after.stderr.strip() == ("newsmon status: nothing is running under ./var: start it with `newsmon run` "
+                                    "(or set REDIS_URL and DATABASE_URL)")
+
+
+@pytest.mark.parametrize("args", [("status",), ("status", "--json"), ("web", "--port", "0"), ("failed", "list"),
+                                  ("explain", "abc"), ("search", "كركوك"), ("keywords", "reload"),
+                                  ("alerts", "failed")])
+def test_read_only_commands_never_start_a_server(tmp_path: Path, args: tuple[str, ...]) -> None:
+    write_config(tmp_path / "config", [feed_source("s", "http://127.0.0.1:9/rss")],
+                 {"channels": {"c": {"type": "console"}}, "routes": []})
+    result = newsmon(tmp_path, *args, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "under ./var" in result.stderr and "start" in result.stderr and "`newsmon run`" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "var" / "redis").exists() and not (tmp_path / "var" / "archive.sqlite").exists()
+    assert not redis_servers_under(tmp_path)
+
+
+def test_sources_list_without_a_running_system_lists_the_catalogue_and_says_so(tmp_path: Path) -> None:
+    write_config(tmp_path / "config", [feed_source("s", "http://127.0.0.1:9/rss")],
+                 {"channels": {"c": {"type": "console"}}, "routes": []})
+    result = newsmon(tmp_path, "sources", "list")
+    assert result.returncode == 1 and result.stdout.splitlines()[2].startswith("s ")
+    assert "nothing is running under ./var" in result.stderr and not (tmp_path / "var").exists()
+
+
+def test_no_redis_server_outlives_its_owner(tmp_path: Path) -> None:
+    write_config(tmp_path / "config", [feed_source("s", "http://127.0.0.1:9/rss", interval=3600)],
+                 {"channels": {"c": {"type": "console"}}, "routes": []})
+    run = start_run(tmp_path, tmp_path / "run.log", "--workers", "1")
+    try:
+        wait_for(lambda: (tmp_path / "var" / "redis" / "server.json").exists(), timeout=30, what="the server file")
+        servers = wait_for(lambda: redis_servers_under(tmp_path), timeout=30, what="the embedded redis-server")
+        # a second `run` in the same directory refuses instead of starting a second server
+        second = newsmon(tmp_path, "run", timeout=60)
+        assert second.returncode == 1 and "already running under ./var" in second.stderr
+        # a command killed by SIGPIPE or SIGTERM leaves nothing behind (it never started a server)
+        web = subprocess.Popen([sys.executable, "-m", "newsmon", "web", "--port", str(free_port())], cwd=tmp_path,
+                               env=CLEAN_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0)  # the web process starts while we look
+        shell = subprocess.run(f"{sys.executable} -m newsmon status | head -c 1", shell=True, cwd=tmp_path,
+                               env=CLEAN_ENV, capture_output=True, timeout=60, check=False)
+        assert shell.stdout == b"n"
+        web.send_signal(signal.SIGTERM)
+        web.wait(timeout=30)
+        assert redis_servers_under(tmp_path) == servers
+    finally:
+        run.kill()  # SIGKILL: no handler runs; the kernel's death signal stops the server
+        run.wait(timeout=30)
+    wait_for(lambda: not redis_servers_under(tmp_path), timeout=30, what="the orphaned redis-server to stop")
+    for process in psutil.process_iter(["cmdline"]):  # the roles of the killed `run` stop too
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if "newsmon" in cmdline and str(tmp_path) in cmdline:
+            process.kill()
+
+
+def test_unreachable_sources_make_status_unhealthy_with_named_failures_and_quiet_logs(tmp_path: Path) -> None:
+    closed = free_port()
+    sources = [feed_source(f"dns-{i}", f"http://no-such-host-{i}.invalid/rss", interval=5) for i in range(10)]
+    sources += [feed_source(f"port-{i}", f"http://127.0.0.1:{closed}/rss/{i}", interval=5) for i in range(10)]
+    write_config(tmp_path / "config", sources, {"channels": {"c": {"type": "console"}}, "routes": []})
+    run = start_run(tmp_path, tmp_path / "run.log", "--workers", "1")
+    started = time.monotonic()
+    try:
+        def unhealthy() -> dict | None:
+            result = newsmon(tmp_path, "status", "--json")
+            data = json.loads(result.stdout) if result.stdout else {}
+            return data if result.returncode == 2 and data.get("level") == "unhealthy" else None
+
+        status = wait_for(unhealthy, timeout=60, interval=1, what="status to turn unhealthy")
+        assert time.monotonic() - started < 30  # within two poll intervals of the first polls (and start-up)
+        kinds = {p["kind"]: p for p in status["problems"]}
+        assert "sources-all-failing" in kinds and "is the network down?" in kinds["sources-all-failing"]["message"]
+        assert "dns" in kinds["sources-all-failing"]["message"]
+        assert "connection" in kinds["sources-all-failing"]["message"]
+        failures = {row["id"]: row["failure"] for row in status["sources"] if row["status"]}
+        assert {f for s, f in failures.items() if s.startswith("dns-")} == {"dns"}
+        assert {f for s, f in failures.items() if s.startswith("port-")} == {"connection"}
+        table = newsmon(tmp_path, "status")
+        assert table.returncode == 2 and "UNHEALTHY" in table.stdout and "[unhealthy] sources-all-failing" in table.stdout
+        wait_for(lambda: time.monotonic() - started > 30, timeout=40, interval=1, what="30 s of running")
+    finally:
+        assert stop(run) == 0
+    log = (tmp_path / "run.log").read_text(errors="replace")
+    lines = [line for line in log.splitlines() if line.strip()]
+    polls = [line for line in lines if "poll done" in line]
+    assert "Traceback" not in log
+    assert len(polls) >= 20
+    problems = [line for line in lines if "health problem started" in line]
+    # the health check runs every 30 s: at most one problem was logged by now, and not one per source
+    assert len(problems) <= 1 and all("every source failing" in line for line in problems)
+    other = [line for line in lines if "poll done" not in line and line not in problems]
+    assert len(other) <= 12, "\n".join(other)  # start and stop lines only
+    assert all("failure=dns" in p or "failure=connection" in p for p in polls)
