@@ -202,7 +202,9 @@ def problems(config: Config, status: dict[str, Any], now: float) -> list[dict[st
         source = sources[row["id"]]
         limit = (source.silent_after_intervals or admin.silent_after_intervals) * source.interval
         since = row["last_success"]
-        if since is not None and now - since > limit and row not in failing:
+        # silent: no success for long while no poll failed either (polls stuck, skipped or never finishing);
+        # a source whose polls fail is the failing rule's
+        if since is not None and now - since > limit and row["status"] not in FAILED_STATUSES:
             add("source-silent", row["id"], "degraded",
                 f"{row['id']} has not answered for {int(now - since)} s (more than {int(limit)} s)")
     starting = status.get("starting_seconds_left") or 0
