@@ -41,9 +41,39 @@ class Rendered:
     chat_body: str
 
 
+_MASS_MENTION = re.compile(r"(?i)([@＠])(?=(everyone|here|channel|all|room)\b)")
+_TAG_MENTION = re.compile(r"<(?=[!@#&])")
+_SCHEME = re.compile(r"(?i)\b(https?|ftp|mailto|tg|javascript|data):(//)?")
+_DOMAIN_DOT = re.compile(r"(?<=[^\W_])\.(?=[^\W\d_]{2,})")
+ZWSP = "\u200b"
+
+
 def escape_markdown(value: object) -> str:
-    """Backslash-escape markdown syntax so page text cannot add links or formatting to chat messages."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(value))
+    """Chat-safe page text: markdown syntax backslash-escaped, mass mentions (@everyone, @here, @channel,
+    @all, <!here>, <@&role>) broken with a zero-width space, and URLs or domains in the text broken the
+    same way, so that page text can neither add a link (chat clients link bare URLs and domains) nor
+    ping a channel; the story's own URL is added by the template, as the only link."""
+    text = _SCHEME.sub(lambda m: m.group(1) + ":" + ZWSP + (m.group(2) or ""), str(value))
+    text = _DOMAIN_DOT.sub("." + ZWSP, text)
+    text = _MASS_MENTION.sub("\\1" + ZWSP, text)
+    text = _TAG_MENTION.sub("<" + ZWSP, text)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def chat_link(url: str) -> str:
+    """The story's own URL as the one link of a chat message: characters that markdown or chat clients
+    read as syntax or mentions are percent-encoded (the link still opens the same page)."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return escape_markdown(url)
+    netloc = parts.netloc.rsplit("@", 1)[-1]  # no user info in a link shown to desks
+    safe = "/:;=?&%+,~.-!$'"
+
+    return urlunsplit((parts.scheme, netloc, quote(parts.path, safe=safe), quote(parts.query, safe=safe),
+                       quote(parts.fragment, safe=safe)))
 
 
 def _marked(snippet: str, words: list[str], wrap_html: bool) -> str | Markup:
@@ -123,7 +153,7 @@ def render_health(delivery: Delivery) -> Rendered:
     text = (f"{state}: {health.get('message', '')}\nproblem: {health.get('id', '')}\nsince: {health.get('at', '')}\n"
             f"--\nnewsmon health check; `newsmon status` shows the whole picture\n")
     html = f"<!DOCTYPE html><html><body><pre>{escape(text)}</pre></body></html>"
-    return Rendered(subject=subject, text=text, html=html, chat_title=subject.removeprefix("[newsmon] "),
+    return Rendered(subject=subject, text=text, html=html, chat_title=escape_markdown(subject.removeprefix("[newsmon] ")),
                     chat_body=escape_markdown(text))
 
 
@@ -146,8 +176,19 @@ def render_delivery(delivery: Delivery, override_dir: Path | None = None) -> Ren
     plain = _environment(override_dir, False)
     text = plain.get_template("email.txt.j2").render(base, items=text_items)
     chat_body = plain.get_template("chat.md.j2").render(base, items=[_Item(a, zone, False) for a in delivery.items])
-    return Rendered(subject=subject, text=text, html=html, chat_title=subject.removeprefix("[newsmon] "),
+    return Rendered(subject=subject, text=text, html=html, chat_title=chat_title_of(delivery),
                     chat_body=chat_body)
+
+
+def chat_title_of(delivery: Delivery) -> str:
+    """The chat title: the subject without its prefix, every page-derived part chat-escaped."""
+    if delivery.kind != "instant" or not delivery.items:
+        return escape_markdown(subject_of(delivery).removeprefix("[newsmon] "))
+    item = delivery.items[0]
+    topics = ", ".join(t.name for t in item.topics)
+    urgent = "URGENT " if item.urgent else ""
+    return " ".join(f"{urgent}{escape_markdown(topics)}: {escape_markdown(item.title)} "
+                    f"({escape_markdown(item.outlet)})".split())
 
 
 class _MarkdownAlert:
@@ -162,6 +203,8 @@ class _MarkdownAlert:
         value = getattr(self._alert, name)
         if name in self._ESCAPED and value is not None:
             return escape_markdown(value)
+        if name == "url":
+            return chat_link(value)
         if name == "topics":
             return [_MarkdownTopic(t) for t in value]
         return value

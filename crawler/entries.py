@@ -50,33 +50,59 @@ def _newest(entries: list[Entry]) -> datetime | None:
     return max(dates) if dates else None
 
 
+def _item_error(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:160]}"
+
+
 def parse_listing(html: str, base_url: str, selector: str | None, xpath: str | None, pattern: str | None,
-                  max_items: int) -> Parsed:
-    """Article links of an HTML listing page, in page order, by CSS selector, XPath and/or URL regex."""
-    page = Selector(text=html, base_url=base_url)
-    if selector:
-        hrefs = page.css(selector).xpath("descendant-or-self::a/@href").getall()
-    elif xpath:
-        hrefs = page.xpath(xpath).getall()
-    else:
-        hrefs = page.xpath("//a/@href").getall()
-    if not page.xpath("//a"):
-        return Parsed(problem="not a listing page (no links found)")
-    regex = re.compile(pattern) if pattern else None
+                  max_items: int, exclude: str | None = None) -> Parsed:
+    """Article links of an HTML listing page, in page order, by CSS selector, XPath and/or URL regex.
+
+    A link that cannot be used (malformed, not http) is skipped with its reason; the others are kept.
+    The URL regex runs on RE2, so no pattern can make a hostile page take long.
+    """
+    from newsmon.patterns import compile_link_pattern, compile_xpath, css_to_xpath
+
+    try:
+        page = Selector(text=html, base_url=base_url)
+        if not page.xpath("//a"):
+            return Parsed(problem="not a listing page (no links found)")
+        pairs: list[tuple[str, str]] = []  # (href, title)
+        if xpath:
+            compile_xpath(xpath)
+            for value in page.xpath(xpath):
+                node = value.root
+                if isinstance(node, str):
+                    pairs.append((node, ""))
+                elif hasattr(node, "get"):
+                    pairs.append((node.get("href") or "", " ".join(value.xpath(".//text()").getall())))
+        else:
+            anchors = page.xpath(css_to_xpath(selector)).xpath("descendant-or-self::a[@href]") if selector \
+                else page.xpath("//a[@href]")
+            pairs = [(a.attrib.get("href", ""), " ".join(a.xpath(".//text()").getall())) for a in anchors]
+        regex = compile_link_pattern(pattern) if pattern else None
+        leave_out = compile_link_pattern(exclude) if exclude else None
+    except ValueError as exc:
+        return Parsed(problem=f"listing rules cannot be applied: {exc}")
     seen: set[str] = set()
-    entries = []
-    for href in hrefs:
-        url = urljoin(base_url, href.strip()).split("#", 1)[0]
-        if not url.startswith(_HTTP) or url in seen or url.rstrip("/") == base_url.rstrip("/"):
-            continue
-        if regex and not regex.search(url):
+    entries: list[Entry] = []
+    skipped: list[str] = []
+    for index, (href, title) in enumerate(pairs):
+        try:
+            url = urljoin(base_url, href.strip()).split("#", 1)[0]
+            if not url.startswith(_HTTP) or url in seen or url.rstrip("/") == base_url.rstrip("/"):
+                continue
+            urlsplit(url).port  # noqa: B018 - raises ValueError on a malformed port or host
+            if (regex and not regex.search(url)) or (leave_out and leave_out.search(url)):
+                continue
+        except ValueError as exc:
+            skipped.append(f"link {index} {href[:80]!r}: {_item_error(exc)}")
             continue
         seen.add(url)
-        title = " ".join(page.xpath(f"//a[@href={_xpath_literal(href)}]//text()").getall()).strip()
-        entries.append(Entry(key=url, link=url, title=title[:300]))
+        entries.append(Entry(key=url, link=url, title=" ".join(title.split())[:300]))
         if len(entries) >= max_items:
             break
-    return Parsed(entries=entries)
+    return Parsed(entries=entries, skipped=skipped)
 
 
 def _xpath_literal(value: str) -> str:
@@ -104,31 +130,41 @@ def parse_sitemap(body: bytes, base_url: str, max_age_days: float, max_items: in
     if root is None:
         return Parsed(problem="not a sitemap (empty or not XML)")
     tag = etree.QName(root).localname
+    skipped: list[str] = []
     if tag == "sitemapindex":
         children = []
-        for node in root.findall("sm:sitemap", _SITEMAP_NS) or root.findall("sitemap"):
-            loc = (node.findtext("sm:loc", namespaces=_SITEMAP_NS) or node.findtext("loc") or "").strip()
-            when = parse_date(node.findtext("sm:lastmod", namespaces=_SITEMAP_NS) or "", tz_name)
-            if loc.startswith(_HTTP) and (when is None or when >= oldest):
-                children.append((when or now, urljoin(base_url, loc)))
+        for index, node in enumerate(root.findall("sm:sitemap", _SITEMAP_NS) or root.findall("sitemap")):
+            try:
+                loc = (node.findtext("sm:loc", namespaces=_SITEMAP_NS) or node.findtext("loc") or "").strip()
+                when = parse_date(node.findtext("sm:lastmod", namespaces=_SITEMAP_NS) or "", tz_name)
+                if loc.startswith(_HTTP) and (when is None or when >= oldest):
+                    url = urljoin(base_url, loc)
+                    urlsplit(url).port  # noqa: B018 - raises ValueError on a malformed port or host
+                    children.append((when or now, url))
+            except ValueError as exc:
+                skipped.append(f"sitemap {index}: {_item_error(exc)}")
         children.sort(reverse=True)
-        return Parsed(follow=[url for _, url in children[:3]])
+        return Parsed(follow=[url for _, url in children[:3]], skipped=skipped)
     if tag != "urlset":
         return Parsed(problem=f"not a sitemap (root element <{tag}>)")
     entries = []
-    for node in root.findall("sm:url", _SITEMAP_NS) or root.findall("url"):
-        loc = (node.findtext("sm:loc", namespaces=_SITEMAP_NS) or node.findtext("loc") or "").strip()
-        if not loc.startswith(_HTTP):
-            continue
-        news_date = node.findtext("news:news/news:publication_date", namespaces=_SITEMAP_NS)
-        lastmod = node.findtext("sm:lastmod", namespaces=_SITEMAP_NS) or node.findtext("lastmod")
-        when = parse_date(news_date or lastmod or "", tz_name)
-        title = (node.findtext("news:news/news:title", namespaces=_SITEMAP_NS) or "").strip()
-        entries.append(Entry(key=loc, link=loc, title=title, published=when))
+    for index, node in enumerate(root.findall("sm:url", _SITEMAP_NS) or root.findall("url")):
+        try:
+            loc = (node.findtext("sm:loc", namespaces=_SITEMAP_NS) or node.findtext("loc") or "").strip()
+            if not loc.startswith(_HTTP):
+                continue
+            urlsplit(loc).port  # noqa: B018 - raises ValueError on a malformed port or host
+            news_date = node.findtext("news:news/news:publication_date", namespaces=_SITEMAP_NS)
+            lastmod = node.findtext("sm:lastmod", namespaces=_SITEMAP_NS) or node.findtext("lastmod")
+            when = parse_date(news_date or lastmod or "", tz_name)
+            title = (node.findtext("news:news/news:title", namespaces=_SITEMAP_NS) or "").strip()
+            entries.append(Entry(key=loc, link=loc, title=title, published=when))
+        except ValueError as exc:
+            skipped.append(f"url {index}: {_item_error(exc)}")
     newest = _newest(entries)
     fresh = [e for e in entries if e.published is None or e.published >= oldest]
     fresh.sort(key=lambda e: e.published or now, reverse=True)
-    return Parsed(entries=fresh[:max_items], newest=newest)
+    return Parsed(entries=fresh[:max_items], newest=newest, skipped=skipped)
 
 
 def parse_telegram(html: str, base_url: str, max_age_days: float, max_items: int,
@@ -142,22 +178,35 @@ def parse_telegram(html: str, base_url: str, max_age_days: float, max_items: int
             return Parsed()  # a channel page with no posts
         return Parsed(problem="not a Telegram channel preview page")
     entries = []
-    for post in posts:
-        post_id = post.attrib["data-post"]
-        link = post.css("a.tgme_widget_message_date::attr(href)").get() or f"https://t.me/{post_id}"
-        text_node = post.css("div.tgme_widget_message_text")
-        text = "\n".join(t.strip() for t in text_node.xpath(".//text()").getall() if t.strip())
-        if not text:
-            continue
-        when = parse_date(post.css("a.tgme_widget_message_date time::attr(datetime)").get() or "", "UTC")
-        links = tuple(dict.fromkeys(
-            urljoin(base_url, h) for h in text_node.css("a::attr(href)").getall()
-            if urljoin(base_url, h).startswith(_HTTP) and urlsplit(urljoin(base_url, h)).hostname != "t.me"
-        ))
-        title = text.split("\n", 1)[0][:160]
-        entries.append(Entry(key=link, link=link, title=title, guid=post_id, published=when, text=text, links=links))
+    skipped: list[str] = []
+    for index, post in enumerate(posts):
+        try:
+            post_id = post.attrib["data-post"]
+            link = urljoin(base_url, post.css("a.tgme_widget_message_date::attr(href)").get()
+                           or f"https://t.me/{post_id}")
+            if not link.startswith(_HTTP):
+                raise ValueError(f"post link is not http(s): {link[:80]}")
+            urlsplit(link).port  # noqa: B018 - raises ValueError on a malformed port or host
+            text_node = post.css("div.tgme_widget_message_text")
+            text = "\n".join(t.strip() for t in text_node.xpath(".//text()").getall() if t.strip())
+            if not text:
+                continue
+            when = parse_date(post.css("a.tgme_widget_message_date time::attr(datetime)").get() or "", "UTC")
+            links = []
+            for href in text_node.css("a::attr(href)").getall():
+                try:
+                    url = urljoin(base_url, href)
+                    if url.startswith(_HTTP) and urlsplit(url).hostname != "t.me":
+                        links.append(url)
+                except ValueError:
+                    continue  # a malformed link inside a post costs only that link
+            title = text.split("\n", 1)[0][:160]
+            entries.append(Entry(key=link, link=link, title=title, guid=post_id, published=when, text=text,
+                                 links=tuple(dict.fromkeys(links))))
+        except (ValueError, KeyError) as exc:
+            skipped.append(f"post {index}: {_item_error(exc)}")
     newest = _newest(entries)
     oldest = now - timedelta(days=max_age_days)
     fresh = [e for e in entries if e.published is None or e.published >= oldest]
     fresh.sort(key=lambda e: e.published or now, reverse=True)
-    return Parsed(entries=fresh[:max_items], newest=newest)
+    return Parsed(entries=fresh[:max_items], newest=newest, skipped=skipped)

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 from time import struct_time
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import lxml.html
@@ -54,38 +54,64 @@ def _full_text(entry: Any) -> str | None:
     return None
 
 
-def _json_feed(body: bytes) -> dict[str, Any] | None:
+def _json_feed(body: bytes) -> dict[str, Any] | str | None:
+    """The JSON Feed document, a problem (str) when it is JSON that cannot be used, or None when the body
+    is no JSON Feed at all."""
     head = body.lstrip()[:1]
     if head != b"{":
         return None
     try:
         data = json.loads(body)
+    except RecursionError:
+        return "JSON nested too deeply"
     except ValueError:
         return None
-    return data if isinstance(data, dict) and "jsonfeed.org" in str(data.get("version", "")) else None
+    if not isinstance(data, dict) or "jsonfeed.org" not in str(data.get("version", "")):
+        return None
+    if not isinstance(data.get("items", []), list):
+        return f"JSON Feed: items is a {type(data['items']).__name__}, not a list"
+    return data
+
+
+def _text_field(item: dict[str, Any], name: str) -> str:
+    value = item.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str | int | float):
+        raise ValueError(f"{name} is a {type(value).__name__}, not text")
+    return str(value)
 
 
 def _parse_json_feed(data: dict[str, Any], url: str, tz_name: str | None) -> Parsed:
     entries = []
     skipped = []
     for index, item in enumerate(data.get("items") or []):
-        link = urljoin(url, str(item.get("url") or item.get("external_url") or ""))
-        if not link.startswith(("http://", "https://")):
-            skipped.append(f"entry {index}: no link")
-            continue
-        text = item.get("content_text") or (html_to_text(item["content_html"]) if item.get("content_html") else "")
-        entries.append(Entry(
-            key=str(item.get("id") or link), link=link, title=str(item.get("title") or "").strip(),
-            guid=str(item.get("id")) if item.get("id") else None,
-            published=parse_date(str(item.get("date_published") or ""), tz_name),
-            summary=str(item.get("summary") or ""), text=text if len(text) >= FULL_CONTENT_CHARS else None,
-        ))
+        try:
+            if not isinstance(item, dict):
+                raise ValueError(f"item is a {type(item).__name__}, not an object")
+            link = urljoin(url, _text_field(item, "url") or _text_field(item, "external_url"))
+            if not link.startswith(("http://", "https://")):
+                skipped.append(f"entry {index}: no link")
+                continue
+            urlsplit(link).port  # noqa: B018 - raises ValueError on a malformed port or host
+            html = _text_field(item, "content_html")
+            text = _text_field(item, "content_text") or (html_to_text(html) if html else "")
+            ident = _text_field(item, "id")
+            entries.append(Entry(
+                key=ident or link, link=link, title=_text_field(item, "title").strip(), guid=ident or None,
+                published=parse_date(_text_field(item, "date_published"), tz_name),
+                summary=_text_field(item, "summary"), text=text if len(text) >= FULL_CONTENT_CHARS else None,
+            ))
+        except (ValueError, TypeError, RecursionError) as exc:
+            skipped.append(f"entry {index}: {type(exc).__name__}: {str(exc)[:160]}")
     return Parsed(entries=entries, skipped=skipped, newest=_newest(entries))
 
 
 def parse_feed(body: bytes, url: str, content_type: str | None = None, tz_name: str | None = None) -> Parsed:
     """Parse feed bytes; never raises on bad input, names the problem instead."""
     json_feed = _json_feed(body)
+    if isinstance(json_feed, str):
+        return Parsed(problem=json_feed)
     if json_feed is not None:
         return _parse_json_feed(json_feed, url, tz_name)
     headers = {"content-type": content_type} if content_type else {}
@@ -95,29 +121,33 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None, tz_name: 
         exc = parsed.get("bozo_exception")
         result.problem = f"{type(exc).__name__}: {exc}" if exc else "malformed feed"
     for index, entry in enumerate(parsed.get("entries", [])):
-        link = entry.get("link") or ""
-        if not link:
-            links = [l.get("href") for l in entry.get("links", []) if l.get("href")]
-            link = links[0] if links else ""
-        if not link:
-            result.skipped.append(f"entry {index}: no link")
-            continue
-        link = urljoin(url, link)
-        if not link.startswith(("http://", "https://")):
-            result.skipped.append(f"entry {index}: link is not http(s): {link[:80]}")
-            continue
-        guid = entry.get("id") or None
-        result.entries.append(
-            Entry(
-                key=guid or link,
-                link=link,
-                title=str(entry.get("title", "")).strip(),
-                guid=guid,
-                published=_when(entry, tz_name),
-                summary=str(entry.get("summary", "")),
-                text=_full_text(entry),
+        try:
+            link = entry.get("link") or ""
+            if not link:
+                links = [l.get("href") for l in entry.get("links", []) if l.get("href")]
+                link = links[0] if links else ""
+            if not link:
+                result.skipped.append(f"entry {index}: no link")
+                continue
+            link = urljoin(url, link)
+            if not link.startswith(("http://", "https://")):
+                result.skipped.append(f"entry {index}: link is not http(s): {link[:80]}")
+                continue
+            urlsplit(link).port  # noqa: B018 - raises ValueError on a malformed port or host
+            guid = entry.get("id") or None
+            result.entries.append(
+                Entry(
+                    key=guid or link,
+                    link=link,
+                    title=str(entry.get("title", "")).strip(),
+                    guid=guid,
+                    published=_when(entry, tz_name),
+                    summary=str(entry.get("summary", "")),
+                    text=_full_text(entry),
+                )
             )
-        )
+        except (ValueError, TypeError, AttributeError) as exc:  # one bad entry costs only itself
+            result.skipped.append(f"entry {index}: {type(exc).__name__}: {str(exc)[:160]}")
     if not result.entries and not result.skipped and not result.problem and not parsed.get("version"):
         result.problem = "not a feed (no RSS, Atom, RDF or JSON Feed document found)"
     result.newest = _newest(result.entries)

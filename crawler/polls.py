@@ -103,6 +103,10 @@ def record_poll(conn: redis.Redis, source: Source, poll: Any, seconds: float, ba
         mapping.update({k: v for k, v in poll.validators.items()})
     if poll.entry_errors:
         mapping["last_entry_error"] = poll.entry_errors[-1][:500]
+    skipped = list(getattr(poll, "skipped", []))
+    mapping["last_skipped"] = str(len(skipped))
+    if skipped:
+        mapping["last_skipped_reason"] = skipped[0][:500]
     failures = int(conn.hget(key, "consecutive_failures") or 0)
     if failure is None or poll.status == "unchanged":
         mapping.update({"last_success": f"{now:.3f}", "consecutive_failures": "0", "backoff_until": "0",
@@ -123,7 +127,8 @@ def record_poll(conn: redis.Redis, source: Source, poll: Any, seconds: float, ba
             mapping["backoff_until"] = f"{now + wait:.3f}"
     history = json.dumps({"at": round(now, 3), "status": poll.status, "failure": failure.kind if failure else None,
                           "error": failure.message[:200] if failure else None, "http": poll.http_status,
-                          "bytes": poll.bytes, "items": poll.items, "new": poll.new, "seconds": round(seconds, 3)})
+                          "bytes": poll.bytes, "items": poll.items, "new": poll.new, "seconds": round(seconds, 3),
+                          "skipped": len(skipped), "skipped_reasons": [r[:200] for r in skipped[:5]]})
     pipe = conn.pipeline()
     pipe.hset(key, mapping=mapping)
     pipe.hincrby(key, "polls_total", 1)

@@ -119,6 +119,7 @@ def _test(args: argparse.Namespace, config: Config, out: TextIO) -> int:
         "error": poll.failure.message if poll and poll.failure else None,
         "http_status": poll.http_status if poll else None, "items": poll.items if poll else 0,
         "bytes": poll.bytes if poll else 0, "entry_errors": poll.entry_errors if poll else [],
+        "skipped": poll.skipped if poll else [],
     }
     if args.json:
         out.write(json.dumps({"poll": outcome, "stories": stories}, ensure_ascii=False, default=str) + "\n")
@@ -128,7 +129,7 @@ def _test(args: argparse.Namespace, config: Config, out: TextIO) -> int:
               f"{outcome['items']} items listed, {len(stories)} stories would be enqueued\n")
     out.writelines(f"  [{story['language']}] {story['published'] or 'no date'}  {story['title'][:90]}\n"
                   f"      {story['url']}\n" for story in stories)
-    out.writelines(f"  skipped: {error}\n" for error in outcome["entry_errors"])
+    out.writelines(f"  skipped: {error}\n" for error in [*outcome["skipped"], *outcome["entry_errors"]])
     return 0 if poll and poll.failure is None else 1
 
 

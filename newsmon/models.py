@@ -6,7 +6,9 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from newsmon.sanitize import clean_body, clean_line
 
 from newsmon.urls import url_key
 
@@ -52,6 +54,27 @@ class Story(_Model):
     fetched: datetime = Field(default_factory=utcnow)
     feed_guid: str | None = None
     links: list[str] = Field(default_factory=list)  # links inside a Telegram post
+
+    @field_validator("title", "outlet", "author", mode="before")
+    @classmethod
+    def _one_line(cls, value: object) -> object:
+        return clean_line(value) if isinstance(value, str) else value
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _body(cls, value: object) -> object:
+        return clean_body(value) if isinstance(value, str) else value
+
+    @field_validator("url", "canonical_url", "feed_guid", "source_id", "language", mode="before")
+    @classmethod
+    def _no_surrogates(cls, value: object) -> object:
+        return clean_line(value, limit=4096) if isinstance(value, str) else value
+
+    @field_validator("links", mode="before")
+    @classmethod
+    def _links(cls, value: object) -> object:
+        return [clean_line(v, limit=4096) if isinstance(v, str) else v for v in value] \
+            if isinstance(value, list) else value
 
 
 class Hit(_Model):

@@ -80,7 +80,11 @@ class Source(_Model):
     )
     link_xpath: str | None = Field(default=None, description="listing: XPath of the article links' href values")
     link_pattern: str | None = Field(
-        default=None, description="listing: regular expression an article URL must match (after joining)"
+        default=None, description="listing: regular expression an article URL must match (after joining); "
+                                  "RE2 syntax, so no backreferences or lookaround (use link_exclude)"
+    )
+    link_exclude: str | None = Field(
+        default=None, description="listing: regular expression (RE2) of URLs to leave out even when they match"
     )
     max_age_days: float = Field(
         default=3, gt=0, description="sitemap/telegram: ignore items older than this many days"
@@ -111,11 +115,17 @@ class Source(_Model):
     def _kind_fields(self) -> Source:
         if self.kind == "listing" and not (self.link_selector or self.link_xpath or self.link_pattern):
             raise ValueError("link_selector: a listing source needs link_selector, link_xpath or link_pattern")
-        if self.link_pattern:
-            try:
-                re.compile(self.link_pattern)
-            except re.error as exc:
-                raise ValueError(f"link_pattern: not a valid regular expression: {exc}") from exc
+        from newsmon.patterns import compile_link_pattern, compile_xpath, css_to_xpath
+
+        for name, value, check in (("link_pattern", self.link_pattern, compile_link_pattern),
+                                   ("link_exclude", self.link_exclude, compile_link_pattern),
+                                   ("link_selector", self.link_selector, css_to_xpath),
+                                   ("link_xpath", self.link_xpath, compile_xpath)):
+            if value:
+                try:
+                    check(value)
+                except ValueError as exc:
+                    raise ValueError(f"{name}: {exc}") from None
         if self.kind == "telegram" and not re.match(r"^https?://[^/]+/s/[A-Za-z0-9_]+/?$", self.url):
             raise ValueError("url: a telegram source's url is the channel preview, https://t.me/s/<channel>")
         return self
@@ -417,6 +427,14 @@ class CrawlerSettings(_Model):
     max_polls_in_flight: int = Field(
         default=16, ge=1, description="Polls one crawler process runs at once; more wait in Redis for other crawlers"
     )
+    poll_max_requests: int = Field(
+        default=300, ge=2, description="Requests one poll may make (index documents and articles); past it the "
+                                       "poll ends as `over-budget`")
+    poll_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="Bytes one poll may download")
+    poll_max_seconds: float = Field(default=300, gt=0, description="Seconds one poll may run before it stops "
+                                                                   "making requests")
+    sitemap_max_depth: int = Field(default=3, ge=1, le=10, description="Sitemap indexes followed below the "
+                                                                       "source's URL")
 
 
 class ArchiveSettings(_Model):
@@ -492,13 +510,33 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without aliases: `*name` can repeat a node without bound (an alias bomb of a few hundred
+    bytes expands to gigabytes), and nothing in newsmon's files needs it."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, f"YAML aliases (*{event.anchor}) are not allowed in "
+                                                          f"newsmon config files; write the value out",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
+
+
 def _read_yaml(path: Path, raw: bytes | None = None) -> tuple[Any, bytes]:
     if raw is None:
         if not path.is_file():
             raise ConfigError(str(path), "", "file not found")
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(str(path), "", f"larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB")
         raw = path.read_bytes()
     try:
-        data = yaml.safe_load(raw)
+        data = yaml.load(raw, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader without aliases
+    except RecursionError:
+        raise ConfigError(str(path), "", "not valid YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""

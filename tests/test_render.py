@@ -64,7 +64,7 @@ def test_page_text_is_escaped_everywhere() -> None:
     assert parser.scripts == 0
     assert "&lt;script&gt;" in rendered.html and "<img" not in rendered.html
     assert "\n" not in rendered.subject
-    assert "\\[click\\]\\(http://evil\\)" in rendered.chat_body and "\\*bold\\*" in rendered.chat_body
+    assert "\\[click\\]\\(http:\u200b//evil\\)" in rendered.chat_body and "\\*bold\\*" in rendered.chat_body
     assert "**كيه-1**" in rendered.chat_body  # matched words in the chat's own markup
 
 

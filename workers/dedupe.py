@@ -253,6 +253,31 @@ class DedupeIndex:
         args.append(0 if verdict.kind == "url" else 1)  # the counter sizes the next generation
         self._add(keys=keys, args=args)
 
+    def remove(self, story_id: str, text: str, guid_key: str | None = None, now: float | None = None) -> int:
+        """Take a story back out of the index (its job failed before the story was archived), so that no
+        later copy joins a cluster whose first story is missing. Only fields that still point at this
+        story are removed. Returns how many were."""
+        now = time.time() if now is None else now
+        normalized = normalize_text(text)
+        ref = bytes.fromhex(story_id)
+        fields = [b"S" + ref, b"T" + _digest(normalized)] + ([b"G" + _digest(guid_key)] if guid_key else [])
+        fields += _bands(signature(normalized))
+        removed = 0
+        with self._locked():
+            for generation, shards in self._live_generations(now):
+                keys = [self._key(generation, shards, f) for f in fields]
+                pipe = self.conn.pipeline()
+                for key, field in zip(keys, fields):
+                    pipe.hget(key, field)
+                values = pipe.execute()
+                pipe = self.conn.pipeline()
+                for key, field, value in zip(keys, fields, values):
+                    if value is not None and (field.startswith(b"S") or value == ref):
+                        pipe.hdel(key, field)
+                        removed += 1
+                pipe.execute()
+        return removed
+
     @contextmanager
     def _locked(self, timeout: float = 10.0) -> Iterator[None]:
         token = uuid.uuid4().hex

@@ -90,14 +90,20 @@ def process_story(payload: dict[str, Any]) -> dict[str, Any]:
     archive = _archive(ctx.archive_url)
     existing = archive.get(story.id)
     guid_key = f"{story.source_id}\n{story.feed_guid}" if story.feed_guid else None
-    verdict = _dedupe_index(ctx).check_and_add(story.id, story.text, guid_key)
+    result = matcher_for(ctx.config).match(story.title, story.text, story.language)
+    index = _dedupe_index(ctx)
+    verdict = index.check_and_add(story.id, story.text, guid_key)
     cluster, kind = verdict.cluster, verdict.kind
     if existing:  # the same URL again: an edit in place or a retried job; it stays in its cluster
         cluster, kind = existing["cluster_id"], "url"
-    result = matcher_for(ctx.config).match(story.title, story.text, story.language)
-    archive.store(story, result.matches, content_hash(story.title, story.text), ctx.config.version,
-                  cluster_id=cluster, dedupe_kind=kind, duplicate_of=verdict.duplicate_of,
-                  similarity=verdict.similarity)
+    try:
+        archive.store(story, result.matches, content_hash(story.title, story.text), ctx.config.version,
+                      cluster_id=cluster, dedupe_kind=kind, duplicate_of=verdict.duplicate_of,
+                      similarity=verdict.similarity)
+    except BaseException:
+        if not existing:  # not archived: take it back out of the index so no copy points at it
+            index.remove(story.id, story.text, guid_key)
+        raise
     summary = archive.update_cluster(cluster)
     for topic, hits in result.suppressed.items():
         log.info("suppressed story=%s topic=%s by=%s", story.id, topic, [h.text for h in hits])

@@ -61,6 +61,9 @@ class Poll:
     newest: datetime | None = None
     validators: dict[str, str] = field(default_factory=dict)
     entry_errors: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # items the index listed that could not be used, why
+    requests: int = 0
+    visited: set[str] = field(default_factory=set)  # index documents requested (a sitemap may list itself)
 
     def fail(self, failure: health.Failure, status: str = "error") -> None:
         """Mark the poll failed (the first failure wins)."""
@@ -175,7 +178,25 @@ class PollingSpider(scrapy.Spider):
         request = scrapy.Request(url, callback=callback, errback=errback, dont_filter=True, meta=meta,
                                  headers=headers, **kwargs)
         poll.pending += 1
+        poll.requests += 1
         return request
+
+    def _within_budget(self, poll: Poll) -> bool:
+        """Whether the poll may make one more request; past its budget of requests, bytes or seconds it
+        fails as `over-budget` (what it found so far is kept) and makes no more."""
+        crawl = self.config.pipeline.crawler
+        elapsed = time.monotonic() - poll.started
+        over = (f"{poll.requests} requests" if poll.requests >= crawl.poll_max_requests
+                else f"{poll.bytes} bytes" if poll.bytes >= crawl.poll_max_bytes
+                else f"{elapsed:.0f} s" if elapsed >= crawl.poll_max_seconds else None)
+        if over is None:
+            return True
+        if poll.failure is None or poll.failure.kind != "over-budget":
+            poll.fail(health.Failure("over-budget", f"poll stopped after {over} (budget: "
+                                                    f"{crawl.poll_max_requests} requests, {crawl.poll_max_bytes} "
+                                                    f"bytes, {crawl.poll_max_seconds:.0f} s)"))
+            poll.status = "error"
+        return False
 
     # --- the index document ---------------------------------------------------------------------
 
@@ -210,7 +231,14 @@ class PollingSpider(scrapy.Spider):
                 and not polls.has_failed_entries(self.redis, poll.source.id)):
             poll.status = "unchanged"
             return
-        parsed = self.parse_entries(poll, response)
+        try:
+            parsed = self.parse_entries(poll, response)
+        except Exception as exc:  # noqa: BLE001 - a parser bug or a hostile document costs only this poll
+            log.warning("%s parser failed source=%s url=%s", self.kind, poll.source.id, response.url, exc_info=True)
+            poll.fail(health.Failure("unusable", f"{self.kind} could not be parsed: {type(exc).__name__}: "
+                                                 f"{str(exc)[:200]}"))
+            return
+        poll.skipped.extend(parsed.skipped)
         if parsed.problem and not parsed.entries and not parsed.follow:
             poll.fail(health.Failure("unusable", f"unusable {self.kind}: {parsed.problem}"))
             return
@@ -218,18 +246,32 @@ class PollingSpider(scrapy.Spider):
             log.warning("malformed %s source=%s url=%s kept=%d problem=%s", self.kind, poll.source.id,
                         response.url, len(parsed.entries), parsed.problem)
         for reason in parsed.skipped:
-            log.warning("entry skipped source=%s url=%s reason=%s", poll.source.id, response.url, reason)
+            log.debug("entry skipped source=%s url=%s reason=%s", poll.source.id, response.url, reason)
         if self.conditional_get:
             poll.validators = {
                 "etag": response.headers.get("ETag", b"").decode("latin-1"),
                 "last_modified": response.headers.get("Last-Modified", b"").decode("latin-1"),
                 "body_sha": body_sha,
             }
+        depth = response.meta.get("index_depth", 0) + 1
+        poll.visited.add(response.url)
+        poll.visited.add(poll.source.url)
         for url in parsed.follow:
+            if url in poll.visited:
+                poll.skipped.append(f"{url[:120]}: already read in this poll (an index listing itself)")
+                continue
+            if depth > self.config.pipeline.crawler.sitemap_max_depth:
+                poll.skipped.append(f"{url[:120]}: deeper than {self.config.pipeline.crawler.sitemap_max_depth} "
+                                    f"index levels")
+                continue
+            if not self._within_budget(poll):
+                break
+            poll.visited.add(url)
             try:
-                yield self._request(poll, url, self.parse_index, self.index_failed, meta=_INDEX_META)
+                yield self._request(poll, url, self.parse_index, self.index_failed,
+                                    meta={**_INDEX_META, "index_depth": depth})
             except ValueError as exc:
-                log.warning("malformed %s link source=%s url=%r: %s", self.kind, poll.source.id, url, exc)
+                poll.skipped.append(f"{url[:120]}: malformed link: {exc}")
         poll.items += len(parsed.entries)
         if parsed.newest and (poll.newest is None or parsed.newest > poll.newest):
             poll.newest = parsed.newest
@@ -240,6 +282,8 @@ class PollingSpider(scrapy.Spider):
         fresh = list(by_key) if self.dry_run else polls.unseen(self.redis, poll.source.id, list(by_key))
         for key in fresh[: poll.source.max_items]:
             entry = by_key[key]
+            if not entry.text and not self._within_budget(poll):
+                break
             if entry.text:
                 poll.new += 1
                 yield self._item(poll, entry, self._story(poll, entry, entry.link, entry.title, entry.text, None,
@@ -353,8 +397,10 @@ class PollingSpider(scrapy.Spider):
         polls.release_poll(self.redis, source.id, poll.request.lock_token)
         self.crawler.stats.inc_value(f"newsmon/polls/{poll.status}")
         level = logging.WARNING if poll.failure else logging.INFO
-        log.log(level, "poll done source=%s kind=%s status=%s new=%d bytes=%d seconds=%.2f%s", source.id, self.kind,
-                poll.status, poll.new, poll.bytes, seconds,
+        log.log(level, "poll done source=%s kind=%s status=%s new=%d bytes=%d seconds=%.2f%s%s", source.id,
+                self.kind, poll.status, poll.new, poll.bytes, seconds,
+                f" skipped={len(poll.skipped)} ({poll.skipped[0]}{'; ...' if len(poll.skipped) > 1 else ''})"
+                if poll.skipped else "",
                 f" failure={poll.failure.kind}: {poll.failure.message}" if poll.failure else "")
 
 

@@ -19,4 +19,4 @@ class ListingSpider(PollingSpider):
         if not response.headers.get("Content-Type", b"text/html").lower().startswith((b"text/html", b"application/xhtml")):
             return Parsed(problem="not an HTML page")
         return parse_listing(decode_html(response), response.url, source.link_selector, source.link_xpath,
-                             source.link_pattern, source.max_items)
+                             source.link_pattern, source.max_items, source.link_exclude)
