@@ -7,7 +7,6 @@ sitemaps to read next), so it can be tested on saved pages without Scrapy. Feeds
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin, urlsplit

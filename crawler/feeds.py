@@ -78,7 +78,7 @@ def _text_field(item: dict[str, Any], name: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str | int | float):
-        raise ValueError(f"{name} is a {type(value).__name__}, not text")
+        raise TypeError(f"{name} is a {type(value).__name__}, not text")
     return str(value)
 
 
@@ -88,7 +88,7 @@ def _parse_json_feed(data: dict[str, Any], url: str, tz_name: str | None) -> Par
     for index, item in enumerate(data.get("items") or []):
         try:
             if not isinstance(item, dict):
-                raise ValueError(f"item is a {type(item).__name__}, not an object")
+                raise TypeError(f"item is a {type(item).__name__}, not an object")
             link = urljoin(url, _text_field(item, "url") or _text_field(item, "external_url"))
             if not link.startswith(("http://", "https://")):
                 skipped.append(f"entry {index}: no link")

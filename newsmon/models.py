@@ -9,7 +9,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from newsmon.sanitize import clean_body, clean_line
-
 from newsmon.urls import url_key
 
 

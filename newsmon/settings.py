@@ -534,7 +534,7 @@ def _read_yaml(path: Path, raw: bytes | None = None) -> tuple[Any, bytes]:
             raise ConfigError(str(path), "", f"larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB")
         raw = path.read_bytes()
     try:
-        data = yaml.load(raw, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader without aliases
+        data = yaml.load(raw, Loader=_NoAliasLoader)
     except RecursionError:
         raise ConfigError(str(path), "", "not valid YAML: nested too deeply") from None
     except yaml.YAMLError as exc:

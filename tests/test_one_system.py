@@ -75,10 +75,12 @@ def test_run_in_an_empty_directory_is_found_by_every_command(replay: ReplaySite,
     try:
         wait_for(lambda: outbox.exists() and outbox.read_text().strip(), timeout=90, what="the first alert")
         # every command run from the same directory finds the system that `run` started
-        status = wait_for(lambda: (lambda r: r.returncode in (0, 1) and json.loads(r.stdout))(
-            newsmon(home, "status", "--json")), timeout=60, what="status to answer")
-        wait_for(lambda: (lambda s: s["scheduler"]["alive"] and s["workers"])(
-            json.loads(newsmon(home, "status", "--json").stdout)), timeout=60, what="scheduler and worker in status")
+        def ready() -> bool:
+            found = newsmon(home, "status", "--json")
+            data = json.loads(found.stdout) if found.stdout else {}
+            return bool(data.get("scheduler", {}).get("alive") and data.get("workers"))
+
+        wait_for(ready, timeout=60, what="scheduler and worker in status")
         status = json.loads(newsmon(home, "status", "--json").stdout)
         assert status["sources"][0]["id"] == "k24" and status["sources"][0]["status"] in ("ok", "unchanged")
         assert {q for w in status["workers"] for q in w["queues"]} == {"process", "alerts"}

@@ -233,7 +233,7 @@ class PollingSpider(scrapy.Spider):
             return
         try:
             parsed = self.parse_entries(poll, response)
-        except Exception as exc:  # noqa: BLE001 - a parser bug or a hostile document costs only this poll
+        except Exception as exc:
             log.warning("%s parser failed source=%s url=%s", self.kind, poll.source.id, response.url, exc_info=True)
             poll.fail(health.Failure("unusable", f"{self.kind} could not be parsed: {type(exc).__name__}: "
                                                  f"{str(exc)[:200]}"))
