@@ -250,3 +250,4 @@ def test_reload_takes_a_good_config_and_refuses_a_bad_one(tmp_path: Path, roles:
     status = newsmon(config_dir, env, "status", "--json")
     problems = {p["kind"] for p in json.loads(status.stdout)["problems"]}
     assert "config-refused" in problems
+    assert "config-invalid" in problems  # the broken keywords.yaml on disk, reported though status loads none

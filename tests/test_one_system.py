@@ -204,3 +204,36 @@ def test_unreachable_sources_make_status_unhealthy_with_named_failures_and_quiet
     other = [line for line in lines if "poll done" not in line and line not in problems]
     assert len(other) <= 12, "\n".join(other)  # start and stop lines only
     assert all("failure=dns" in p or "failure=connection" in p for p in polls)
+
+
+def test_a_role_that_keeps_restarting_and_a_broken_config_show_in_status(replay: ReplaySite, tmp_path: Path) -> None:
+    add_feed(replay, "/k24/rss", [make_article("/k24/1", "Rockets near K-1 base", [
+        "Two rockets landed near the K-1 base west of Kirkuk on Friday, a security source said."])])
+    write_config(tmp_path / "config", [feed_source("k24", f"{replay.base_url}/k24/rss", interval=5)],
+                 {"channels": {"c": {"type": "console"}}, "routes": []})
+    run = start_run(tmp_path, tmp_path / "run.log", "--workers", "1")
+    try:
+        def worker_pid() -> int | None:
+            result = newsmon(tmp_path, "status", "--json")
+            data = json.loads(result.stdout) if result.stdout else {}
+            return next((r["pid"] for r in data.get("roles", []) if r["role"] == "worker-1"), None) \
+                if data.get("workers") else None
+
+        pid = wait_for(worker_pid, timeout=60, what="the worker to report in")
+        (tmp_path / "config" / "alerts.yaml").write_text("channels: [unclosed\n")  # a broken file on disk
+        os.kill(pid, signal.SIGKILL)  # the worker dies; every restart now fails on the broken file
+
+        def restarting() -> dict | None:
+            data = json.loads(newsmon(tmp_path, "status", "--json").stdout or "{}")
+            kinds = {p["kind"] for p in data.get("problems", [])}
+            return data if {"role-restarting", "config-invalid"} <= kinds else None
+
+        status = wait_for(restarting, timeout=90, interval=1, what="status to report the restarting worker")
+        assert status["level"] == "unhealthy"
+        problem = next(p for p in status["problems"] if p["kind"] == "role-restarting")
+        assert "worker-1" in problem["message"] and "last exit code 2" in problem["message"]
+        assert "alerts.yaml" in next(p for p in status["problems"] if p["kind"] == "config-invalid")["message"]
+    finally:
+        assert stop(run) == 0
+    log = (tmp_path / "run.log").read_text(errors="replace")
+    assert "worker-1 (pid" in log and "exited with code 2; restarting in" in log

@@ -59,6 +59,7 @@ def test_two_crawlers_and_two_workers_share_work_once(replay: ReplaySite, roles:
     lines = [json.loads(line) for line in outbox.read_text().splitlines()]
     assert len(lines) == SOURCES and len({line["story_id"] for line in lines}) == SOURCES  # each alert once
     crawled = [name for name in ("crawler-1", "crawler-2") if "poll done" in roles.log(name)]
-    worked = [name for name in ("worker-1", "worker-2") if "Successfully completed" in roles.log(name)]
+    worked = [name for name in ("worker-1", "worker-2")
+              if "processed story=" in roles.log(name) or "sent key=" in roles.log(name)]
     assert crawled == ["crawler-1", "crawler-2"], "both crawlers should have taken polls"
     assert worked == ["worker-1", "worker-2"], "both workers should have taken jobs"
