@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
 
@@ -30,7 +31,7 @@ ADMIN_DESK = "admin"
 
 
 def evaluate(config: Config, conn: redis.Redis, now: float | None = None,
-             exclusive: bool = True) -> tuple[list[dict], list[dict]]:
+             exclusive: bool = True, validate: Any = None) -> tuple[list[dict], list[dict]]:
     """Compare the current problems with the active ones; alert on what started and what cleared.
 
     With `exclusive`, a run that finds another process's run within the last quarter minute does
@@ -42,7 +43,7 @@ def evaluate(config: Config, conn: redis.Redis, now: float | None = None,
     now = time.time() if now is None else now
     if exclusive and not conn.set(LOCK, uuid.uuid4().hex, nx=True, ex=INTERVAL // 2):
         return [], []
-    on_disk, error = load_for_status(config.directory, conn)
+    on_disk, error = load_for_status(config.directory, conn, validate)
     current = {p["id"]: p for p in collect(config if error else on_disk, conn, now, config_error=error)["problems"]}
     active = {k.decode(): json.loads(v) for k, v in conn.hgetall(ACTIVE).items()}
     started = [p for pid, p in current.items() if pid not in active]
@@ -69,14 +70,14 @@ def _send(config: Config, conn: redis.Redis, problem: dict, state: str, stamp: s
     enqueue_deliveries(config, conn, ADMIN_DESK, Desk(channels=channels, topics=["*"]), "health", [], health=health)
 
 
-def start_thread(config: Config, conn: redis.Redis) -> threading.Thread:
+def start_thread(config: Config, conn: redis.Redis, validate: Any = None) -> threading.Thread:
     """Evaluate health every half minute in the background of a worker process."""
 
     def loop() -> None:
         while True:
             time.sleep(INTERVAL)  # first check after a full interval: the worker's own heartbeat is in by then
             try:
-                evaluate(config, conn)
+                evaluate(config, conn, validate=validate)
             except redis.RedisError as exc:
                 log.warning("health check skipped: %s", exc)
 

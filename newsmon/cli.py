@@ -6,6 +6,7 @@ import argparse
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -102,6 +103,27 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def config_validator() -> Callable[[Config], None]:
+    """What `config check` checks beyond the schema (the keywords compile into a matcher), for status and
+    health; remembered per config version, so a large keywords file is compiled once per change."""
+    from workers.matcher import Matcher
+
+    checked: dict[str, ConfigError | None] = {}
+
+    def validate(config: Config) -> None:
+        if config.version not in checked:
+            try:
+                Matcher(config.keywords, source=str(config.directory / "keywords.yaml"))
+                checked[config.version] = None
+            except ConfigError as exc:
+                checked[config.version] = exc
+        found = checked[config.version]
+        if found is not None:
+            raise found
+
+    return validate
+
+
 def _terminate(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
@@ -166,7 +188,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from crawler.scheduler import run_scheduler
 
         ticks = [("digests", lambda: digest_tick(config, conn), DIGEST_TICK),
-                 ("health", lambda: evaluate(config, conn), INTERVAL)]
+                 ("health", lambda: evaluate(config, conn, validate=config_validator()), INTERVAL)]
         if config.pipeline.archive.retention_days:
             ticks.append(("retention", lambda: _prune(config, runtime), 3600))
         run_scheduler(config, conn, ticks=ticks)
@@ -179,7 +201,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from workers.runner import run_worker
 
         if not args.burst:
-            start_thread(config, conn)
+            start_thread(config, conn, validate=config_validator())
         run_worker(config, conn, runtime.archive_url(), queues=args.queues, burst=args.burst)
     return 0
 
@@ -233,8 +255,8 @@ def _web(args: argparse.Namespace, config_dir: Path, runtime: Runtime) -> int:
                 return []
         return opened[0].recent(limit)
 
-    config, _error = load_for_status(config_dir, conn)
-    app = create_app(config, conn, recent,
+    config, _error = load_for_status(config_dir, conn, config_validator())
+    app = create_app(config, conn, recent, validate=config_validator(),
                      host=args.host, token=os.environ.get("NEWSMON_WEB_TOKEN") or None, config_dir=config_dir)
     serve(app, args.host, args.port)
     return 0

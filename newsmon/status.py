@@ -276,14 +276,19 @@ def mark_starting(conn: redis.Redis, config: Config, fresh: bool = False) -> Non
         conn.set(keys.STARTING, str(time.time()), nx=not fresh, ex=grace)
 
 
-def load_for_status(config_dir: Any, conn: redis.Redis | None) -> tuple[Config, str | None]:
+def load_for_status(config_dir: Any, conn: redis.Redis | None,
+                    validate: Any = None) -> tuple[Config, str | None]:
     """The config to report with: the directory's, else the published one, else an empty one; and the
-    directory's error, if it does not load."""
+    directory's error, if it does not load. `validate` adds the checks `config check` makes beyond the
+    schema (the matcher's), raising ConfigError."""
     from newsmon.errors import ConfigError
     from newsmon.settings import load_config
 
     try:
-        return load_config(config_dir), None
+        config = load_config(config_dir)
+        if validate is not None:
+            validate(config)
+        return config, None
     except ConfigError as exc:
         error = str(exc)
     if conn is not None:

@@ -128,7 +128,8 @@ def _same(offered: str, token: str) -> bool:
 
 
 def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int], list[dict[str, Any]]],
-               host: str = "127.0.0.1", token: str | None = None, config_dir: Path | None = None) -> Flask:
+               host: str = "127.0.0.1", token: str | None = None, config_dir: Path | None = None,
+               validate: Callable[[Config], object] | None = None) -> Flask:
     """The Flask app. With `config_dir`, the config is read again at each request, so a config that
     no longer loads shows as a problem (the last good one is used to report).
 
@@ -145,7 +146,7 @@ def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int]
     def status_now() -> tuple[Config, dict[str, Any]]:
         error = None
         if config_dir is not None:
-            loaded, error = load_for_status(config_dir, conn)
+            loaded, error = load_for_status(config_dir, conn, validate)
             if error is None or loaded.version != "none":
                 current["config"] = loaded
         return current["config"], collect(current["config"], conn, config_error=error)

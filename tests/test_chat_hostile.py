@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import requests
@@ -97,7 +97,7 @@ def test_local_receivers_get_no_hostile_markup(receiver: Receiver, scheme: str) 
 class _Answer:
     status_code = 200
     ok = True
-    headers: dict[str, str] = {}
+    headers: ClassVar[dict[str, str]] = {}
 
     def __init__(self, body: dict[str, Any] | str) -> None:
         self.content = (body if isinstance(body, str) else json.dumps(body)).encode()

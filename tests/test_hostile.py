@@ -209,14 +209,14 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
 
 @pytest.mark.parametrize(("file", "content", "field", "reason"), [
     ("sources.yaml", BOMB + "sources: []\n", "line 2", "YAML aliases (*a) are not allowed"),
-    ("sources.yaml", "sources:\n  - {id: s, name: s, outlet: o, language: en, kind: listing, url: 'http://x/',\n"
-                     "     link_pattern: '(a)\\1'}\n", "sources[0]", "link_pattern: not supported by the linear-time"),
-    ("sources.yaml", "sources:\n  - {id: s, name: s, outlet: o, language: en, kind: listing, url: 'http://x/',\n"
-                     "     link_pattern: '^(?!tags/).*'}\n", "sources[0]", "lookaround are not allowed"),
-    ("sources.yaml", "sources:\n  - {id: s, name: s, outlet: o, language: en, kind: listing, url: 'http://x/',\n"
-                     "     link_selector: 'div.main a[href'}\n", "sources[0]", "link_selector: not a valid CSS selector"),
-    ("sources.yaml", "sources:\n  - {id: s, name: s, outlet: o, language: en, kind: listing, url: 'http://x/',\n"
-                     "     link_xpath: '//a[@href'}\n", "sources[0]", "link_xpath: not a valid XPath"),
+    ("sources.yaml", ("sources:\n  - {id: s, name: s, outlet: o, language: en, kind: listing, url: 'http://x/',\n"
+                     "     link_pattern: '(a)\\1'}\n"), "sources[0]", "link_pattern: not supported by the linear-time"),
+    ("sources.yaml", ("sources:\n  - {id: s, name: s, outlet: o, language: en, kind: listing, url: 'http://x/',\n"
+                     "     link_pattern: '^(?!tags/).*'}\n"), "sources[0]", "lookaround are not allowed"),
+    ("sources.yaml", ("sources:\n  - {id: s, name: s, outlet: o, language: en, kind: listing, url: 'http://x/',\n"
+                     "     link_selector: 'div.main a[href'}\n"), "sources[0]", "link_selector: not a valid CSS selector"),
+    ("sources.yaml", ("sources:\n  - {id: s, name: s, outlet: o, language: en, kind: listing, url: 'http://x/',\n"
+                     "     link_xpath: '//a[@href'}\n"), "sources[0]", "link_xpath: not a valid XPath"),
     ("keywords.yaml", "topics: " + "[" * 5000 + "]" * 5000 + "\n", "keywords.yaml", "nested too deeply"),
 ])
 def test_config_check_refuses_hostile_config_in_a_second(tmp_path: Path, file: str, content: str, field: str,
