@@ -124,6 +124,22 @@ def config_validator() -> Callable[[Config], None]:
     return validate
 
 
+def _reporting_config_dir(args: argparse.Namespace, runtime: Runtime) -> Path:
+    """The config that `status` and `web` report with: --config-dir or $NEWSMON_CONFIG_DIR when given,
+    else the directory the running system was started with (published in Redis), else the default."""
+    import os
+
+    if args.config_dir or os.environ.get("NEWSMON_CONFIG_DIR"):
+        return args.config_dir or default_config_dir()
+    from newsmon.jobcontext import published_directory
+    from newsmon.redis_conn import connect
+
+    try:
+        return published_directory(connect(runtime.redis_url, runtime.data_dir)) or default_config_dir()
+    except (NothingRunning, RedisUnreachable, redis.RedisError):
+        return default_config_dir()
+
+
 def _terminate(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
@@ -156,9 +172,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "status" or (args.command == "failed"):
         from newsmon import cli_status
 
-        return cli_status.run(args, args.config_dir or default_config_dir(), runtime)
+        return cli_status.run(args, _reporting_config_dir(args, runtime), runtime)
     if args.command == "web":
-        return _web(args, args.config_dir or default_config_dir(), runtime)
+        return _web(args, _reporting_config_dir(args, runtime), runtime)
     config = _load(args)
     if args.command in ("search", "backtest", "explain"):
         from newsmon import cli_archive

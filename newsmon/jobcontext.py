@@ -21,6 +21,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import redis
 
@@ -79,7 +80,8 @@ def publish(conn: redis.Redis, config: Config, files: dict[str, bytes] | None = 
             raise ConfigError(str(config.directory), "", "the files changed while being published; try again")
     encoded = {name: base64.b64encode(raw).decode() for name, raw in files.items()}
     pipe = conn.pipeline(transaction=True)
-    pipe.set(CONFIG_FILES, json.dumps({"version": config.version, "files": encoded}))
+    pipe.set(CONFIG_FILES, json.dumps({"version": config.version, "files": encoded,
+                                       "directory": str(Path(config.directory).resolve())}))
     pipe.set(CONFIG_VERSION, json.dumps({"version": config.version, "at": time.time()}))
     pipe.execute()
 
@@ -91,6 +93,13 @@ def published(conn: redis.Redis) -> tuple[str, dict[str, bytes]] | None:
         return None
     data = json.loads(raw)
     return data["version"], {name: base64.b64decode(b) for name, b in data["files"].items()}
+
+
+def published_directory(conn: redis.Redis) -> Path | None:
+    """The config directory the running system was started (or last reloaded) with, when it exists here."""
+    raw = conn.get(CONFIG_FILES)
+    directory = json.loads(raw).get("directory") if raw else None
+    return Path(directory) if directory and Path(directory).is_dir() else None
 
 
 def published_version(conn: redis.Redis) -> str | None:

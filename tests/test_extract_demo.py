@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+from pathlib import Path
 import sys
 from datetime import UTC, datetime
 
@@ -61,9 +63,10 @@ def test_language_detection(text: str, declared: str | None, expected: str) -> N
 
 
 @pytest.mark.e2e
-def test_demo_json_shows_seed_story_alert() -> None:
-    result = subprocess.run([sys.executable, "-m", "newsmon", "demo", "--json"], capture_output=True, text=True, check=False,
-                            timeout=120, cwd=ROOT)
+def test_demo_json_shows_seed_story_alert(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "NEWSMON_DATA_DIR")}
+    result = subprocess.run([sys.executable, "-m", "newsmon", "demo", "--json"], capture_output=True, text=True,
+                            check=False, timeout=120, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     alerts = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     for alert in alerts:

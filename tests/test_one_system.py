@@ -237,3 +237,91 @@ def test_a_role_that_keeps_restarting_and_a_broken_config_show_in_status(replay:
         assert stop(run) == 0
     log = (tmp_path / "run.log").read_text(errors="replace")
     assert "worker-1 (pid" in log and "exited with code 2; restarting in" in log
+
+
+def test_demo_keeps_what_it_found_and_leads_into_the_product(tmp_path: Path) -> None:
+    demo = newsmon(tmp_path, "demo", timeout=180)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert "What the demo found is kept in ./var. Try next" in demo.stdout
+    assert "newsmon search كركوك" in demo.stdout and "newsmon demo --serve" in demo.stdout
+    explain_line = next(line for line in demo.stdout.splitlines() if " explain " in line)
+    assert not redis_servers_under(tmp_path)
+    found = newsmon(tmp_path, "search", "كركوك", "--json")
+    assert found.returncode == 0 and "Kurdistan24" in found.stdout
+    explained = newsmon(tmp_path, *explain_line.split()[1:])
+    assert explained.returncode == 0, explained.stderr
+    assert "k1_base" in explained.stdout and "alert records and routing: nothing is running" in explained.stdout
+    # a second demo clears the first one's data and finds the same alerts again
+    again = newsmon(tmp_path, "demo", "--json", timeout=180)
+    assert again.returncode == 0 and len(again.stdout.splitlines()) == demo.stdout.count("\n* [")
+    # a data directory that a real newsmon used is never cleared by the demo
+    (tmp_path / "var" / "DEMO").unlink()
+    refused = newsmon(tmp_path, "demo", timeout=60)
+    assert refused.returncode == 1 and "holds a real newsmon's data" in refused.stderr
+
+
+def test_demo_serve_keeps_running_and_publishes_until_interrupted(tmp_path: Path) -> None:
+    log = tmp_path / "serve.log"
+    with log.open("wb") as handle:
+        serve = subprocess.Popen([sys.executable, "-m", "newsmon", "demo", "--serve"], cwd=tmp_path, env=CLEAN_ENV,
+                                 stdout=handle, stderr=subprocess.STDOUT)
+    try:
+        def processed() -> int:
+            result = newsmon(tmp_path, "status", "--json")
+            if not result.stdout:
+                return 0
+            return len([s for s in json.loads(result.stdout)["sources"] if s["status"]])
+
+        wait_for(lambda: processed() == 5, timeout=90, interval=1, what="every demo source polled")
+        assert "newsmon status" in log.read_text() and "Ctrl-C stops everything" in log.read_text()
+        # the first served story is published 5 s in and polled within the 10 s interval
+        wait_for(lambda: "Drone sighted over the K-1 base" in newsmon(tmp_path, "search", "drone", "--json").stdout,
+                 timeout=60, interval=2, what="a served story in the archive")
+        web_port = free_port()
+        web = subprocess.Popen([sys.executable, "-m", "newsmon", "web", "--port", str(web_port)], cwd=tmp_path,
+                               env=CLEAN_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            import urllib.request
+
+            def page() -> str:
+                try:
+                    return urllib.request.urlopen(f"http://127.0.0.1:{web_port}/", timeout=5).read().decode()
+                except OSError:
+                    return ""
+
+            assert "Drone sighted over the K-1 base" in wait_for(page, timeout=30, what="the status page")
+        finally:
+            web.send_signal(signal.SIGTERM)
+            web.wait(timeout=30)
+    finally:
+        code = stop(serve)
+    assert code == 0
+    wait_for(lambda: not redis_servers_under(tmp_path), timeout=30, what="the demo's redis-server to stop")
+
+
+def test_status_with_redis_down_is_one_line_and_a_crawler_that_loses_redis_exits_non_zero(tmp_path: Path) -> None:
+    from newsmon.redis_conn import EmbeddedRedis
+
+    closed = free_port()
+    env = {**CLEAN_ENV, "REDIS_URL": f"redis://127.0.0.1:{closed}/0"}
+    write_config(tmp_path / "config", [feed_source("s", "http://127.0.0.1:9/rss")],
+                 {"channels": {"c": {"type": "console"}}, "routes": []})
+    down = subprocess.run([sys.executable, "-m", "newsmon", "status"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert down.returncode == 2 and len(down.stderr.strip().splitlines()) == 1 and "Traceback" not in down.stderr
+    assert "does not answer" in down.stderr
+    server = EmbeddedRedis(tmp_path / "private").start()
+    crawler = subprocess.Popen([sys.executable, "-m", "newsmon", "crawler"], cwd=tmp_path,
+                               env={**CLEAN_ENV, "REDIS_URL": server.url}, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: server.connection().client_list() and len(server.connection().client_list()) > 1,
+                 timeout=30, what="the crawler to connect")
+        server.stop(save=False)
+        assert crawler.wait(timeout=90) == 3
+    finally:
+        if crawler.poll() is None:
+            crawler.kill()
+        server.stop(save=False)
+    output = crawler.stdout.read().decode(errors="replace") if crawler.stdout else ""
+    assert "Redis unreachable for 30 s: the crawler exits" in output and "Traceback" not in output
