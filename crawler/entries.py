@@ -42,6 +42,7 @@ class Parsed:
     problem: str | None = None  # why the document could not be used, when it could not
     skipped: list[str] = field(default_factory=list)
     newest: datetime | None = None
+    document: str | None = None  # what the document was recognised as (a feed's version: rss20, atom10, json)
 
 
 def _newest(entries: list[Entry]) -> datetime | None:

@@ -104,7 +104,7 @@ def _parse_json_feed(data: dict[str, Any], url: str, tz_name: str | None) -> Par
             ))
         except (ValueError, TypeError, RecursionError) as exc:
             skipped.append(f"entry {index}: {type(exc).__name__}: {str(exc)[:160]}")
-    return Parsed(entries=entries, skipped=skipped, newest=_newest(entries))
+    return Parsed(entries=entries, skipped=skipped, newest=_newest(entries), document="json")
 
 
 def parse_feed(body: bytes, url: str, content_type: str | None = None, tz_name: str | None = None) -> Parsed:
@@ -116,7 +116,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None, tz_name: 
         return _parse_json_feed(json_feed, url, tz_name)
     headers = {"content-type": content_type} if content_type else {}
     parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False)
-    result = Parsed()
+    result = Parsed(document=parsed.get("version") or None)
     if parsed.get("bozo"):
         exc = parsed.get("bozo_exception")
         result.problem = f"{type(exc).__name__}: {exc}" if exc else "malformed feed"

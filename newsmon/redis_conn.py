@@ -102,7 +102,7 @@ def _alive(pid: int) -> bool:
     return status != "Z"
 
 
-def _death_signal() -> object | None:
+def death_signal() -> object | None:
     """A function for the child (between fork and exec) that asks the Linux kernel to SIGTERM it when its
     parent dies; None elsewhere. libc is loaded here, in the parent, so the child only makes one call."""
     try:
@@ -153,7 +153,7 @@ class EmbeddedRedis:
         # roles; the death signal stops it if the owner dies without doing so (SIGKILL included)
         self.process = subprocess.Popen([binary, str(conf)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL, start_new_session=True,
-                                        preexec_fn=_death_signal())  # noqa: PLW1509 - one prctl call, no locks
+                                        preexec_fn=death_signal())  # noqa: PLW1509 - one prctl call, no locks
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -21,6 +21,7 @@ from pathlib import Path
 import redis
 
 from newsmon import keys
+from newsmon.redis_conn import death_signal
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,11 @@ class Supervisor:
             self._spawn(child)
 
     def _spawn(self, child: Child) -> None:
+        # a session of its own (Ctrl-C reaches the supervisor, which stops the roles in order), and SIGTERM
+        # from the kernel if the supervisor dies without stopping them (SIGKILL, OOM)
         child.process = subprocess.Popen(child.argv, env=self.env, stdout=self.stdout, stderr=self.stdout,
-                                         start_new_session=True)
+                                         start_new_session=True,
+                                         preexec_fn=death_signal())  # noqa: PLW1509 - one prctl call
         child.started = time.monotonic()
         child.died_at = None
         log.debug("started %s pid=%d", child.name, child.process.pid)
@@ -92,6 +96,7 @@ class Supervisor:
                 continue
             if child.died_at is None:
                 child.died_at = now
+                _kill_group(child.process.pid)  # what it forked (RQ's scheduler process) goes with it
                 code = child.process.returncode
                 child.exits.append([round(time.time(), 3), code])
                 how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
@@ -119,6 +124,7 @@ class Supervisor:
                 log.warning("%s did not stop in %.0f s; killing it", child.name, STOP_GRACE)
                 child.process.kill()
                 child.process.wait()
+            _kill_group(child.process.pid)
         if self.redis is not None:
             try:
                 self.redis.hdel(keys.ROLES, *[f"{self.host}:{c.name}" for c in self.children])
@@ -142,6 +148,14 @@ class Supervisor:
                 time.sleep(0.5)
         finally:
             self.stop()
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL what is left of a role's process group (each role runs in a session of its own)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def child_env(redis_url: str, extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import redis
@@ -24,34 +21,9 @@ def make_story(url: str = "https://www.kurdistan24.net/ar/story/1", text: str = 
                  feed_guid=guid)
 
 
-def _archive_urls() -> list[str]:
-    urls = ["sqlite"]
-    if os.environ.get("NEWSMON_TEST_DATABASE_URL"):
-        urls.append("postgresql")
-    return urls
-
-
-@pytest.fixture(params=_archive_urls())
-def archive(request: pytest.FixtureRequest, tmp_path: Path) -> Archive:
-    if request.param == "sqlite":
-        return Archive(open_engine(f"sqlite:///{tmp_path / 'archive.sqlite'}"))
-    from sqlalchemy import text
-
-    base = os.environ["NEWSMON_TEST_DATABASE_URL"]
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    admin = open_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    engine_url = base + ("&" if "?" in base else "?") + f"options=-csearch_path%3D{schema}"
-    request.addfinalizer(lambda: _drop_schema(admin, schema))
-    return Archive(open_engine(engine_url))
-
-
-def _drop_schema(engine, schema: str) -> None:
-    from sqlalchemy import text
-
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+@pytest.fixture
+def archive(db_url: str) -> Archive:
+    return Archive(open_engine(db_url))
 
 
 def test_archive_round_trip_and_upsert(archive: Archive) -> None:

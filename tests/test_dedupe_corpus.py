@@ -123,5 +123,7 @@ def test_dedupe_cli_jsonl_reports_kind_cluster_and_original() -> None:
         assert (line["duplicate_of"] is None) == (story["kind"] == "new")
     strict = subprocess.run([sys.executable, "-m", "newsmon", "dedupe", "--jsonl", "--threshold", "0.95"],
                             input=stdin, capture_output=True, text=True, timeout=120, check=False)
+    assert strict.returncode == 0, strict.stderr
     kinds = [json.loads(line)["kind"] for line in strict.stdout.splitlines()]
-    assert "near" not in kinds  # copies are all below 0.95: the threshold is honoured
+    assert len(kinds) == len(stories)
+    assert "near" not in kinds and "new" in kinds  # copies are all below 0.95: the threshold is honoured

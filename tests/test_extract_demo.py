@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +15,7 @@ from crawler.extract import extract_article
 from crawler.language import detect_language
 from newsmon.errors import FetchError
 from newsmon.replay import Article, ReplaySite, read_story_file
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import FIXTURES
 
 
 def test_seed_page_extracts_title_text_date_and_canonical() -> None:

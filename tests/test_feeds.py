@@ -25,14 +25,52 @@ def test_corpus_is_large_enough() -> None:
     assert len(CORPUS) > 500
 
 
-@pytest.mark.parametrize("path", CORPUS, ids=lambda p: str(p.relative_to(FIXTURES / "feedparser-corpus")))
-def test_every_corpus_feed_is_read_without_crashing(path: Path) -> None:
+MANIFEST = FIXTURES / "feedparser-corpus-outcomes.tsv"
+
+
+def outcome(path: Path) -> str:
+    """What newsmon makes of one corpus file: entries kept, entries skipped with a reason, the problem
+    named for the document, and what the document was recognised as."""
     feed = parse_feed(path.read_bytes(), "http://example.org/feed")
-    # whatever it is, we either keep entries or say why not
-    assert feed.entries or feed.problem or feed.skipped or not feed.entries
-    for entry in feed.entries:
+    problem = feed.problem.split(":", 1)[0] if feed.problem else "-"
+    return f"entries={len(feed.entries)} skipped={len(feed.skipped)} problem={problem} document={feed.document or '-'}"
+
+
+def _manifest() -> dict[str, str]:
+    rows = (line.split("\t") for line in MANIFEST.read_text().splitlines() if line and not line.startswith("#"))
+    return {path: expected for path, expected in rows}
+
+
+EXPECTED = _manifest() if MANIFEST.exists() else {}
+
+
+def test_manifest_covers_the_corpus() -> None:
+    assert set(EXPECTED) == {str(p.relative_to(FIXTURES / "feedparser-corpus")) for p in CORPUS}
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=lambda p: str(p.relative_to(FIXTURES / "feedparser-corpus")))
+def test_every_corpus_feed_gives_its_reviewed_outcome(path: Path) -> None:
+    found = outcome(path)
+    # never nothing: entries, skipped entries with their reasons, a named problem, or a recognised
+    # (empty) feed document
+    assert found != "entries=0 skipped=0 problem=- document=-", f"{path}: no entries and no reason"
+    assert found == EXPECTED[str(path.relative_to(FIXTURES / "feedparser-corpus"))]
+    for entry in parse_feed(path.read_bytes(), "http://example.org/feed").entries:
         assert entry.link.startswith(("http://", "https://"))
         assert entry.key
+
+
+def write_manifest() -> None:
+    """Write the outcomes of the current parser (`python -m tests.test_feeds`); review the diff before
+    committing it: every change of outcome must be one that was meant."""
+    lines = ["# path\toutcome of crawler.feeds.parse_feed (see tests/test_feeds.py; regenerate with",
+             "# `python -m tests.test_feeds` and review the diff)"]
+    lines += [f"{p.relative_to(FIXTURES / 'feedparser-corpus')}\t{outcome(p)}" for p in CORPUS]
+    MANIFEST.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    write_manifest()
 
 
 def test_malformed_feed_keeps_entries_and_names_problem() -> None:

@@ -24,7 +24,7 @@ from newsmon import keys
 from newsmon.replay import Fixed, ReplaySite
 from newsmon.settings import load_config
 from newsmon.status import collect
-from tests.conftest import Roles, feed_source, free_port, wait_for, write_config
+from tests.conftest import Roles, feed_source, free_port, require, wait_for, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -76,6 +76,10 @@ def test_stalled_queue_raises_backlog_alert_and_clears_when_drained(admin, roles
                                                                     redis_conn: redis.Redis) -> None:
     config, config_dir, outbox = admin
     roles.start("alerts-worker", config_dir, "worker", "--queues", "alerts")
+    # readiness, not time: the alerts worker must be registered before health is judged, or a busy machine
+    # adds a `no-worker:alerts` that this test is not about
+    wait_for(lambda: any(w["queues"] == ["alerts"] for w in collect(config, redis_conn)["workers"]), timeout=60,
+             what="the alerts worker in status")
     queue = Queue(keys.PROCESS_QUEUE, connection=redis_conn, serializer=JSONSerializer)
     queue.enqueue("workers.jobs.process_story", {"not": "a story"})  # fails when a worker finally takes it
     wait_for(lambda: (collect(config, redis_conn)["queues"]["process"]["oldest_age_seconds"] or 0) > 2, timeout=30,
@@ -163,6 +167,7 @@ def dump_dom(url: str) -> str:
                              "--disable-component-update", "--disable-sync", "--no-first-run",
                              f"--user-data-dir={Path(os.environ.get('TMPDIR', '/tmp')) / f'chromium-{os.getpid()}'}",
                              "--dump-dom", url], capture_output=True, text=True, timeout=90, check=False)
+    assert result.returncode == 0 and "<html" in result.stdout, f"Chromium failed: {result.stderr[-2000:]}"
     return result.stdout
 
 
@@ -275,10 +280,17 @@ def test_web_pages_metrics_health_and_tokens_over_http(admin, redis_conn: redis.
         web.wait(timeout=30)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package (.ci/run installs it)")
 def test_web_page_renders_in_headless_chromium(admin, redis_conn: redis.Redis, redis_url: str,
                                                tmp_path: Path) -> None:
+    require(CHROMIUM is not None, "needs Debian's chromium package (.ci/run installs it)")
+    from newsmon.models import Story
+    from workers.archive import Archive, open_engine
+
     _config, config_dir, _ = admin
+    archive = Archive(open_engine(f"sqlite:///{tmp_path / 'data' / 'archive.sqlite'}"))
+    url = "https://www.kurdistan24.net/ar/story/1/%D9%82%D8%A7%D8%B9%D8%AF%D8%A9-%D9%83%D9%8A%D9%87-1"
+    archive.store(Story(id="0123456789abcdef", source_id="dark", outlet="كوردستان 24", language="ar", url=url,
+                        canonical_url=url, title="صواريخ على قاعدة كيه-1 غرب كركوك", text="نص الخبر"), [], "h", "v1")
     redis_conn.hset(keys.source_state("dark"), mapping={"status": "error", "failure_kind": "blocked",
                                                         "consecutive_failures": "3", "polls_total": "3"})
     Queue(keys.PROCESS_QUEUE, connection=redis_conn, serializer=JSONSerializer).enqueue(
@@ -289,6 +301,10 @@ def test_web_page_renders_in_headless_chromium(admin, redis_conn: redis.Redis, r
         assert 'id="sources"' in dom and 'data-source="dark"' in dom and "blocked" in dom
         assert '<td class="depth num">1</td>' in dom
         assert "UNHEALTHY" in dom
+        # the Arabic headline reaches the browser intact, in a cell that lays it out right to left, and its
+        # link's text is the readable Arabic URL while the href stays encoded
+        assert '<td lang="ar" dir="auto"><a href="' + url + '">صواريخ على قاعدة كيه-1 غرب كركوك</a>' in dom
+        assert "/ar/story/1/قاعدة-كيه-1</div>" in dom
         polls = dump_dom(f"http://127.0.0.1:{port}/sources/dark")
         assert "<h1>dark</h1>" in polls and "Recent polls" in polls
     finally:

@@ -18,6 +18,11 @@ pytestmark = pytest.mark.e2e
 
 SOURCES = 6
 INTERVAL = 3
+SYNDICATED = "Drone downed near the K-1 base"
+AGENCY = ["A drone was shot down near the K-1 air base north-west of Kirkuk on Saturday, the joint operations "
+          "command said in a statement carried by several outlets.",
+          "The statement said the drone carried explosives and was brought down before it reached the base; "
+          "no one was hurt and an investigation into where it was launched from has begun."]
 
 
 def polls(conn: redis.Redis, source_id: str) -> int:
@@ -29,9 +34,12 @@ def test_two_crawlers_and_two_workers_share_work_once(replay: ReplaySite, roles:
     sources = []
     for n in range(SOURCES):
         words = f"report{n} " + " ".join(f"w{n}x{i}" for i in range(40))
-        add_feed(replay, f"/outlet{n}/rss", [make_article(f"/outlet{n}/k1", f"Rockets near K-1 base, report {n}", [
-            f"Two rockets struck near the K-1 air base west of Kirkuk, outlet {n} reported on Friday.", words])],
-            outlet=f"Outlet {n}")
+        own = make_article(f"/outlet{n}/k1", f"Rockets near K-1 base, report {n}", [
+            f"Two rockets struck near the K-1 air base west of Kirkuk, outlet {n} reported on Friday.", words])
+        # the same agency story, carried by every outlet: its copies reach both workers at once, and the
+        # desk must still hear of it once
+        copy = make_article(f"/outlet{n}/agency", SYNDICATED, AGENCY)
+        add_feed(replay, f"/outlet{n}/rss", [own, copy], outlet=f"Outlet {n}")
         sources.append(feed_source(f"outlet{n}", f"{replay.base_url}/outlet{n}/rss", interval=INTERVAL,
                                    outlet=f"Outlet {n}"))
     outbox = tmp_path / "outbox.jsonl"
@@ -47,7 +55,7 @@ def test_two_crawlers_and_two_workers_share_work_once(replay: ReplaySite, roles:
         roles.start(name, config_dir, "worker")
     ids = [s["id"] for s in sources]
     wait_for(lambda: all(polls(redis_conn, i) >= 3 for i in ids), timeout=90, what="three polls of every source")
-    wait_for(lambda: outbox.exists() and len(outbox.read_text().splitlines()) >= SOURCES, timeout=60,
+    wait_for(lambda: outbox.exists() and len(outbox.read_text().splitlines()) >= SOURCES + 1, timeout=60,
              what="an alert per story")
     elapsed = time.monotonic() - started
     for source_id in ids:
@@ -56,8 +64,10 @@ def test_two_crawlers_and_two_workers_share_work_once(replay: ReplaySite, roles:
         assert done <= fetched <= done + 1, (source_id, done, fetched)  # one fetch per poll
         assert done <= elapsed / INTERVAL + 2, (source_id, done, elapsed)  # no more than one poll per interval
         assert replay.hits[f"/{source_id}/k1"] == 1  # each article fetched once
+        assert replay.hits[f"/{source_id}/agency"] == 1
     lines = [json.loads(line) for line in outbox.read_text().splitlines()]
-    assert len(lines) == SOURCES and len({line["story_id"] for line in lines}) == SOURCES  # each alert once
+    assert len(lines) == SOURCES + 1 and len({line["story_id"] for line in lines}) == SOURCES + 1  # once each
+    assert [line["title"] for line in lines].count(SYNDICATED) == 1  # six copies, one cluster, one alert
     crawled = [name for name in ("crawler-1", "crawler-2") if "poll done" in roles.log(name)]
     worked = [name for name in ("worker-1", "worker-2")
               if "processed story=" in roles.log(name) or "sent key=" in roles.log(name)]

@@ -66,6 +66,7 @@ stories = Table(
     Index("ix_stories_published", "published"),
     Index("ix_stories_content_hash", "content_hash"),
     Index("ix_stories_cluster", "cluster_id"),
+    Index("ix_stories_processed", "processed"),  # made by migration 0002; the schema drift test holds them together
 )
 
 clusters = Table(
