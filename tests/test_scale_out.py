@@ -19,10 +19,10 @@ pytestmark = pytest.mark.e2e
 SOURCES = 6
 INTERVAL = 3
 SYNDICATED = "Drone downed near the K-1 base"
-AGENCY = ["A drone was shot down near the K-1 air base north-west of Kirkuk on Saturday, the joint operations "
-          "command said in a statement carried by several outlets.",
-          "The statement said the drone carried explosives and was brought down before it reached the base; "
-          "no one was hurt and an investigation into where it was launched from has begun."]
+AGENCY = [("A drone was shot down near the K-1 air base north-west of Kirkuk on Saturday, the joint operations "
+          "command said in a statement carried by several outlets."),
+          ("The statement said the drone carried explosives and was brought down before it reached the base; "
+          "no one was hurt and an investigation into where it was launched from has begun.")]
 
 
 def polls(conn: redis.Redis, source_id: str) -> int:
