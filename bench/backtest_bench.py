@@ -24,6 +24,7 @@ from sqlalchemy import insert
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import describe
 from newsmon.settings import load_config, load_keywords
 from workers.archive import Archive, open_engine, stories
 from workers.backtest import backtest
@@ -68,7 +69,8 @@ def main() -> None:
     config = load_config(ROOT / "config")
     candidate = load_keywords(ROOT / "config" / "keywords.yaml")
     seed = (ROOT / "tests" / "fixtures" / "seed" / "000_128dad676d5a1ee3.txt").read_text(encoding="utf-8")
-    print(f"backtest of config/keywords.yaml over a SQLite archive ({args.stories:,} stories, 2-core machine)")
+    print(describe())
+    print(f"backtest of config/keywords.yaml over a SQLite archive ({args.stories:,} stories)")
     for label, text, count in (("mixed-language 3 KB stories", None, args.stories),
                                ("hit-dense stories (the seed article)", seed, min(args.stories, 20_000))):
         directory = tempfile.mkdtemp(prefix="newsmon-backtest-")

@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.benchredis import bench_redis
+from bench.machine import describe
 from workers.dedupe import DedupeIndex
 
 ALPHABETS = ["ابتثجحخدذرزسشصضطظعغفقكلمنهوية", "ئابپتجچحخدرڕزژسشعغفڤقکگلڵمنوۆهەیێ", "abcçdeêfghiîjklmnopqrsştuûvwxyz"]
@@ -78,6 +79,7 @@ def main() -> None:
         if conn.type(key) == b"hash":
             encoding = conn.object("encoding", key).decode()
             encodings[encoding] = encodings.get(encoding, 0) + 1
+    print(describe())
     print(f"dedupe over {args.stories:,} stories spread over a 14-day window ({kinds})")
     print(f"time per story: {spent / args.stories * 1000:.3f} ms (signature, lookups and insert)")
     print(f"redis memory per story: {used / args.stories:.0f} bytes (INFO used_memory), "

@@ -1,19 +1,27 @@
-"""The whole pipeline under load: throughput against a naive script, idle cost, alert latency, memory.
+"""The whole pipeline under load: throughput against two baselines, CPU per article, idle cost,
+alert latency, memory.
 
-Runs the real roles (scheduler, two crawlers, two workers; separate processes) against a real Redis
-and a local replay site that generates outlet-like pages of 60-150 KB on the fly (mixed Arabic,
-Sorani, Kurmanji and English), then prints:
+Every contestant reads the same kind of local replay site (outlet-like pages of 60-150 KB on the fly,
+mixed Arabic, Sorani, Kurmanji and English), served by a process of its own, so no contestant shares
+an interpreter with the site:
 
-- throughput: new articles per second end to end (fetch, extract, dedupe, tag, archive) for a burst
-  of N articles across S sources, and, in the same run, a naive script (feedparser + a thread pool of
-  8 + trafilatura, nothing else) over the same kind of site;
+- newsmon: the real roles (two crawlers, two workers; separate processes) against a real Redis, doing
+  fetch, extract, dedupe, tag and archive for a burst of N new articles across S sources;
+- "8 threads": feedparser + a thread pool of 8 + trafilatura's default extraction, nothing else;
+- "careful": feedparser + a process per core + trafilatura's fast path, nothing else (what a careful
+  user writes to extract articles as fast as the machine allows);
+
+alternating newsmon, 8 threads, careful, for --runs rounds; each figure is the median with min–max.
+CPU per article is the user+system time of each contestant's processes (newsmon: per role) over the
+articles it archived. Then:
+
 - idle cost: `bench/poll_cost.py` for 1,000 sources (304 and same-body polls), as % of one core at a
   5-minute interval;
 - latency: from an item appearing in a feed to its alert at a local webhook receiver, p50 and p95
-  over L items published at random moments, with a 60 s poll interval;
+  over L items published at random moments, with a 60 s poll interval (one run);
 - peak memory (RSS) of each role.
 
-    python bench/pipeline.py [--sources 50] [--articles 2000] [--latency-items 200] [--skip-latency]
+    python bench/pipeline.py [--sources 50] [--articles 2000] [--runs 3] [--latency-items 200] [--skip-latency]
 
 Uses NEWSMON_TEST_REDIS_URL (flushed!) if set, else an embedded Redis.
 """
@@ -43,6 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.benchredis import bench_redis
+from bench.machine import describe, spread
 from newsmon import keys
 from newsmon.models import PollRequest
 from newsmon.replay import Article, Feed, ReplaySite
@@ -123,6 +132,22 @@ class Roles:
                 self.peak[name] = max(self.peak.get(name, 0), rss)
             time.sleep(0.2)
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """User+system CPU seconds of each role so far (children included)."""
+        out = {}
+        for name, process in self.processes.items():
+            try:
+                proc = psutil.Process(process.pid)
+                times = proc.cpu_times()
+                total = times.user + times.system
+                for child in proc.children(recursive=True):
+                    child_times = child.cpu_times()
+                    total += child_times.user + child_times.system
+            except psutil.Error:
+                continue
+            out[name] = total
+        return out
+
     def stop(self) -> None:
         for process in self.processes.values():
             process.terminate()
@@ -162,61 +187,135 @@ def archived(data_dir: Path) -> int:
         return 0
 
 
-def throughput(args: argparse.Namespace, conn: redis.Redis, redis_url: str, work: Path) -> tuple[float, dict]:
+class SiteProcess:
+    """The bench site served by a process of its own (nothing of a contestant's shares its interpreter)."""
+
+    def __init__(self, prefix: str, seed: int, sources: int, per_source: int) -> None:
+        self.process = subprocess.Popen([sys.executable, __file__, "--serve-site", prefix, str(seed), str(sources),
+                                         str(per_source)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        self.base = self.process.stdout.readline().strip()  # the site prints its URL when it listens
+
+    def stop(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()  # the site stops when its stdin closes
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def serve_site(prefix: str, seed: int, sources: int, per_source: int) -> None:
+    site = build_site(sources, per_source, prefix, seed)
+    print(site.start(), flush=True)
+    sys.stdin.read()
+    site.stop()
+
+
+def throughput(args: argparse.Namespace, conn: redis.Redis, redis_url: str, work: Path,
+               round_no: int) -> tuple[float, dict[str, float], dict]:
+    """newsmon's articles/s for one burst, its CPU ms per article per role group, and peak RSS."""
     per_source = args.articles // args.sources
-    site = build_site(args.sources, per_source, "burst", 1)
-    base = site.start()
-    config_dir = write_config(work / "burst-config", base, "burst", args.sources, 3600, {"channels": {}, "routes": []})
-    data_dir = work / "burst-data"
+    prefix = f"burst{round_no}x"
+    site = SiteProcess(prefix, 10 + round_no, args.sources, per_source)
+    config_dir = write_config(work / f"{prefix}-config", site.base, prefix, args.sources, 3600,
+                              {"channels": {}, "routes": []})
+    data_dir = work / f"{prefix}-data"
     data_dir.mkdir()
+    from workers.archive import open_engine
+
+    open_engine(f"sqlite:///{data_dir / 'archive.sqlite'}").dispose()  # migrated before the clock starts
     roles = Roles(config_dir, redis_url, data_dir)
     for name in ("crawler-1", "crawler-2"):
         roles.start(name, "crawler")
     for name in ("worker-1", "worker-2"):
         roles.start(name, "worker", "--queues", "process")
-    time.sleep(4)  # let every role import and connect before the clock starts
+    wait_ready(conn, data_dir, workers=2)
+    before = roles.cpu_seconds()
     started = time.perf_counter()
     for s in range(args.sources):
-        conn.rpush(keys.poll_requests("feed"), PollRequest(source_id=f"burst{s}", poll_id=f"p{s}", lock_token="bench",
+        conn.rpush(keys.poll_requests("feed"), PollRequest(source_id=f"{prefix}{s}", poll_id=f"p{s}",
+                                                          lock_token="bench",
                                                           requested_at=datetime.now(UTC)).model_dump_json())
     expected = per_source * args.sources
     deadline = time.perf_counter() + 900
     while archived(data_dir) < expected and time.perf_counter() < deadline:
-        time.sleep(0.5)
+        time.sleep(0.2)
     elapsed = time.perf_counter() - started
+    after = roles.cpu_seconds()
     done = archived(data_dir)
     roles.stop()
     site.stop()
-    return done / elapsed, roles.peak
+    cpu = {group: sum(after.get(n, 0) - before.get(n, 0) for n in after if n.startswith(group)) * 1000 / max(done, 1)
+           for group in ("crawler", "worker")}
+    return done / elapsed, cpu, roles.peak
 
 
-def naive(args: argparse.Namespace) -> float:
-    """feedparser + a thread pool of 8 + trafilatura, nothing else (run in its own process)."""
+def wait_ready(conn: redis.Redis, data_dir: Path, workers: int) -> None:
+    """Readiness, not a sleep: the workers registered in Redis and the archive migrated."""
+    from rq import Worker
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if len(Worker.all(connection=conn)) >= workers and (data_dir / "archive.sqlite").exists():
+            time.sleep(1.0)  # the crawlers import Scrapy alongside; give them the same second
+            return
+        time.sleep(0.2)
+    raise RuntimeError("roles did not start within 120 s")
+
+
+def baseline(kind: str, base: str, args: argparse.Namespace, prefix: str) -> tuple[float, float]:
+    """A baseline script's articles/s and CPU ms per article, in a fresh process of its own."""
+    result = subprocess.run([sys.executable, __file__, "--baseline", kind, "--site", base, "--prefix", prefix,
+                             "--sources", str(args.sources)], capture_output=True, text=True, timeout=1800,
+                            check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{kind} baseline failed: {result.stderr.strip()[-500:]}")
+    data = json.loads(result.stdout)
+    return data["rate"], data["cpu_ms"]
+
+
+def _fetch(url: str) -> bytes:
     import urllib.request
 
-    import feedparser
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.read()
+
+
+def _careful_article(url: str) -> bool:
     import trafilatura
 
-    per_source = args.articles // args.sources
-    site = build_site(args.sources, per_source, "naive", 2)
-    base = site.start()
+    html = _fetch(url)
+    return bool(trafilatura.extract(html, url=url, fast=True))
+
+
+def _threads_article(url: str) -> bool:
+    import trafilatura
+
+    return bool(trafilatura.extract(_fetch(url).decode("utf-8", "replace"), url=url))
+
+
+def run_baseline(kind: str, base: str, prefix: str, sources: int) -> dict[str, float]:
+    """The 8-thread script or the careful script over the site at `base` (this process is the script)."""
+    import resource
+    from concurrent.futures import ProcessPoolExecutor
+
+    import feedparser
+
     started = time.perf_counter()
-
-    def fetch(url: str) -> bytes:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            return response.read()
-
-    def article(url: str) -> bool:
-        return bool(trafilatura.extract(fetch(url).decode("utf-8", "replace"), url=url))
-
     links = []
-    for s in range(args.sources):
-        links += [e.link for e in feedparser.parse(fetch(f"{base}/naive{s}/rss")).entries]
-    with ThreadPoolExecutor(8) as pool:
-        done = sum(pool.map(article, links))
+    for s in range(sources):
+        links += [e.link for e in feedparser.parse(_fetch(f"{base}/{prefix}{s}/rss")).entries]
+    if kind == "careful":
+        with ProcessPoolExecutor(os.cpu_count() or 1) as pool:
+            done = sum(pool.map(_careful_article, links, chunksize=4))
+    else:
+        with ThreadPoolExecutor(8) as pool:
+            done = sum(pool.map(_threads_article, links))
     elapsed = time.perf_counter() - started
-    site.stop()
-    return done / elapsed
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return {"rate": done / elapsed, "cpu_ms": cpu * 1000 / max(done, 1)}
 
 
 class Receiver:
@@ -293,40 +392,71 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sources", type=int, default=50)
     parser.add_argument("--articles", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--latency-items", type=int, default=200)
     parser.add_argument("--skip-latency", action="store_true")
-    parser.add_argument("--naive-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-site", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", choices=["threads", "careful"], help=argparse.SUPPRESS)
+    parser.add_argument("--site", help=argparse.SUPPRESS)
+    parser.add_argument("--prefix", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.naive_only:
-        print(json.dumps({"rate": naive(args)}))
+    if args.serve_site:
+        prefix, seed, sources, per_source = args.serve_site
+        serve_site(prefix, int(seed), int(sources), int(per_source))
+        return
+    if args.baseline:
+        print(json.dumps(run_baseline(args.baseline, args.site, args.prefix, args.sources)))
         return
     work = Path(tempfile.mkdtemp(prefix="newsmon-pipeline-"))
     conn, url, server = bench_redis(work)
-    print(f"newsmon pipeline benchmark on {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
-          f"Python {sys.version.split()[0]}")
-    rate, peaks = throughput(args, conn, url, work)
-    conn.flushdb()
-    baseline = subprocess.run([sys.executable, __file__, "--naive-only", "--sources", str(args.sources),
-                               "--articles", str(args.articles)], capture_output=True, text=True, timeout=1800, check=False)
-    naive_rate = json.loads(baseline.stdout)["rate"] if baseline.returncode == 0 else None
-    print(f"\nthroughput, burst of {args.articles} new articles (60-150 KB pages) across {args.sources} sources")
-    print(f"  newsmon (2 crawlers + 2 workers, fetch+extract+dedupe+tag+archive): {rate:6.1f} articles/s")
-    if naive_rate:
-        print(f"  naive script (feedparser + 8 threads + trafilatura):              {naive_rate:6.1f} articles/s")
-        print(f"  ratio newsmon / naive: {rate / naive_rate:.2f}x")
-    else:
-        print(f"  naive script failed (exit {baseline.returncode}): {baseline.stderr.strip().splitlines()[-1:]}")
-    print("  peak RSS (MiB): " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(peaks.items())))
+    print(describe())
+    rates: dict[str, list[float]] = {"newsmon": [], "threads": [], "careful": []}
+    cpus: dict[str, list[float]] = {"newsmon crawlers": [], "newsmon workers": [], "threads": [], "careful": []}
+    peaks: dict = {}
+    per_source = args.articles // args.sources
+    for round_no in range(args.runs):
+        conn.flushdb()
+        rate, cpu, peaks = throughput(args, conn, url, work, round_no)
+        rates["newsmon"].append(rate)
+        cpus["newsmon crawlers"].append(cpu["crawler"])
+        cpus["newsmon workers"].append(cpu["worker"])
+        for kind in ("threads", "careful"):
+            prefix = f"{kind}{round_no}x"
+            site = SiteProcess(prefix, 100 + round_no, args.sources, per_source)
+            try:
+                rate, cpu_ms = baseline(kind, site.base, args, prefix)
+            finally:
+                site.stop()
+            rates[kind].append(rate)
+            cpus[kind].append(cpu_ms)
+        print(f"  round {round_no + 1}: newsmon {rates['newsmon'][-1]:.1f}, 8 threads {rates['threads'][-1]:.1f}, "
+              f"careful {rates['careful'][-1]:.1f} articles/s", flush=True)
+    median = {k: statistics.median(v) for k, v in rates.items()}
+    print(f"\nthroughput, burst of {args.articles} new articles (60-150 KB pages) across {args.sources} sources, "
+          f"median of {args.runs} runs (min–max)")
+    print(f"  {'contestant':<62} {'articles/s':>22} {'CPU ms/article':>22}")
+    newsmon_cpu = [c + w for c, w in zip(cpus["newsmon crawlers"], cpus["newsmon workers"])]
+    print(f"  {'newsmon: 2 crawlers + 2 workers (fetch, extract, dedupe, tag, archive)':<62} "
+          f"{spread(rates['newsmon']):>22} {spread(newsmon_cpu):>22}")
+    print(f"  {'    of which the crawlers':<62} {'':>22} {spread(cpus['newsmon crawlers']):>22}")
+    print(f"  {'    of which the workers':<62} {'':>22} {spread(cpus['newsmon workers']):>22}")
+    print(f"  {'8 threads: feedparser + 8 threads + trafilatura (default)':<62} {spread(rates['threads']):>22} "
+          f"{spread(cpus['threads']):>22}")
+    print(f"  {'careful: feedparser + a process per core + trafilatura fast':<62} {spread(rates['careful']):>22} "
+          f"{spread(cpus['careful']):>22}")
+    print(f"  ratio newsmon / careful: {median['newsmon'] / median['careful']:.2f}x; "
+          f"newsmon / 8 threads: {median['newsmon'] / median['threads']:.2f}x")
+    print("  peak RSS of newsmon's roles, last round (MiB): " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(peaks.items())))
     idle = subprocess.run([sys.executable, str(ROOT / "bench" / "poll_cost.py"), "--feeds", "1000", "--rounds", "2",
                            "--items", "1"], capture_output=True, text=True, timeout=1800, check=False,
                           env=dict(os.environ, NEWSMON_TEST_REDIS_URL=url))
     print("\nidle cost (bench/poll_cost.py, 1,000 sources):")
-    print("\n".join("  " + line for line in idle.stdout.strip().splitlines()))
+    print("\n".join("  " + line for line in idle.stdout.strip().splitlines() if not line.startswith("machine:")))
     if not args.skip_latency:
         conn.flushdb()
         p50, p95, received, peaks = latency(args, url, work)
         print(f"\nlatency, item in a feed -> alert at the webhook, 60 s poll interval, {received}/{args.latency_items} "
-              f"alerts: p50 {p50:.1f} s, p95 {p95:.1f} s (target p95 <= 65 s)")
+              f"alerts (one run): p50 {p50:.1f} s, p95 {p95:.1f} s (target p95 <= 65 s)")
         print("  peak RSS (MiB): " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(peaks.items())))
     if server is not None:
         server.shutdown(nosave=True)

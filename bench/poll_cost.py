@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.benchredis import bench_redis
+from bench.machine import describe
 from newsmon import keys
 from newsmon.models import PollRequest
 from newsmon.replay import Article, Feed, ReplaySite
@@ -125,6 +126,7 @@ def main() -> None:
         if server is not None:
             server.shutdown(nosave=True)
     baseline = results[0][2] / results[0][1]
+    print(describe())
     print(f"crawler poll cost, {args.feeds} feeds x {args.items} items, {args.rounds} rounds; crawler RSS {memory:.0f} MiB")
     print(f"{'case':<50} {'polls':>6} {'CPU ms/poll':>12} {'vs baseline':>12} {'bytes/poll':>11} {'wall s':>8}")
     for label, polls, cpu_s, wall, size in results:
