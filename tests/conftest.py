@@ -390,10 +390,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
     from sqlalchemy import create_engine, text
 
+    from sqlalchemy.exc import OperationalError
+
     schema = f"t_{uuid.uuid4().hex[:10]}"
     admin = create_engine(str(base).replace("postgresql://", "postgresql+psycopg://"))
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except OperationalError as exc:
+        admin.dispose()
+        require(False, f"PostgreSQL at {base} does not answer ({str(exc.orig).splitlines()[0][:160]})")
     try:
         yield str(base) + ("&" if "?" in str(base) else "?") + f"options=-csearch_path%3D{schema}"
     finally:
