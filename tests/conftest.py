@@ -389,7 +389,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     import uuid
 
     from sqlalchemy import create_engine, text
-
     from sqlalchemy.exc import OperationalError
 
     schema = f"t_{uuid.uuid4().hex[:10]}"
