@@ -203,8 +203,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         from alerts.jobs import digest_tick
         from crawler.scheduler import run_scheduler
 
+        validate = config_validator()  # one cache for every tick: the keywords compile once per version
         ticks = [("digests", lambda: digest_tick(config, conn), DIGEST_TICK),
-                 ("health", lambda: evaluate(config, conn, validate=config_validator()), INTERVAL)]
+                 ("health", lambda: evaluate(config, conn, validate=validate), INTERVAL)]
         if config.pipeline.archive.retention_days:
             ticks.append(("retention", lambda: _prune(config, runtime), 3600))
         run_scheduler(config, conn, ticks=ticks)

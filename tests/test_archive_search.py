@@ -253,3 +253,35 @@ def test_models_and_migrations_agree(db_url: str) -> None:
         context = MigrationContext.configure(conn, opts={"include_object": include, "compare_type": True})
         diff = compare_metadata(context, metadata)
     assert diff == [], diff
+
+
+def test_backtest_in_a_process_with_threads_starts_its_children_fresh(tmp_path: Path) -> None:
+    """A fork of a process whose other threads hold locks can hang its children for ever; with a thread
+    running, the backtest's pool is started fresh and gives the same report."""
+    import threading
+
+    from workers import backtest as module
+
+    archive = Archive(open_engine(f"sqlite:///{tmp_path / 'archive.sqlite'}"))
+    fill(archive)
+    current = load_config(SHIPPED_CONFIG).keywords
+    alone = backtest(archive.engine, current, current, NOW - timedelta(days=30))
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    methods: list[str] = []
+    real_pool = module.multiprocessing.get_context
+
+    def recording(method: str | None = None):
+        methods.append(str(method))
+        return real_pool(method)
+
+    module.multiprocessing.get_context = recording
+    try:
+        threaded = backtest(archive.engine, current, current, NOW - timedelta(days=30))
+    finally:
+        module.multiprocessing.get_context = real_pool
+        stop.set()
+    assert threaded["topics"] == alone["topics"] and threaded["stories"] == alone["stories"]
+    if (os.cpu_count() or 1) > 1:
+        assert methods == ["forkserver"]

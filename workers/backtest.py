@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -38,7 +39,7 @@ def backtest(engine: Engine, current: KeywordsFile, candidate: KeywordsFile, sin
     total = 0
     parts = max(1, os.cpu_count() or 1)
     jobs = [(str(engine.url.render_as_string(hide_password=False)), since, part, parts) for part in range(parts)]
-    with _pool(matcher, parts) as pool:
+    with _pool(matcher, parts, candidate_source) as pool:
         for outcomes in pool.imap_unordered(_match_part, jobs) if pool else map(_match_part, jobs):
             for story_id, title, language, outlet, url, before, after, words in outcomes:
                 total += 1
@@ -95,16 +96,34 @@ def _match_part(job: tuple[str, datetime | None, int, int]) -> list[tuple]:
     return out
 
 
+def _compile_in_child(keywords: dict[str, Any], source: str) -> None:
+    global _worker_matcher
+    _worker_matcher = Matcher(KeywordsFile.model_validate(keywords), source=source)
+
+
 @contextmanager
-def _pool(matcher: Matcher, processes: int) -> Iterator[Any]:
-    """A process pool sharing the compiled matcher (fork), or None on a single core."""
+def _pool(matcher: Matcher, processes: int, source: str) -> Iterator[Any]:
+    """A process pool with the compiled matcher in every child, or None on a single core.
+
+    Matching is CPU-bound Python: one process per core. When this process runs no other thread, the
+    children are forked and inherit the compiled matcher. When it does (a test runner, a server), a
+    fork could copy a lock another thread holds and hang the child for ever, so the children are
+    started fresh (forkserver) and compile the matcher themselves.
+    """
     global _worker_matcher
     _worker_matcher = matcher
-    if processes < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    methods = multiprocessing.get_all_start_methods()
+    if processes < 2:
         yield None
         return
-    # matching is CPU-bound Python: one process per core; the forked children inherit the matcher
-    with multiprocessing.get_context("fork").Pool(processes) as pool:
+    if threading.active_count() == 1 and "fork" in methods:
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            yield pool
+        return
+    method = "forkserver" if "forkserver" in methods else "spawn"
+    with multiprocessing.get_context(method).Pool(
+            processes, initializer=_compile_in_child,
+            initargs=(matcher.keywords.model_dump(mode="json"), source)) as pool:
         yield pool
 
 
