@@ -40,9 +40,14 @@ def polls_total(conn: redis.Redis, source_id: str) -> int:
 
 
 def queues_drained(conn: redis.Redis) -> bool:
+    """No job waiting, taken (RQ moves a job through an intermediate list before it is registered as
+    started), running or scheduled for a retry."""
+    from rq.registry import ScheduledJobRegistry
+
     for name in (keys.PROCESS_QUEUE, keys.ALERTS_QUEUE):
         queue = Queue(name, connection=conn)
-        if queue.count or StartedJobRegistry(queue=queue).count:
+        if (queue.count or conn.llen(queue.intermediate_queue_key) or StartedJobRegistry(queue=queue).count
+                or ScheduledJobRegistry(queue=queue).count):
             return False
     return True
 
@@ -170,6 +175,9 @@ def test_same_story_from_three_outlets_alerts_once_and_forms_one_cluster(
     archive_path = tmp_path / "data" / "archive.sqlite"
     wait_for(lambda: archive_path.exists() and Archive(open_engine(f"sqlite:///{archive_path}")).count() == 3,
              timeout=60, what="three copies archived")
+    # readiness: both deliveries arrived (a job in flight between the queue and the started registry is
+    # invisible to `settle` for a moment); then a poll more of every source, and still one of each
+    wait_for(lambda: smtp_server.messages and webhook.posts, timeout=60, what="the alert by email and chat")
     for source in copies:
         settle(redis_conn, source, polls=1)
     assert len(smtp_server.messages) == 1 and len(webhook.posts) == 1

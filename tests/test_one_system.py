@@ -325,8 +325,10 @@ def test_status_with_redis_down_is_one_line_and_a_crawler_that_loses_redis_exits
                                env={**CLEAN_ENV, "REDIS_URL": server.url}, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT)
     try:
-        wait_for(lambda: server.connection().client_list() and len(server.connection().client_list()) > 1,
-                 timeout=30, what="the crawler to connect")
+        # readiness: the spiders are taking poll requests (a client's last command is LPOP); losing Redis
+        # before that is a start-up failure (exit 2), not the crawler losing Redis while it runs
+        wait_for(lambda: any(c.get("cmd") == "lpop" for c in server.connection().client_list()),
+                 timeout=60, what="the crawler's spiders to poll Redis")
         server.stop(save=False)
         assert crawler.wait(timeout=90) == 3
     finally:
