@@ -45,6 +45,12 @@ class Parsed:
     document: str | None = None  # what the document was recognised as (a feed's version: rss20, atom10, json)
 
 
+def check_link(url: str) -> None:
+    """Raise ValueError when a joined link has a malformed host or port (`http://[::1`, `:notaport`), so
+    that the parser skips that item with its reason instead of losing the poll later."""
+    urlsplit(url).port  # noqa: B018 - parsing the port is the check
+
+
 def _newest(entries: list[Entry]) -> datetime | None:
     dates = [e.published for e in entries if e.published]
     return max(dates) if dates else None
@@ -92,7 +98,7 @@ def parse_listing(html: str, base_url: str, selector: str | None, xpath: str | N
             url = urljoin(base_url, href.strip()).split("#", 1)[0]
             if not url.startswith(_HTTP) or url in seen or url.rstrip("/") == base_url.rstrip("/"):
                 continue
-            urlsplit(url).port  # noqa: B018 - raises ValueError on a malformed port or host
+            check_link(url)
             if (regex and not regex.search(url)) or (leave_out and leave_out.search(url)):
                 continue
         except ValueError as exc:
@@ -139,7 +145,7 @@ def parse_sitemap(body: bytes, base_url: str, max_age_days: float, max_items: in
                 when = parse_date(node.findtext("sm:lastmod", namespaces=_SITEMAP_NS) or "", tz_name)
                 if loc.startswith(_HTTP) and (when is None or when >= oldest):
                     url = urljoin(base_url, loc)
-                    urlsplit(url).port  # noqa: B018 - raises ValueError on a malformed port or host
+                    check_link(url)
                     children.append((when or now, url))
             except ValueError as exc:
                 skipped.append(f"sitemap {index}: {_item_error(exc)}")
@@ -153,7 +159,7 @@ def parse_sitemap(body: bytes, base_url: str, max_age_days: float, max_items: in
             loc = (node.findtext("sm:loc", namespaces=_SITEMAP_NS) or node.findtext("loc") or "").strip()
             if not loc.startswith(_HTTP):
                 continue
-            urlsplit(loc).port  # noqa: B018 - raises ValueError on a malformed port or host
+            check_link(loc)
             news_date = node.findtext("news:news/news:publication_date", namespaces=_SITEMAP_NS)
             lastmod = node.findtext("sm:lastmod", namespaces=_SITEMAP_NS) or node.findtext("lastmod")
             when = parse_date(news_date or lastmod or "", tz_name)
@@ -186,7 +192,7 @@ def parse_telegram(html: str, base_url: str, max_age_days: float, max_items: int
                            or f"https://t.me/{post_id}")
             if not link.startswith(_HTTP):
                 raise ValueError(f"post link is not http(s): {link[:80]}")
-            urlsplit(link).port  # noqa: B018 - raises ValueError on a malformed port or host
+            check_link(link)
             text_node = post.css("div.tgme_widget_message_text")
             text = "\n".join(t.strip() for t in text_node.xpath(".//text()").getall() if t.strip())
             if not text:

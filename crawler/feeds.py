@@ -7,14 +7,14 @@ import json
 from datetime import UTC, datetime
 from time import struct_time
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import feedparser
 import lxml.html
 from lxml.etree import ParserError
 
 from crawler.dates import parse_date
-from crawler.entries import Entry, Parsed, _newest
+from crawler.entries import Entry, Parsed, _newest, check_link
 
 FULL_CONTENT_CHARS = 400  # a feed body shorter than this is a teaser: fetch the article page
 
@@ -93,7 +93,7 @@ def _parse_json_feed(data: dict[str, Any], url: str, tz_name: str | None) -> Par
             if not link.startswith(("http://", "https://")):
                 skipped.append(f"entry {index}: no link")
                 continue
-            urlsplit(link).port  # noqa: B018 - raises ValueError on a malformed port or host
+            check_link(link)
             html = _text_field(item, "content_html")
             text = _text_field(item, "content_text") or (html_to_text(html) if html else "")
             ident = _text_field(item, "id")
@@ -133,7 +133,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None, tz_name: 
             if not link.startswith(("http://", "https://")):
                 result.skipped.append(f"entry {index}: link is not http(s): {link[:80]}")
                 continue
-            urlsplit(link).port  # noqa: B018 - raises ValueError on a malformed port or host
+            check_link(link)
             guid = entry.get("id") or None
             result.entries.append(
                 Entry(
