@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import redis
@@ -79,3 +80,74 @@ def test_dedupe_kinds(redis_conn: redis.Redis) -> None:
     assert (exact.kind, exact.cluster, exact.duplicate_of) == ("exact", first.id, first.id)
     distinct = make_story(url="https://other.example/new", guid="g3", text="خبر مختلف تماما عن الاقتصاد " * 20)
     assert index.check_and_add(distinct.id, distinct.text).kind == "new"
+
+
+def test_the_script_and_python_agree_on_where_each_field_lives(redis_conn: redis.Redis) -> None:
+    """The find-and-add script computes keys itself (CRC-32 in Lua): an index written with the layout
+    Python computes (as every earlier release wrote it) is read, and what the script writes is where
+    Python looks for it."""
+    import zlib
+
+    from workers import dedupe
+
+    index = DedupeIndex(redis_conn)
+    now = 1_800_000_000.0
+    generation = index._generation(now)
+    text = "تقرير عن هجوم بطائرة مسيرة على قاعدة كيه-1 قرب كركوك مساء الجمعة " * 12
+    normalized = dedupe.normalize_text(text)
+    values = dedupe.signature(normalized)
+    sig = (values & 0xFF).astype("uint8").tobytes()
+    old = bytes.fromhex("00000000000000aa")
+    shards = 64
+    redis_conn.set(f"newsmon:dedupe:{generation}:shards", shards)
+    fields = [(b"S" + old, sig + old), (b"T" + dedupe._digest(normalized), old)]
+    fields += [(band, old) for band in dedupe._bands(values)]
+    for field, value in fields:
+        redis_conn.hset(index._key(generation, shards, field), field, value)
+    copy = index.check_and_add("00000000000000bb", text + " تابعونا", now=now + 60)
+    assert (copy.kind, copy.cluster, copy.duplicate_of) == ("near", old.hex(), old.hex())
+    written = redis_conn.hget(f"newsmon:dedupe:{generation}:{zlib.crc32(b'S' + bytes.fromhex('00000000000000bb')) % shards}",
+                              b"S" + bytes.fromhex("00000000000000bb"))
+    assert written is not None and written[dedupe.NUM_PERM:] == old
+    assert index.remove("00000000000000bb", text + " تابعونا", now=now + 60) >= 2
+    again = index.check_and_add("00000000000000cc", text, now=now + 120)  # the old story's text field is intact
+    assert (again.kind, again.duplicate_of) == ("exact", old.hex())
+
+
+RACE_ROUNDS = 25
+
+
+def _race_text(round_no: int) -> str:
+    """A story of its own for each round (random words), so rounds do not copy each other."""
+    import random
+
+    rng = random.Random(round_no)
+    return " ".join("".join(rng.choice("ابتثجحخدذرزسشصضطظعغفقكلمنهوي") for _ in range(rng.randint(3, 8)))
+                    for _ in range(120))
+
+
+def _race(redis_url: str, worker: int, barrier: Any, out: Any) -> None:
+    index = DedupeIndex(redis.Redis.from_url(redis_url))
+    for round_no in range(RACE_ROUNDS):
+        barrier.wait(timeout=60)  # every process adds its copy of this round's story at the same moment
+        verdict = index.check_and_add(f"{round_no:08x}{worker:08x}", _race_text(round_no) + f" {worker}")
+        out.put((round_no, verdict.kind, verdict.cluster))
+
+
+def test_copies_decided_at_once_make_one_cluster(redis_url: str, redis_conn: redis.Redis) -> None:
+    """Four processes add copies of one story at the same moment, 25 times: Redis orders the
+    find-and-add scripts, so in every round exactly one copy is new and the others join its cluster."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    barrier, out = context.Barrier(4), context.Queue()
+    processes = [context.Process(target=_race, args=(redis_url, n, barrier, out)) for n in range(4)]
+    for process in processes:
+        process.start()
+    results = [out.get(timeout=120) for _ in range(4 * RACE_ROUNDS)]
+    for process in processes:
+        process.join(timeout=30)
+    for round_no in range(RACE_ROUNDS):
+        verdicts = [(kind, cluster) for r, kind, cluster in results if r == round_no]
+        assert sorted(kind for kind, _ in verdicts) == ["near", "near", "near", "new"], (round_no, verdicts)
+        assert len({cluster for _, cluster in verdicts}) == 1, (round_no, verdicts)

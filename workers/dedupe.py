@@ -19,10 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-import uuid
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +27,6 @@ import redis
 from datasketch import MinHash
 
 from newsmon.normalize import normalize_text
-from newsmon.redis_conn import release_if_owner
 from newsmon.settings import DedupeSettings
 from newsmon.urls import canonical_url
 
@@ -49,24 +45,142 @@ FIRST_SHARDS = 512  # a generation with no predecessor to size it from
 
 
 _WORD = re.compile(r"\w+")
-_GET_MANY = """
-local out = {}
-for i, key in ipairs(KEYS) do out[i] = redis.call('hget', key, ARGV[i]) end
-return out
-"""
-_ADD = """
-local ttl = tonumber(ARGV[1])
-local counter = KEYS[1]
-for i = 2, #KEYS do
-  local key = KEYS[i]
-  redis.call('hset', key, ARGV[2 * i - 2], ARGV[2 * i - 1])
-  if redis.call('ttl', key) < 0 then redis.call('expire', key, ttl) end
+
+# The whole find-and-add of one story, atomic in Redis, so that no lock serialises the workers: two
+# copies processed at once by two workers are decided one after the other by Redis itself. Keys are
+# built here the same way `DedupeIndex._key` builds them (zlib's CRC-32 of the field, modulo the
+# generation's shard count), so the script and Python read one layout. The index must live in one
+# Redis (not Redis Cluster): the script reaches keys it computes.
+_LUA_COMMON = """
+local function crc32(s)
+  local crc = -1
+  for i = 1, #s do
+    crc = bit.bxor(crc, string.byte(s, i))
+    for _ = 1, 8 do
+      crc = bit.bxor(bit.rshift(crc, 1), bit.band(0xEDB88320, -bit.band(crc, 1)))
+    end
+  end
+  crc = bit.bnot(crc)
+  if crc < 0 then crc = crc + 4294967296 end
+  return crc
 end
-if ARGV[#ARGV] == '1' then
+local prefix = ARGV[1]
+-- live generations (oldest first) with their shard counts; a generation without a shard count holds nothing
+local function live(first, last)
+  local out = {}
+  for g = first, last do
+    local shards = tonumber(redis.call('get', prefix .. ':' .. g .. ':shards'))
+    if shards then out[#out + 1] = {g, shards} end
+  end
+  return out
+end
+local function key(generation, crc)
+  return prefix .. ':' .. generation[1] .. ':' .. (crc % generation[2])
+end
+"""
+
+_CHECK_AND_ADD = _LUA_COMMON + """
+-- ARGV: prefix, ttl, threshold, first live generation, current generation, first-shards, min-shards,
+--       fields-per-story, fields-per-shard, story ref, 8-bit signature, text field, guid field or '',
+--       band fields...
+local ttl, threshold = tonumber(ARGV[2]), tonumber(ARGV[3])
+local first, current = tonumber(ARGV[4]), tonumber(ARGV[5])
+local ref, sig, text_field, guid_field = ARGV[10], ARGV[11], ARGV[12], ARGV[13]
+local nperm = #sig
+local bands = {}
+for i = 14, #ARGV do bands[#bands + 1] = ARGV[i] end
+local generations = live(first, current + 1)  -- + 1: a worker whose clock is already in the next one
+local crcs = {}
+local function lookup(field)  -- the newest value of a field over the live generations
+  local crc = crcs[field]
+  if not crc then crc = crc32(field); crcs[field] = crc end
+  local found = false
+  for _, generation in ipairs(generations) do
+    local value = redis.call('hget', key(generation, crc), field)
+    if value then found = value end
+  end
+  return found
+end
+local kind, cluster, duplicate, score = 'new', ref, false, false
+local own = lookup('S' .. ref)
+if own then
+  kind, cluster = 'url', string.sub(own, nperm + 1)
+else
+  local exact = lookup(text_field)
+  if not exact and guid_field ~= '' then exact = lookup(guid_field) end
+  local entry = exact and lookup('S' .. exact)
+  if entry then
+    kind, cluster, duplicate, score = 'exact', string.sub(entry, nperm + 1), exact, '1.0'
+  else
+    local seen, candidates = {}, {}
+    for _, band in ipairs(bands) do
+      local other = lookup(band)
+      if other and other ~= ref and not seen[other] then seen[other] = true; candidates[#candidates + 1] = other end
+    end
+    table.sort(candidates)
+    local best = -1
+    for _, candidate in ipairs(candidates) do
+      local other = lookup('S' .. candidate)
+      if other then
+        local equal = 0
+        for i = 1, nperm do
+          if string.byte(sig, i) == string.byte(other, i) then equal = equal + 1 end
+        end
+        local chance = 1 / 256
+        local similarity = math.max(0, (equal / nperm - chance) / (1 - chance))
+        if similarity >= threshold and similarity > best then
+          best, kind, cluster, duplicate = similarity, 'near', string.sub(other, nperm + 1), candidate
+        end
+      end
+    end
+    if kind == 'near' then score = tostring(best) end
+  end
+end
+-- add the story to the current generation (its shard count set on first use, sized from the last one)
+local shards_key = prefix .. ':' .. current .. ':shards'
+local shards = tonumber(redis.call('get', shards_key))
+if not shards then
+  local previous = tonumber(redis.call('get', prefix .. ':' .. (current - 1) .. ':count'))
+  local wanted = tonumber(ARGV[6])
+  if previous then wanted = math.max(tonumber(ARGV[7]), math.floor(previous * tonumber(ARGV[8]) / tonumber(ARGV[9]))) end
+  shards = 1
+  while shards < wanted do shards = shards * 2 end
+  redis.call('set', shards_key, shards, 'EX', ttl)
+end
+local generation = {current, shards}
+local function put(field, value)
+  local crc = crcs[field] or crc32(field)
+  local k = key(generation, crc)
+  redis.call('hset', k, field, value)
+  if redis.call('ttl', k) < 0 then redis.call('expire', k, ttl) end
+end
+put('S' .. ref, sig .. cluster)
+put(text_field, ref)
+if guid_field ~= '' then put(guid_field, ref) end
+for _, band in ipairs(bands) do put(band, ref) end
+if kind ~= 'url' then  -- the counter sizes the next generation
+  local counter = prefix .. ':' .. current .. ':count'
   redis.call('incr', counter)
   redis.call('expire', counter, ttl)
 end
-return #KEYS
+return {kind, cluster, duplicate, score}
+"""
+
+_REMOVE = _LUA_COMMON + """
+-- ARGV: prefix, first live generation, current generation, story ref, fields...
+local ref, removed = ARGV[4], 0
+for _, generation in ipairs(live(tonumber(ARGV[2]), tonumber(ARGV[3]) + 1)) do
+  for i = 5, #ARGV do
+    local field = ARGV[i]
+    local k = key(generation, crc32(field))
+    local value = redis.call('hget', k, field)
+    if value and (string.sub(field, 1, 1) == 'S' or value == ref) then
+      redis.call('hdel', k, field)
+      removed = removed + 1
+    end
+  end
+end
+return removed
 """
 
 
@@ -124,134 +238,45 @@ class Verdict:
 
 
 class DedupeIndex:
-    """The shared LSH index in Redis; safe to use from many workers at once."""
+    """The shared LSH index in Redis; safe to use from many workers at once, with no lock: each story's
+    find-and-add is one Redis script, so Redis itself orders two copies arriving together."""
 
     def __init__(self, conn: redis.Redis, settings: DedupeSettings | None = None, prefix: str = "newsmon:dedupe") -> None:
         self.conn = conn
         self.settings = settings or DedupeSettings()
         self.prefix = prefix
         self.generation_seconds = self.settings.window_days * 86400 / GENERATIONS
-        self._shards: dict[int, int] = {}
-        self._empty: set[int] = set()
-        self._get_many = conn.register_script(_GET_MANY)
-        self._add = conn.register_script(_ADD)
-
-    # --- generations and shards ---------------------------------------------------------------
+        self._check_and_add = conn.register_script(_CHECK_AND_ADD)
+        self._remove = conn.register_script(_REMOVE)
 
     def _generation(self, now: float) -> int:
         return int(now // self.generation_seconds)
-
-    def _shard_count(self, generation: int, create: bool, current: int | None = None) -> int | None:
-        if generation in self._shards:
-            return self._shards[generation]
-        if generation in self._empty:
-            return None
-        key = f"{self.prefix}:{generation}:shards"
-        value = self.conn.get(key)
-        if value is None and create:
-            previous = self.conn.get(f"{self.prefix}:{generation - 1}:count")
-            wanted = FIRST_SHARDS if previous is None else max(
-                MIN_SHARDS, int(previous) * FIELDS_PER_STORY // FIELDS_PER_SHARD)
-            shards = 1 << (wanted - 1).bit_length()
-            self.conn.set(key, shards, nx=True, ex=self._ttl())
-            value = self.conn.get(key)
-        if value is None:
-            if current is not None and generation < current:
-                self._empty.add(generation)  # a past generation that never got a story stays empty
-            return None
-        self._shards[generation] = int(value)
-        return int(value)
 
     def _ttl(self) -> int:
         return int(self.settings.window_days * 86400 + 2 * self.generation_seconds)
 
     def _key(self, generation: int, shards: int, field: bytes) -> str:
+        """Where a field lives (the scripts compute the same)."""
         return f"{self.prefix}:{generation}:{zlib.crc32(field) % shards}"
 
-    def _live_generations(self, now: float) -> list[tuple[int, int]]:
-        first = self._generation(now - self.settings.window_days * 86400)
-        current = self._generation(now)
-        out = []
-        for generation in range(first, current + 1):
-            shards = self._shard_count(generation, create=False, current=current)
-            if shards:
-                out.append((generation, shards))
-        return out
-
-    def _lookup(self, fields: list[bytes], generations: list[tuple[int, int]]) -> dict[bytes, bytes]:
-        """The newest value of each field over the live generations."""
-        keys, args = [], []
-        for generation, shards in generations:
-            for field in fields:
-                keys.append(self._key(generation, shards, field))
-                args.append(field)
-        if not keys:
-            return {}
-        found: dict[bytes, bytes] = {}
-        for field, value in zip(args, self._get_many(keys=keys, args=args)):
-            if value:
-                found[field] = value  # later generations come last and win
-        return found
-
-    # --- the decision -------------------------------------------------------------------------
+    def _span(self, now: float) -> tuple[int, int]:
+        """The first live generation and the current one."""
+        return self._generation(now - self.settings.window_days * 86400), self._generation(now)
 
     def check_and_add(self, story_id: str, text: str, guid_key: str | None = None,
                       now: float | None = None) -> Verdict:
-        """Decide whether a story repeats an earlier one, and add it to the index."""
+        """Decide whether a story repeats an earlier one, and add it to the index (one atomic script)."""
         now = time.time() if now is None else now
         normalized = normalize_text(text)
         values = signature(normalized)
         sig = (values & 0xFF).astype(np.uint8).tobytes()
-        ref = bytes.fromhex(story_id)
-        text_field = b"T" + _digest(normalized)
-        guid_field = b"G" + _digest(guid_key) if guid_key else None
-        bands = _bands(values)
-        with self._locked():
-            generations = self._live_generations(now)
-            own_fields = [b"S" + ref, text_field] + ([guid_field] if guid_field else []) + bands
-            found = self._lookup(own_fields, generations)
-            verdict = self._decide(story_id, ref, sig, found, text_field, guid_field, bands, generations)
-            self._store(now, ref, sig, verdict, text_field, guid_field, bands)
-        return verdict
-
-    def _decide(self, story_id: str, ref: bytes, sig: bytes, found: dict[bytes, bytes], text_field: bytes,
-                guid_field: bytes | None, bands: list[bytes], generations: list[tuple[int, int]]) -> Verdict:
-        own = found.get(b"S" + ref)
-        if own:
-            return Verdict("url", own[NUM_PERM:].hex(), None)
-        exact = found.get(text_field) or (found.get(guid_field) if guid_field else None)
-        candidates = {found[b] for b in bands if b in found} - {ref}
-        wanted = ([exact] if exact else []) + sorted(candidates)
-        entries = self._lookup([b"S" + c for c in wanted], generations) if wanted else {}
-        if exact and b"S" + exact in entries:
-            return Verdict("exact", entries[b"S" + exact][NUM_PERM:].hex(), exact.hex(), 1.0)
-        best: tuple[float, bytes] | None = None
-        for candidate in candidates:
-            entry = entries.get(b"S" + candidate)
-            if entry:
-                score = similarity(sig, entry[:NUM_PERM])
-                if score >= self.settings.threshold and (best is None or score > best[0]):
-                    best = (score, candidate)
-        if best:
-            entry = entries[b"S" + best[1]]
-            return Verdict("near", entry[NUM_PERM:].hex(), best[1].hex(), round(best[0], 3))
-        return Verdict("new", story_id, None)
-
-    def _store(self, now: float, ref: bytes, sig: bytes, verdict: Verdict, text_field: bytes,
-               guid_field: bytes | None, bands: list[bytes]) -> None:
-        generation = self._generation(now)
-        shards = self._shard_count(generation, create=True)
-        assert shards is not None
-        items: list[tuple[bytes, bytes]] = [(b"S" + ref, sig + bytes.fromhex(verdict.cluster)), (text_field, ref)]
-        if guid_field:
-            items.append((guid_field, ref))
-        items += [(band, ref) for band in bands]
-        keys = [f"{self.prefix}:{generation}:count"] + [self._key(generation, shards, f) for f, _ in items]
-        args: list[bytes | int] = [self._ttl()]
-        for field, value in items:
-            args += [field, value]
-        args.append(0 if verdict.kind == "url" else 1)  # the counter sizes the next generation
-        self._add(keys=keys, args=args)
+        first, current = self._span(now)
+        kind, cluster, duplicate, score = self._check_and_add(args=[
+            self.prefix, self._ttl(), repr(self.settings.threshold), first, current, FIRST_SHARDS, MIN_SHARDS,
+            FIELDS_PER_STORY, FIELDS_PER_SHARD, bytes.fromhex(story_id), sig, b"T" + _digest(normalized),
+            b"G" + _digest(guid_key) if guid_key else b"", *_bands(values)])
+        return Verdict(kind.decode(), cluster.hex(), duplicate.hex() if duplicate else None,
+                       round(float(score), 3) if score else None)
 
     def remove(self, story_id: str, text: str, guid_key: str | None = None, now: float | None = None) -> int:
         """Take a story back out of the index (its job failed before the story was archived), so that no
@@ -262,31 +287,5 @@ class DedupeIndex:
         ref = bytes.fromhex(story_id)
         fields = [b"S" + ref, b"T" + _digest(normalized)] + ([b"G" + _digest(guid_key)] if guid_key else [])
         fields += _bands(signature(normalized))
-        removed = 0
-        with self._locked():
-            for generation, shards in self._live_generations(now):
-                keys = [self._key(generation, shards, f) for f in fields]
-                pipe = self.conn.pipeline()
-                for key, field in zip(keys, fields):
-                    pipe.hget(key, field)
-                values = pipe.execute()
-                pipe = self.conn.pipeline()
-                for key, field, value in zip(keys, fields, values):
-                    if value is not None and (field.startswith(b"S") or value == ref):
-                        pipe.hdel(key, field)
-                        removed += 1
-                pipe.execute()
-        return removed
-
-    @contextmanager
-    def _locked(self, timeout: float = 10.0) -> Iterator[None]:
-        token = uuid.uuid4().hex
-        deadline = time.monotonic() + timeout
-        while not self.conn.set(f"{self.prefix}:lock", token, nx=True, px=int(timeout * 1000)):
-            if time.monotonic() > deadline:
-                raise TimeoutError("dedupe index lock not released in time")
-            time.sleep(0.002)
-        try:
-            yield
-        finally:
-            release_if_owner(self.conn, f"{self.prefix}:lock", token)
+        first, current = self._span(now)
+        return int(self._remove(args=[self.prefix, first, current, ref, *fields]))
