@@ -22,6 +22,7 @@ articles it archived. Then:
 - peak memory (RSS) of each role.
 
     python bench/pipeline.py [--sources 50] [--articles 2000] [--runs 3] [--latency-items 200] [--skip-latency]
+    python bench/pipeline.py --profile DIR [--articles 2000]   # where each role's milliseconds go (py-spy)
 
 Uses NEWSMON_TEST_REDIS_URL (flushed!) if set, else an embedded Redis.
 """
@@ -213,8 +214,11 @@ def serve_site(prefix: str, seed: int, sources: int, per_source: int) -> None:
 
 
 def throughput(args: argparse.Namespace, conn: redis.Redis, redis_url: str, work: Path,
-               round_no: int) -> tuple[float, dict[str, float], dict]:
-    """newsmon's articles/s for one burst, its CPU ms per article per role group, and peak RSS."""
+               round_no: int, profile: Path | None = None) -> tuple[float, dict[str, float], dict]:
+    """newsmon's articles/s for one burst, its CPU ms per article per role group, and peak RSS.
+
+    With `profile`, py-spy samples every role during the burst and the summaries are printed.
+    """
     per_source = args.articles // args.sources
     prefix = f"burst{round_no}x"
     site = SiteProcess(prefix, 10 + round_no, args.sources, per_source)
@@ -231,6 +235,12 @@ def throughput(args: argparse.Namespace, conn: redis.Redis, redis_url: str, work
     for name in ("worker-1", "worker-2"):
         roles.start(name, "worker", "--queues", "process")
     wait_ready(conn, data_dir, workers=2)
+    recorders = {}
+    if profile is not None:
+        from bench.profile import Recorder
+
+        profile.mkdir(parents=True, exist_ok=True)
+        recorders = {name: Recorder(process.pid, profile / f"{name}.txt") for name, process in roles.processes.items()}
     before = roles.cpu_seconds()
     started = time.perf_counter()
     for s in range(args.sources):
@@ -244,10 +254,20 @@ def throughput(args: argparse.Namespace, conn: redis.Redis, redis_url: str, work
     elapsed = time.perf_counter() - started
     after = roles.cpu_seconds()
     done = archived(data_dir)
+    for recorder in recorders.values():
+        recorder.stop()
     roles.stop()
     site.stop()
     cpu = {group: sum(after.get(n, 0) - before.get(n, 0) for n in after if n.startswith(group)) * 1000 / max(done, 1)
            for group in ("crawler", "worker")}
+    if profile is not None:
+        from bench.profile import load, summarise
+
+        print(f"\nprofile of an extra burst ({done} articles in {elapsed:.1f} s, {done / elapsed:.1f}/s under py-spy; "
+              f"measured CPU ms/article: crawlers {cpu['crawler']:.1f}, workers {cpu['worker']:.1f}); files in {profile}")
+        for group in ("crawler", "worker"):
+            print(f"{group}s:")
+            print("\n".join(summarise(load([r.output for n, r in recorders.items() if n.startswith(group)]), done)))
     return done / elapsed, cpu, roles.peak
 
 
@@ -395,6 +415,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--latency-items", type=int, default=200)
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="instead of the benchmark: one burst with py-spy on every role, summarised (files in DIR)")
     parser.add_argument("--serve-site", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--baseline", choices=["threads", "careful"], help=argparse.SUPPRESS)
     parser.add_argument("--site", help=argparse.SUPPRESS)
@@ -410,6 +432,11 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="newsmon-pipeline-"))
     conn, url, server = bench_redis(work)
     print(describe())
+    if args.profile:
+        throughput(args, conn, url, work, 0, profile=args.profile)
+        if server is not None:
+            server.shutdown(nosave=True)
+        return
     rates: dict[str, list[float]] = {"newsmon": [], "threads": [], "careful": []}
     cpus: dict[str, list[float]] = {"newsmon crawlers": [], "newsmon workers": [], "threads": [], "careful": []}
     peaks: dict = {}
