@@ -46,15 +46,18 @@ def unseen(conn: redis.Redis, source_id: str, entry_keys: list[str]) -> list[str
     return [k for k, score in zip(entry_keys, scores) if score is None]
 
 
-def mark_seen(conn: redis.Redis, source_id: str, entry_key: str) -> None:
-    """Remember an entry as taken; entries older than SEEN_TTL are forgotten."""
+def mark_seen(conn: redis.Redis, source_id: str, *entry_keys: str) -> None:
+    """Remember entries as taken (one round trip); entries older than SEEN_TTL are forgotten."""
+    if not entry_keys:
+        return
     now = time.time()
     seen = keys.seen_entries(source_id)
+    ids = [entry_id(k) for k in entry_keys]
     pipe = conn.pipeline()
-    pipe.zadd(seen, {entry_id(entry_key): now})
+    pipe.zadd(seen, dict.fromkeys(ids, now))
     pipe.zremrangebyscore(seen, 0, now - keys.SEEN_TTL)
     pipe.expire(seen, keys.SEEN_TTL)
-    pipe.hdel(keys.entry_failures(source_id), entry_id(entry_key))
+    pipe.hdel(keys.entry_failures(source_id), *ids)
     pipe.execute()
 
 

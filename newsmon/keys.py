@@ -2,6 +2,12 @@
 
 PROCESS_QUEUE = "process"
 ALERTS_QUEUE = "alerts"
+# the `process` queue's jobs, as the crawler enqueues them and a worker re-enqueues a story alone
+PROCESS_BATCH_JOB = "workers.jobs.process_stories"  # the stories of one poll, up to PROCESS_BATCH
+PROCESS_STORY_JOB = "workers.jobs.process_story"
+PROCESS_BATCH = 16
+PROCESS_RETRY = (3, [10, 60, 300])  # retries after the first attempt, and the waits between them (s)
+PROCESS_FAILURE_TTL = 30 * 24 * 3600  # how long a failed story job stays in the failed registry
 
 POLL_HISTORY = 50  # polls kept per source in newsmon:source:<id>:polls
 SCHEDULER_LEADER = "newsmon:scheduler:leader"  # expiring leader lock, renewed by the active scheduler

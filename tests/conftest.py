@@ -405,3 +405,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+def queued_stories(conn: redis.Redis) -> list[dict[str, Any]]:
+    """The stories waiting on the `process` queue, in order (a job holds one story or a poll's batch)."""
+    from rq import Queue
+    from rq.serializers import JSONSerializer
+
+    from newsmon import keys
+
+    out: list[dict[str, Any]] = []
+    for job in Queue(keys.PROCESS_QUEUE, connection=conn, serializer=JSONSerializer).jobs:
+        out += job.args[0] if job.func_name == keys.PROCESS_BATCH_JOB else [job.args[0]]
+    return out

@@ -14,7 +14,16 @@ from crawler.scheduler import LeaderLock, request_poll
 from newsmon import keys
 from newsmon.replay import Fixed, ReplaySite
 from newsmon.settings import load_config
-from tests.conftest import FIXTURES, Roles, add_feed, feed_source, make_article, wait_for, write_config
+from tests.conftest import (
+    FIXTURES,
+    Roles,
+    add_feed,
+    feed_source,
+    make_article,
+    queued_stories,
+    wait_for,
+    write_config,
+)
 
 ALERTS = {"channels": {"c": {"type": "console"}}, "routes": [{"id": "r", "topics": ["*"], "channels": ["c"]}]}
 BODY = ["Rockets struck near the K-1 base west of Kirkuk on Friday, officials said in a statement.",
@@ -26,7 +35,7 @@ def stories(conn: redis.Redis, expected: int | None = None) -> list[dict]:
     when its last callback has run, which can be a moment before its last item is enqueued)."""
 
     def read() -> list[dict]:
-        return [job.args[0] for job in Queue(keys.PROCESS_QUEUE, connection=conn, serializer=JSONSerializer).jobs]
+        return queued_stories(conn)
 
     if expected is not None:
         wait_for(lambda: len(read()) >= expected, timeout=30, what=f"{expected} stories enqueued")
@@ -58,8 +67,11 @@ def crawl(replay: ReplaySite, roles: Roles, redis_conn: redis.Redis, tmp_path: P
         content_type="application/rss+xml",
         body=f"""<?xml version="1.0"?><rss version="2.0"><channel><title>Broken & co</title>
         <item><title>Kept despite the broken XML</title><link>{base}/good/1</link></item>""".encode()))
+    add_feed(replay, "/big/rss", [make_article(f"/big/{n}", f"Story {n} of a busy outlet",
+                                               [f"Report number {n} from the busy outlet. " + BODY[n % 2], BODY[1]])
+                                  for n in range(20)])
     sources = [feed_source(name, f"{base}/{name}/rss") for name in ("good", "mixed", "challenge", "forbidden",
-                                                                    "malformed", "polite")]
+                                                                    "malformed", "polite", "big")]
     config_dir = write_config(tmp_path / "config", sources, ALERTS)
     config = load_config(config_dir)
     roles.start("crawler", config_dir, "crawler")
@@ -95,6 +107,19 @@ def test_new_entries_enqueued_once_and_unchanged_feed_is_not_modified(crawl, red
     assert state["status"] == "ok"
     assert len(stories(redis_conn, 3)) == 3
     assert replay.hits["/good/1"] == 1  # old entries are not fetched again
+
+
+def test_a_polls_stories_share_jobs(crawl, redis_conn: redis.Redis, roles: Roles) -> None:
+    """RQ's cost is paid per job: the 20 new stories of one poll go in jobs of up to PROCESS_BATCH, each
+    story once, and their entries are seen (the next poll enqueues nothing)."""
+    crawl("big")
+    titles = sorted(s["title"] for s in stories(redis_conn, 20))
+    assert titles == sorted(f"Story {n} of a busy outlet" for n in range(20))
+    jobs = Queue(keys.PROCESS_QUEUE, connection=redis_conn, serializer=JSONSerializer).jobs
+    sizes = [len(job.args[0]) if job.func_name == keys.PROCESS_BATCH_JOB else 1 for job in jobs]
+    assert sum(sizes) == 20 and len(jobs) <= 5 and max(sizes) == keys.PROCESS_BATCH, sizes
+    crawl("big")
+    assert len(stories(redis_conn)) == 20
 
 
 def test_broken_articles_do_not_stop_the_others(crawl, redis_conn: redis.Redis, roles: Roles) -> None:

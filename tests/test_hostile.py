@@ -13,15 +13,13 @@ from pathlib import Path
 import pytest
 import redis
 import yaml
-from rq import Queue
-from rq.serializers import JSONSerializer
 
 from crawler import polls
 from crawler.scheduler import LeaderLock, request_poll
 from newsmon import keys
 from newsmon.replay import Fixed, ReplaySite
 from newsmon.settings import load_config
-from tests.conftest import Roles, make_article, wait_for, write_config
+from tests.conftest import Roles, make_article, queued_stories, wait_for, write_config
 
 NOW = datetime.now(UTC) - timedelta(hours=1)
 BODY = ["Two rockets landed near the K-1 base west of Kirkuk on Friday, a security source said.",
@@ -127,7 +125,7 @@ def hostile(replay: ReplaySite, roles: Roles, redis_conn: redis.Redis, tmp_path:
 
 
 def enqueued_titles(conn: redis.Redis) -> set[str]:
-    return {job.args[0]["title"] for job in Queue(keys.PROCESS_QUEUE, connection=conn, serializer=JSONSerializer).jobs}
+    return {story["title"] for story in queued_stories(conn)}
 
 
 def last_poll(conn: redis.Redis, source_id: str) -> dict:

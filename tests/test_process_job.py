@@ -91,3 +91,26 @@ def test_retried_job_enqueues_an_alert_it_had_not_enqueued(archive: Archive, red
     assert process_story(payload)["alerts"] == 1
     assert process_story(payload)["alerts"] == 0  # done now: a further run does not alert again
     assert alert_topics(redis_conn) == [["k1_base"]]
+
+
+def test_a_batch_processes_each_story_and_a_bad_one_costs_only_itself(archive: Archive,
+                                                                     redis_conn: redis.Redis) -> None:
+    """A poll's stories come as one job; a story that cannot be processed goes to a job of its own (with
+    retries, then the failed registry) and the others are archived and alerted as if alone."""
+    from workers.jobs import process_stories
+
+    good = story("https://shafaq.com/en/Security/rockets", K1)
+    copy = story("https://www.kurdistan24.net/en/story/1/rockets", K1 + " More soon.", outlet="Kurdistan24")
+    other = story("https://www.rudaw.net/english/economy/oil", "Oil exports through the pipeline resumed on "
+                  "Monday after a pause of two weeks, the ministry said in a statement. " * 3, outlet="Rudaw")
+    bad = {**story("https://shafaq.com/en/broken", K1), "language": None}  # not a valid story
+    result = process_stories([good, bad, copy, other])
+    assert [r["kind"] for r in result["stories"]] == ["new", "near", "new"]
+    assert archive.count() == 3 and archive.get(bad["id"]) is None
+    assert alert_topics(redis_conn) == [["k1_base"]]  # one alert for the story and its copy
+    queue = Queue(keys.PROCESS_QUEUE, connection=redis_conn, serializer=JSONSerializer)
+    assert [(j.func_name, j.args[0]["id"]) for j in queue.jobs] == [(keys.PROCESS_STORY_JOB, bad["id"])]
+    assert queue.jobs[0].retries_left == keys.PROCESS_RETRY[0]
+    again = process_stories([good, bad, copy, other])  # the batch retried by RQ (a worker died mid-way)
+    assert [r["kind"] for r in again["stories"]] == ["url", "url", "url"] and archive.count() == 3
+    assert alert_topics(redis_conn) == [["k1_base"]] and len(queue.jobs) == 1  # nothing twice

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,9 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from newsmon.models import Story, TopicMatch
@@ -84,11 +88,16 @@ clusters = Table(
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # transactions begin in _sqlite_begin (the pysqlite driver's own are off)
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # several worker processes write at once
     cursor.execute("PRAGMA synchronous=NORMAL")  # with WAL: no fsync per story; a power cut loses the last ones
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("newsmon_immediate") else "BEGIN")
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -129,6 +138,7 @@ def open_engine(url: str) -> Engine:
     engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     for attempt in range(5):
         try:
             migrate(engine)
@@ -147,6 +157,17 @@ class Archive:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A write transaction; on SQLite it takes the write lock at BEGIN (IMMEDIATE), so a transaction
+        that reads before it writes waits its turn instead of failing when another worker committed
+        in between."""
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.execution_options(newsmon_immediate=True)
+            with conn.begin():
+                yield conn
+
     def store(
         self,
         story: Story,
@@ -159,8 +180,38 @@ class Archive:
         similarity: float | None = None,
     ) -> bool:
         """Insert or update a story; returns True when it was new."""
+        with self._writing() as conn:
+            existed = self._existing_cluster(conn, story.id) is not None
+            self._upsert(conn, story, topics, content_hash, config_version, cluster_id or story.id, dedupe_kind,
+                         duplicate_of, similarity, existed)
+            return not existed
+
+    def record(self, story: Story, topics: list[TopicMatch], content_hash: str, config_version: str,
+               cluster_id: str, dedupe_kind: str, duplicate_of: str | None = None,
+               similarity: float | None = None) -> tuple[str, str, dict[str, Any]]:
+        """Archive a processed story and refresh its cluster's summary, in one transaction.
+
+        A story already archived (the same URL again: an edit in place, or a retried job) keeps its
+        cluster and is recorded as kind `url`. Returns (cluster, kind, cluster summary).
+        """
+        with self._writing() as conn:
+            existing = self._existing_cluster(conn, story.id)
+            if existing is not None:
+                cluster_id, dedupe_kind = existing, "url"
+            self._upsert(conn, story, topics, content_hash, config_version, cluster_id, dedupe_kind, duplicate_of,
+                         similarity, existing is not None)
+            return cluster_id, dedupe_kind, self._update_cluster(conn, cluster_id)
+
+    @staticmethod
+    def _existing_cluster(conn: Connection, story_id: str) -> str | None:
+        return conn.execute(select(stories.c.cluster_id).where(stories.c.id == story_id)).scalar()
+
+    @staticmethod
+    def _upsert(conn: Connection, story: Story, topics: list[TopicMatch], content_hash: str, config_version: str,
+                cluster_id: str, dedupe_kind: str, duplicate_of: str | None, similarity: float | None,
+                existed: bool) -> None:
         row = {
-            "cluster_id": cluster_id or story.id,
+            "cluster_id": cluster_id,
             "dedupe_kind": dedupe_kind,
             "similarity": similarity,
             "source_id": story.source_id,
@@ -181,17 +232,15 @@ class Archive:
             "config_version": config_version,
             "search_text": index_text(story.title, story.text),
         }
-        with self.engine.begin() as conn:
-            exists = conn.execute(select(stories.c.id).where(stories.c.id == story.id)).first()
-            if exists:
-                conn.execute(update(stories).where(stories.c.id == story.id).values(**row))
-            else:
-                conn.execute(insert(stories).values(id=story.id, **row))
-            if conn.dialect.name == "sqlite":
+        if existed:
+            conn.execute(update(stories).where(stories.c.id == story.id).values(**row))
+        else:
+            conn.execute(insert(stories).values(id=story.id, **row))
+        if conn.dialect.name == "sqlite":
+            if existed:
                 conn.execute(text("DELETE FROM stories_fts WHERE story_id = :id"), {"id": story.id})
-                conn.execute(text("INSERT INTO stories_fts (story_id, body) VALUES (:id, :body)"),
-                             {"id": story.id, "body": row["search_text"]})
-            return not exists
+            conn.execute(text("INSERT INTO stories_fts (story_id, body) VALUES (:id, :body)"),
+                         {"id": story.id, "body": row["search_text"]})
 
     def get(self, story_id: str) -> dict[str, Any] | None:
         """One archived story as a dict, or None."""
@@ -201,27 +250,30 @@ class Archive:
 
     def update_cluster(self, cluster_id: str) -> dict[str, Any]:
         """Recompute a cluster's summary from its member stories and return it."""
-        with self.engine.begin() as conn:
-            members = conn.execute(
-                select(stories.c.id, stories.c.outlet, stories.c.language, stories.c.topics, stories.c.processed)
-                .where(stories.c.cluster_id == cluster_id)
-                .order_by(stories.c.processed)
-            ).all()
-            if not members:
-                raise KeyError(cluster_id)
-            summary = {
-                "first_story_id": cluster_id if any(m.id == cluster_id for m in members) else members[0].id,
-                "first_seen": members[0].processed,
-                "last_seen": members[-1].processed,
-                "member_count": len(members),
-                "outlets": list(dict.fromkeys(m.outlet for m in members)),
-                "languages": list(dict.fromkeys(m.language for m in members)),
-                "topics": sorted({t["topic"] for m in members for t in m.topics}),
-            }
-            if conn.execute(select(clusters.c.id).where(clusters.c.id == cluster_id)).first():
-                conn.execute(update(clusters).where(clusters.c.id == cluster_id).values(**summary))
-            else:
-                conn.execute(insert(clusters).values(id=cluster_id, **summary))
+        with self._writing() as conn:
+            return self._update_cluster(conn, cluster_id)
+
+    @staticmethod
+    def _update_cluster(conn: Connection, cluster_id: str) -> dict[str, Any]:
+        members = conn.execute(
+            select(stories.c.id, stories.c.outlet, stories.c.language, stories.c.topics, stories.c.processed)
+            .where(stories.c.cluster_id == cluster_id)
+            .order_by(stories.c.processed)
+        ).all()
+        if not members:
+            raise KeyError(cluster_id)
+        summary = {
+            "first_story_id": cluster_id if any(m.id == cluster_id for m in members) else members[0].id,
+            "first_seen": members[0].processed,
+            "last_seen": members[-1].processed,
+            "member_count": len(members),
+            "outlets": list(dict.fromkeys(m.outlet for m in members)),
+            "languages": list(dict.fromkeys(m.language for m in members)),
+            "topics": sorted({t["topic"] for m in members for t in m.topics}),
+        }
+        dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        conn.execute(dialect_insert(clusters).values(id=cluster_id, **summary)
+                     .on_conflict_do_update(index_elements=[clusters.c.id], set_=summary))
         return {"id": cluster_id, **summary}
 
     def cluster(self, cluster_id: str) -> dict[str, Any] | None:

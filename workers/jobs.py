@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from functools import lru_cache
 from typing import Any
@@ -76,7 +77,7 @@ def snippets(story: Story, topics: list[TopicMatch], radius: int = SNIPPET_RADIU
 
 
 def process_story(payload: dict[str, Any]) -> dict[str, Any]:
-    """Job entry point of the `process` queue.
+    """Job entry point of the `process` queue for one story.
 
     Args:
         payload: a Story as JSON.
@@ -86,25 +87,69 @@ def process_story(payload: dict[str, Any]) -> dict[str, Any]:
         whatever storage raises, so RQ records it and retries; every step is safe to repeat.
     """
     ctx = jobcontext.current()
+    pipe = ctx.redis.pipeline(transaction=False)
+    result = _process(ctx, payload, pipe)
+    pipe.execute()
+    return result
+
+
+def process_stories(payloads: list[dict[str, Any]]) -> dict[str, Any]:
+    """Job entry point of the `process` queue for the stories of one poll (the crawler batches them,
+    so RQ's cost per job is paid once per batch, not per story).
+
+    Each story is processed on its own, in order. A story that fails is handed to a job of its own
+    (`process_story`, with the usual retries, and the failed registry if it keeps failing), so one
+    bad story costs only itself and the rest of the batch is not repeated.
+
+    Returns:
+        {"stories": [what process_story returns, per story processed], "alone": [ids handed on]}.
+    """
+    ctx = jobcontext.current()
+    pipe = ctx.redis.pipeline(transaction=False)
+    done: list[dict[str, Any]] = []
+    alone: list[str] = []
+    for payload in payloads:
+        try:
+            done.append(_process(ctx, payload, pipe))
+        except Exception as exc:  # noqa: BLE001 - the story goes to a job of its own, which names the failure
+            story_id = str(payload.get("id", "?")) if isinstance(payload, dict) else "?"
+            log.warning("story failed in a batch, retried in a job of its own: story=%s error=%s: %s", story_id,
+                        type(exc).__name__, str(exc)[:300])
+            alone.append(enqueue_alone(ctx, payload))
+    pipe.execute()
+    return {"stories": done, "alone": alone}
+
+
+def enqueue_alone(ctx: jobcontext.JobContext, payload: Any) -> str:
+    """Enqueue one story as a `process_story` job (idempotent: a retried batch finds the job)."""
+    body = json.dumps(payload, sort_keys=True, default=str)
+    job_id = "process-" + hashlib.sha1(body.encode()).hexdigest()[:32]
+    if not Job.exists(job_id, connection=ctx.redis):
+        attempts, intervals = keys.PROCESS_RETRY
+        Queue(keys.PROCESS_QUEUE, connection=ctx.redis, serializer=JSONSerializer).enqueue(
+            keys.PROCESS_STORY_JOB, payload, job_id=job_id, retry=Retry(max=attempts, interval=intervals),
+            failure_ttl=keys.PROCESS_FAILURE_TTL, description=f"process {str(payload.get('id', '?'))[:40]} alone"
+            if isinstance(payload, dict) else "process a malformed story")
+    return job_id
+
+
+def _process(ctx: jobcontext.JobContext, payload: dict[str, Any], pipe: Any) -> dict[str, Any]:
+    """Normalize, tag, dedupe and archive one story, then hand on its alerts; counters go to `pipe`."""
     story = Story.model_validate(payload)
     archive = _archive(ctx.archive_url)
-    existing = archive.get(story.id)
     guid_key = f"{story.source_id}\n{story.feed_guid}" if story.feed_guid else None
     result = matcher_for(ctx.config).match(story.title, story.text, story.language)
     index = _dedupe_index(ctx)
     verdict = index.check_and_add(story.id, story.text, guid_key)
-    cluster, kind = verdict.cluster, verdict.kind
-    if existing:  # the same URL again: an edit in place or a retried job; it stays in its cluster
-        cluster, kind = existing["cluster_id"], "url"
     try:
-        archive.store(story, result.matches, content_hash(story.title, story.text), ctx.config.version,
-                      cluster_id=cluster, dedupe_kind=kind, duplicate_of=verdict.duplicate_of,
-                      similarity=verdict.similarity)
+        cluster, kind, summary = archive.record(
+            story, result.matches, content_hash(story.title, story.text), ctx.config.version,
+            cluster_id=verdict.cluster, dedupe_kind=verdict.kind, duplicate_of=verdict.duplicate_of,
+            similarity=verdict.similarity)
     except BaseException:
-        if not existing:  # not archived: take it back out of the index so no copy points at it
+        if verdict.kind != "url":  # not archived: take it back out of the index so no copy points at it
             index.remove(story.id, story.text, guid_key)
         raise
-    summary = archive.update_cluster(cluster)
     for topic, hits in result.suppressed.items():
         log.info("suppressed story=%s topic=%s by=%s", story.id, topic, [h.text for h in hits])
     fresh = claim_cluster_topics(ctx.config, ctx.redis, story, cluster, result.matches)
@@ -112,12 +157,10 @@ def process_story(payload: dict[str, Any]) -> dict[str, Any]:
     enqueued = hand_on(ctx.config, ctx.redis, story, fresh, cluster_id=cluster, also_reported_by=others)
     mark_alerted(ctx.redis, story.id, cluster, fresh)
     topics = [t.topic for t in result.matches]
-    pipe = ctx.redis.pipeline()
     stats.count(pipe, f"queue:{keys.PROCESS_QUEUE}:out")
     stats.count(pipe, "stories:processed")
     for topic in topics:
         stats.count(pipe, f"topic:{topic}")
-    pipe.execute()
     log.info("processed story=%s kind=%s cluster=%s members=%d topics=%s alerts=%d url=%s", story.id, kind,
              cluster, summary["member_count"], topics, enqueued, story.url)
     return {"kind": kind, "story": story.id, "cluster": cluster, "duplicate_of": verdict.duplicate_of,

@@ -27,6 +27,7 @@ from crawler import health, polls
 from crawler.entries import Entry, Parsed
 from crawler.extract import decode_html, extract_article
 from crawler.language import detect_language
+from crawler.pipelines import POLL_FINISHED
 from newsmon import keys
 from newsmon.errors import FetchError
 from newsmon.models import PollRequest, Story, story_id_for, utcnow
@@ -347,7 +348,7 @@ class PollingSpider(scrapy.Spider):
 
     def _item(self, poll: Poll, entry: Entry, story: Story) -> dict[str, Any]:
         return {"story": story.model_dump(mode="json"), "entry_key": entry.key, "source_id": poll.source.id,
-                "inline": entry.text is not None}
+                "poll_id": poll.request.poll_id, "inline": entry.text is not None}
 
     def article_failed(self, failure: TwistedFailure) -> None:
         """Count a failed article fetch; it is retried on the next polls, then given up."""
@@ -393,6 +394,7 @@ class PollingSpider(scrapy.Spider):
             self.report = poll
             self.stopping = True
             return
+        self.crawler.signals.send_catch_log(signal=POLL_FINISHED, poll_id=poll.request.poll_id)
         polls.record_poll(self.redis, source, poll, seconds, self.config.pipeline.crawler.backoff_max_seconds)
         polls.release_poll(self.redis, source.id, poll.request.lock_token)
         self.crawler.stats.inc_value(f"newsmon/polls/{poll.status}")
