@@ -267,7 +267,8 @@ def throughput(args: argparse.Namespace, conn: redis.Redis, redis_url: str, work
               f"measured CPU ms/article: crawlers {cpu['crawler']:.1f}, workers {cpu['worker']:.1f}); files in {profile}")
         for group in ("crawler", "worker"):
             print(f"{group}s:")
-            print("\n".join(summarise(load([r.output for n, r in recorders.items() if n.startswith(group)]), done)))
+            print("\n".join(summarise(load([r.output for n, r in recorders.items() if n.startswith(group)]), done,
+                                       cpu_ms=cpu[group])))
     return done / elapsed, cpu, roles.peak
 
 

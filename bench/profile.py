@@ -76,18 +76,22 @@ def _short(frame: str) -> str:
     return f"{module}.{name}" if module else name
 
 
-def summarise(stacks: collections.Counter[tuple[str, ...]], articles: int, top: int = 18) -> list[str]:
+def summarise(stacks: collections.Counter[tuple[str, ...]], articles: int, top: int = 18,
+              cpu_ms: float | None = None) -> list[str]:
     """Lines of `ms/article inclusive, ms/article self, function`, most expensive first.
 
     Shown: newsmon's own functions and the library functions they call directly (the boundary
-    where the time leaves newsmon), so each line answers "what in newsmon costs this".
+    where the time leaves newsmon), so each line answers "what in newsmon costs this". Samples count
+    time a thread was running or runnable; with `cpu_ms` (the CPU per article measured by the OS) the
+    figures are scaled so that they add up to it.
     """
+    total = sum(stacks.values())
     per_sample = 1000 / RATE / max(articles, 1)
+    if cpu_ms is not None and total:
+        per_sample = cpu_ms / total
     inclusive: collections.Counter[str] = collections.Counter()
     own_self: collections.Counter[str] = collections.Counter()
-    total = 0
     for stack, count in stacks.items():
-        total += count
         seen: set[str] = set()
         previous_own = False
         for frame in stack:
@@ -97,7 +101,8 @@ def summarise(stacks: collections.Counter[tuple[str, ...]], articles: int, top: 
                 seen.add(frame)
             previous_own = is_own
         own_self[_short(stack[-1])] += count
-    lines = [f"  sampled CPU: {total * per_sample:.1f} ms/article"]
+    lines = [f"  {total} samples, {total * 1000 / RATE / max(articles, 1):.1f} ms/article sampled"
+             + (f", scaled to the measured {cpu_ms:.1f} ms/article" if cpu_ms is not None else "")]
     lines.append(f"  {'inclusive':>10} {'self':>7}  function (ms per article)")
     for name, count in inclusive.most_common(top):
         lines.append(f"  {count * per_sample:>10.2f} {own_self.get(name, 0) * per_sample:>7.2f}  {name}")

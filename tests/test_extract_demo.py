@@ -78,3 +78,28 @@ def test_demo_json_shows_seed_story_alert(tmp_path: Path) -> None:
     assert seed[0]["outlet"] == "Kurdistan24" and seed[0]["language"] == "ar"
     assert {a["language"] for a in alerts} >= {"ar", "ckb", "kmr", "en"}
     assert not any("oil exports" in a["title"].lower() for a in alerts)  # no false alarm
+
+
+BODY_TEXT = "<p>" + "The joint operations command said the drone was brought down before it reached the base. " * 4 + "</p>"
+
+
+@pytest.mark.parametrize(("markup", "expected"), [
+    # everything in the head
+    (('<html lang="en"><head><title>Site | Page</title><meta property="og:title" content=" Drone  downed ">'
+     '<meta name="author" content="Hemin Salih"><link rel="canonical" href="https://x.example/a">'
+     '<meta property="article:published_time" content="2026-11-16T10:30:00+03:00"></head><body><article>'
+     f'<h1>Other</h1>{BODY_TEXT}</article></body></html>'),
+     ("Drone downed", "Hemin Salih", "2026-11-16T07:30:00+00:00", "https://x.example/a", "en")),
+    # the head lacks them: the body's h1, rel="author", <time datetime>; a meta without content is skipped
+    (('<html><head><title> Page title </title><meta property="og:title"><meta name="author" content="  ">'
+     f'</head><body><article><h1> Body  title </h1><span class="by"><a REL="author" href="/u"> Dilan </a></span>'
+     f'<time datetime="2026-11-16T08:00:00Z">today</time>{BODY_TEXT}</article></body></html>'),
+     ("Body title", "Dilan", "2026-11-16T08:00:00+00:00", None, None)),
+    # nothing but a <title>; the word "author" in a class is not an author
+    (f'<html><head><title>Only the title</title></head><body><div class="author-box">x</div>{BODY_TEXT}</body></html>',
+     ("Only the title", None, None, None, None)),
+])
+def test_page_metadata_from_head_then_body(markup: str, expected: tuple) -> None:
+    found = extract_article(markup, "https://x.example/a?utm_source=y")
+    published = found.published.astimezone(UTC).isoformat() if found.published else None
+    assert (found.title, found.author, published, found.canonical_url, found.language) == expected
