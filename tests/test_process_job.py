@@ -114,3 +114,27 @@ def test_a_batch_processes_each_story_and_a_bad_one_costs_only_itself(archive: A
     again = process_stories([good, bad, copy, other])  # the batch retried by RQ (a worker died mid-way)
     assert [r["kind"] for r in again["stories"]] == ["url", "url", "url"] and archive.count() == 3
     assert alert_topics(redis_conn) == [["k1_base"]] and len(queue.jobs) == 1  # nothing twice
+
+
+def test_a_story_the_database_refuses_is_rolled_back_alone(archive: Archive, redis_conn: redis.Redis) -> None:
+    """The batch is one transaction with a savepoint per story: a row the database refuses (here a
+    trigger, as a constraint would) is rolled back and taken out of the dedupe index, goes to a job of
+    its own, and the others are committed and alerted."""
+    from sqlalchemy import text
+
+    from workers.jobs import process_stories
+
+    with archive.engine.begin() as conn:
+        conn.execute(text("CREATE TRIGGER refuse BEFORE INSERT ON stories WHEN NEW.title = 'refuse me' "
+                          "BEGIN SELECT RAISE(ABORT, 'refused by the database'); END"))
+    refused = story("https://shafaq.com/en/Security/rockets", K1, title="refuse me")
+    other = story("https://www.rudaw.net/english/kurdistan/peshmerga", PESH * 4, outlet="Rudaw")
+    result = process_stories([refused, other])
+    assert [r["story"] for r in result["stories"]] == [other["id"]] and len(result["alone"]) == 1
+    assert archive.get(refused["id"]) is None and archive.get(other["id"]) is not None
+    assert alert_topics(redis_conn) == [["peshmerga"]]
+    queue = Queue(keys.PROCESS_QUEUE, connection=redis_conn, serializer=JSONSerializer)
+    assert [j.args[0]["id"] for j in queue.jobs] == [refused["id"]]
+    copy = process_stories([story("https://www.kurdistan24.net/en/story/9/rockets", K1 + " More soon.",
+                                  outlet="Kurdistan24")])
+    assert copy["stories"][0]["kind"] == "new"  # the refused story left the index: nothing points at it

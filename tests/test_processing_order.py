@@ -16,15 +16,15 @@ def test_a_failed_archive_write_takes_the_story_out_of_the_index(archive: Archiv
     from workers.jobs import process_story
 
     first = story("https://shafaq.com/en/Security/rockets", K1)
-    real_record = Archive.record
+    real_record = Archive.record_many
 
     def disk_full(*args: object, **kwargs: object) -> tuple:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(Archive, "record", disk_full)
+    monkeypatch.setattr(Archive, "record_many", disk_full)
     with pytest.raises(OSError):
         process_story(first)
-    monkeypatch.setattr(Archive, "record", real_record)
+    monkeypatch.setattr(Archive, "record_many", real_record)
     assert archive.get(first["id"]) is None
     copy = process_story(story("https://www.kurdistan24.net/en/story/1/rockets", K1 + " More soon.",
                                outlet="Kurdistan24"))
@@ -43,7 +43,7 @@ def test_without_the_removal_a_copy_would_point_at_the_missing_story(archive: Ar
     from workers.jobs import process_story
 
     monkeypatch.setattr(DedupeIndex, "remove", lambda self, *a, **k: 0)
-    monkeypatch.setattr(Archive, "record", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "disk full")))
+    monkeypatch.setattr(Archive, "record_many", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "disk full")))
     first = story("https://shafaq.com/en/Security/rockets", K1)
     with pytest.raises(OSError):
         process_story(first)

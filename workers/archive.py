@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     event,
     func,
@@ -151,6 +153,27 @@ def open_engine(url: str) -> Engine:
     return engine
 
 
+# statements built once (SQLAlchemy caches their compiled form): per story only the values change
+_INSERT_STORY = insert(stories)
+_UPDATE_STORY = update(stories).where(stories.c.id == bindparam("story_id"))
+_FTS_DELETE = text("DELETE FROM stories_fts WHERE story_id = :id")
+_FTS_INSERT = text("INSERT INTO stories_fts (story_id, body) VALUES (:id, :body)")
+
+
+@dataclass(frozen=True)
+class Record:
+    """A processed story as the archive records it, with what dedupe decided."""
+
+    story: Story
+    topics: list[TopicMatch]
+    content_hash: str
+    config_version: str
+    cluster_id: str
+    dedupe_kind: str
+    duplicate_of: str | None = None
+    similarity: float | None = None
+
+
 class Archive:
     """Stores processed stories; writes are upserts keyed by story id, so a retried job is harmless."""
 
@@ -193,14 +216,42 @@ class Archive:
 
         A story already archived (the same URL again: an edit in place, or a retried job) keeps its
         cluster and is recorded as kind `url`. Returns (cluster, kind, cluster summary).
+
+        Raises:
+            whatever the database raises; nothing is written then.
         """
+        outcome = self.record_many([Record(story, topics, content_hash, config_version, cluster_id, dedupe_kind,
+                                           duplicate_of, similarity)])[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def record_many(self, records: list[Record]) -> list[tuple[str, str, dict[str, Any]] | Exception]:
+        """Archive several processed stories in one transaction (one commit for a poll's stories),
+        each in a savepoint of its own: a story the database refuses is rolled back alone and its
+        place in the result holds the error; the others are kept.
+
+        Raises:
+            whatever the database raises at BEGIN or COMMIT; nothing is written then.
+        """
+        out: list[tuple[str, str, dict[str, Any]] | Exception] = []
         with self._writing() as conn:
-            existing = self._existing_cluster(conn, story.id)
-            if existing is not None:
-                cluster_id, dedupe_kind = existing, "url"
-            self._upsert(conn, story, topics, content_hash, config_version, cluster_id, dedupe_kind, duplicate_of,
-                         similarity, existing is not None)
-            return cluster_id, dedupe_kind, self._update_cluster(conn, cluster_id)
+            for record in records:
+                try:
+                    with conn.begin_nested():
+                        out.append(self._record(conn, record))
+                except DBAPIError as exc:
+                    out.append(exc)
+        return out
+
+    def _record(self, conn: Connection, record: Record) -> tuple[str, str, dict[str, Any]]:
+        cluster_id, dedupe_kind = record.cluster_id, record.dedupe_kind
+        existing = self._existing_cluster(conn, record.story.id)
+        if existing is not None:
+            cluster_id, dedupe_kind = existing, "url"
+        self._upsert(conn, record.story, record.topics, record.content_hash, record.config_version, cluster_id,
+                     dedupe_kind, record.duplicate_of, record.similarity, existing is not None)
+        return cluster_id, dedupe_kind, self._update_cluster(conn, cluster_id)
 
     @staticmethod
     def _existing_cluster(conn: Connection, story_id: str) -> str | None:
@@ -233,14 +284,13 @@ class Archive:
             "search_text": index_text(story.title, story.text),
         }
         if existed:
-            conn.execute(update(stories).where(stories.c.id == story.id).values(**row))
+            conn.execute(_UPDATE_STORY, {"story_id": story.id, **row})
         else:
-            conn.execute(insert(stories).values(id=story.id, **row))
+            conn.execute(_INSERT_STORY, {"id": story.id, **row})
         if conn.dialect.name == "sqlite":
             if existed:
-                conn.execute(text("DELETE FROM stories_fts WHERE story_id = :id"), {"id": story.id})
-            conn.execute(text("INSERT INTO stories_fts (story_id, body) VALUES (:id, :body)"),
-                         {"id": story.id, "body": row["search_text"]})
+                conn.execute(_FTS_DELETE, {"id": story.id})
+            conn.execute(_FTS_INSERT, {"id": story.id, "body": row["search_text"]})
 
     def get(self, story_id: str) -> dict[str, Any] | None:
         """One archived story as a dict, or None."""

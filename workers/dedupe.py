@@ -184,9 +184,10 @@ return removed
 """
 
 
-def content_hash(title: str, text: str) -> str:
-    """Hash of the normalized body (the title is left out: syndicated copies retitle)."""
-    basis = normalize_text(text) or normalize_text(title)
+def content_hash(title: str, text: str, normalized: str | None = None) -> str:
+    """Hash of the normalized body (the title is left out: syndicated copies retitle); `normalized` is
+    the body already normalized, when the caller has it."""
+    basis = (normalize_text(text) if normalized is None else normalized) or normalize_text(title)
     return hashlib.sha256(basis.encode("utf-8")).hexdigest()
 
 
@@ -264,19 +265,31 @@ class DedupeIndex:
         return self._generation(now - self.settings.window_days * 86400), self._generation(now)
 
     def check_and_add(self, story_id: str, text: str, guid_key: str | None = None,
-                      now: float | None = None) -> Verdict:
+                      now: float | None = None, normalized: str | None = None) -> Verdict:
         """Decide whether a story repeats an earlier one, and add it to the index (one atomic script)."""
+        return self.check_and_add_many([(story_id, text, guid_key, normalized)], now)[0]
+
+    def check_and_add_many(self, stories: list[tuple[str, str, str | None, str | None]],
+                           now: float | None = None) -> list[Verdict]:
+        """`check_and_add` for several stories (id, text, GUID key, normalized text or None), in order,
+        in one round trip: each story's script runs after the previous one's, so a copy later in the
+        list finds an earlier one."""
         now = time.time() if now is None else now
-        normalized = normalize_text(text)
-        values = signature(normalized)
-        sig = (values & 0xFF).astype(np.uint8).tobytes()
         first, current = self._span(now)
-        kind, cluster, duplicate, score = self._check_and_add(args=[
-            self.prefix, self._ttl(), repr(self.settings.threshold), first, current, FIRST_SHARDS, MIN_SHARDS,
-            FIELDS_PER_STORY, FIELDS_PER_SHARD, bytes.fromhex(story_id), sig, b"T" + _digest(normalized),
-            b"G" + _digest(guid_key) if guid_key else b"", *_bands(values)])
-        return Verdict(kind.decode(), cluster.hex(), duplicate.hex() if duplicate else None,
-                       round(float(score), 3) if score else None)
+        pipe = self.conn.pipeline(transaction=False)
+        for story_id, text, guid_key, normalized in stories:
+            normalized = normalize_text(text) if normalized is None else normalized
+            values = signature(normalized)
+            sig = (values & 0xFF).astype(np.uint8).tobytes()
+            self._check_and_add(client=pipe, args=[
+                self.prefix, self._ttl(), repr(self.settings.threshold), first, current, FIRST_SHARDS, MIN_SHARDS,
+                FIELDS_PER_STORY, FIELDS_PER_SHARD, bytes.fromhex(story_id), sig, b"T" + _digest(normalized),
+                b"G" + _digest(guid_key) if guid_key else b"", *_bands(values)])
+        verdicts = []
+        for kind, cluster, duplicate, score in pipe.execute():
+            verdicts.append(Verdict(kind.decode(), cluster.hex(), duplicate.hex() if duplicate else None,
+                                    round(float(score), 3) if score else None))
+        return verdicts
 
     def remove(self, story_id: str, text: str, guid_key: str | None = None, now: float | None = None) -> int:
         """Take a story back out of the index (its job failed before the story was archived), so that no

@@ -14,8 +14,9 @@ from rq.serializers import JSONSerializer
 
 from newsmon import jobcontext, keys, stats
 from newsmon.models import Story, StoryAlert, TopicMatch
+from newsmon.normalize import normalize_text
 from newsmon.settings import KEYWORDS_FILE, Config
-from workers.archive import Archive, open_engine
+from workers.archive import Archive, Record, open_engine
 from workers.dedupe import DedupeIndex, content_hash
 from workers.matcher import Matcher
 
@@ -84,39 +85,37 @@ def process_story(payload: dict[str, Any]) -> dict[str, Any]:
     Returns:
         what happened: dedupe kind (`new`, `url`, `exact`, `near`), cluster, topics, alerts enqueued.
     Raises:
-        whatever storage raises, so RQ records it and retries; every step is safe to repeat.
+        whatever validation or storage raises, so RQ records it and retries; every step is safe to repeat.
     """
-    ctx = jobcontext.current()
-    pipe = ctx.redis.pipeline(transaction=False)
-    result = _process(ctx, payload, pipe)
-    pipe.execute()
-    return result
+    done, failed = _process_batch(jobcontext.current(), [payload])
+    if failed:
+        raise failed[0][1]
+    return done[0]
 
 
 def process_stories(payloads: list[dict[str, Any]]) -> dict[str, Any]:
     """Job entry point of the `process` queue for the stories of one poll (the crawler batches them,
-    so RQ's cost per job is paid once per batch, not per story).
+    so RQ's cost per job, the round trip to the dedupe index and the archive's commit are paid once
+    per batch, not per story).
 
-    Each story is processed on its own, in order. A story that fails is handed to a job of its own
-    (`process_story`, with the usual retries, and the failed registry if it keeps failing), so one
-    bad story costs only itself and the rest of the batch is not repeated.
+    Stories are decided in order (a copy later in the batch joins an earlier one's cluster). A story
+    that fails is handed to a job of its own (`process_story`, with the usual retries, and the failed
+    registry if it keeps failing), so one bad story costs only itself; the rest are not repeated.
 
     Returns:
-        {"stories": [what process_story returns, per story processed], "alone": [ids handed on]}.
+        {"stories": [what process_story returns, per story processed], "alone": [job ids handed on]}.
+    Raises:
+        what the dedupe index or the archive raises for the whole batch (Redis or the database
+        unreachable, the commit refused): RQ retries the batch; every step is safe to repeat.
     """
     ctx = jobcontext.current()
-    pipe = ctx.redis.pipeline(transaction=False)
-    done: list[dict[str, Any]] = []
-    alone: list[str] = []
-    for payload in payloads:
-        try:
-            done.append(_process(ctx, payload, pipe))
-        except Exception as exc:  # noqa: BLE001 - the story goes to a job of its own, which names the failure
-            story_id = str(payload.get("id", "?")) if isinstance(payload, dict) else "?"
-            log.warning("story failed in a batch, retried in a job of its own: story=%s error=%s: %s", story_id,
-                        type(exc).__name__, str(exc)[:300])
-            alone.append(enqueue_alone(ctx, payload))
-    pipe.execute()
+    done, failed = _process_batch(ctx, payloads)
+    alone = []
+    for payload, exc in failed:
+        story_id = str(payload.get("id", "?")) if isinstance(payload, dict) else "?"
+        log.warning("story failed in a batch, retried in a job of its own: story=%s error=%s: %s", story_id,
+                    type(exc).__name__, str(exc)[:300])
+        alone.append(enqueue_alone(ctx, payload))
     return {"stories": done, "alone": alone}
 
 
@@ -133,38 +132,73 @@ def enqueue_alone(ctx: jobcontext.JobContext, payload: Any) -> str:
     return job_id
 
 
-def _process(ctx: jobcontext.JobContext, payload: dict[str, Any], pipe: Any) -> dict[str, Any]:
-    """Normalize, tag, dedupe and archive one story, then hand on its alerts; counters go to `pipe`."""
-    story = Story.model_validate(payload)
-    archive = _archive(ctx.archive_url)
-    guid_key = f"{story.source_id}\n{story.feed_guid}" if story.feed_guid else None
-    result = matcher_for(ctx.config).match(story.title, story.text, story.language)
+def _process_batch(ctx: jobcontext.JobContext, payloads: list[Any]) -> tuple[list[dict[str, Any]],
+                                                                               list[tuple[Any, Exception]]]:
+    """Tag, dedupe and archive stories, then hand on their alerts: (results, [(payload, error)]).
+
+    Order of effects, so that a failure at any point is safe to retry: the dedupe index (a story the
+    archive then refuses is taken back out), the archive (one transaction), then the alerts of the
+    stories archived. Per-story failures are returned; failures of the batch as a whole are raised.
+    """
+    matcher = matcher_for(ctx.config)
+    failed: list[tuple[Any, Exception]] = []
+    ready: list[tuple[Story, Any, str, str | None]] = []
+    sources: list[Any] = []  # the payload of each story in `ready`
+    for payload in payloads:
+        try:
+            story = Story.model_validate(payload)
+            normalized = normalize_text(story.text)
+            ready.append((story, matcher.match(story.title, story.text, story.language), normalized,
+                          f"{story.source_id}\n{story.feed_guid}" if story.feed_guid else None))
+            sources.append(payload)
+        except Exception as exc:  # noqa: BLE001 - named in the story's own job
+            failed.append((payload, exc))
+    if not ready:
+        return [], failed
     index = _dedupe_index(ctx)
-    verdict = index.check_and_add(story.id, story.text, guid_key)
+    verdicts = index.check_and_add_many([(s.id, s.text, guid, norm) for s, _, norm, guid in ready])
+    records = [Record(story, result.matches, content_hash(story.title, story.text, normalized), ctx.config.version,
+                      verdict.cluster, verdict.kind, verdict.duplicate_of, verdict.similarity)
+               for (story, result, normalized, _), verdict in zip(ready, verdicts)]
+
+    def take_back(which: list[int]) -> None:
+        """Stories not archived leave the index, so no later copy points at a missing story."""
+        for i in which:
+            story, _, _, guid = ready[i]
+            if verdicts[i].kind != "url":
+                index.remove(story.id, story.text, guid)
+
     try:
-        cluster, kind, summary = archive.record(
-            story, result.matches, content_hash(story.title, story.text), ctx.config.version,
-            cluster_id=verdict.cluster, dedupe_kind=verdict.kind, duplicate_of=verdict.duplicate_of,
-            similarity=verdict.similarity)
+        outcomes = _archive(ctx.archive_url).record_many(records)
     except BaseException:
-        if verdict.kind != "url":  # not archived: take it back out of the index so no copy points at it
-            index.remove(story.id, story.text, guid_key)
+        take_back(list(range(len(ready))))
         raise
-    for topic, hits in result.suppressed.items():
-        log.info("suppressed story=%s topic=%s by=%s", story.id, topic, [h.text for h in hits])
-    fresh = claim_cluster_topics(ctx.config, ctx.redis, story, cluster, result.matches)
-    others = len([o for o in summary["outlets"] if o != story.outlet])
-    enqueued = hand_on(ctx.config, ctx.redis, story, fresh, cluster_id=cluster, also_reported_by=others)
-    mark_alerted(ctx.redis, story.id, cluster, fresh)
-    topics = [t.topic for t in result.matches]
-    stats.count(pipe, f"queue:{keys.PROCESS_QUEUE}:out")
-    stats.count(pipe, "stories:processed")
-    for topic in topics:
-        stats.count(pipe, f"topic:{topic}")
-    log.info("processed story=%s kind=%s cluster=%s members=%d topics=%s alerts=%d url=%s", story.id, kind,
-             cluster, summary["member_count"], topics, enqueued, story.url)
-    return {"kind": kind, "story": story.id, "cluster": cluster, "duplicate_of": verdict.duplicate_of,
-            "topics": topics, "alerts": enqueued}
+    refused = [i for i, outcome in enumerate(outcomes) if isinstance(outcome, Exception)]
+    take_back(refused)
+    failed += [(sources[i], outcomes[i]) for i in refused]  # type: ignore[misc]
+    done = []
+    pipe = ctx.redis.pipeline(transaction=False)
+    for (story, result, _, _), verdict, outcome in zip(ready, verdicts, outcomes):
+        if isinstance(outcome, Exception):
+            continue
+        cluster, kind, summary = outcome
+        for topic, hits in result.suppressed.items():
+            log.info("suppressed story=%s topic=%s by=%s", story.id, topic, [h.text for h in hits])
+        fresh = claim_cluster_topics(ctx.config, ctx.redis, story, cluster, result.matches)
+        others = len([o for o in summary["outlets"] if o != story.outlet])
+        enqueued = hand_on(ctx.config, ctx.redis, story, fresh, cluster_id=cluster, also_reported_by=others)
+        mark_alerted(ctx.redis, story.id, cluster, fresh)
+        topics = [t.topic for t in result.matches]
+        stats.count(pipe, f"queue:{keys.PROCESS_QUEUE}:out")
+        stats.count(pipe, "stories:processed")
+        for topic in topics:
+            stats.count(pipe, f"topic:{topic}")
+        log.info("processed story=%s kind=%s cluster=%s members=%d topics=%s alerts=%d url=%s", story.id, kind,
+                 cluster, summary["member_count"], topics, enqueued, story.url)
+        done.append({"kind": kind, "story": story.id, "cluster": cluster, "duplicate_of": verdict.duplicate_of,
+                     "topics": topics, "alerts": enqueued})
+    pipe.execute()
+    return done, failed
 
 
 def claim_cluster_topics(config: Config, conn: Any, story: Story, cluster: str,
