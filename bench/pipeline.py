@@ -109,15 +109,16 @@ def build_site(sources: int, per_source: int, prefix: str, seed: int) -> BenchSi
 class Roles:
     """Role processes with peak-RSS sampling."""
 
-    def __init__(self, config_dir: Path, redis_url: str, data_dir: Path) -> None:
+    def __init__(self, config_dir: Path, redis_url: str, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.config_dir, self.redis_url, self.data_dir = config_dir, redis_url, data_dir
+        self.env = env or {}
         self.processes: dict[str, subprocess.Popen] = {}
         self.peak: dict[str, float] = {}
         self._stop = threading.Event()
         threading.Thread(target=self._sample, daemon=True).start()
 
     def start(self, name: str, *args: str) -> None:
-        env = dict(os.environ, REDIS_URL=self.redis_url, NEWSMON_DATA_DIR=str(self.data_dir))
+        env = dict(os.environ, REDIS_URL=self.redis_url, NEWSMON_DATA_DIR=str(self.data_dir), **self.env)
         log = open(self.data_dir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "newsmon", "--log-level", "WARNING", "--config-dir", str(self.config_dir), *args],
@@ -234,7 +235,7 @@ def throughput(args: argparse.Namespace, conn: redis.Redis, redis_url: str, work
         roles.start(name, "crawler")
     for name in ("worker-1", "worker-2"):
         roles.start(name, "worker", "--queues", "process")
-    wait_ready(conn, data_dir, workers=2)
+    wait_ready(conn, data_dir, workers=2, crawlers=2)
     recorders = {}
     if profile is not None:
         from bench.profile import Recorder
@@ -272,16 +273,22 @@ def throughput(args: argparse.Namespace, conn: redis.Redis, redis_url: str, work
     return done / elapsed, cpu, roles.peak
 
 
-def wait_ready(conn: redis.Redis, data_dir: Path, workers: int) -> None:
-    """Readiness, not a sleep: the workers registered in Redis and the archive migrated."""
+def crawler_ready(conn: redis.Redis, crawlers: int) -> bool:
+    """Each crawler polls Redis for poll requests (LPOP) once it runs: count the connections doing so."""
+    return len({c["addr"] for c in conn.client_list() if c.get("cmd") == "lpop"}) >= crawlers
+
+
+def wait_ready(conn: redis.Redis, data_dir: Path, workers: int, crawlers: int) -> None:
+    """Readiness, not a sleep: the workers registered in Redis, the crawlers polling it, the archive
+    migrated."""
     from rq import Worker
 
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if len(Worker.all(connection=conn)) >= workers and (data_dir / "archive.sqlite").exists():
-            time.sleep(1.0)  # the crawlers import Scrapy alongside; give them the same second
+        if (len(Worker.all(connection=conn)) >= workers and crawler_ready(conn, crawlers)
+                and (data_dir / "archive.sqlite").exists()):
             return
-        time.sleep(0.2)
+        time.sleep(0.1)
     raise RuntimeError("roles did not start within 120 s")
 
 
