@@ -30,6 +30,7 @@ Uses NEWSMON_TEST_REDIS_URL (flushed!) if set, else an embedded Redis.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import random
@@ -106,6 +107,15 @@ def build_site(sources: int, per_source: int, prefix: str, seed: int) -> BenchSi
     return site
 
 
+_STARTED: list = []  # role groups and sites still running; stopped at exit, even when a run fails
+
+
+@atexit.register
+def _stop_started() -> None:
+    for started in reversed(_STARTED):
+        started.stop()
+
+
 class Roles:
     """Role processes with peak-RSS sampling."""
 
@@ -116,6 +126,7 @@ class Roles:
         self.peak: dict[str, float] = {}
         self._stop = threading.Event()
         threading.Thread(target=self._sample, daemon=True).start()
+        _STARTED.append(self)
 
     def start(self, name: str, *args: str) -> None:
         env = dict(os.environ, REDIS_URL=self.redis_url, NEWSMON_DATA_DIR=str(self.data_dir), **self.env)
@@ -196,6 +207,7 @@ class SiteProcess:
         self.process = subprocess.Popen([sys.executable, __file__, "--serve-site", prefix, str(seed), str(sources),
                                          str(per_source)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
+        _STARTED.append(self)
         self.base = self.process.stdout.readline().strip()  # the site prints its URL when it listens
 
     def stop(self) -> None:
@@ -441,6 +453,9 @@ def main() -> None:
     conn, url, server = bench_redis(work)
     print(describe())
     if args.profile:
+        from bench.profile import py_spy
+
+        py_spy()  # refuse before any role starts
         throughput(args, conn, url, work, 0, profile=args.profile)
         if server is not None:
             server.shutdown(nosave=True)
