@@ -172,6 +172,7 @@ class Record:
     dedupe_kind: str
     duplicate_of: str | None = None
     similarity: float | None = None
+    normalized: str | None = None  # the body as normalize_text gives it, when the caller has it
 
 
 class Archive:
@@ -249,8 +250,15 @@ class Archive:
         existing = self._existing_cluster(conn, record.story.id)
         if existing is not None:
             cluster_id, dedupe_kind = existing, "url"
-        self._upsert(conn, record.story, record.topics, record.content_hash, record.config_version, cluster_id,
-                     dedupe_kind, record.duplicate_of, record.similarity, existing is not None)
+        row = self._upsert(conn, record.story, record.topics, record.content_hash, record.config_version, cluster_id,
+                           dedupe_kind, record.duplicate_of, record.similarity, existing is not None,
+                           record.normalized)
+        if dedupe_kind == "new":  # a cluster of its own: its summary is this story, nothing to read back
+            summary = {"first_story_id": cluster_id, "first_seen": row["processed"], "last_seen": row["processed"],
+                       "member_count": 1, "outlets": [row["outlet"]], "languages": [row["language"]],
+                       "topics": sorted({t["topic"] for t in row["topics"]})}
+            self._save_cluster(conn, cluster_id, summary)
+            return cluster_id, dedupe_kind, {"id": cluster_id, **summary}
         return cluster_id, dedupe_kind, self._update_cluster(conn, cluster_id)
 
     @staticmethod
@@ -260,7 +268,7 @@ class Archive:
     @staticmethod
     def _upsert(conn: Connection, story: Story, topics: list[TopicMatch], content_hash: str, config_version: str,
                 cluster_id: str, dedupe_kind: str, duplicate_of: str | None, similarity: float | None,
-                existed: bool) -> None:
+                existed: bool, normalized: str | None = None) -> dict[str, Any]:
         row = {
             "cluster_id": cluster_id,
             "dedupe_kind": dedupe_kind,
@@ -281,7 +289,7 @@ class Archive:
             "duplicate_of": duplicate_of,
             "topics": [json.loads(t.model_dump_json()) for t in topics],
             "config_version": config_version,
-            "search_text": index_text(story.title, story.text),
+            "search_text": index_text(story.title, story.text, normalized),
         }
         if existed:
             conn.execute(_UPDATE_STORY, {"story_id": story.id, **row})
@@ -291,6 +299,7 @@ class Archive:
             if existed:
                 conn.execute(_FTS_DELETE, {"id": story.id})
             conn.execute(_FTS_INSERT, {"id": story.id, "body": row["search_text"]})
+        return row
 
     def get(self, story_id: str) -> dict[str, Any] | None:
         """One archived story as a dict, or None."""
@@ -321,10 +330,14 @@ class Archive:
             "languages": list(dict.fromkeys(m.language for m in members)),
             "topics": sorted({t["topic"] for m in members for t in m.topics}),
         }
+        Archive._save_cluster(conn, cluster_id, summary)
+        return {"id": cluster_id, **summary}
+
+    @staticmethod
+    def _save_cluster(conn: Connection, cluster_id: str, summary: dict[str, Any]) -> None:
         dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
         conn.execute(dialect_insert(clusters).values(id=cluster_id, **summary)
                      .on_conflict_do_update(index_elements=[clusters.c.id], set_=summary))
-        return {"id": cluster_id, **summary}
 
     def cluster(self, cluster_id: str) -> dict[str, Any] | None:
         """One cluster's summary, or None."""

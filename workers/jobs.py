@@ -158,7 +158,7 @@ def _process_batch(ctx: jobcontext.JobContext, payloads: list[Any]) -> tuple[lis
     index = _dedupe_index(ctx)
     verdicts = index.check_and_add_many([(s.id, s.text, guid, norm) for s, _, norm, guid in ready])
     records = [Record(story, result.matches, content_hash(story.title, story.text, normalized), ctx.config.version,
-                      verdict.cluster, verdict.kind, verdict.duplicate_of, verdict.similarity)
+                      verdict.cluster, verdict.kind, verdict.duplicate_of, verdict.similarity, normalized)
                for (story, result, normalized, _), verdict in zip(ready, verdicts)]
 
     def take_back(which: list[int]) -> None:

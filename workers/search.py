@@ -35,9 +35,12 @@ def stem(token: str) -> str:
     return token
 
 
-def index_text(title: str, body: str) -> str:
-    """What the search index holds for a story: its normalized words and their stems."""
-    words = _WORD.findall(normalize_text(f"{title}\n{body}"))
+def index_text(title: str, body: str, normalized_body: str | None = None) -> str:
+    """What the search index holds for a story: its normalized words and their stems (`normalized_body`:
+    the body already normalized, when the caller has it)."""
+    if normalized_body is None:
+        normalized_body = normalize_text(body)
+    words = _WORD.findall(normalize_text(title)) + _WORD.findall(normalized_body)
     unique = set(words)
     stems = {stem(w) for w in unique} - unique
     return " ".join(words) + (" " + " ".join(sorted(stems)) if stems else "")
