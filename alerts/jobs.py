@@ -23,7 +23,6 @@ from typing import Any
 import redis
 from rq import Queue, Retry
 from rq.job import Job
-from rq.serializers import JSONSerializer
 
 from alerts import desks
 from alerts.channels import append_outbox, build_email, print_console, send_apprise, send_email
@@ -31,6 +30,7 @@ from alerts.render import render_delivery
 from newsmon import jobcontext, keys, stats
 from newsmon.errors import DeliveryError
 from newsmon.models import Delivery, StoryAlert, utcnow
+from newsmon.serializer import JobSerializer
 from newsmon.settings import AppriseChannel, Config, ConsoleChannel, Desk, EmailChannel, OutboxChannel
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def enqueue_deliveries(config: Config, conn: redis.Redis, desk_id: str, desk: De
                        health: dict[str, str] | None = None) -> int:
     """One `deliver` job per channel of the desk; the job id is the delivery's idempotency key, so
     the same delivery is never enqueued twice. Returns the number enqueued."""
-    queue = Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JSONSerializer)
+    queue = Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JobSerializer)
     retry = config.alerts.retry
     keep = config.job_keep_seconds
     count = 0
@@ -119,7 +119,7 @@ def digest_tick(config: Config, conn: redis.Redis, now: datetime | None = None) 
     """Enqueue `send_digest` for every desk whose digest is due (run every half minute by the
     scheduler). Returns the (desk, slot) pairs enqueued."""
     now = now or utcnow()
-    queue = Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JSONSerializer)
+    queue = Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JobSerializer)
     started = []
     for desk_id, desk in config.alerts.all_desks().items():
         oldest = conn.zrange(held_key(desk_id), 0, 0, withscores=True)

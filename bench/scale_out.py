@@ -91,8 +91,9 @@ def process_stage(conn: redis.Redis, redis_url: str, work: Path, workers: int, b
     from rq import Queue, Worker
     from rq.job import Job
     from rq.registry import FinishedJobRegistry
-    from rq.serializers import JSONSerializer
     from rq.suspension import resume, suspend
+
+    from newsmon.serializer import JobSerializer
 
     conn.flushdb()
     data_dir = work / f"process-{workers}-{batch}-{run}"
@@ -102,7 +103,7 @@ def process_stage(conn: redis.Redis, redis_url: str, work: Path, workers: int, b
     config_dir = write_config(work / f"config-{workers}-{batch}-{run}", "http://127.0.0.1:9", "s", 25, 3600,
                               {"channels": {"log": {"type": "console"}},
                                "desks": {"desk": {"topics": ["*"], "channels": ["log"]}}})
-    queue = Queue(keys.PROCESS_QUEUE, connection=conn, serializer=JSONSerializer)
+    queue = Queue(keys.PROCESS_QUEUE, connection=conn, serializer=JobSerializer)
     ids = []
     for start in range(0, len(stories), batch):
         chunk = stories[start:start + batch]
@@ -128,7 +129,7 @@ def process_stage(conn: redis.Redis, redis_url: str, work: Path, workers: int, b
         time.sleep(0.2)
     after = roles.cpu_seconds()
     roles.stop()
-    jobs = [j for j in Job.fetch_many(ids, connection=conn, serializer=JSONSerializer) if j is not None]
+    jobs = [j for j in Job.fetch_many(ids, connection=conn, serializer=JobSerializer) if j is not None]
     span = max(j.ended_at for j in jobs) - min(j.started_at for j in jobs)
     cpu = sum(after[n] - before.get(n, 0) for n in after)
     return len(stories) / span.total_seconds(), cpu * 1000 / len(stories)

@@ -7,13 +7,13 @@ from typing import Any
 
 import redis
 from rq import Queue, Retry
-from rq.serializers import JSONSerializer
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from crawler import polls
 from crawler.extract import MIN_TEXT_CHARS
 from newsmon import keys, stats
+from newsmon.serializer import JobSerializer
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class EnqueueStoryPipeline:
             return
         conn = self.crawler.spider.redis
         if self._queue is None:
-            self._queue = Queue(keys.PROCESS_QUEUE, connection=conn, serializer=JSONSerializer)
+            self._queue = Queue(keys.PROCESS_QUEUE, connection=conn, serializer=JobSerializer)
         stories = [item["story"] for item in items]
         attempts, intervals = keys.PROCESS_RETRY
         retry = Retry(max=attempts, interval=intervals)

@@ -137,18 +137,18 @@ def _failed(args: argparse.Namespace, runtime: Runtime, out: TextIO) -> int:
     from rq import Queue
     from rq.job import Job
     from rq.registry import FailedJobRegistry
-    from rq.serializers import JSONSerializer
 
     from newsmon import keys
     from newsmon.redis_conn import connect
+    from newsmon.serializer import JobSerializer
 
     conn = connect(runtime.redis_url, runtime.data_dir)
-    queue = Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JSONSerializer)
+    queue = Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JobSerializer)
     registry = FailedJobRegistry(queue=queue)
     ids = registry.get_job_ids()
     out.write(f"{len(ids)} failed deliveries\n")
     for job_id in ids:
-        job = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+        job = Job.fetch(job_id, connection=conn, serializer=JobSerializer)
         from newsmon.cli_status import error_summary
 
         result = job.latest_result()

@@ -111,16 +111,16 @@ def _failed(args: argparse.Namespace, conn: Any, out: TextIO) -> int:
     from rq import Queue
     from rq.job import Job
     from rq.registry import FailedJobRegistry
-    from rq.serializers import JSONSerializer
 
+    from newsmon.serializer import JobSerializer
     from newsmon.status import QUEUES
 
     for name in [args.queue] if args.queue else QUEUES:
-        registry = FailedJobRegistry(queue=Queue(name, connection=conn, serializer=JSONSerializer))
+        registry = FailedJobRegistry(queue=Queue(name, connection=conn, serializer=JobSerializer))
         ids = registry.get_job_ids()
         out.write(f"{name}: {len(ids)} failed\n")
         for job_id in ids:
-            job = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+            job = Job.fetch(job_id, connection=conn, serializer=JobSerializer)
             result = job.latest_result()
             error = (result.exc_string if result and result.exc_string else "").strip()
             out.write(f"  {job_id}  {job.description}\n    {error_summary(error)}\n")

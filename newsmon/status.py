@@ -11,10 +11,10 @@ import redis
 from rq import Queue, Worker
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
-from rq.serializers import JSONSerializer
 
 from newsmon import keys, stats
 from newsmon.jobcontext import CONFIG_VERSION
+from newsmon.serializer import JobSerializer
 from newsmon.settings import Config
 
 SCHEDULER_HEARTBEAT = "newsmon:scheduler:heartbeat"  # JSON written by the leading scheduler; expires
@@ -25,11 +25,11 @@ RATE_MINUTES = 5
 def _queues(conn: redis.Redis, now: float) -> dict[str, dict[str, Any]]:
     out = {}
     for name in QUEUES:
-        queue = Queue(name, connection=conn, serializer=JSONSerializer)
+        queue = Queue(name, connection=conn, serializer=JobSerializer)
         oldest_age = None
         first = queue.get_job_ids(0, 1)
         if first:
-            job = Job.fetch(first[0], connection=conn, serializer=JSONSerializer)
+            job = Job.fetch(first[0], connection=conn, serializer=JobSerializer)
             if job.enqueued_at:
                 oldest_age = round(now - job.enqueued_at.timestamp(), 1)
         rates = stats.totals(conn, [f"queue:{name}:in", f"queue:{name}:out"], RATE_MINUTES, now)
@@ -140,10 +140,10 @@ def _deliveries(config: Config, conn: redis.Redis, now: float) -> dict[str, dict
     recent_minutes = config.alerts.admin.retrying_minutes
     recent = stats.totals(conn, names, recent_minutes, now)
     failed: dict[str, int] = dict.fromkeys(channels, 0)
-    registry = FailedJobRegistry(queue=Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JSONSerializer))
+    registry = FailedJobRegistry(queue=Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JobSerializer))
     for job_id in registry.get_job_ids():
         try:
-            job = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+            job = Job.fetch(job_id, connection=conn, serializer=JobSerializer)
             channel = (job.args[0] or {}).get("channel_id") if job.args and isinstance(job.args[0], dict) else None
         except Exception:  # noqa: BLE001 - a job that cannot be read still counts as failed somewhere
             channel = None

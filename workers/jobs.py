@@ -10,11 +10,11 @@ from typing import Any
 
 from rq import Queue, Retry
 from rq.job import Job
-from rq.serializers import JSONSerializer
 
 from newsmon import jobcontext, keys, stats
 from newsmon.models import Story, StoryAlert, TopicMatch
 from newsmon.normalize import normalize_text
+from newsmon.serializer import JobSerializer
 from newsmon.settings import KEYWORDS_FILE, Config
 from workers.archive import Archive, Record, open_engine
 from workers.dedupe import DedupeIndex, content_hash
@@ -125,7 +125,7 @@ def enqueue_alone(ctx: jobcontext.JobContext, payload: Any) -> str:
     job_id = "process-" + hashlib.sha1(body.encode()).hexdigest()[:32]
     if not Job.exists(job_id, connection=ctx.redis):
         attempts, intervals = keys.PROCESS_RETRY
-        Queue(keys.PROCESS_QUEUE, connection=ctx.redis, serializer=JSONSerializer).enqueue(
+        Queue(keys.PROCESS_QUEUE, connection=ctx.redis, serializer=JobSerializer).enqueue(
             keys.PROCESS_STORY_JOB, payload, job_id=job_id, retry=Retry(max=attempts, interval=intervals),
             failure_ttl=keys.PROCESS_FAILURE_TTL, description=f"process {str(payload.get('id', '?'))[:40]} alone"
             if isinstance(payload, dict) else "process a malformed story")
@@ -254,7 +254,7 @@ def hand_on(config: Config, conn: Any, story: Story, fresh: dict[str, list[Topic
     if Job.exists(job_id, connection=conn):
         return 0
     keep = config.job_keep_seconds
-    Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JSONSerializer).enqueue(
+    Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JobSerializer).enqueue(
         "alerts.jobs.route_story", {"alerts": alerts}, job_id=job_id, result_ttl=keep, failure_ttl=keep,
         retry=Retry(max=config.alerts.retry.max, interval=config.alerts.retry.intervals),
         description=f"route {story.id} to {sorted(fresh)}",

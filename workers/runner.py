@@ -6,9 +6,9 @@ import logging
 
 import redis
 from rq import Queue, SimpleWorker
-from rq.serializers import JSONSerializer
 
 from newsmon import jobcontext, keys
+from newsmon.serializer import JobSerializer
 from newsmon.settings import Config
 from workers.jobs import matcher_for
 
@@ -33,9 +33,9 @@ def run_worker(config: Config, conn: redis.Redis, archive_url: str, queues: list
         jobcontext.publish(conn, config)  # the first worker of a system deploys what it loaded
     names = queues or [keys.PROCESS_QUEUE, keys.ALERTS_QUEUE]
     worker = SimpleWorker(
-        [Queue(name, connection=conn, serializer=JSONSerializer) for name in names],
+        [Queue(name, connection=conn, serializer=JobSerializer) for name in names],
         connection=conn,
-        serializer=JSONSerializer,
+        serializer=JobSerializer,
         maintenance_interval=MAINTENANCE_INTERVAL,
         worker_ttl=config.pipeline.workers.heartbeat_ttl,
     )
