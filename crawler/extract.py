@@ -172,9 +172,12 @@ def extract_article(html: str, url: str, tz_name: str | None = "Asia/Baghdad") -
     """
     if not html.strip():
         raise FetchError("empty page")
-    page = Selector(text=html)
+    tree = trafilatura.load_html(html)  # trafilatura's own parser: comments and processing instructions
+    if tree is None:                    # dropped with their tails kept (React's <!-- --> inside paragraphs)
+        raise FetchError("not an HTML page")
+    page = Selector(root=tree, type="html")
     meta = _page_metadata(page, tz_name, html)
-    document = trafilatura.bare_extraction(page.root, url=url, with_metadata=False, include_comments=False, fast=True)
+    document = trafilatura.bare_extraction(tree, url=url, with_metadata=False, include_comments=False, fast=True)
     if document is None or not (document.text or "").strip():
         raise FetchError("no article text found on the page")
     canonical = meta.canonical

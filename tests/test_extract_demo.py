@@ -103,3 +103,19 @@ def test_page_metadata_from_head_then_body(markup: str, expected: tuple) -> None
     found = extract_article(markup, "https://x.example/a?utm_source=y")
     published = found.published.astimezone(UTC).isoformat() if found.published else None
     assert (found.title, found.author, published, found.canonical_url, found.language) == expected
+
+
+def test_comment_markers_inside_paragraphs_keep_the_whole_text() -> None:
+    """Server-rendered React writes `<!-- -->` between the pieces of a paragraph: every piece stays."""
+    page = (FIXTURES / "pages" / "react_comment_markers.html").read_text(encoding="utf-8")
+    found = extract_article(page, "https://outlet.example/news/drone")
+    paragraphs = found.text.split("\n")
+    assert paragraphs == [
+        ("When the joint operations command announced on Saturday that a drone had been shot down near the K-1 air "
+        "base north-west of Kirkuk, residents of the nearby villages said they had heard two explosions shortly "
+        "before dawn."),
+        ("The statement said the drone carried explosives and was brought down before it reached the base; no one "
+        "was hurt and an investigation into where it was launched from has begun."),
+        ("Coalition troops left the base in 2020, and it has since been run by Iraqi forces, who have reported "
+        "three similar attempts this year."),
+    ]
