@@ -36,6 +36,12 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.SafeTargetMiddleware": 50,
 }
 
+SPIDER_MIDDLEWARES = {
+    # work per request and per yielded item that a poller does not need: how deep a request is, is
+    # bounded by the poll's budget and sitemap_max_depth
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+}
+
 ITEM_PIPELINES = {
     "crawler.pipelines.ValidateStoryPipeline": 100,
     "crawler.pipelines.EnqueueStoryPipeline": 800,

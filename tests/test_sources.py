@@ -15,15 +15,13 @@ from urllib.parse import unquote
 import pytest
 import redis
 import yaml
-from rq import Queue
-from rq.serializers import JSONSerializer
 
 from crawler import polls
 from crawler.scheduler import LeaderLock, request_poll
 from newsmon import keys
 from newsmon.replay import Fixed, ReplaySite
 from newsmon.settings import load_config
-from tests.conftest import FIXTURES, Roles, add_feed, make_article, wait_for, write_config
+from tests.conftest import FIXTURES, Roles, add_feed, make_article, queued_stories, wait_for, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -51,8 +49,7 @@ def stories(conn: redis.Redis, expected: int | None = None) -> dict[str, dict]:
     as done when its last callback has run, which can be a moment before its last item is enqueued)."""
 
     def read() -> dict[str, dict]:
-        jobs = Queue(keys.PROCESS_QUEUE, connection=conn, serializer=JSONSerializer).jobs
-        return {job.args[0]["url"]: job.args[0] for job in jobs}
+        return {story["url"]: story for story in queued_stories(conn)}
 
     if expected is not None:
         wait_for(lambda: len(read()) >= expected, timeout=30, what=f"{expected} stories enqueued")
