@@ -76,41 +76,39 @@ def test_two_crawlers_and_two_workers_share_work_once(replay: ReplaySite, roles:
 
 
 def test_four_workers_racing_on_copies_send_one_alert(roles: Roles, redis_conn: redis.Redis, tmp_path: Path) -> None:
-    """Twelve outlets' copies of one agency story, each its own job, taken at the same moment by four
-    workers (held by RQ's suspension until all four have registered): one cluster, one alert."""
+    """Twelve outlets' copies of one agency story, each its own job, pushed at once to four idle workers
+    (each blocked on the queue, so each is woken with a copy): one cluster, one alert."""
     from rq import Queue, Worker
     from rq.registry import FinishedJobRegistry
-    from rq.serializers import JSONSerializer
-    from rq.suspension import resume, suspend
 
     from newsmon.models import Story, story_id_for
+    from newsmon.serializer import JobSerializer
     from workers.archive import Archive, open_engine
 
     outbox = tmp_path / "outbox.jsonl"
     alerts = {"channels": {"box": {"type": "outbox", "path": str(outbox)}},
               "desks": {"desk": {"topics": ["k1_base"], "channels": ["box"]}}}
     config_dir = write_config(tmp_path / "config", [feed_source("s", "http://127.0.0.1:9/rss")], alerts)
-    queue = Queue(keys.PROCESS_QUEUE, connection=redis_conn, serializer=JSONSerializer)
-    ids = []
+    for n in range(4):
+        roles.start(f"worker-{n + 1}", config_dir, "worker", "--queues", keys.PROCESS_QUEUE)
+    wait_for(lambda: [str(w.get_state()) for w in Worker.all(connection=redis_conn)].count("idle") >= 4
+             and len(redis_conn.client_list(_type="normal")) >= 4, timeout=60, what="four idle workers")
+    queue = Queue(keys.PROCESS_QUEUE, connection=redis_conn, serializer=JobSerializer)
+    copies = []
     for n in range(12):
         url = f"https://outlet{n}.example/news/drone-k1"
         story = Story(id=story_id_for(url), source_id="s", outlet=f"Outlet {n}", language="en", url=url,
                       canonical_url=url, title=SYNDICATED, text=" ".join(AGENCY) + f" (Outlet {n})")
-        ids.append(queue.enqueue(keys.PROCESS_STORY_JOB, story.model_dump(mode="json"), result_ttl=600).id)
-    suspend(redis_conn)
-    for n in range(4):
-        roles.start(f"worker-{n + 1}", config_dir, "worker")
-    wait_for(lambda: len(Worker.all(connection=redis_conn)) >= 4, timeout=60, what="four workers registered")
-    resume(redis_conn)
+        copies.append(Queue.prepare_data(keys.PROCESS_STORY_JOB, args=(story.model_dump(mode="json"),),
+                                         result_ttl=600))
+    ids = [job.id for job in queue.enqueue_many(copies)]  # one pipeline: the copies arrive together
     wait_for(lambda: FinishedJobRegistry(queue=queue).count == 12, timeout=90, what="twelve copies processed")
-    wait_for(lambda: outbox.exists() and outbox.read_text().strip(), timeout=60, what="the alert")
-    archive = Archive(open_engine(f"sqlite:///{tmp_path / 'data' / 'archive.sqlite'}"))
-    clusters = {archive.get(story_id)["cluster_id"] for story_id in (queue.fetch_job(i).args[0]["id"] for i in ids)}
-    assert len(clusters) == 1, clusters
-    assert archive.cluster(clusters.pop())["member_count"] == 12
     results = [queue.fetch_job(i).return_value() for i in ids]
     assert sorted(r["kind"] for r in results) == ["near"] * 11 + ["new"]
     assert sum(r["alerts"] for r in results) == 1  # one story handed on to the desk, the others held back
-    assert len(outbox.read_text().splitlines()) == 1
+    archive = Archive(open_engine(f"sqlite:///{tmp_path / 'data' / 'archive.sqlite'}"))
+    clusters = {archive.get(r["story"])["cluster_id"] for r in results}
+    assert len(clusters) == 1, clusters
+    assert archive.cluster(clusters.pop())["member_count"] == 12  # the summary counts every copy
     workers_used = [n for n in range(4) if "processed story=" in roles.log(f"worker-{n + 1}")]
     assert len(workers_used) >= 2, "the copies should have been shared between workers"

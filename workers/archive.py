@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -250,15 +251,8 @@ class Archive:
         existing = self._existing_cluster(conn, record.story.id)
         if existing is not None:
             cluster_id, dedupe_kind = existing, "url"
-        row = self._upsert(conn, record.story, record.topics, record.content_hash, record.config_version, cluster_id,
-                           dedupe_kind, record.duplicate_of, record.similarity, existing is not None,
-                           record.normalized)
-        if dedupe_kind == "new":  # a cluster of its own: its summary is this story, nothing to read back
-            summary = {"first_story_id": cluster_id, "first_seen": row["processed"], "last_seen": row["processed"],
-                       "member_count": 1, "outlets": [row["outlet"]], "languages": [row["language"]],
-                       "topics": sorted({t["topic"] for t in row["topics"]})}
-            self._save_cluster(conn, cluster_id, summary)
-            return cluster_id, dedupe_kind, {"id": cluster_id, **summary}
+        self._upsert(conn, record.story, record.topics, record.content_hash, record.config_version, cluster_id,
+                     dedupe_kind, record.duplicate_of, record.similarity, existing is not None, record.normalized)
         return cluster_id, dedupe_kind, self._update_cluster(conn, cluster_id)
 
     @staticmethod
@@ -314,6 +308,14 @@ class Archive:
 
     @staticmethod
     def _update_cluster(conn: Connection, cluster_id: str) -> dict[str, Any]:
+        """Recompute the summary from the members, inside the caller's transaction. Transactions touching
+        one cluster take turns (SQLite: the write lock taken at BEGIN; PostgreSQL: an advisory lock on
+        the cluster until commit), so each reads every member committed before it: the last to commit
+        writes a summary that counts them all."""
+        if conn.dialect.name == "postgresql":
+            key = int(cluster_id[:15], 16) if all(c in "0123456789abcdef" for c in cluster_id[:15]) else \
+                zlib.crc32(cluster_id.encode())
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
         members = conn.execute(
             select(stories.c.id, stories.c.outlet, stories.c.language, stories.c.topics, stories.c.processed)
             .where(stories.c.cluster_id == cluster_id)
