@@ -151,3 +151,19 @@ def test_copies_decided_at_once_make_one_cluster(redis_url: str, redis_conn: red
         verdicts = [(kind, cluster) for r, kind, cluster in results if r == round_no]
         assert sorted(kind for kind, _ in verdicts) == ["near", "near", "near", "new"], (round_no, verdicts)
         assert len({cluster for _, cluster in verdicts}) == 1, (round_no, verdicts)
+
+
+def test_record_many_keeps_clusters_and_summaries(archive: Archive) -> None:
+    """A batch in one transaction (savepoint per story) on SQLite and PostgreSQL: a copy joins the first
+    story's cluster, the summary counts both, and recording the same story again keeps its cluster."""
+    from workers.archive import Record
+
+    first = make_story(text="نص الخبر عن قاعدة كيه-1 " * 20)
+    copy = make_story(url="https://www.rudaw.net/arabic/kurdistan/1", guid="g9", text="نص الخبر عن قاعدة كيه-1 " * 21)
+    out = archive.record_many([Record(first, [], content_hash(first.title, first.text), "v1", first.id, "new"),
+                               Record(copy, [], content_hash(copy.title, copy.text), "v1", first.id, "near", first.id,
+                                      0.9)])
+    assert [(cluster, kind) for cluster, kind, _ in out] == [(first.id, "new"), (first.id, "near")]
+    assert out[1][2]["member_count"] == 2 and archive.cluster(first.id)["member_count"] == 2
+    again = archive.record_many([Record(copy, [], "h", "v2", copy.id, "new")])[0]
+    assert again[:2] == (first.id, "url")  # already archived: it keeps its cluster
