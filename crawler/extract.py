@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import charset_normalizer
@@ -64,14 +64,6 @@ def decode_html(response: Any) -> str:
     if best is None:
         return text
     return str(best)
-
-
-def _parse_date(value: str) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -147,10 +139,10 @@ def _page_metadata(page: Selector, tz_name: str | None, html: str) -> _Meta:
     published = None
     for key in _DATE_META:
         value = metas.get(key)
-        if value and (published := _parse_date(value)):
+        if value and (published := parse_date(value, tz_name)):
             break
     if published is None and markup.time is not None:
-        published = _parse_date(markup.time)
+        published = parse_date(markup.time, tz_name)
     if published is None:  # a date written for readers: ١٦ تشرين الثاني ٢٠١٧, 16ی تشرینی دووەم ...
         for text in page.xpath(_VISIBLE_DATES).getall()[:5]:
             if (published := parse_date(" ".join(text.split()), tz_name)) is not None:

@@ -119,3 +119,18 @@ def test_comment_markers_inside_paragraphs_keep_the_whole_text() -> None:
         ("Coalition troops left the base in 2020, and it has since been run by Iraqi forces, who have reported "
         "three similar attempts this year."),
     ]
+
+
+def test_a_date_without_a_zone_is_the_outlets_time_on_every_path() -> None:
+    """`2026-11-16T10:30:00` from a Baghdad outlet is 07:30 UTC whether it comes from the page's meta,
+    its <time> element or the feed (one date function, in the outlet's zone)."""
+    from crawler.dates import parse_date
+
+    body = "<p>" + "The governor said the road to the base would reopen on Monday after repairs. " * 4 + "</p>"
+    meta = (f'<html><head><meta property="article:published_time" content="2026-11-16T10:30:00"></head>'
+            f'<body><article><h1>Road</h1>{body}</article></body></html>')
+    element = f'<html><body><article><h1>Road</h1><time datetime="2026-11-16T10:30:00">x</time>{body}</article></body></html>'
+    expected = datetime(2026, 11, 16, 7, 30, tzinfo=UTC)
+    assert extract_article(meta, "https://x.example/a", "Asia/Baghdad").published == expected
+    assert extract_article(element, "https://x.example/a", "Asia/Baghdad").published == expected
+    assert parse_date("2026-11-16T10:30:00", "Asia/Baghdad") == expected
