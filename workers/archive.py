@@ -158,6 +158,7 @@ def open_engine(url: str) -> Engine:
 _INSERT_STORY = insert(stories)
 _UPDATE_STORY = update(stories).where(stories.c.id == bindparam("story_id"))
 _FTS_DELETE = text("DELETE FROM stories_fts WHERE story_id = :id")
+_CLUSTER_LOCK = text("SELECT pg_advisory_xact_lock(:key)")  # held until commit
 _FTS_INSERT = text("INSERT INTO stories_fts (story_id, body) VALUES (:id, :body)")
 
 
@@ -313,9 +314,7 @@ class Archive:
         the cluster until commit), so each reads every member committed before it: the last to commit
         writes a summary that counts them all."""
         if conn.dialect.name == "postgresql":
-            key = int(cluster_id[:15], 16) if all(c in "0123456789abcdef" for c in cluster_id[:15]) else \
-                zlib.crc32(cluster_id.encode())
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+            conn.execute(_CLUSTER_LOCK, {"key": zlib.crc32(cluster_id.encode())})
         members = conn.execute(
             select(stories.c.id, stories.c.outlet, stories.c.language, stories.c.topics, stories.c.processed)
             .where(stories.c.cluster_id == cluster_id)

@@ -210,13 +210,6 @@ def signature(normalized: str) -> np.ndarray:
     return minhash.hashvalues.astype(np.uint32)
 
 
-def similarity(a: bytes, b: bytes) -> float:
-    """Jaccard similarity estimated from two 8-bit signatures (corrected for chance collisions)."""
-    equal = np.count_nonzero(np.frombuffer(a, dtype=np.uint8) == np.frombuffer(b, dtype=np.uint8))
-    chance = 1 / 256
-    return max(0.0, (equal / NUM_PERM - chance) / (1 - chance))
-
-
 def _bands(values: np.ndarray) -> list[bytes]:
     return [
         b"B" + zlib.crc32(bytes([band]) + values[band * ROWS:(band + 1) * ROWS].tobytes()).to_bytes(4, "big")
@@ -276,14 +269,15 @@ class DedupeIndex:
         list finds an earlier one."""
         now = time.time() if now is None else now
         first, current = self._span(now)
+        settings = [self.prefix, self._ttl(), repr(self.settings.threshold), first, current, FIRST_SHARDS,
+                    MIN_SHARDS, FIELDS_PER_STORY, FIELDS_PER_SHARD]
         pipe = self.conn.pipeline(transaction=False)
         for story_id, text, guid_key, normalized in stories:
             normalized = normalize_text(text) if normalized is None else normalized
             values = signature(normalized)
             sig = (values & 0xFF).astype(np.uint8).tobytes()
             self._check_and_add(client=pipe, args=[
-                self.prefix, self._ttl(), repr(self.settings.threshold), first, current, FIRST_SHARDS, MIN_SHARDS,
-                FIELDS_PER_STORY, FIELDS_PER_SHARD, bytes.fromhex(story_id), sig, b"T" + _digest(normalized),
+                *settings, bytes.fromhex(story_id), sig, b"T" + _digest(normalized),
                 b"G" + _digest(guid_key) if guid_key else b"", *_bands(values)])
         verdicts = []
         for kind, cluster, duplicate, score in pipe.execute():
