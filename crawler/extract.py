@@ -20,6 +20,12 @@ from newsmon.errors import FetchError
 from newsmon.urls import same_site
 
 MIN_TEXT_CHARS = 40
+# the fast path's text is taken for the whole page (and the full path asked) when it has this many lines,
+# at least half of them shorter than _SHORT_LINE characters, and this share of its characters in lines
+# that are the texts of the page's links
+_WHOLE_PAGE_MIN_LINES = 8
+_SHORT_LINE = 100
+_WHOLE_PAGE_LINK_SHARE = 0.2
 _VISIBLE_DATES = ("//time//text() | //*[contains(@class, 'date') or contains(@class, 'time')]//text()"
                   " | //*[contains(@id, 'date')]//text()")
 # meta elements read for metadata, by (attribute, value), in the order they are preferred
@@ -156,6 +162,19 @@ def _page_metadata(page: Selector, tz_name: str | None, html: str) -> _Meta:
                  language=root.get("lang") if root.tag == "html" else None)
 
 
+def _looks_like_whole_page(text: str, tree: Any) -> bool:
+    """Whether the fast path's text looks like the whole page rather than its article: it returns the
+    page's every text (menus, link lists, footer) when it finds no content block it knows. The sign is
+    many short lines, a good share of which are the texts of the page's links; the links are read only
+    when the lines look like that, so an ordinary article costs a split and a count."""
+    lines = [line for line in (" ".join(raw.split()) for raw in text.split("\n")) if line]
+    if len(lines) < _WHOLE_PAGE_MIN_LINES or sum(len(line) < _SHORT_LINE for line in lines) * 2 < len(lines):
+        return False
+    links = {" ".join("".join(a.itertext()).split()) for a in tree.iter("a")}
+    linked = sum(len(line) for line in lines if line in links)
+    return linked >= _WHOLE_PAGE_LINK_SHARE * sum(len(line) for line in lines)
+
+
 def extract_article(html: str, url: str, tz_name: str | None = "Asia/Baghdad") -> Extracted:
     """Extract an article from HTML (parsed once: metadata first, then trafilatura on the same tree).
 
@@ -170,6 +189,10 @@ def extract_article(html: str, url: str, tz_name: str | None = "Asia/Baghdad") -
     page = Selector(root=tree, type="html")
     meta = _page_metadata(page, tz_name, html)
     document = trafilatura.bare_extraction(tree, url=url, with_metadata=False, include_comments=False, fast=True)
+    if document is not None and _looks_like_whole_page(document.text or "", tree):
+        full = trafilatura.bare_extraction(tree, url=url, with_metadata=False, include_comments=False, fast=False)
+        if full is not None and len((full.text or "").strip()) >= MIN_TEXT_CHARS:
+            document = full
     if document is None or not (document.text or "").strip():
         raise FetchError("no article text found on the page")
     canonical = meta.canonical

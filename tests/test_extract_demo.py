@@ -134,3 +134,23 @@ def test_a_date_without_a_zone_is_the_outlets_time_on_every_path() -> None:
     assert extract_article(meta, "https://x.example/a", "Asia/Baghdad").published == expected
     assert extract_article(element, "https://x.example/a", "Asia/Baghdad").published == expected
     assert parse_date("2026-11-16T10:30:00", "Asia/Baghdad") == expected
+
+
+def test_a_page_the_fast_path_returns_whole_gets_its_article() -> None:
+    """A page whose markup names no content block: the fast path returns the whole page (menu, "most
+    read" list, footer); the extractor sees that and takes trafilatura's full path, which finds the article."""
+    import trafilatura
+
+    page = (FIXTURES / "pages" / "no_content_block.html").read_text(encoding="utf-8")
+    fast = trafilatura.extract(page, fast=True)
+    assert "Privacy policy" in fast and "Most read" in fast  # the failure this guards against, as it is
+    found = extract_article(page, "https://outlet.example/news/drone")
+    assert found.title == "Drone downed near K-1 air base"
+    assert found.text.split("\n") == [
+        "Kirkuk · 16 November 2026",
+        ("A drone carrying explosives was shot down on Saturday near the K-1 air base north-west of Kirkuk, "
+         "the joint operations command said in a statement."),
+        ("Residents of two nearby villages said they heard explosions shortly before dawn. No one was hurt, and "
+         "an investigation into where the drone was launched from has begun."),
+        "Coalition troops left the base in 2020; Iraqi forces who run it have reported three similar attempts this year.",
+    ]
