@@ -8,7 +8,9 @@ import json
 import logging
 import smtplib
 import ssl
+from email.header import Header
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
@@ -22,9 +24,36 @@ from newsmon.settings import AppriseChannel, ConsoleChannel, OutboxChannel, Smtp
 log = logging.getLogger(__name__)
 
 
+class _MailPolicy(EmailPolicy):
+    """email.policy.default, except that a non-ASCII subject is encoded by email.header.Header.
+
+    The default folder can leave the space between two words as the folding whitespace between two
+    encoded words (or after a line's leading space), where RFC 2047 decoders drop it: a Sorani subject
+    "هێزەکانی هاوپەیمانی" arrived as one word. Header puts every space inside an encoded word, so every
+    client decodes the original text (with SMTPUTF8 the subject goes as UTF-8 and is not encoded).
+    """
+
+    def _encoded(self, name: str, value: object) -> str | None:
+        text = str(value)
+        if name.lower() != "subject" or self.utf8 or text.isascii():
+            return None
+        return f"{name}: {Header(text, 'utf-8', header_name=name).encode(linesep=self.linesep)}{self.linesep}"
+
+    def fold(self, name: str, value: str) -> str:
+        encoded = self._encoded(name, value)
+        return super().fold(name, value) if encoded is None else encoded
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        encoded = self._encoded(name, value)
+        return super().fold_binary(name, value) if encoded is None else encoded.encode("ascii")
+
+
+MAIL_POLICY = _MailPolicy()
+
+
 def build_email(delivery: Delivery, rendered: Rendered, smtp: SmtpSettings, to: list[str]) -> EmailMessage:
     """A multipart/alternative message (plain text + HTML) with a stable Message-ID per delivery."""
-    message = EmailMessage()
+    message = EmailMessage(policy=MAIL_POLICY)
     message["Subject"] = rendered.subject
     message["From"] = smtp.sender
     message["To"] = ", ".join(to)

@@ -86,11 +86,13 @@ class Mailbox:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []  # the bytes received, for decoders other than Python's
         self.logins: list[tuple[str, str]] = []
         self.on_message: Callable[[EmailMessage], None] | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = message_from_bytes(envelope.content, policy=policy.default)
+        self.raw.append(envelope.content)
         self.messages.append(message)  # type: ignore[arg-type]
         if self.on_message:
             self.on_message(message)  # type: ignore[arg-type]

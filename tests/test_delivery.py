@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,37 @@ def test_email_is_multipart_rtl_and_escaped(context, smtp_server: SmtpServer) ->
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "https://k24.example/ar/story/1" in text and "كيه-1" in text
     assert message["X-Newsmon-Key"] == "desk:mail:abc:k1_base"
+
+
+SUBJECTS = [
+    ("ckb", ("هێزەکانی هاوپەیمانی گەیشتنە بنکەی کەی وان لە نزیک کەرکووک و سەربازەکانی ئەمریکا "
+            "ڕایانگەیاند کە هێرشەکە هیچ زیانێکی گیانی لێنەکەوتووەتەوە و لێکۆڵینەوە دەستی پێکردووە")),
+    ("ar", ("سقوط صاروخ على قاعدة كيه-1 غرب كركوك ولا إصابات بين قوات التحالف الدولي والقوات العراقية "
+           "بحسب بيان لخلية الإعلام الأمني صدر مساء السبت")),
+    ("ckb", "K-1: هێزەکانی هاوپەیمانی (coalition troops) لە بنکەی K-1 و Kirkuk — قاعدة كيه-1 Hêzên koalîsyonê"),
+    ("kmr", "Hêzên koalîsyonê li baregeha K-1 ya li nêzî Kerkûkê ne û hêzên Iraqê jî li wir in"),
+]
+
+
+@pytest.mark.parametrize(("language", "title"), SUBJECTS)
+def test_long_rtl_and_mixed_subjects_arrive_intact(context, smtp_server: SmtpServer, language: str,
+                                                    title: str) -> None:
+    """What the SMTP server received decodes to exactly the subject newsmon wrote, with Python's parser
+    and with the classic RFC 2047 decoder (which drops whitespace between encoded words, as clients do)."""
+    from email.header import decode_header, make_header
+
+    from alerts.render import subject_of
+
+    delivery = make_delivery(make_alert(title=title, language=language))
+    expected = subject_of(delivery)
+    assert deliver(delivery.model_dump(mode="json")) == "sent"
+    assert smtp_server.messages[0]["Subject"] == expected
+    head = smtp_server.mailbox.raw[0].split(b"\r\n\r\n", 1)[0].decode("ascii")  # 7-bit on the wire
+    folded = re.search(r"^Subject: ([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)", head, re.MULTILINE)
+    assert folded is not None
+    lines = folded.group(1).split("\r\n")
+    assert all(len(line) <= 78 for line in lines)
+    assert str(make_header(decode_header("\r\n".join(lines)))) == expected
 
 
 def test_email_over_starttls_with_auth(tmp_path: Path, redis_conn: redis.Redis, webhook: WebhookReceiver,
