@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from newsmon.normalize import normalize, normalize_text
+from newsmon.snippets import dress, opening, windows
 from workers.morphology import PROCLITICS
 
 _WORD = re.compile(r"\w+")
@@ -73,25 +74,23 @@ def _matches(word: str, terms: list[str]) -> bool:
 
 
 def snippet(original: str, terms: list[str], radius: int = 90) -> str:
-    """Text around the first word matching a query term, with every such word marked [[ ]]."""
+    """The sentence around the first word matching a query term (the snippet rule of alerts), with
+    every such word in it marked [[ ]], on one line."""
     norm = normalize(original)
     spans = []
     for match in _WORD.finditer(norm.text):
         if _matches(match.group(0), terms):
             spans.append(norm.original_span(match.start(), match.end()))
-    if not spans:
-        return original[: 2 * radius].strip()
-    start = max(0, spans[0][0] - radius)
-    end = min(len(original), spans[0][1] + radius)
+    start, end = windows(original, spans, radius, 1)[0] if spans else opening(original, radius)
     out, position = [], start
     for span_start, span_end in spans:
-        if span_start < start or span_end > end:
+        if span_start < position or span_end > end:
             continue
         out.append(original[position:span_start])
         out.append(f"[[{original[span_start:span_end]}]]")
         position = span_end
     out.append(original[position:end])
-    return ("…" if start else "") + "".join(out).replace("\n", " ").strip() + ("…" if end < len(original) else "")
+    return dress(original, start, end, " ".join("".join(out).split()))
 
 
 def search(engine: Engine, query: str, topic: str | None = None, outlet: str | None = None,
