@@ -76,6 +76,14 @@ def count_instant(conn: redis.Redis, desk_id: str, desk: Desk, member: str, now:
     conn.expire(key, desk.throttle.window_minutes * 60 + 60)
 
 
+def next_digest(desk: Desk, now: datetime) -> datetime:
+    """The desk's next digest slot after `now` (its `digest_schedule`, in its time zone)."""
+    trigger = CronTrigger.from_crontab(desk.digest_schedule, timezone=ZoneInfo(desk.timezone))
+    slot = trigger.get_next_fire_time(None, now)
+    assert slot is not None  # a validated crontab always fires again
+    return slot
+
+
 def due_slot(desk: Desk, held_since: datetime | None, last_slot: datetime | None, now: datetime) -> datetime | None:
     """The digest slot to send now, if any: the latest scheduled time (or the end of quiet hours that
     held alerts back) that has passed since the last digest and since the oldest held story."""

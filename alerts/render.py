@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 
 from newsmon.models import Delivery, StoryAlert
+from newsmon.urls import readable_url
 
 TEMPLATES = Path(__file__).parent / "templates"
 RTL_LANGUAGES = frozenset({"ar", "ckb", "fa"})
@@ -77,7 +78,8 @@ def chat_link(url: str) -> str:
 
 
 def _marked(snippet: str, words: list[str], wrap_html: bool) -> str | Markup:
-    """The snippet escaped for HTML (or markdown), with every matched word highlighted."""
+    """The snippet escaped for HTML (or markdown), with every matched word highlighted (and in HTML
+    its paragraph breaks kept as line breaks)."""
     words = sorted({w for w in words if w}, key=len, reverse=True)
     quote = (lambda v: str(escape(v))) if wrap_html else escape_markdown
     if not words:
@@ -91,7 +93,7 @@ def _marked(snippet: str, words: list[str], wrap_html: bool) -> str | Markup:
         out.append(f"<mark>{word}</mark>" if wrap_html else f"**{word}**")
         position = match.end()
     out.append(quote(snippet[position:]))
-    return Markup("".join(out)) if wrap_html else "".join(out)
+    return Markup("".join(out).replace("\n", "<br>\n")) if wrap_html else "".join(out)
 
 
 def highlight(snippet: str, words: list[str]) -> Markup:
@@ -117,6 +119,18 @@ class _Item:
         self.language_name = LANGUAGE_NAMES.get(alert.language, alert.language)
         self.direction = "rtl" if alert.language in RTL_LANGUAGES else "ltr"
         self.snippets = [_marked(s, words, html) for s in alert.snippets]
+        self.title = _marked(alert.title, words, True) if html else alert.title  # a match in the title shows
+        self.link_text = readable_url(alert.url)
+        self.source_line = outlet_line(alert.outlet, alert.affiliation)
+        self.also_lines = [outlet_line(c.outlet, c.affiliation) for c in alert.also]
+        self.also_count = max(alert.also_reported_by, len(alert.also))
+
+
+def outlet_line(outlet: str, affiliation: str | None) -> str:
+    """Who is speaking, in one short line: the outlet and, from the catalogue, who runs it."""
+    if not affiliation:
+        return outlet
+    return f"{outlet} — {'affiliation ' if affiliation == 'not established' else ''}{affiliation}"
 
 
 def _environment(override_dir: Path | None, autoescape: bool) -> Environment:
@@ -134,7 +148,8 @@ def _environment(override_dir: Path | None, autoescape: bool) -> Environment:
 def subject_of(delivery: Delivery) -> str:
     """The email subject / chat title: topics, headline and outlet (or the digest's size)."""
     if delivery.kind == "digest":
-        subject = f"[newsmon] digest for {delivery.desk_id}: {len(delivery.items)} stories"
+        count = len(delivery.items)
+        subject = f"[newsmon] digest for {delivery.desk_id}: {count} stor{'y' if count == 1 else 'ies'}"
     elif delivery.kind == "test":
         subject = f"[newsmon] test message for desk {delivery.desk_id}"
     else:

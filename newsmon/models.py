@@ -98,15 +98,24 @@ class TopicMatch(_Model):
         return list(dict.fromkeys(hit.text for hit in self.hits))
 
 
+class Carrier(_Model):
+    """An outlet that carried a story, with who runs it (the catalogue's `affiliation`)."""
+
+    outlet: str
+    affiliation: str | None = None
+
+
 class StoryAlert(_Model):
     """One story as a desk hears of it: the story, the topics new to its cluster, why it is late."""
 
     story_id: str
     cluster_id: str
     also_reported_by: int = 0
+    also: list[Carrier] = Field(default_factory=list)  # the other outlets of the cluster, in order of arrival
     title: str
     url: str
     outlet: str
+    affiliation: str | None = None  # who runs the outlet, from the catalogue
     language: str
     published: datetime | None
     snippets: list[str]

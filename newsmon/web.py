@@ -182,8 +182,9 @@ def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int]
 
     @app.get("/")
     def index() -> str:
-        _config, status = status_now()
-        return render_template("index.html", s=status, stories=recent_stories(30))
+        cfg, status = status_now()
+        stories = [{**st, "affiliation": cfg.sources.outlet(st["outlet"]).affiliation} for st in recent_stories(30)]
+        return render_template("index.html", s=status, stories=stories)
 
     @app.get("/sources/<source_id>")
     def source(source_id: str) -> str:

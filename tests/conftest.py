@@ -277,10 +277,11 @@ def add_feed(site: ReplaySite, path: str, articles: list[Article], language: str
 
 
 def write_config(directory: Path, sources: list[dict[str, Any]], alerts: dict[str, Any],
-                 keywords: Path = SHIPPED_CONFIG / "keywords.yaml") -> Path:
-    """Write a config dir with the given sources and alerts and the shipped keywords."""
+                 keywords: Path = SHIPPED_CONFIG / "keywords.yaml", outlets: dict[str, Any] | None = None) -> Path:
+    """Write a config dir with the given sources, outlet catalogue and alerts and the shipped keywords."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "sources.yaml").write_text(yaml.safe_dump({"sources": sources}, allow_unicode=True))
+    (directory / "sources.yaml").write_text(yaml.safe_dump({"outlets": outlets or {}, "sources": sources},
+                                                           allow_unicode=True))
     (directory / "alerts.yaml").write_text(yaml.safe_dump(alerts, allow_unicode=True))
     shutil.copyfile(keywords, directory / "keywords.yaml")
     return directory

@@ -20,6 +20,8 @@ from workers.jobs import process_story
 SOURCE = {"id": "s1", "name": "S", "outlet": "O", "language": "en", "kind": "feed", "url": "http://x/f"}
 K1 = ("Two rockets struck the K-1 air base west of the city late on Friday, a security source said, "
       "adding that no casualties were reported and that the launch site was found in an orchard. ") * 3
+OUTLETS = {"Shafaq News": {"affiliation": "private news agency, Baghdad"},
+           "Kurdistan24": {"affiliation": "Kurdistan Democratic Party (KDP)"}}
 PESH = "Peshmerga units later joined the search for the launch site south of the base. "
 
 
@@ -33,7 +35,7 @@ def story(url: str, text: str, outlet: str = "Shafaq News", title: str = "Rocket
 def archive(tmp_path: Path, redis_conn: redis.Redis) -> Archive:
     alerts = {"channels": {"c": {"type": "console"}},
               "routes": [{"id": "desk", "topics": ["k1_base", "peshmerga"], "channels": ["c"]}]}
-    config = load_config(write_config(tmp_path / "config", [SOURCE], alerts))
+    config = load_config(write_config(tmp_path / "config", [SOURCE], alerts, outlets=OUTLETS))
     url = f"sqlite:///{tmp_path / 'archive.sqlite'}"
     jobcontext.install(jobcontext.JobContext(config=config, redis=redis_conn, archive_url=url))
     return Archive(open_engine(url))
@@ -67,6 +69,13 @@ def test_copies_join_the_cluster_and_alert_only_for_new_topics(archive: Archive,
     assert last["dedupe_kind"] == "near" and last["duplicate_of"] and last["similarity"] >= 0.5
     queue = Queue(keys.ALERTS_QUEUE, connection=redis_conn, serializer=JSONSerializer)
     assert queue.jobs[-1].args[0]["alerts"]["desk"]["also_reported_by"] == 2
+    # who is speaking: the outlet's affiliation from the catalogue, and the cluster's other outlets with theirs
+    # (an outlet the catalogue does not list has the catalogue's default)
+    assert queue.jobs[0].args[0]["alerts"]["desk"]["affiliation"] == "private news agency, Baghdad"
+    assert queue.jobs[-1].args[0]["alerts"]["desk"]["affiliation"] == "not established"
+    assert queue.jobs[-1].args[0]["alerts"]["desk"]["also"] == [
+        {"outlet": "Shafaq News", "affiliation": "private news agency, Baghdad"},
+        {"outlet": "Kurdistan24", "affiliation": "Kurdistan Democratic Party (KDP)"}]
 
 
 def test_edit_in_place_updates_without_alerting_again(archive: Archive, redis_conn: redis.Redis) -> None:

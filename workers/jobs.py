@@ -12,10 +12,11 @@ from rq import Queue, Retry
 from rq.job import Job
 
 from newsmon import jobcontext, keys, stats
-from newsmon.models import Story, StoryAlert, TopicMatch
+from newsmon.models import Carrier, Story, StoryAlert, TopicMatch
 from newsmon.normalize import normalize_text
 from newsmon.serializer import JobSerializer
 from newsmon.settings import KEYWORDS_FILE, Config
+from newsmon.snippets import excerpts
 from workers.archive import Archive, Record, open_engine
 from workers.dedupe import DedupeIndex, content_hash
 from workers.matcher import Matcher
@@ -57,24 +58,10 @@ def _archive(url: str) -> Archive:
 
 
 def snippets(story: Story, topics: list[TopicMatch], radius: int = SNIPPET_RADIUS, most: int = 3) -> list[str]:
-    """Text around the body hits (up to `most`, not overlapping), or the opening of the text."""
-    body_hits = sorted({(h.start, h.end) for t in topics for h in t.hits if h.field == "text"})
-    text = story.text
-    if not body_hits:
-        return [text[: 2 * radius].strip()]
-    out: list[str] = []
-    covered = -1
-    for hit_start, hit_end in body_hits:
-        if hit_start < covered or len(out) == most:
-            continue
-        start, end = max(0, hit_start - radius, covered), min(len(text), hit_end + radius)
-        while start > 0 and not text[start - 1].isspace() and start < hit_start:
-            start += 1
-        while end < len(text) and not text[end].isspace() and end > hit_end:
-            end -= 1
-        out.append(("… " if start > 0 else "") + text[start:end].strip() + (" …" if end < len(text) else ""))
-        covered = end
-    return out
+    """The sentences around the body hits (up to `most` snippets, merged where they touch), or the
+    opening of the text when every hit is in the title."""
+    return excerpts(story.text, [(h.start, h.end) for t in topics for h in t.hits if h.field == "text"],
+                    radius, most)
 
 
 def process_story(payload: dict[str, Any]) -> dict[str, Any]:
@@ -185,8 +172,8 @@ def _process_batch(ctx: jobcontext.JobContext, payloads: list[Any]) -> tuple[lis
         for topic, hits in result.suppressed.items():
             log.info("suppressed story=%s topic=%s by=%s", story.id, topic, [h.text for h in hits])
         fresh = claim_cluster_topics(ctx.config, ctx.redis, story, cluster, result.matches)
-        others = len([o for o in summary["outlets"] if o != story.outlet])
-        enqueued = hand_on(ctx.config, ctx.redis, story, fresh, cluster_id=cluster, also_reported_by=others)
+        others = [o for o in summary["outlets"] if o != story.outlet]
+        enqueued = hand_on(ctx.config, ctx.redis, story, fresh, cluster_id=cluster, also=others)
         mark_alerted(ctx.redis, story.id, cluster, fresh)
         topics = [t.topic for t in result.matches]
         stats.count(pipe, f"queue:{keys.PROCESS_QUEUE}:out")
@@ -230,7 +217,7 @@ def mark_alerted(conn: Any, story_id: str, cluster: str, fresh: dict[str, list[T
 
 
 def hand_on(config: Config, conn: Any, story: Story, fresh: dict[str, list[TopicMatch]],
-            cluster_id: str | None = None, also_reported_by: int = 0) -> int:
+            cluster_id: str | None = None, also: list[str] | None = None) -> int:
     """Enqueue one `route_story` job (alerts queue) with the story as each desk should hear of it.
 
     The job id names the story and its fresh topics, so a story processed again (a retried job, an
@@ -240,12 +227,14 @@ def hand_on(config: Config, conn: Any, story: Story, fresh: dict[str, list[Topic
         return 0
     urgent_topics = {t for t, topic in config.keywords.topics.items() if topic.urgent}
     texts = snippets(story, [t for topics in fresh.values() for t in topics])
+    carriers = [Carrier(outlet=o, affiliation=config.sources.outlet(o).affiliation) for o in also or []]
     alerts = {}
     for desk_id, topics in fresh.items():
         desk_texts = snippets(story, topics) if len(fresh) > 1 else texts
         alerts[desk_id] = StoryAlert(
-            story_id=story.id, cluster_id=cluster_id or story.id, also_reported_by=also_reported_by,
+            story_id=story.id, cluster_id=cluster_id or story.id, also_reported_by=len(carriers), also=carriers,
             title=story.title, url=story.url, outlet=story.outlet, language=story.language,
+            affiliation=config.sources.outlet(story.outlet).affiliation,
             published=story.published, snippets=desk_texts, topics=topics,
             urgent=any(t.topic in urgent_topics for t in topics),
         ).model_dump(mode="json")
