@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from newsmon.errors import DeliveryError, NewsmonError
 from newsmon.models import Delivery, Story, StoryAlert, story_id_for, utcnow
@@ -35,8 +37,26 @@ def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO 
     return _failed(args, runtime, out)
 
 
-def load_story(reference: str, runtime: Runtime) -> Story:
+def _outlet_of(url: str, config: Config) -> str:
+    """The outlet a previewed URL belongs to: the catalogue's outlet on the same site, else the host."""
+    from urllib.parse import urlsplit
+
+    from newsmon.urls import same_site
+
+    for source in config.sources.sources:
+        if same_site(source.url, url):
+            return source.outlet
+    for name, outlet in config.sources.outlets.items():
+        if outlet.website and same_site(outlet.website, url):
+            return name
+    return urlsplit(url).hostname or url
+
+
+def load_story(reference: str, runtime: Runtime, config: Config) -> Story:
     """A story from the archive (by id), a text file or a URL.
+
+    A URL's story has the outlet of the catalogue's source on that site (else the host) and the page's
+    date; a file's has the file's name as outlet and its modification time as date.
 
     Raises:
         NewsmonError: nothing found under that reference.
@@ -44,18 +64,21 @@ def load_story(reference: str, runtime: Runtime) -> Story:
     from crawler.language import detect_language
 
     if reference.startswith(("http://", "https://")):
-        from newsmon.cli_keywords import fetch_and_extract
+        from newsmon.cli_keywords import fetch_article
 
-        title, text, language = fetch_and_extract(reference)
-        canonical = canonical_url(reference)
-        return Story(id=story_id_for(canonical), source_id="preview", outlet="(preview)", language=language or "en",
-                     url=reference, canonical_url=canonical, title=title, text=text)
+        extracted, language, final_url = fetch_article(reference)
+        canonical = canonical_url(final_url)
+        return Story(id=story_id_for(canonical), source_id="preview",
+                     outlet=_outlet_of(final_url, config),
+                     language=language or "en", url=final_url, canonical_url=canonical, title=extracted.title,
+                     text=extracted.text, author=extracted.author, published=extracted.published)
     path = Path(reference)
     if path.is_file():
         title, _, text = path.read_text(encoding="utf-8").partition("\n")
         url = path.resolve().as_uri()
-        return Story(id=story_id_for(url), source_id="preview", outlet="(file)", language=detect_language(text),
-                     url=url, canonical_url=url, title=title.strip(), text=text.strip())
+        modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        return Story(id=story_id_for(url), source_id="preview", outlet=path.name, language=detect_language(text),
+                     url=url, canonical_url=url, title=title.strip(), text=text.strip(), published=modified)
     from workers.archive import Archive, open_engine
 
     row = Archive(open_engine(runtime.archive_url())).get(reference)
@@ -67,15 +90,19 @@ def load_story(reference: str, runtime: Runtime) -> Story:
 
 
 def _preview(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO) -> int:
+    """Each desk's message for the story, rendered as it would be sent: an instant alert, or for a
+    digest desk the digest of its next slot (with this story; others held by then join it)."""
+    from alerts.desks import next_digest
     from alerts.render import render_delivery
     from workers.jobs import matcher_for, snippets
 
-    story = load_story(args.story, runtime)
+    story = load_story(args.story, runtime, config)
     result = matcher_for(config).match(story.title, story.text, story.language)
     out.write(f"story {story.id} [{story.language}] {story.title}\n"
               f"topics: {', '.join(m.topic for m in result.matches) or 'none'}\n")
     out.writelines(f"suppressed: {topic} by {', '.join(repr(h.text) for h in hits)}\n" for topic, hits in result.suppressed.items())
     urgent = {t for t, topic in config.keywords.topics.items() if topic.urgent}
+    now = utcnow()
     for desk_id, desk in config.alerts.all_desks().items():
         if args.desk and desk_id != args.desk:
             continue
@@ -85,14 +112,22 @@ def _preview(args: argparse.Namespace, config: Config, runtime: Runtime, out: Te
                       f"{story.outlet})\n")
             continue
         alert = StoryAlert(story_id=story.id, cluster_id=story.id, title=story.title, url=story.url,
-                           outlet=story.outlet, language=story.language, published=story.published,
+                           outlet=story.outlet, affiliation=config.sources.outlet(story.outlet).affiliation,
+                           language=story.language, published=story.published,
                            snippets=snippets(story, topics), topics=topics,
                            urgent=any(t.topic in urgent for t in topics))
-        mode = desk.mode if desk.mode == "digest" else "instant (unless quiet hours or throttling hold it)"
+        if desk.mode == "digest":
+            slot = next_digest(desk, now)
+            kind, items = "digest", [alert]
+            mode = (f"digest of {slot.astimezone(ZoneInfo(desk.timezone)).strftime('%Y-%m-%d %H:%M %Z')}"
+                    " (with this story; others held by then join it)")
+        else:
+            slot, kind, items = None, "instant", [alert]
+            mode = "instant (unless quiet hours or throttling hold it)"
         for channel_id in desk.channels:
             channel = config.alerts.channels[channel_id]
-            delivery = Delivery(desk_id=desk_id, channel_id=channel_id, kind="instant", items=[alert],
-                                timezone=desk.timezone)
+            delivery = Delivery(desk_id=desk_id, channel_id=channel_id, kind=kind, items=items,  # type: ignore[arg-type]
+                                timezone=desk.timezone, slot=slot)
             rendered = render_delivery(delivery, config.directory / "templates")
             out.write(f"\n=== desk {desk_id} · channel {channel_id} ({channel.type}) · {mode}\n")
             if isinstance(channel, AppriseChannel):

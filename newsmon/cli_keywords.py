@@ -118,7 +118,14 @@ def _input(args: argparse.Namespace) -> tuple[str, str, str | None]:
 
 
 def fetch_and_extract(url: str) -> tuple[str, str, str | None]:
-    """Fetch a page and extract it with the crawler's extractor: (title, text, language).
+    """Fetch a page and extract it with the crawler's extractor: (title, text, language)."""
+    extracted, language, _final = fetch_article(url)
+    return extracted.title, extracted.text, language
+
+
+def fetch_article(url: str) -> tuple[Any, str | None, str]:
+    """Fetch a page and extract it with the crawler's extractor: (what was extracted, its language, the
+    URL after redirects).
 
     Raises:
         FetchError: the page could not be fetched or holds no article.
@@ -138,7 +145,7 @@ def fetch_and_extract(url: str) -> tuple[str, str, str | None]:
         raise FetchError(f"could not fetch {url}: {exc}") from exc
     _encoding, html = html_to_unicode(content_type, body)
     extracted = extract_article(html, final_url)
-    return extracted.title, extracted.text, detect_language(extracted.text, extracted.language, "en")
+    return extracted, detect_language(extracted.text, extracted.language, "en"), final_url
 
 
 def _hits(result: Any) -> list[dict[str, Any]]:

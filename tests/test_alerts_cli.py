@@ -103,3 +103,24 @@ def test_example_alerts_config_has_desks(tmp_path: Path) -> None:
                             "SLACK_TOKEN_C")}
     config = load_config(directory, environ=env)
     assert config.alerts.all_desks()["editors"].mode == "digest"
+
+
+def test_preview_of_a_digest_desk_is_the_digest_it_is_sent(tmp_path: Path, webhook: WebhookReceiver) -> None:
+    """A digest desk receives the story in its next digest: the preview shows that digest (its subject,
+    header and slot), and a previewed file has its name as outlet and its modification time."""
+    seed = tmp_path / "seed.txt"
+    seed.write_text((FIXTURES / "seed" / "000_128dad676d5a1ee3.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    os.utime(seed, (1_795_000_000, 1_795_000_000))  # 2026-11-18 11:06:40 UTC = 14:06 in Baghdad
+    config_dir = make_config(tmp_path, 25, webhook.url)
+    alerts = yaml.safe_load((config_dir / "alerts.yaml").read_text(encoding="utf-8"))
+    alerts["desks"]["evening"] = {"topics": ["k1_base"], "channels": ["mail"], "mode": "digest",
+                                  "digest_schedule": "0 18 * * *"}
+    (config_dir / "alerts.yaml").write_text(yaml.safe_dump(alerts, allow_unicode=True), encoding="utf-8")
+    result = newsmon(config_dir, "alerts", "preview", "--story", str(seed), "--desk", "evening", env=SECRETS)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "=== desk evening · channel mail (email) · digest of " in out and " 18:00 +03" in out
+    assert "Subject: [newsmon] digest for evening: 1 story\n" in out
+    assert "newsmon digest for evening: 1 story, " in out and "18:00 +03" in out.split("--- text/plain")[1]
+    assert "seed.txt · 2026-11-18 14:06 +03" in out
+    assert "(file)" not in out and "time unknown" not in out
