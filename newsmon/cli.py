@@ -11,7 +11,7 @@ from pathlib import Path
 
 import redis
 
-from newsmon.errors import ConfigError, NewsmonError, NothingRunning
+from newsmon.errors import ConfigError, NewsmonError, NothingRunning, UsageError
 from newsmon.redis_conn import RedisUnreachable
 from newsmon.settings import Config, Runtime, default_config_dir, load_config
 
@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         return _dispatch(args)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except UsageError as exc:
+        print(f"newsmon {args.command}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except (NothingRunning, RedisUnreachable) as exc:
         print(f"newsmon {args.command}: {exc}", file=sys.stderr)

@@ -9,8 +9,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from newsmon.errors import NewsmonError
-from newsmon.settings import Config, Runtime
+from newsmon.errors import NewsmonError, UsageError
+from newsmon.settings import LANGUAGES, Config, Runtime
+
+DEFAULT_ZONE = "Asia/Baghdad"  # a desk's default zone
 
 
 def add_parser(commands: Any) -> None:
@@ -19,9 +21,10 @@ def add_parser(commands: Any) -> None:
     search.add_argument("query", help="words that must all occur")
     search.add_argument("--topic", default=None, help="only stories tagged with this topic id")
     search.add_argument("--outlet", default=None, help="only stories from this outlet")
-    search.add_argument("--lang", default=None, help="only stories in this language (ar, ckb, kmr, en)")
+    search.add_argument("--lang", default=None, help="only stories in this language (ar, ckb, kmr, en, tr, fa)")
     search.add_argument("--since", default=None, help="only stories from the last period: 30m, 12h, 7d")
     search.add_argument("--limit", type=int, default=20, help="most stories shown (default 20)")
+    search.add_argument("--tz", default=DEFAULT_ZONE, help=f"show times in this zone (default {DEFAULT_ZONE})")
     search.add_argument("--json", action="store_true", help="one JSON object per story")
     backtest = commands.add_parser("backtest", help="run a candidate keywords file over the archive")
     backtest.add_argument("--keywords", required=True, help="the candidate keywords.yaml")
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO 
 
     engine = open_engine(runtime.archive_url(must_exist=True))
     if args.command == "search":
-        return _search(args, engine, out)
+        return _search(args, config, engine, out)
     if args.command == "backtest":
         from newsmon.settings import load_keywords
         from workers.backtest import backtest, print_report
@@ -68,21 +71,72 @@ def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO 
     return 0
 
 
-def _search(args: argparse.Namespace, engine: Any, out: TextIO) -> int:
+def _one_of(option: str, value: str, valid: list[str]) -> None:
+    """Refuse a filter value no story can have, naming what is valid (or the closest values)."""
+    import difflib
+
+    if value in valid:
+        return
+    close = difflib.get_close_matches(value, valid, n=5, cutoff=0.5)
+    listed = close if close and len(valid) > 12 else valid
+    what = "did you mean" if listed is close else "expected one of"
+    raise UsageError(f"{option} {value!r}: not known; {what} {', '.join(sorted(listed))}")
+
+
+def validate_search(args: argparse.Namespace, config: Config, engine: Any) -> Any:
+    """Check --lang, --topic, --outlet and --tz against the config (and the archive's outlets);
+    returns the zone to print times in.
+
+    Raises:
+        UsageError: a value no story can have.
+    """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if args.lang is not None:
+        _one_of("--lang", args.lang, list(LANGUAGES))
+    if args.topic is not None:
+        _one_of("--topic", args.topic, list(config.keywords.topics))
+    if args.outlet is not None:
+        outlets = {s.outlet for s in config.sources.sources} | set(config.sources.outlets)
+        if args.outlet not in outlets:
+            from sqlalchemy import text
+
+            with engine.connect() as conn:  # an outlet no longer configured but still in the archive
+                outlets |= {row[0] for row in conn.execute(text("SELECT DISTINCT outlet FROM stories"))}
+        _one_of("--outlet", args.outlet, sorted(outlets))
+    try:
+        return ZoneInfo(args.tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UsageError(f"--tz {args.tz!r}: not a time zone (for example Asia/Baghdad, UTC)") from exc
+
+
+def _time(value: Any, zone: Any) -> datetime | None:
+    """A time from an archive row (a datetime, or SQLite's text), in `zone`; stored times are UTC."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(zone)
+
+
+def _search(args: argparse.Namespace, config: Config, engine: Any, out: TextIO) -> int:
     from workers.search import search
 
+    zone = validate_search(args, config, engine)
     hits = search(engine, args.query, topic=args.topic, outlet=args.outlet, language=args.lang,
                   since=parse_since(args.since), limit=args.limit)
     for hit in hits:
         story = hit.story
-        record = {"id": story["id"], "published": story["published"], "outlet": story["outlet"],
-                  "language": story["language"], "title": story["title"], "url": story["url"],
-                  "topics": [t["topic"] for t in story["topics"]], "cluster": story["cluster_id"],
+        published = _time(story["published"], zone)
+        when = published or _time(story["processed"], zone)
+        record = {"id": story["id"], "published": published.isoformat() if published else None,
+                  "outlet": story["outlet"], "language": story["language"], "title": story["title"],
+                  "url": story["url"], "topics": [t["topic"] for t in story["topics"]], "cluster": story["cluster_id"],
                   "snippet": hit.snippet}
         if args.json:
             out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
         else:
-            out.write(f"{story['published'] or story['processed']}  [{story['language']}] {story['outlet']}: "
+            stamp = when.strftime("%Y-%m-%d %H:%M %Z") if when else "time unknown"
+            out.write(f"{stamp}  [{story['language']}] {story['outlet']}: "
                       f"{story['title']}\n    {hit.snippet}\n    {story['url']}  topics: "
                       f"{', '.join(record['topics']) or '-'}\n")
     if not hits and not args.json:

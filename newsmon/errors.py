@@ -4,6 +4,7 @@
     ├── ConfigError      a config file is missing, unparsable or invalid (names file and field)
     ├── FetchError       a source or page could not be fetched or parsed (names source and URL)
     ├── DeliveryError    an alert channel refused or failed a message (names channel)
+    ├── UsageError       a command-line value that cannot be used (names the option and what it accepts)
     └── NothingRunning   no REDIS_URL and nothing started by `newsmon run` under the data directory
 """
 
@@ -29,6 +30,10 @@ class FetchError(NewsmonError):
 
 class DeliveryError(NewsmonError):
     """An alert could not be delivered through a channel."""
+
+
+class UsageError(NewsmonError):
+    """A command-line value that cannot be used: exit 2, as for argparse's own errors."""
 
 
 class NothingRunning(NewsmonError):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import redis
 import yaml
@@ -53,7 +54,7 @@ def test_migrations_reach_head_and_upgrade_an_old_archive(db_url: str) -> None:
     tables = set(inspect(engine).get_table_names())
     assert {"stories", "clusters", "alembic_version"} <= tables
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
     assert open_engine(db_url)  # migrating again is a no-op
 
 
@@ -89,6 +90,81 @@ def test_search_with_arabic_clitics_kurdish_variants_and_filters(db_url: str) ->
     assert [h.story["outlet"] for h in search(archive.engine, "التحالف", topic="k1_base")] == ["Shafaq News"]
     assert [h.story["outlet"] for h in search(archive.engine, "التحالف", outlet="INA")] == ["INA"]
     assert search(archive.engine, "zzzz") == []
+
+
+CODES = [("en", "Iraqi News", "Drone downed near K1 base", "A drone was shot down near the K1 air base on Saturday.", 1),
+         ("ar", "Shafaq News", "إسقاط طائرة مسيرة", "أسقطت طائرة مسيرة قرب قاعدة كيه 1 غرب كركوك.", 2),
+         ("en", "INA", "Budget vote", "Parliament voted on the budget in 2020 and again in K 2 sessions.", 3)]
+
+
+def archive_of(db_url: str, stories: list[tuple[str, str, str, str, int]]) -> Archive:
+    archive = Archive(open_engine(db_url))
+    for n, (language, outlet, title, body, days) in enumerate(stories):
+        url = f"https://codes.example/{n}"
+        story = Story(id=story_id_for(canonical_url(url)), source_id="s", outlet=outlet, language=language, url=url,
+                      canonical_url=canonical_url(url), title=title, text=body, published=NOW - timedelta(days=days))
+        archive.store(story, [], f"c{n}", "v")
+    return archive
+
+
+def test_search_finds_a_code_in_every_spelling(db_url: str) -> None:
+    """The matcher's letter–digit rule: K-1, K 1, K–1 and K-١ find the story that wrote K1, كيه-1 the one
+    that wrote كيه 1; a year after a word stays two words."""
+    archive = archive_of(db_url, CODES)
+    for query in ("K1", "K-1", "K 1", "K–1", "K-١", "k1"):
+        assert [h.story["outlet"] for h in search(archive.engine, query)] == ["Iraqi News"], query
+    assert "[[K1]]" in search(archive.engine, "K-1")[0].snippet
+    for query in ("كيه-1", "كيه1", "كيه ١"):
+        found = search(archive.engine, query)
+        assert [h.story["outlet"] for h in found] == ["Shafaq News"], query
+        assert "[[كيه 1]]" in found[0].snippet
+    assert [h.story["outlet"] for h in search(archive.engine, "in 2020")] == ["INA"]
+    assert search(archive.engine, "K-12") == []
+
+
+def test_an_archive_indexed_before_codes_is_reindexed(tmp_path: Path) -> None:
+    """Migration 0003 rebuilds the index of stories stored by the older code (no joined codes)."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    from workers.archive import MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    old = create_engine(url)
+    with old.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0002")
+        conn.execute(text("INSERT INTO stories (id, source_id, outlet, language, url, canonical_url, title, text, "
+                          "published, fetched, processed, topics, content_hash, cluster_id, dedupe_kind, "
+                          "config_version, search_text) VALUES ('s1', 's', 'Iraqi News', 'en', 'https://o/1', "
+                          "'https://o/1', 'Base', 'The K-1 base was hit.', NULL, :now, :now, '[]', 'h', 's1', 'new', "
+                          "'v', 'base the k 1 base was hit')"), {"now": NOW.replace(tzinfo=None)})
+        conn.execute(text("INSERT INTO stories_fts (story_id, body) VALUES ('s1', 'base the k 1 base was hit')"))
+    assert search(old, "K1") == []  # the old index: k and 1 only
+    engine = open_engine(url)
+    assert [h.story["id"] for h in search(engine, "K1")] == ["s1"]
+
+
+def test_search_cli_validates_filters_and_prints_zoned_times(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    archive_of(f"sqlite:///{data_dir / 'archive.sqlite'}", CODES)
+    env = {"NEWSMON_DATA_DIR": str(data_dir)}
+    bad = newsmon(SHIPPED_CONFIG, env, "search", "K-1", "--lang", "arabic")
+    assert bad.returncode == 2 and "--lang 'arabic'" in bad.stderr and "ar, ckb, en, fa, kmr, tr" in bad.stderr
+    bad = newsmon(SHIPPED_CONFIG, env, "search", "K-1", "--topic", "k1")
+    assert bad.returncode == 2 and "k1_base" in bad.stderr
+    bad = newsmon(SHIPPED_CONFIG, env, "search", "K-1", "--outlet", "Iraqi Newz")
+    assert bad.returncode == 2 and "Iraqi News" in bad.stderr
+    bad = newsmon(SHIPPED_CONFIG, env, "search", "K-1", "--tz", "Mars/Olympus")
+    assert bad.returncode == 2 and "--tz" in bad.stderr
+    published = (NOW - timedelta(days=1)).astimezone(ZoneInfo("Asia/Baghdad"))
+    result = newsmon(SHIPPED_CONFIG, env, "search", "K 1", "--lang", "en", "--outlet", "Iraqi News")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(published.strftime("%Y-%m-%d %H:%M +03  [en] Iraqi News: Drone downed near K1 base"))
+    utc = newsmon(SHIPPED_CONFIG, env, "search", "K-1", "--tz", "UTC", "--json")
+    assert json.loads(utc.stdout)["published"] == (NOW - timedelta(days=1)).isoformat()
 
 
 def test_backtest_reports_new_gone_and_kept_without_changing_anything(db_url: str, tmp_path: Path) -> None:

@@ -53,7 +53,7 @@ ARABIC_SCRIPT_SUFFIXES = frozenset({
     "ين", "ون", "ات", "ه", "ها", "هم", "هما",  # Arabic
 })
 
-_CODE = re.compile(r"(?<![^\W\d_])([^\W\d_]{1,4})[ -]?(\d{1,4})(?!\d)")
+CODE = re.compile(r"(?<![^\W\d_])([^\W\d_]{1,4})[ -]?(\d{1,4})(?!\d)")
 _LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
 
 
@@ -79,7 +79,7 @@ def _is_arabic(char: str) -> bool:
 
 def _code_variants(key: str) -> set[str]:
     """Every separator form (none, space, dash, spaced dash) of each letter–digit code in an alias."""
-    codes = list(_CODE.finditer(key))
+    codes = list(CODE.finditer(key))
     if not codes:
         return {key}
     variants = set()

@@ -1,6 +1,10 @@
 """Searching the archive with the matcher's normalization: the query and the index are folded alike
-(Arabic letter forms, Kurdish orthographies, diacritics, case), and Arabic proclitics are stripped on
-both sides, so لقوات, وقوات and قوات find one another, and کەرکووک finds كهركوك.
+(Arabic letter forms, Kurdish orthographies, diacritics, case, digits), and Arabic proclitics are
+stripped on both sides, so لقوات, وقوات and قوات find one another, and کەرکووک finds كهركوك.
+
+Letter–digit codes follow the matcher's rule (`workers.morphology`): K1, K-1, K 1, K–1 and K-١ are
+one token. The index holds each code joined (k1) beside its pieces; a query's code is searched
+joined, so each of those spellings finds all the others.
 
 SQLite uses an FTS5 table over the normalized text; PostgreSQL a `simple` tsvector with a GIN index.
 """
@@ -17,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from newsmon.normalize import normalize, normalize_text
 from newsmon.snippets import dress, opening, windows
-from workers.morphology import PROCLITICS
+from workers.morphology import CODE, PROCLITICS
 
 _WORD = re.compile(r"\w+")
 _CLITICS = sorted(PROCLITICS, key=len, reverse=True)
@@ -41,15 +45,29 @@ def index_text(title: str, body: str, normalized_body: str | None = None) -> str
     the body already normalized, when the caller has it)."""
     if normalized_body is None:
         normalized_body = normalize_text(body)
-    words = _WORD.findall(normalize_text(title)) + _WORD.findall(normalized_body)
+    normalized_title = normalize_text(title)
+    words = _WORD.findall(normalized_title) + _WORD.findall(normalized_body)
     unique = set(words)
-    stems = {stem(w) for w in unique} - unique
-    return " ".join(words) + (" " + " ".join(sorted(stems)) if stems else "")
+    extra = ({stem(w) for w in unique} | _codes(normalized_title) | _codes(normalized_body)) - unique
+    return " ".join(words) + (" " + " ".join(sorted(extra)) if extra else "")
+
+
+def _codes(normalized: str) -> set[str]:
+    """The letter–digit codes of a normalized text, joined (k-1, k 1 → k1)."""
+    return {m.group(1) + m.group(2) for m in CODE.finditer(normalized) if m.end(1) != m.start(2)}
+
+
+# a code written with a space in a query: capitals or Arabic-script letters, then digits (K 1, F 16, كيه 1),
+# so that "in 2020" stays two words
+_SPACED_CODE = re.compile(r"(?<![^\W\d_])([A-Z]{1,4}|[\u0600-\u06ff]{1,4}) (\d{1,4})(?!\d)")
 
 
 def query_terms(query: str) -> list[str]:
-    """The stems a query asks for (every one must occur)."""
-    return [stem(w) for w in _WORD.findall(normalize_text(query))]
+    """The stems a query asks for (every one must occur); a letter–digit code counts as one word."""
+    normalized = normalize_text(_SPACED_CODE.sub(r"\1\2", query))
+    joined = CODE.sub(lambda m: m.group(0) if normalized[m.end(1):m.start(2)] == " " else m.group(1) + m.group(2),
+                      normalized)
+    return [w if any(c.isdigit() for c in w) else stem(w) for w in _WORD.findall(joined)]
 
 
 @dataclass
@@ -81,6 +99,10 @@ def snippet(original: str, terms: list[str], radius: int = 90) -> str:
     for match in _WORD.finditer(norm.text):
         if _matches(match.group(0), terms):
             spans.append(norm.original_span(match.start(), match.end()))
+    for match in CODE.finditer(norm.text):  # K-1, K 1 for the term k1
+        if match.group(1) + match.group(2) in terms:
+            spans.append(norm.original_span(match.start(), match.end()))
+    spans.sort()
     start, end = windows(original, spans, radius, 1)[0] if spans else opening(original, radius)
     out, position = [], start
     for span_start, span_end in spans:
