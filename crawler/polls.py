@@ -38,6 +38,11 @@ def entry_id(key: str) -> str:
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
 
 
+def first_poll(conn: redis.Redis, source_id: str) -> bool:
+    """Whether nothing was taken from the source yet (or in the seen-set's 30 days)."""
+    return not conn.exists(keys.seen_entries(source_id))
+
+
 def unseen(conn: redis.Redis, source_id: str, entry_keys: list[str]) -> list[str]:
     """The entry keys not taken before, in the order given."""
     if not entry_keys:

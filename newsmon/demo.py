@@ -64,8 +64,14 @@ def write_demo_config(directory: Path, base_url: str, site: ReplaySite, keywords
         "channels": channels,
         "routes": [{"id": "demo-desk", "topics": ["*"], "channels": list(channels)}],
         "retry": {"max": 3, "intervals": [1, 2, 5]},
+        # the demo replays archived stories (years old) on its sources' first poll, which would otherwise be
+        # held back as old news
+        "first_poll_max_age_hours": 0,
     }
-    (directory / "sources.yaml").write_text(yaml.safe_dump({"sources": sources}, allow_unicode=True))
+    shipped = keywords_from / "sources.yaml"  # the outlets' catalogue, so alerts show who runs each outlet
+    outlets = (yaml.safe_load(shipped.read_text(encoding="utf-8")) or {}).get("outlets", {}) if shipped.is_file() else {}
+    (directory / "sources.yaml").write_text(yaml.safe_dump({"outlets": outlets, "sources": sources},
+                                                           allow_unicode=True))
     (directory / "alerts.yaml").write_text(yaml.safe_dump(alerts, allow_unicode=True))
     shutil.copyfile(keywords_from / KEYWORDS_FILE, directory / KEYWORDS_FILE)
 

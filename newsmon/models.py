@@ -53,6 +53,7 @@ class Story(_Model):
     fetched: datetime = Field(default_factory=utcnow)
     feed_guid: str | None = None
     links: list[str] = Field(default_factory=list)  # links inside a Telegram post
+    first_poll: bool = False  # taken on the source's first poll (nothing seen from it before): its backlog
 
     @field_validator("title", "outlet", "author", mode="before")
     @classmethod

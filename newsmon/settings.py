@@ -386,6 +386,10 @@ class AlertsFile(_Model):
         default_factory=list, description="Simple routes (an instant desk with topics and channels)")
     retry: RetrySettings = Field(default_factory=RetrySettings, description="Delivery retry policy")
     admin: AdminSettings = Field(default_factory=AdminSettings, description="Health alerts for admins")
+    first_poll_max_age_hours: float = Field(
+        default=48, ge=0,
+        description="A source's first poll brings its backlog: stories published longer ago than this are "
+                    "archived but not alerted (0 alerts them all)")
 
     def all_desks(self) -> dict[str, Desk]:
         """Desks, with each simple route as an instant desk of the same id."""

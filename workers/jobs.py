@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -12,7 +13,7 @@ from rq import Queue, Retry
 from rq.job import Job
 
 from newsmon import jobcontext, keys, stats
-from newsmon.models import Carrier, Story, StoryAlert, TopicMatch
+from newsmon.models import Carrier, Story, StoryAlert, TopicMatch, utcnow
 from newsmon.normalize import normalize_text
 from newsmon.serializer import JobSerializer
 from newsmon.settings import KEYWORDS_FILE, Config
@@ -171,7 +172,11 @@ def _process_batch(ctx: jobcontext.JobContext, payloads: list[Any]) -> tuple[lis
         cluster, kind, summary = outcome
         for topic, hits in result.suppressed.items():
             log.info("suppressed story=%s topic=%s by=%s", story.id, topic, [h.text for h in hits])
-        fresh = claim_cluster_topics(ctx.config, ctx.redis, story, cluster, result.matches)
+        if backlog_age(ctx.config, story) is not None:
+            fresh = {}
+            hold_back(ctx.config, ctx.redis, story, result.matches)
+        else:
+            fresh = claim_cluster_topics(ctx.config, ctx.redis, story, cluster, result.matches)
         others = [o for o in summary["outlets"] if o != story.outlet]
         enqueued = hand_on(ctx.config, ctx.redis, story, fresh, cluster_id=cluster, also=others)
         mark_alerted(ctx.redis, story.id, cluster, fresh)
@@ -186,6 +191,35 @@ def _process_batch(ctx: jobcontext.JobContext, payloads: list[Any]) -> tuple[lis
                      "topics": topics, "alerts": enqueued})
     pipe.execute()
     return done, failed
+
+
+def backlog_age(config: Config, story: Story, now: datetime | None = None) -> timedelta | None:
+    """How old a story from a source's first poll is, when it is older than the alerts' limit
+    (`first_poll_max_age_hours`): old news from the backlog, archived but not alerted. None otherwise."""
+    limit = config.alerts.first_poll_max_age_hours
+    if not story.first_poll or not limit or story.published is None:
+        return None
+    published = story.published if story.published.tzinfo else story.published.replace(tzinfo=UTC)
+    age = (now or utcnow()) - published
+    return age if age > timedelta(hours=limit) else None
+
+
+def hold_back(config: Config, conn: Any, story: Story, topics: list[TopicMatch]) -> None:
+    """Record, for `newsmon explain`, that the desks following the story's topics were not alerted
+    because it is old news from its source's first poll."""
+    limit = config.alerts.first_poll_max_age_hours
+    assert story.published is not None
+    record = json.dumps({"decision": "not alerted: old news from the source's first poll",
+                         "note": f"published {story.published.isoformat(timespec='minutes')}, more than "
+                                 f"{limit:g} h before it was taken (first_poll_max_age_hours)",
+                         "at": utcnow().isoformat(timespec="seconds")})
+    desks = [d for d, desk in config.alerts.all_desks().items()
+             if any(desk.wants(t.topic, story.language, story.outlet) for t in topics)]
+    if desks:
+        conn.hset(keys.explain(story.id), mapping=dict.fromkeys(desks, record))
+        conn.expire(keys.explain(story.id), config.pipeline.dedupe.window_days * 86400)
+    log.info("not alerted story=%s: old news from the source's first poll (published %s)", story.id,
+             story.published.isoformat(timespec="minutes"))
 
 
 def claim_cluster_topics(config: Config, conn: Any, story: Story, cluster: str,

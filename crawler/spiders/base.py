@@ -65,6 +65,7 @@ class Poll:
     skipped: list[str] = field(default_factory=list)  # items the index listed that could not be used, why
     requests: int = 0
     visited: set[str] = field(default_factory=set)  # index documents requested (a sitemap may list itself)
+    first: bool | None = None  # the source's first poll (nothing seen from it yet); decided at its first index
 
     def fail(self, failure: health.Failure, status: str = "error") -> None:
         """Mark the poll failed (the first failure wins)."""
@@ -280,6 +281,8 @@ class PollingSpider(scrapy.Spider):
 
     def _follow_entries(self, poll: Poll, entries: list[Entry]) -> Any:
         by_key = {e.key: e for e in entries}
+        if poll.first is None:  # nothing seen from the source (in the seen-set's 30 days): its backlog
+            poll.first = not self.dry_run and polls.first_poll(self.redis, poll.source.id)
         fresh = list(by_key) if self.dry_run else polls.unseen(self.redis, poll.source.id, list(by_key))
         for key in fresh[: poll.source.max_items]:
             entry = by_key[key]
@@ -344,6 +347,7 @@ class PollingSpider(scrapy.Spider):
             fetched=utcnow(),
             feed_guid=entry.guid,
             links=list(entry.links),
+            first_poll=bool(poll.first),
         )
 
     def _item(self, poll: Poll, entry: Entry, story: Story) -> dict[str, Any]:
