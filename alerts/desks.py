@@ -77,10 +77,13 @@ def count_instant(conn: redis.Redis, desk_id: str, desk: Desk, member: str, now:
 
 
 def next_digest(desk: Desk, now: datetime) -> datetime:
-    """The desk's next digest slot after `now` (its `digest_schedule`, in its time zone)."""
+    """When the desk's next digest goes out after `now`: its `digest_schedule`'s next slot, or for an
+    instant desk in quiet hours their end if that comes first (what `due_slot` will pick)."""
     trigger = CronTrigger.from_crontab(desk.digest_schedule, timezone=ZoneInfo(desk.timezone))
     slot = trigger.get_next_fire_time(None, now)
     assert slot is not None  # a validated crontab always fires again
+    if desk.mode == "instant" and in_quiet_hours(desk, now):
+        slot = min(slot, quiet_end(desk, now))
     return slot
 
 

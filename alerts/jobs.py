@@ -78,6 +78,8 @@ def route_story(payload: dict[str, Any], now: datetime | None = None) -> dict[st
             held = alert.model_copy(update={"note": note})
             ctx.redis.zadd(held_key(desk_id), {held.model_dump_json(): now.timestamp()})
         outcome[desk_id] = decision
+        if decision != desks.INSTANT and note is None:
+            note = "the desk takes digests only"
         record = {"decision": "sent at once" if decision == desks.INSTANT else "held for the next digest",
                   "note": note, "at": now.isoformat(timespec="seconds")}
         ctx.redis.hset(keys.explain(alert.story_id), desk_id, json.dumps(record))
@@ -140,6 +142,19 @@ def digest_tick(config: Config, conn: redis.Redis, now: datetime | None = None) 
     return started
 
 
+def _record_digest(config: Config, conn: redis.Redis, desk_id: str, items: list[StoryAlert], slot: datetime) -> None:
+    """Tell `newsmon explain` which digest each held story went out in, and when."""
+    ttl = config.pipeline.dedupe.window_days * 86400
+    sent = utcnow().isoformat(timespec="seconds")
+    for item in items:
+        key = keys.explain(item.story_id)
+        raw = conn.hget(key, desk_id)
+        record = json.loads(raw) if raw else {"decision": "held for the next digest", "note": item.note}
+        record.update({"digest": slot.isoformat(timespec="seconds"), "digest_stories": len(items), "digest_sent": sent})
+        conn.hset(key, desk_id, json.dumps(record))
+        conn.expire(key, ttl)
+
+
 def send_digest(desk_id: str, slot_iso: str) -> int:
     """Job entry point: deliver the desk's held stories up to the slot as one digest per channel.
 
@@ -156,6 +171,7 @@ def send_digest(desk_id: str, slot_iso: str) -> int:
     items.sort(key=lambda a: (a.published or a.received, a.received))
     enqueue_deliveries(ctx.config, ctx.redis, desk_id, desk, "digest", items, slot=slot)
     ctx.redis.zrem(held_key(desk_id), *members)
+    _record_digest(ctx.config, ctx.redis, desk_id, items, slot)
     log.info("digest desk=%s slot=%s stories=%d", desk_id, slot_iso, len(items))
     return len(items)
 

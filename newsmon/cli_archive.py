@@ -65,9 +65,16 @@ def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO 
         else:
             print_report(report, out)
         return 0
+    from alerts.desks import next_digest
     from workers.explain import explain, print_explanation
 
-    print_explanation(explain(config, engine, runtime, args.story), out)
+    report = explain(config, engine, runtime, args.story)
+    now = datetime.now(UTC)
+    for desk_id, found in report["desks"].items():  # when a story still held will go out
+        routing, desk = found["routing"], config.alerts.all_desks().get(desk_id)
+        if routing and routing["decision"].startswith("held") and not routing.get("digest") and desk is not None:
+            found["next_digest"] = next_digest(desk, now)
+    print_explanation(report, out)
     return 0
 
 

@@ -3,6 +3,7 @@ routing to two desks, digests, throttling and quiet hours on a controlled clock,
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,12 +12,14 @@ import redis
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
+from alerts.desks import next_digest
 from alerts.jobs import DELIVERY_STATS, digest_tick, held_key, route_story
 from newsmon import jobcontext, keys
 from newsmon.models import Story, story_id_for
 from newsmon.settings import load_config
 from newsmon.urls import canonical_url
 from tests.conftest import SmtpServer, WebhookReceiver, write_config
+from workers.explain import routing_line
 from workers.jobs import process_story
 
 SOURCE = {"id": "s1", "name": "S", "outlet": "O", "language": "ar", "kind": "feed", "url": "http://x/f"}
@@ -151,12 +154,27 @@ def test_quiet_hours_hold_alerts_until_they_end_unless_urgent(desk_config, redis
     work(redis_conn)
     assert [m["Subject"] for m in smtp_server.messages] == ["[newsmon] URGENT ISIS / Daesh: Story 2 (Shafaq News)"]
     config = jobcontext.current().config
+    desk = config.alerts.all_desks()["night"]
+    held_id, urgent_id = story(1, K1_EN, "en")["id"], story(2, "", "en")["id"]
+
+    def routing(story_id: str, now: datetime) -> str:
+        """What `newsmon explain` says routing did for the desk (with the clock at `now`)."""
+        record = json.loads(redis_conn.hget(keys.explain(story_id), "night"))
+        return routing_line(record, desk.timezone, next_digest(desk, now))
+
+    assert routing(held_id, night + timedelta(hours=1)) == (
+        "held for the next digest at 2026-11-26 23:00 +03 (held during quiet hours (22:00-07:00)); "
+        "still waiting for the digest of 2026-11-27 07:00 +03")
+    assert routing(urgent_id, night) == "sent at once at 2026-11-26 23:30 +03"
     assert digest_tick(config, redis_conn, now=datetime(2026, 11, 27, 3, 59, tzinfo=UTC)) == []  # 06:59 there
     assert digest_tick(config, redis_conn, now=datetime(2026, 11, 27, 4, 0, 30, tzinfo=UTC))
     work(redis_conn)
     assert len(smtp_server.messages) == 2
     held = smtp_server.messages[1].get_body(("plain",)).get_content()
     assert "Story 1" in held and "held during quiet hours (22:00-07:00)" in held
+    assert routing(held_id, night + timedelta(hours=9)).startswith(
+        "held for the next digest at 2026-11-26 23:00 +03 (held during quiet hours (22:00-07:00)); went out in the "
+        "digest of 2026-11-27 07:00 +03 (1 story), handed to the desk's channels at ")
 
 
 @pytest.mark.parametrize("script", [[500, 200], [429, 200], [500, 500, 429, 200]])

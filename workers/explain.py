@@ -4,7 +4,9 @@ the cluster's earlier alerts, and what routing decided (instant, held for quiet 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
@@ -60,7 +62,7 @@ def explain(config: Config, engine: Engine, runtime: Runtime, reference: str) ->
             topics[match.topic] = ("alerted by this story" if owner == story.id else
                                    f"already alerted for this cluster by story {owner}" if owner else
                                    "no alert record (older than the dedupe window, or not processed under this config)")
-        desks[desk_id] = {"topics": topics, "routing": decisions.get(desk_id)}
+        desks[desk_id] = {"topics": topics, "routing": decisions.get(desk_id), "timezone": desk.timezone}
     return {
         "story": {"id": story.id, "title": story.title, "url": story.url, "outlet": story.outlet,
                   "language": story.language, "config_version": row["config_version"]},
@@ -96,7 +98,32 @@ def print_explanation(report: dict[str, Any], out: TextIO) -> None:
         if not desk["topics"]:
             out.write("  no topic of the story\n")
         out.writelines(f"  {topic}: {why}\n" for topic, why in desk["topics"].items())
-        routing = desk["routing"]
-        if routing:
-            out.write(f"  routing: {routing['decision']}" + (f" ({routing['note']})" if routing.get("note") else "")
-                      + f" at {routing['at']}\n")
+        if desk["routing"]:
+            out.write(f"  routing: {routing_line(desk['routing'], desk['timezone'], desk.get('next_digest'))}\n")
+
+
+def _local(moment: str | datetime, zone: str, seconds: bool = False) -> str:
+    """An ISO time (or datetime) in the desk's zone, as desks read it."""
+    value = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(ZoneInfo(zone))
+    return local.strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
+
+
+def routing_line(routing: dict[str, Any], zone: str, next_digest: datetime | None = None) -> str:
+    """What routing did with the story for one desk: sent at once; held (when and why) and in which
+    digest it went out, or that it is still waiting (for the next digest, when known); not alerted."""
+    decision = routing["decision"]
+    note = f" ({routing['note']})" if routing.get("note") else ""
+    if decision == "sent at once":
+        return f"sent at once at {_local(routing['at'], zone)}"
+    if not decision.startswith("held"):
+        return f"{decision}{note}"
+    line = f"held for the next digest at {_local(routing['at'], zone)}{note}; "
+    if routing.get("digest"):
+        count = routing.get("digest_stories")
+        size = f" ({count} stor{'y' if count == 1 else 'ies'})" if count else ""
+        return (line + f"went out in the digest of {_local(routing['digest'], zone)}{size}, handed to the desk's "
+                f"channels at {_local(routing['digest_sent'], zone, seconds=True)}")
+    if next_digest is not None:
+        return line + f"still waiting for the digest of {_local(next_digest, zone)}"
+    return line + "still waiting"
