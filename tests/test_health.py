@@ -42,7 +42,8 @@ def admin(tmp_path: Path, replay: ReplaySite, redis_conn: redis.Redis):
     alerts = {"channels": {"ops": {"type": "outbox", "path": str(outbox)}}, "routes": [],
               "admin": {"channels": ["ops"], "failures": 2, "backlog_seconds": 2, "silent_after_intervals": 100,
                         "startup_grace_seconds": 0}}
-    config_dir = write_config(tmp_path / "config", [feed_source("dark", f"{replay.base_url}/dark/rss")], alerts)
+    config_dir = write_config(tmp_path / "config", [feed_source("dark", f"{replay.base_url}/dark/rss")], alerts,
+                              outlets={"Kurdistan24": {"affiliation": "Kurdistan Democratic Party (KDP)"}})
     (config_dir / "newsmon.yaml").write_text(yaml.safe_dump({"workers": {"heartbeat_ttl": 5}}))
     # a scheduler heartbeat, so that only the conditions under test are problems
     redis_conn.set("newsmon:scheduler:heartbeat", json.dumps({"at": time.time() + 3600, "leader": "test"}))
@@ -221,6 +222,13 @@ def test_web_pages_metrics_health_and_tokens_over_http(admin, redis_conn: redis.
              "items": items, "new": new, "seconds": 0.5}))
     Queue(keys.PROCESS_QUEUE, connection=redis_conn, serializer=JSONSerializer).enqueue(
         "workers.jobs.process_story", {"not": "a story"})
+    from newsmon.models import Story
+    from workers.archive import Archive, open_engine
+
+    archive = Archive(open_engine(f"sqlite:///{tmp_path / 'data' / 'archive.sqlite'}"))
+    archive.store(Story(id="0123456789abcdef", source_id="dark", outlet="Kurdistan24", language="en",
+                        url="https://k24.example/1", canonical_url="https://k24.example/1", title="Rockets hit K-1",
+                        text="Rockets hit the base."), [], "h", "v1")
     web, port = start_web(config_dir, redis_url, tmp_path, "127.0.0.1", None)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -231,6 +239,9 @@ def test_web_pages_metrics_health_and_tokens_over_http(admin, redis_conn: redis.
         status, index = http_get(f"{base}/")
         assert status == 200 and 'data-source="dark"' in index and "blocked" in index
         assert "UNHEALTHY" in index and "no-worker" in index  # no worker runs in this test
+        # who is speaking: the catalogue's affiliation under the outlet of each recent story
+        assert ('<bdi>Kurdistan24</bdi><div class="affiliation"><bdi>Kurdistan Democratic Party (KDP)</bdi></div>'
+                in index)
         metrics = http_get(f"{base}/metrics")[1]
         families = {f.name: f for f in text_string_to_metric_families(metrics)}
         assert families["newsmon_queue_depth"].type == "gauge"
