@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from newsmon.settings import load_config
-from tests.test_matcher_corpus import evaluate, load_corpus
+from tests.test_matcher_corpus import TOPICS, evaluate, load_corpus
 from workers.matcher import Matcher
 
 
@@ -23,8 +23,34 @@ def main() -> None:
     print(f"{'topic':<18} {'positives':>9} {'precision':>10} {'recall':>8}")
     for topic, score in scores.items():
         print(f"{topic:<18} {score['positives']:>9} {score['precision']:>10.3f} {score['recall']:>8.3f}")
+    print(f"\n{'language':<10} {'sentences':>9} {'precision':>10} {'recall':>8} {'F1':>7}   (micro over topics)")
+    for language, score in by_language(Matcher(load_config(ROOT / "config").keywords), corpus).items():
+        print(f"{language:<10} {score['sentences']:>9} {score['precision']:>10.3f} {score['recall']:>8.3f} "
+              f"{score['f1']:>7.3f}")
     for line in errors:
         print("wrong:", line)
+
+
+def by_language(matcher: Matcher, corpus: list[dict]) -> dict[str, dict[str, float]]:
+    """Micro precision, recall and F1 over the topics, per language and overall."""
+    counts: dict[str, dict[str, int]] = {}
+    for item in corpus:
+        got = {m.topic for m in matcher.match("", item["text"], item["lang"]).matches} & set(TOPICS)
+        expected = set(item["topics"])
+        for language in (item["lang"], "all"):
+            c = counts.setdefault(language, {"tp": 0, "fp": 0, "fn": 0, "sentences": 0})
+            c["tp"] += len(got & expected)
+            c["fp"] += len(got - expected)
+            c["fn"] += len(expected - got)
+            c["sentences"] += 1
+    out = {}
+    for language in sorted(counts, key=lambda k: (k == "all", k)):
+        c = counts[language]
+        precision = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
+        recall = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 1.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        out[language] = {"sentences": c["sentences"], "precision": precision, "recall": recall, "f1": f1}
+    return out
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ One function serves text and aliases alike, so both sides of a match are folded 
 - Sorani across old and new orthography: ک → ك, ە ھ → ه, ێ → ي, ۆ → و, ڕ → ر, ڵ → ل, وو → و;
 - Arabic-Indic and Persian digits → ASCII; dashes (and a tatweel standing as a dash, touching no
   letter: "بغداد ـ كوردستان24") → "-"; curly quotes and apostrophes → ' and ";
-- Latin: case folded and diacritics removed (Kerkûk → kerkuk, Pêşmerge → pesmerge);
+- Latin: case folded and diacritics removed (Kerkûk → kerkuk, Pêşmerge → pesmerge, Dā‘iš → dais),
+  apostrophes between two Latin letters dropped (Da'esh → daesh, Kirkuk's → kirkuks);
 - whitespace runs → one space.
 
 Each character is folded once through a cached table (`str.translate`, C speed); the offset map and
@@ -52,6 +53,7 @@ _FOLD = {
     "\u06a4": "\u0641",  # veh -> feh
     "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
     "\u2018": "'", "\u2019": "'", "\u02bc": "'", "\u00b4": "'", "`": "'",
+    "\u02be": "'", "\u02bf": "'",  # ʾ ʿ (hamza and ayn in transliteration)
     "\u201c": '"', "\u201d": '"', "\u00ab": '"', "\u00bb": '"',
     "\u060c": ",", "\u061b": ";", "\u061f": "?", "\u066a": "%",
 }
@@ -62,6 +64,12 @@ for _zero in ("\u0660", "\u06f0"):
 _TATWEEL_DASH = re.compile(r"(?<![^\W\d_])\u0640(?![^\W\d_])")
 _SPACE = ord(" ")
 _WAW = 0x0648
+_APOSTROPHE = ord("'")
+
+
+def _latin(codes: np.ndarray) -> np.ndarray:
+    """Which folded code points are Latin letters (a-z once case and accents are folded)."""
+    return (codes >= ord("a")) & (codes <= ord("z"))
 
 
 def _fold_char(char: str) -> str:
@@ -158,6 +166,10 @@ def normalize(text: str) -> Normalized:
     previous[0] = _SPACE  # a leading space is dropped too
     previous[1:] = codes[:-1]
     drop = ((codes == _SPACE) & (previous == _SPACE)) | ((codes == _WAW) & (previous == _WAW))
+    apostrophes = np.flatnonzero(codes == _APOSTROPHE)
+    if len(apostrophes):  # one between two Latin letters goes: Da'esh is daesh
+        inner = apostrophes[(apostrophes > 0) & (apostrophes < len(codes) - 1)]
+        drop[inner[_latin(codes[inner - 1]) & _latin(codes[inner + 1])]] = True
     if drop.any():
         keep = ~drop
         codes, offsets = codes[keep], offsets[keep]

@@ -167,6 +167,15 @@ class AliasSpec(_Model):
         default="auto",
         description="auto: an all-caps Latin alias (ISIS) matches only all-caps text, others ignore case",
     )
+    split: bool = Field(
+        default=True,
+        description="A one-word alias of six letters or more also matches split in two (pesh merga), a "
+                    "two-word alias also matches joined (IslamicState); false: only as written")
+    ezafe: bool = Field(default=True, description="A Sorani alias also matches with the ezafe -ی (کەرکووکی)")
+    nisba: bool | None = Field(
+        default=None,
+        description="An Arabic-script alias also matches as the adjective derived from it (-ي -ية -يين -يون: "
+                    "داعشي); default: the topic's `nisba`")
 
 
 Alias = str | AliasSpec
@@ -193,6 +202,10 @@ class Topic(_Model):
         default=None, description="Only stories in these languages; all languages when absent"
     )
     urgent: bool = Field(default=False, description="Urgent topics bypass digests and quiet hours")
+    nisba: bool = Field(
+        default=False,
+        description="Its Arabic-script aliases also match as derived adjectives (-ي -ية -يين -يون): for ISIS "
+                    "(داعشي), not for Kirkuk (كركوكي is a surname)")
 
     @field_validator("any", "all", "none")
     @classmethod

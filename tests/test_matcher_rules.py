@@ -34,8 +34,64 @@ def test_suffix_rules_per_script() -> None:
     matcher = compile_topics({"kirkuk": {"name": "Kirkuk", "any": ["Kerkûk", "کەرکووک", "Kirkuk"]}})
     for text in ("Kerkûkê", "Kerkûka", "Kirkuk's", "کەرکووکدا", "کەرکووکەوە", "Kerkûkê"):
         assert topics_of(matcher, text) == {"kirkuk"}, text
-    for text in ("Kirkuki", "کەرکووکی", "Kerkûkîstan", "Kirkukabcdefghijk"):
+    for text in ("Kirkuki", "Kerkûkîstan", "Kirkukabcdefghijk", "كركوكي"):
         assert topics_of(matcher, text) == set(), text
+    assert topics_of(matcher, "کەرکووکی ئارام") == {"kirkuk"}  # Sorani ezafe: "peaceful Kirkuk"
+    strict = compile_topics({"kirkuk": {"name": "Kirkuk", "any": [{"term": "کەرکووک", "ezafe": False}]}})
+    assert topics_of(strict, "کەرکووکی ئارام") == set() and topics_of(strict, "کەرکووکدا") == {"kirkuk"}
+
+
+def test_a_none_term_naming_a_surname_cancels_only_that_occurrence() -> None:
+    matcher = compile_topics({"kirkuk": {"name": "Kirkuk", "any": ["کەرکووک"], "none": ["کەمال کەرکووکی"]}})
+    assert topics_of(matcher, "نووسەر کەمال کەرکووکی کتێبێکی نووسی") == set()
+    assert topics_of(matcher, "کەمال کەرکووکی لە کەرکووک کتێبێکی نووسی") == {"kirkuk"}
+
+
+def test_words_inside_multi_word_aliases_take_their_endings() -> None:
+    matcher = compile_topics({
+        "coalition": {"name": "Coalition", "any": ["هێزەکانی هاوپەیمانی", "hêzên koalîsyonê", "قوات التحالف"]}})
+    for text in ("هێزی هاوپەیمانی", "هێزەکانی هاوپەیمانان", "هێزانی هاوپەیمانی", "هێزەکەی هاوپەیمانیی",
+                 "Hêza koalîsyonê", "hêzên koalîsyona", "Hêzê koalîsyonê", "لقوات التحالف"):
+        assert topics_of(matcher, f"ئەمڕۆ {text} گەیشتن") == {"coalition"}, text
+    for text in ("هێز و هاوپەیمانی", "هاوپەیمانی کوردستانی", "Hêzên din", "قواتي التحالف", "قوات تحالف"):
+        assert topics_of(matcher, f"ئەمڕۆ {text} گەیشتن") == set(), text
+    hit = matcher.match("", "ئەمڕۆ هێزی هاوپەیمانی گەیشتن").matches[0].hits[0]
+    assert (hit.text, hit.start, hit.end) == ("هێزی هاوپەیمانی", 6, 21)  # offsets of the written form
+
+
+def test_split_and_joined_names_and_folded_apostrophes() -> None:
+    matcher = compile_topics({
+        "pesh": {"name": "Peshmerga", "any": ["Peshmerga", "پێشمەرگە"]},
+        "isis": {"name": "ISIS", "any": ["Daesh", "Islamic State", "Daiş"]},
+        "kirkuk": {"name": "Kirkuk", "any": [{"term": "Kirkuk", "split": False}]},
+    })
+    for text in ("pesh merga", "Pesh-merga", "پێش مەرگە", "peshmergas"):
+        assert topics_of(matcher, f"the {text} came") == {"pesh"}, text
+    for text in ("Da'esh", "Da’esh", "IslamicState", "Dā‘iš", "Daʿesh"):
+        assert topics_of(matcher, f"the {text} came") == {"isis"}, text
+    for text in ("pe shmerga", "peshmer ga", "Kir kuk"):  # three letters on each side; the opt-out
+        assert topics_of(matcher, f"the {text} came") == set(), text
+    assert topics_of(matcher, "Kirkuk's mayor") == {"kirkuk"}  # the folded apostrophe keeps the possessive
+
+
+def test_kurdish_letters_typed_on_an_arabic_keyboard() -> None:
+    matcher = compile_topics({"pesh": {"name": "Peshmerga", "any": ["پێشمەرگە"]},
+                              "sinjar": {"name": "Sinjar", "any": ["شنگال"]}})
+    for text in ("بێشمەرگە", "پێشمەرکە", "بێشمەرکە"):
+        assert topics_of(matcher, f"هێزی {text} گەیشتن") == {"pesh"}, text
+    assert topics_of(matcher, "في شنكال اليوم") == {"sinjar"}
+    assert topics_of(matcher, "بيشة مركز تجاري") == set()
+
+
+def test_nisba_on_request_for_a_topic_or_an_alias() -> None:
+    matcher = compile_topics({
+        "isis": {"name": "ISIS", "any": ["داعش"], "nisba": True},
+        "kirkuk": {"name": "Kirkuk", "any": ["كركوك", {"term": "موصل", "nisba": True}]},
+    })
+    for text in ("الداعشي", "داعشية", "داعشيين", "الداعشيون"):
+        assert topics_of(matcher, f"قال {text} اليوم") == {"isis"}, text
+    assert topics_of(matcher, "قال الكركوكي اليوم") == set()
+    assert topics_of(matcher, "قال الموصلي اليوم") == {"kirkuk"}
 
 
 def test_wildcard_and_exact_aliases() -> None:

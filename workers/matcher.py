@@ -69,7 +69,7 @@ class Matcher:
             for role, aliases in groups:
                 for position, alias in enumerate(aliases):
                     try:
-                        rule = compile_alias(alias)
+                        rule = compile_alias(alias, nisba=topic.nisba)
                     except AliasError as exc:
                         path = f"topics.{topic_id}.{_role_path(role)}[{position}]"
                         raise ConfigError(source, path, str(exc)) from exc
@@ -88,13 +88,14 @@ class Matcher:
             self._automaton.make_automaton()
 
     def _local_negatives(self, topic_id: str) -> frozenset[str]:
-        """`none` terms that contain one of the topic's own aliases ("K-1 visa" holds "K-1"): they
-        cancel the alias where they stand and never suppress the whole topic."""
+        """`none` terms that contain one of the topic's own aliases, perhaps with an ending ("K-1 visa"
+        holds "K-1", "کەمال کەرکووکی" holds "کەرکووک"): they cancel the alias where they stand and never
+        suppress the whole topic."""
         alias_keys = [k for role, rule in self.rules[topic_id] if role in ("any", "all") for k in rule.keys]
         local = set()
         for role, rule in self.rules[topic_id]:
             if role == "none" and any(
-                f" {alias} " in f" {key} " for key in rule.keys for alias in alias_keys
+                f" {key}".find(f" {alias}") != -1 for key in rule.keys for alias in alias_keys
             ):
                 local.add(rule.term)
         return frozenset(local)

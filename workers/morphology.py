@@ -16,6 +16,23 @@ The rules, stated once here and applied to every alias unless the alias override
     -ه -ها -هم. Not the nisba -ي/-ية (كركوكي, کەرکووکی: "from Kirkuk", a surname) — write `داعش*` for
     an alias that should take every ending, nisba included (داعشي, داعشياً).
   - An alias ending in a digit (a code such as K-1) takes no suffix: K-12 is another thing.
+  - Sorani aliases (written with ە ێ ۆ ڕ or ڵ) also take the ezafe -ی/-یی (کەرکووکی: "Kirkuk's …",
+    "the Kirkuk of …"). The surname Kerkûkî is told apart by `none` terms naming the person
+    ("کەمال کەرکووکی" cancels that occurrence only); `{term: X, ezafe: false}` turns it off.
+  - The Arabic nisba -ي -ية -يين -يون ("of", "-ist") only where asked: `nisba: true` on a topic or
+    an alias (داعشي is ISIS; كركوكي is a surname, not Kirkuk).
+- **Inside multi-word aliases**, each word takes the endings its language puts there: in Sorani the
+  ezafe and the definite and plural forms on a word the alias writes with its ezafe (هێزی / هێزەکانی /
+  سەربازانی هاوپەیمانی, هاوپەیمانیی نێودەوڵەتیی) and the last word's own endings (هاوپەیمانان); in
+  Kurmanji (aliases with ê î û ş ç) the ezafe -ê -a -ên (-yê -ya -yên after a vowel) on a word written
+  with one (hêza koalîsyonê, hêzên koalîsyona). A word written bare (کەی وان) is a name and stays as is.
+- **Split and joined names.** A one-word alias of six letters or more also matches written as two
+  words (split by a space or a hyphen, three letters at least on each side: pesh merga, Pêş-merge,
+  پێش مەرگە); a two-word alias also matches joined (IslamicState). `{term: X, split: false}` turns
+  both off. In Latin script apostrophes and ʿ ʾ between letters fold away and macrons with the other
+  accents (Da'esh → daesh, Dā‘iš → dais).
+- **Kurdish letters typed on an Arabic keyboard.** An alias with گ پ چ or ژ also matches the text that
+  writes them ك ب ج ز (بێشمەرکە for پێشمەرگە); ڤ is already folded to ف.
 - **Letter–digit codes** are one token whatever separates them: an alias like `K-1` or `كيه-1` also
   matches `K1`, `K 1`, `K–1`, `K - 1`, `K ـ 1`, `K-١`, `كيه 1`, `كيه١` (no separator, a space, a dash).
 - **Case.** Matching ignores case, except for an alias written in capitals with at least two Latin
@@ -29,6 +46,7 @@ The rules, stated once here and applied to every alias unless the alias override
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass
 
@@ -52,6 +70,25 @@ ARABIC_SCRIPT_SUFFIXES = frozenset({
     "كه", "كان", "كاني", "كهي", "كهدا", "كاندا", "يهك", "ش",  # Sorani, after a final vowel (پێشمەرگەکان)
     "ين", "ون", "ات", "ه", "ها", "هم", "هما",  # Arabic
 })
+
+SORANI_EZAFE = frozenset({"ي", "يي"})
+NISBA = frozenset({"ي", "يه", "يين", "يون", "يا"})  # normalized: -ية is -يه; -يّاً is -يا
+_SORANI_MARKS = frozenset("ەێۆڕڵ")
+_KURMANJI_MARKS = frozenset("êîûşçÊÎÛŞÇ")
+# a word before another word of the alias: the ezafe with the definite and plural forms (normalized),
+# by how the stem ends
+_SORANI_STRIP = ("هكاني", "كاني", "هكهي", "كهي", "اني", "يي", "ي")
+_SORANI_AFTER_CONSONANT = ("", "ي", "هكهي", "هكاني", "اني")
+_SORANI_AFTER_VOWEL = ("", "ي", "كهي", "كاني")  # stems ending in ه ا و
+_SORANI_AFTER_I = ("", "ي")  # stems ending in ي take -یی
+_KURMANJI_STRIP = ("yen", "yan", "ye", "ya", "en", "an", "e", "a")
+_KURMANJI_AFTER_CONSONANT = ("", "e", "a", "en")  # -ê -a -ên
+_KURMANJI_AFTER_VOWEL = ("", "ye", "ya", "yen")
+_INFLECTED_MOST = 64  # written forms of one multi-word alias; past it only the first word is inflected
+_KEYBOARD = {"\u06af": "\u0643", "\u067e": "\u0628", "\u0686": "\u062c", "\u0698": "\u0632"}  # گ پ چ ژ → ك ب ج ز
+_KEYBOARD_MOST = 3  # Kurdish letters per key whose every combination is generated (2**3 forms)
+_SPLIT_FROM = 6  # letters in a one-word alias that may be written split in two
+_SPLIT_SIDE = 3  # letters at least on each side of the split
 
 CODE = re.compile(r"(?<![^\W\d_])([^\W\d_]{1,4})[ -]?(\d{1,4})(?!\d)")
 _LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
@@ -100,8 +137,73 @@ def _auto_case_sensitive(term: str) -> bool:
     return len(latin) >= 2 and len(latin) == len(letters) and all(c.isupper() for c in letters)
 
 
-def compile_alias(alias: Alias) -> AliasRule:
-    """Compile one alias from keywords.yaml.
+def _stems(word: str, endings: tuple[str, ...], shortest: int) -> set[str]:
+    """The word and what is left of it without each ending it may carry (at least `shortest` letters)."""
+    return {word} | {word[:-len(e)] for e in endings if word.endswith(e) and len(word) - len(e) >= shortest}
+
+
+def _inflected(key: str, sorani: bool, kurmanji: bool) -> set[str]:
+    """A multi-word key with each word as its language may write it inside the phrase: every word
+    but the last with the inner endings, the last as its stem (its endings are the rule's suffixes)."""
+    words = key.split(" ")
+    if len(words) < 2 or not (sorani or kurmanji):
+        return {key}
+    strip = _SORANI_STRIP if sorani else _KURMANJI_STRIP
+    forms: list[set[str]] = []
+    for word in words[:-1]:
+        stems = _stems(word, strip, 3) if word.isalpha() else {word}
+        if len(stems) == 1:  # written without an ezafe: a name or a compound (کەی وان), not a phrase that inflects
+            forms.append({word})
+            continue
+        forms.append({stem + ending for stem in stems for ending in _inner_endings(stem, sorani)})
+    last = words[-1]
+    last_strip = ("ي",) if sorani else _KURMANJI_STRIP
+    forms.append(_stems(last, last_strip, 4) if last.isalpha() else {last})
+    if math.prod(len(f) for f in forms) > _INFLECTED_MOST:  # a long phrase: its head word only
+        forms = [forms[0], *({w} for w in words[1:])]
+    return {key} | {" ".join(parts) for parts in itertools.product(*forms)}
+
+
+def _inner_endings(stem: str, sorani: bool) -> tuple[str, ...]:
+    """The endings a word takes before the next word of a phrase, by its language and last letter."""
+    if sorani:
+        if stem.endswith("ي"):
+            return _SORANI_AFTER_I
+        return _SORANI_AFTER_VOWEL if stem[-1] in "هاو" else _SORANI_AFTER_CONSONANT
+    return _KURMANJI_AFTER_VOWEL if stem[-1] in "aeiou" else _KURMANJI_AFTER_CONSONANT
+
+
+def _split_and_joined(key: str) -> set[str]:
+    """A one-word key of six letters or more split in two by a space or a hyphen; a two-word key joined."""
+    words = key.split(" ")
+    if len(words) == 2 and all(w.isalpha() for w in words):
+        return {words[0] + words[1]}
+    if len(words) == 1 and key.isalpha() and len(key) >= _SPLIT_FROM:
+        return {key[:i] + separator + key[i:] for i in range(_SPLIT_SIDE, len(key) - _SPLIT_SIDE + 1)
+                for separator in (" ", "-")}
+    return set()
+
+
+def _keyboard_forms(key: str) -> set[str]:
+    """The key with any of its گ پ چ ژ written as an Arabic keyboard writes them (ك ب ج ز): a writer
+    may type one of them and not another; past three such letters, only all or none."""
+    where = [i for i, c in enumerate(key) if c in _KEYBOARD]
+    if not where:
+        return {key}
+    if len(where) > _KEYBOARD_MOST:
+        return {key, "".join(_KEYBOARD.get(c, c) for c in key)}
+    forms = set()
+    for chosen in itertools.product((False, True), repeat=len(where)):
+        letters = list(key)
+        for index, swap in zip(where, chosen):
+            if swap:
+                letters[index] = _KEYBOARD[letters[index]]
+        forms.add("".join(letters))
+    return forms
+
+
+def compile_alias(alias: Alias, nisba: bool = False) -> AliasRule:
+    """Compile one alias from keywords.yaml (`nisba`: the topic's setting, which the alias may override).
 
     Raises:
         AliasError: the alias normalizes to nothing or has a misplaced `*`.
@@ -119,7 +221,14 @@ def compile_alias(alias: Alias) -> AliasRule:
         raise AliasError(f"alias {term!r}: a wildcard needs at least three letters before `*`")
     if wildcard and spec.exact:
         raise AliasError(f"alias {term!r}: `exact` and a trailing `*` contradict each other")
+    sorani = any(c in _SORANI_MARKS for c in body)
+    kurmanji = not sorani and any(c in _KURMANJI_MARKS for c in body)
     keys = _code_variants(key)
+    written = set(keys)  # as written (with its code forms): the base of the other forms
+    if not spec.exact and not wildcard:
+        keys = {form for k in written for form in _inflected(k, sorani, kurmanji)}
+        if spec.split:
+            keys |= {form for k in written for form in _split_and_joined(k)}
     dropped = set()
     if not spec.exact:
         for variant in list(keys):
@@ -127,12 +236,19 @@ def compile_alias(alias: Alias) -> AliasRule:
             if variant.startswith(ARTICLE) and len(rest) >= 3 and _is_arabic(rest[0]):
                 dropped.add(rest)
         keys |= dropped
+        keys |= {form for k in written for form in _keyboard_forms(k)}
     if spec.exact or key[-1].isdigit():
         suffixes: frozenset[str] | None = frozenset()
     elif wildcard:
         suffixes = None
+    elif _is_arabic(key[-1]):
+        suffixes = ARABIC_SCRIPT_SUFFIXES
+        if sorani and spec.ezafe:
+            suffixes |= SORANI_EZAFE
+        if spec.nisba if spec.nisba is not None else nisba:
+            suffixes |= NISBA
     else:
-        suffixes = ARABIC_SCRIPT_SUFFIXES if _is_arabic(key[-1]) else LATIN_SUFFIXES
+        suffixes = LATIN_SUFFIXES
     sensitive = spec.case == "sensitive" or (spec.case == "auto" and _auto_case_sensitive(body))
     return AliasRule(term=term, keys=tuple(sorted(keys)), suffixes=suffixes, prefixes=not spec.exact,
                      case_sensitive=sensitive, article_dropped=frozenset(dropped))
