@@ -32,6 +32,14 @@ def add_parser(commands: Any) -> None:
                         help='read {"id", "text", "lang"} lines on stdin, write one result line each')
     test.add_argument("--lang", default=None, help="language of the text (ar, ckb, kmr, en) for topic filters")
     test.add_argument("--json", action="store_true", help="print the result as JSON")
+    suggest = actions.add_parser("suggest", help="mine the archive for spellings the config misses")
+    suggest.add_argument("--topic", default=None, help="only this topic")
+    suggest.add_argument("--since", default="30d", help="archive period to read (default 30d)")
+    suggest.add_argument("--limit", type=int, default=20, help="most suggestions per topic (default 20)")
+    suggest.add_argument("--min-stories", type=int, default=2, help="stories a spelling needs (default 2)")
+    suggest.add_argument("--json", action="store_true", help="one JSON object per suggestion")
+    suggest.add_argument("--accept", nargs="+", metavar="ALIAS", default=None,
+                         help="add these spellings to the topic's `any` aliases (needs --topic)")
 
 
 def run(args: argparse.Namespace, config_dir: Path, out: TextIO = sys.stdout) -> int:
@@ -40,6 +48,8 @@ def run(args: argparse.Namespace, config_dir: Path, out: TextIO = sys.stdout) ->
 
     if args.keywords_command == "reload":
         return _reload(config_dir, out)
+    if args.keywords_command == "suggest":
+        return _suggest(args, config_dir, out)
     path = args.keywords or config_dir / KEYWORDS_FILE
     matcher = Matcher(load_keywords(path), source=str(path))
     if args.keywords_command == "check":
@@ -184,3 +194,73 @@ def _print_result(result: Any, title: str, text: str, out: TextIO) -> None:
             after = source[end:end + 40].replace("\n", " ")
             out.write(f"  {field} {start}-{end} [{', '.join(aliases)}]: …{before}[[{source[start:end]}]]{after}…\n")
     out.writelines(f"{topic}: suppressed by {', '.join(repr(h.text) for h in hits)}\n" for topic, hits in result.suppressed.items())
+
+
+def _suggest(args: argparse.Namespace, config_dir: Path, out: TextIO) -> int:
+    """List the spellings the archive holds that the config misses, or add accepted ones."""
+    from newsmon.cli_archive import parse_since
+    from newsmon.errors import UsageError
+    from newsmon.settings import Runtime
+    from workers.archive import open_engine
+    from workers.suggest import suggest
+
+    path = config_dir / KEYWORDS_FILE
+    keywords = load_keywords(path)
+    if args.topic is not None and args.topic not in keywords.topics:
+        raise UsageError(f"--topic {args.topic!r}: not in {path.name}; topics: {', '.join(keywords.topics)}")
+    if args.accept:
+        if args.topic is None:
+            raise UsageError("--accept needs --topic: the topic whose aliases the spellings join")
+        added = accept_aliases(path, args.topic, args.accept)
+        out.write(f"added to topics.{args.topic}.any in {path}: {', '.join(added) or 'nothing new'}\n"
+                  "run `newsmon keywords reload` to give running workers the new aliases\n")
+        return 0
+    engine = open_engine(Runtime.from_env().archive_url(must_exist=True))
+    found = suggest(engine, keywords, parse_since(args.since), args.topic, args.limit, args.min_stories)
+    for topic, suggestions in found.items():
+        if args.json:
+            out.writelines(json.dumps(s.as_dict(), ensure_ascii=False) + "\n" for s in suggestions)
+            continue
+        out.write(f"{topic}: {len(suggestions) or 'no'} suggestion{'' if len(suggestions) == 1 else 's'}\n")
+        for s in suggestions:
+            out.write(f"  {s.candidate}  ({s.kind} {s.like}; {s.stories} stories, {s.new} not tagged yet; "
+                      f"context {s.context:.2f})\n")
+            out.writelines(f"      {example}\n" for example in s.examples)
+    if not args.json and any(found.values()):
+        out.write("add one with: newsmon keywords suggest --topic TOPIC --accept SPELLING\n")
+    return 0
+
+
+def accept_aliases(path: Path, topic: str, aliases: list[str]) -> list[str]:
+    """Append aliases to a topic's `any` list in keywords.yaml, keeping the file's comments and layout
+    (ruamel.yaml round trip); the file is checked before it is replaced. Returns those added.
+
+    Raises:
+        ConfigError: the result would not load (the file is left as it was).
+    """
+    import io
+
+    from ruamel.yaml import YAML  # round-trips comments and layout, which PyYAML drops
+
+    from workers.matcher import Matcher
+
+    yaml = YAML()  # round-trip mode: comments, order and quoting kept
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)  # the shipped files' layout: "    any:\n      - alias"
+    original = path.read_text(encoding="utf-8")
+    data = yaml.load(original)
+    known = {str(a) if isinstance(a, str) else str(a.get("term")) for a in data["topics"][topic]["any"]}
+    added = [a for a in dict.fromkeys(aliases) if a not in known]
+    data["topics"][topic]["any"].extend(added)
+    buffer = io.StringIO()
+    yaml.dump(data, buffer)
+    tmp = path.with_name(f".{path.name}.accept")
+    tmp.write_text(buffer.getvalue(), encoding="utf-8")
+    try:
+        Matcher(load_keywords(tmp), source=str(path))  # refuse what would not load, before replacing the file
+    except BaseException:
+        tmp.unlink()
+        raise
+    tmp.replace(path)
+    return added
