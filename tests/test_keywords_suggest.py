@@ -64,6 +64,8 @@ STORIES = [
     "قال مسؤولون إن العائلات عادت إلى شنكال بعد انتهاء العمليات العسكرية.",
     "Pesh forces repelled an attack on their positions, a commander said.",
     "Pesh forces took positions north of the river, a commander said.",
+    "ISIS (al-Dawla) claimed the attack on the market, officials said.",
+    "Officials blamed al-Dawla (ISIS) for the bombing of the bridge.",
 ]
 
 
@@ -84,7 +86,7 @@ def test_planted_variants_are_in_the_top_five_and_a_clean_topic_gets_nothing(tmp
     def top(topic: str) -> list[str]:
         return [s.candidate for s in found[topic][:5]]
 
-    assert "DEAŞ" in top("isis") and "Da esh" in top("isis")
+    assert "DEAŞ" in top("isis") and "Da esh" in top("isis") and "al-Dawla" in top("isis")
     assert "شنكال" in top("sinjar")
     assert "Pesh" in top("peshmerga")
     assert found["kirkuk"] == []

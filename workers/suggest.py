@@ -10,7 +10,10 @@ aliases, and kept when one of these says they probably mean the same thing:
   (DEAŞ beside DAIŞ, Daash beside Daesh, شنكال beside شنگال);
 - `split`: two words that joined are an alias, or one edit from it (Da esh);
 - `short`: the initials of a multi-word alias written in capitals (IS for Islamic State), or the
-  first four letters or more of a one-word alias standing as a word (pesh for Peshmerga).
+  first four letters or more of a one-word alias standing as a word (pesh for Peshmerga);
+- `company`: a name the stories give in parentheses right after one of the topic's matches, or that
+  a match glosses in parentheses ("ISIS (al-Dawla)", "al-Dawla (ISIS)"): the company a name keeps with
+  the topic, in the one place where writers say outright that two names are one.
 
 Each suggestion carries its evidence: the stories that hold it, a few of their sentences, how many of
 them the topic does not match yet (what accepting it would add: a backtest in one number), and how
@@ -226,6 +229,9 @@ def _candidates(matcher: Matcher, keywords: KeywordsFile, topic_id: str, common:
         for alias, key in one_word.items():
             if _distance(skeleton(joined), skeleton(key), 1) <= 1:
                 found.setdefault(pair, ("split", alias))
+    for candidate, alias in _glossed(matcher, topic_id, stories, min_stories).items():
+        if candidate in common or candidate in common_pairs:
+            found.setdefault(candidate, ("company", alias))
     for alias, key in keys.items():
         words = key.split(" ")
         if len(words) >= 2 and all(w[:1].isalpha() for w in words):
@@ -251,7 +257,7 @@ def _candidates(matcher: Matcher, keywords: KeywordsFile, topic_id: str, common:
             if len(docs) < min_stories:
                 continue
         similarity = _cosine(around.get(candidate, Counter()), topic_context)
-        if kind != "split" and not initials and similarity < MIN_CONTEXT:
+        if kind in ("near", "short") and not initials and similarity < MIN_CONTEXT:
             continue  # one or two letters from an alias, but never in its company: another word
         written, examples = _surface([stories[i] for i in sorted(docs)], candidate.upper() if initials else candidate,
                                      case_sensitive=initials)
@@ -261,6 +267,42 @@ def _candidates(matcher: Matcher, keywords: KeywordsFile, topic_id: str, common:
                                       stories=len(docs), new=sum(topic_id not in stories[i].topics for i in docs),
                                       context=similarity, examples=examples))
     return suggestions
+
+
+_GLOSS_AFTER = re.compile(r"\s*\(\s*([^\W\d_][^()\n]{0,40}?)\s*\)")
+_WORDS_BEFORE = re.compile(r"([^\W\d_][\w'-]*)\s*\(\s*$")  # one word; a hyphen joins
+
+
+def _glossed(matcher: Matcher, topic_id: str, stories: list[_Story], min_stories: int) -> dict[str, str]:
+    """Names (one or two words) written in parentheses after a match of the topic, or before a match
+    in parentheses, in at least `min_stories` stories: normalized name -> the alias matched."""
+    seen: dict[str, set[int]] = defaultdict(set)
+    alias_of: dict[str, str] = {}
+    for index, story in enumerate(stories):
+        if topic_id not in story.topics:
+            continue
+        for field_name, value in (("title", story.title), ("text", story.text)):
+            result = matcher.match(story.title if field_name == "title" else "", value if field_name == "text" else "")
+            for match in result.matches:
+                if match.topic != topic_id:
+                    continue
+                for hit in match.hits:
+                    if hit.field != field_name:
+                        continue
+                    names = []
+                    after = _GLOSS_AFTER.match(value, hit.end)
+                    if after:
+                        names.append(after.group(1))
+                    if value[hit.end:].lstrip().startswith(")"):
+                        before = _WORDS_BEFORE.search(value[:hit.start])
+                        if before:
+                            names.append(before.group(1))
+                    for name in names:
+                        normalized = " ".join(_WORD.findall(normalize_text(name)))
+                        if normalized and len(normalized.split(" ")) <= 2:
+                            seen[normalized].add(index)
+                            alias_of.setdefault(normalized, hit.term)
+    return {name: alias_of[name] for name, docs in seen.items() if len(docs) >= min_stories}
 
 
 def _already(matcher: Matcher, candidate: str) -> bool:
