@@ -82,7 +82,8 @@ def route_story(payload: dict[str, Any], now: datetime | None = None) -> dict[st
             note = "the desk takes digests only"
         record = {"decision": "sent at once" if decision == desks.INSTANT else "held for the next digest",
                   "note": note, "at": now.isoformat(timespec="seconds")}
-        ctx.redis.hset(keys.explain(alert.story_id), desk_id, json.dumps(record))
+        field = desk_id if alert.breaking is None else f"{desk_id}:breaking"
+        ctx.redis.hset(keys.explain(alert.story_id), field, json.dumps(record))
         ctx.redis.expire(keys.explain(alert.story_id), ctx.config.pipeline.dedupe.window_days * 86400)
         log.info("routed story=%s desk=%s decision=%s%s", alert.story_id, desk_id, decision,
                  f" ({note})" if note else "")

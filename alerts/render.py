@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,22 @@ class _Item:
         self.source_line = outlet_line(alert.outlet, alert.affiliation)
         self.also_lines = [outlet_line(c.outlet, c.affiliation) for c in alert.also]
         self.also_count = max(alert.also_reported_by, len(alert.also))
+        self.breaking_line = breaking_line(alert, zone)
+
+
+def breaking_line(alert: StoryAlert, zone: Any) -> str:
+    """What makes a breaking alert: the spread across outlets, or the surge over the usual hour."""
+    event = alert.breaking
+    if event is None:
+        return ""
+    if event.kind == "surge":
+        usual = event.usual or 0.0
+        shown = f"{usual:.1f}" if usual < 10 else f"{usual:.0f}"
+        return f"{event.topic_name or event.topic}: {event.count} new stories in the last hour; usually {shown}"
+    minutes = round(event.minutes or 0)
+    carried = ", ".join(f"{s.outlet} {s.at.astimezone(zone).strftime('%H:%M')} ({LANGUAGE_NAMES.get(s.language, s.language)})"
+                        for s in event.outlets)
+    return f"reported by {len(event.outlets)} outlets in {minutes} minute{'' if minutes == 1 else 's'}: {carried}"
 
 
 def outlet_line(outlet: str, affiliation: str | None) -> str:
@@ -157,6 +174,11 @@ def subject_of(delivery: Delivery) -> str:
         topics = ", ".join(t.name for t in item.topics)
         urgent = "URGENT " if item.urgent else ""
         subject = f"[newsmon] {urgent}{topics}: {item.title} ({item.outlet})"
+        if item.breaking is not None and item.breaking.kind == "surge":
+            subject = f"[newsmon] {urgent}SURGE {breaking_line(item, UTC)}"
+        elif item.breaking is not None:
+            subject = (f"[newsmon] {urgent}BREAKING {topics}: {item.title} — {len(item.breaking.outlets)} outlets "
+                       f"in {round(item.breaking.minutes or 0)} min")
     return " ".join(subject.split())  # no header injection through newlines in a page title
 
 
@@ -200,6 +222,8 @@ def chat_title_of(delivery: Delivery) -> str:
     if delivery.kind != "instant" or not delivery.items:
         return escape_markdown(subject_of(delivery).removeprefix("[newsmon] "))
     item = delivery.items[0]
+    if item.breaking is not None:
+        return escape_markdown(subject_of(delivery).removeprefix("[newsmon] "))
     topics = ", ".join(t.name for t in item.topics)
     urgent = "URGENT " if item.urgent else ""
     return " ".join(f"{urgent}{escape_markdown(topics)}: {escape_markdown(item.title)} "

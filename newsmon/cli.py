@@ -37,10 +37,19 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config-dir", type=Path, default=None, dest="check_dir",
                        help="directory to check (default: the global --config-dir)")
 
-    from newsmon import cli_alerts, cli_archive, cli_dedupe, cli_keywords, cli_sources, cli_status
+    from newsmon import (
+        cli_alerts,
+        cli_archive,
+        cli_breaking,
+        cli_dedupe,
+        cli_keywords,
+        cli_sources,
+        cli_status,
+    )
 
     cli_keywords.add_parser(commands)
     cli_dedupe.add_parser(commands)
+    cli_breaking.add_parser(commands)
     cli_sources.add_parser(commands)
     cli_alerts.add_parser(commands)
     cli_status.add_parser(commands)
@@ -167,6 +176,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from newsmon import cli_dedupe
 
         return cli_dedupe.run(args, args.config_dir)
+    if args.command == "breaking":
+        from newsmon import cli_breaking
+
+        return cli_breaking.run(args, args.config_dir)
     if args.command == "demo":
         from newsmon.demo import run_demo
 

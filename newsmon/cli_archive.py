@@ -27,7 +27,11 @@ def add_parser(commands: Any) -> None:
     search.add_argument("--tz", default=DEFAULT_ZONE, help=f"show times in this zone (default {DEFAULT_ZONE})")
     search.add_argument("--json", action="store_true", help="one JSON object per story")
     backtest = commands.add_parser("backtest", help="run a candidate keywords file over the archive")
-    backtest.add_argument("--keywords", required=True, help="the candidate keywords.yaml")
+    backtest.add_argument("--keywords", default=None, help="the candidate keywords.yaml")
+    backtest.add_argument("--breaking", action="store_true",
+                          help="list the breaking events the archive would have produced instead")
+    backtest.add_argument("--outlets", type=int, default=3, help="with --breaking: outlets that make a story breaking")
+    backtest.add_argument("--minutes", type=int, default=30, help="with --breaking: ... within this many minutes")
     backtest.add_argument("--since", default="30d", help="archive period to replay (default 30d)")
     backtest.add_argument("--samples", type=int, default=5, help="sample stories per change (default 5)")
     backtest.add_argument("--json", action="store_true", help="the report as JSON")
@@ -54,6 +58,10 @@ def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO 
     engine = open_engine(runtime.archive_url(must_exist=True))
     if args.command == "search":
         return _search(args, config, engine, out)
+    if args.command == "backtest" and args.breaking:
+        return _backtest_breaking(args, config, engine, out)
+    if args.command == "backtest" and args.keywords is None:
+        raise UsageError("backtest needs --keywords FILE (a candidate keywords file) or --breaking")
     if args.command == "backtest":
         from newsmon.settings import load_keywords
         from workers.backtest import backtest, print_report
@@ -75,6 +83,33 @@ def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO 
         if routing and routing["decision"].startswith("held") and not routing.get("digest") and desk is not None:
             found["next_digest"] = next_digest(desk, now)
     print_explanation(report, out)
+    return 0
+
+
+def _backtest_breaking(args: argparse.Namespace, config: Config, engine: Any, out: TextIO) -> int:
+    """The breaking events the archive's stories would have made with these thresholds."""
+    from zoneinfo import ZoneInfo
+
+    from workers.breaking import event_record, replay_archive
+
+    names = {t: topic.name for t, topic in config.keywords.topics.items()}
+    events = replay_archive(engine, parse_since(args.since), args.outlets, args.minutes, names)
+    zone = ZoneInfo(DEFAULT_ZONE)
+    for event in events:
+        if args.json:
+            out.write(json.dumps(event_record(event, {}), ensure_ascii=False) + "\n")
+            continue
+        when = event.at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+        if event.kind == "cluster":
+            first = event.outlets[0]
+            carried = ", ".join(f"{s.outlet} {s.at.astimezone(zone).strftime('%H:%M')}" for s in event.outlets)
+            out.write(f"{when}  BREAKING {first.title} ({first.story_id}): {len(event.outlets)} outlets in "
+                      f"{round(event.minutes or 0)} min: {carried}\n")
+        else:
+            out.write(f"{when}  SURGE {event.topic_name or event.topic}: {event.count} new stories in the hour, "
+                      f"usually {event.usual:.1f}\n")
+    out.write(f"{len(events)} breaking event{'' if len(events) == 1 else 's'} with --outlets {args.outlets} "
+              f"--minutes {args.minutes} (nothing was changed or sent)\n")
     return 0
 
 

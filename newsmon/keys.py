@@ -63,3 +63,35 @@ def explain(story_id: str) -> str:
 ROLES = "newsmon:roles"  # hash "<host>:<role>" -> JSON {pid, restarts, exits: [[at, code]...]}, by supervisors
 STARTING = "newsmon:system:starting"  # set (NX, expiring) by the first role to start: the start-up grace
 CONFIG_REFUSED = "newsmon:config:refused"  # hash "<host>:<pid>" -> JSON {version, error, at} of workers
+
+
+BREAKING_TTL = 2 * 24 * 3600  # a cluster's sightings and fired events are kept this long
+SURGE_DAYS = 14  # days of hourly counts a topic's usual hour is computed from
+
+
+def breaking_sightings(cluster_id: str) -> str:
+    """Hash outlet -> its first story in the cluster (a Sighting as JSON, with `ts` for comparing)."""
+    return f"newsmon:breaking:{cluster_id}:sightings"
+
+
+def breaking_fired(desk_id: str, event_key: str) -> str:
+    """Set once when a breaking event is handed on to a desk (SET NX: one alert whatever the workers)."""
+    return f"newsmon:breaking:fired:{desk_id}:{event_key}"
+
+
+def surge_recent(topic: str) -> str:
+    """Sorted set of the topic's new clusters (score = time), trimmed to the last hour."""
+    return f"newsmon:surge:{topic}:recent"
+
+
+def surge_hour(topic: str, hour: int) -> str:
+    """Count of the topic's new clusters in one hour (hours since the epoch), kept SURGE_DAYS + 1 days."""
+    return f"newsmon:surge:{topic}:hour:{hour}"
+
+
+def surge_active(topic: str) -> str:
+    """Set while the topic surges (value: when it started, epoch seconds)."""
+    return f"newsmon:surge:{topic}:active"
+
+
+BREAKING_EVENTS = "newsmon:breaking:events"  # sorted set of recent events (JSON, score = time), for the web page

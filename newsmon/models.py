@@ -106,6 +106,37 @@ class Carrier(_Model):
     affiliation: str | None = None
 
 
+class Sighting(_Model):
+    """An outlet's first story in a cluster: when (its publication time, else when it was fetched)."""
+
+    outlet: str
+    at: datetime
+    language: str
+    story_id: str
+    title: str
+    url: str
+
+
+class BreakingEvent(_Model):
+    """Something happening: a cluster spreading across outlets, or a topic surging over its usual hour."""
+
+    kind: Literal["cluster", "surge"]
+    cluster: str | None = None  # kind cluster
+    outlets: list[Sighting] = Field(default_factory=list)  # kind cluster: in order, within the window
+    minutes: float | None = None  # kind cluster: from the first story to the last outlet counted
+    topic: str | None = None  # kind surge (and the topics of a cluster's desk)
+    topic_name: str | None = None
+    count: int | None = None  # kind surge: new stories in the last hour
+    usual: float | None = None  # kind surge: the topic's mean for that hour of the day
+    at: datetime  # when it was found (the clock of the story that made it so)
+
+    def key(self) -> str:
+        """Names the event once (per desk): a cluster breaks once; a surge once per start."""
+        if self.kind == "cluster":
+            return f"breaking:{self.cluster}"
+        return f"surge:{self.topic}:{int(self.at.timestamp())}"
+
+
 class StoryAlert(_Model):
     """One story as a desk hears of it: the story, the topics new to its cluster, why it is late."""
 
@@ -124,9 +155,12 @@ class StoryAlert(_Model):
     urgent: bool = False
     note: str | None = None  # e.g. "held during quiet hours", "over the desk's limit of 10 an hour"
     received: datetime = Field(default_factory=utcnow)
+    breaking: BreakingEvent | None = None  # a breaking alert: the story is the cluster's first (or the surge's latest)
 
     def topic_key(self) -> str:
-        """The topics of this alert, for idempotency keys."""
+        """The topics of this alert, for idempotency keys (a breaking alert: its event)."""
+        if self.breaking is not None:
+            return self.breaking.key()
         return "+".join(sorted(t.topic for t in self.topics))
 
 

@@ -325,6 +325,15 @@ class Throttle(_Model):
     window_minutes: int = Field(default=60, ge=1, description="Length of the window")
 
 
+class Breaking(_Model):
+    """When a desk hears that something is happening: a story spreading across outlets, a topic surging."""
+
+    outlets: int = Field(default=3, ge=2, le=50, description="Distinct outlets that make a story breaking")
+    minutes: int = Field(default=30, ge=1, le=1440, description="... within this many minutes of its first story")
+    surge: bool = Field(default=True, description="Also alert when a topic's new stories surge over its usual hour")
+    urgent: bool = Field(default=False, description="Breaking alerts bypass digests and quiet hours")
+
+
 class Desk(_Model):
     """A desk: who receives which topics, through which channels, instantly or as digests."""
 
@@ -342,6 +351,9 @@ class Desk(_Model):
     timezone: str = Field(default="Asia/Baghdad", description="Time zone of the schedule, quiet hours and times")
     throttle: Throttle | None = Field(default=None, description="Limit on instant alerts")
     quiet_hours: QuietHours | None = Field(default=None, description="Hours without instant alerts")
+    breaking: Breaking | None = Field(
+        default=None, description="Breaking alerts for the desk's topics (none when absent): a story reported by "
+                                  "`outlets` outlets within `minutes`, and topic surges")
 
     @field_validator("timezone")
     @classmethod

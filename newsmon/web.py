@@ -11,6 +11,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,7 +78,7 @@ class _Collector:
         for (kind, lvl), n in sorted(counted.items()):
             problems.add_metric([kind, lvl], n)
         outcomes = ("ok", "unchanged", "empty", "stale", "error")
-        names = [f"polls:{o}" for o in outcomes] + ["stories:processed"] + [
+        names = [f"polls:{o}" for o in outcomes] + ["stories:processed", "breaking:cluster", "breaking:surge"] + [
             f"topic:{t}" for t in config.keywords.topics]
         day = stats.totals(self.conn, names, 24 * 60)
         polls = GaugeMetricFamily("newsmon_polls_24h", "Polls by outcome, last 24 h (rolling)", labels=["status"])
@@ -98,6 +99,10 @@ class _Collector:
                                     labels=["topic"])
         for topic in config.keywords.topics:
             matches.add_metric([topic], day[f"topic:{topic}"])
+        breaking_events = GaugeMetricFamily("newsmon_breaking_events_24h", "Breaking events found, last 24 h "
+                                            "(rolling): cluster (spreading across outlets) and surge", labels=["kind"])
+        for kind in ("cluster", "surge"):
+            breaking_events.add_metric([kind], day[f"breaking:{kind}"])
         source_polls = CounterMetricFamily("newsmon_source_polls", "Polls of a source by outcome, since it was "
                                            "first polled", labels=["source", "status"])
         last_success = GaugeMetricFamily("newsmon_source_last_success_timestamp_seconds",
@@ -119,7 +124,20 @@ class _Collector:
             fails.add_metric([row["id"]], row["consecutive_failures"])
             failing.add_metric([row["id"], row["failure"] or ""], 1 if row["id"] in failing_ids else 0)
         yield from (depth, oldest, failed, workers, healthy, level, problems, polls, stories, sent, retried, dead,
-                    matches, source_polls, last_success, last_poll, fails, failing)
+                    matches, breaking_events, source_polls, last_success, last_poll, fails, failing)
+
+
+def spreading_now(conn: redis.Redis, hours: int = 6) -> list[dict[str, Any]]:
+    """Breaking events of the last hours, newest first, for the page's "spreading now"."""
+    from newsmon.models import BreakingEvent
+
+    since = time.time() - hours * 3600
+    events = [BreakingEvent.model_validate_json(raw) for raw in conn.zrevrangebyscore(keys.BREAKING_EVENTS, "+inf", since)]
+    return [{"kind": e.kind, "at": e.at.timestamp(), "title": e.outlets[0].title if e.outlets else e.topic_name or e.topic,
+             "url": e.outlets[0].url if e.outlets else None, "language": e.outlets[0].language if e.outlets else "en",
+             "spread": (f"{len(e.outlets)} outlets in {round(e.minutes or 0)} min: "
+                        + ", ".join(s.outlet for s in e.outlets)) if e.kind == "cluster"
+             else f"{e.count} new stories in the hour, usually {e.usual or 0:.1f}"} for e in events]
 
 
 def _same(offered: str, token: str) -> bool:
@@ -184,7 +202,7 @@ def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int]
     def index() -> str:
         cfg, status = status_now()
         stories = [{**st, "affiliation": cfg.sources.outlet(st["outlet"]).affiliation} for st in recent_stories(30)]
-        return render_template("index.html", s=status, stories=stories)
+        return render_template("index.html", s=status, stories=stories, spreading=spreading_now(conn))
 
     @app.get("/sources/<source_id>")
     def source(source_id: str) -> str:

@@ -62,7 +62,10 @@ def explain(config: Config, engine: Engine, runtime: Runtime, reference: str) ->
             topics[match.topic] = ("alerted by this story" if owner == story.id else
                                    f"already alerted for this cluster by story {owner}" if owner else
                                    "no alert record (older than the dedupe window, or not processed under this config)")
-        desks[desk_id] = {"topics": topics, "routing": decisions.get(desk_id), "timezone": desk.timezone}
+        broke = (conn is not None and desk.breaking is not None
+                 and bool(conn.exists(keys.breaking_fired(desk_id, f"breaking:{row['cluster_id']}"))))
+        desks[desk_id] = {"topics": topics, "routing": decisions.get(desk_id), "timezone": desk.timezone,
+                          "breaking": decisions.get(f"{desk_id}:breaking"), "cluster_broke": broke}
     return {
         "story": {"id": story.id, "title": story.title, "url": story.url, "outlet": story.outlet,
                   "language": story.language, "config_version": row["config_version"]},
@@ -100,6 +103,10 @@ def print_explanation(report: dict[str, Any], out: TextIO) -> None:
         out.writelines(f"  {topic}: {why}\n" for topic, why in desk["topics"].items())
         if desk["routing"]:
             out.write(f"  routing: {routing_line(desk['routing'], desk['timezone'], desk.get('next_digest'))}\n")
+        if desk.get("breaking"):
+            out.write(f"  breaking alert with this story: {routing_line(desk['breaking'], desk['timezone'])}\n")
+        elif desk.get("cluster_broke"):
+            out.write("  its cluster broke (spread across outlets): the breaking alert named the cluster's first story\n")
 
 
 def _local(moment: str | datetime, zone: str, seconds: bool = False) -> str:

@@ -1,0 +1,73 @@
+"""`newsmon breaking --jsonl`: breaking events over stories given as JSON lines, to try thresholds."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from newsmon.models import Sighting, story_id_for, utcnow
+from newsmon.settings import default_config_dir, load_config
+from newsmon.urls import canonical_url
+
+
+def add_parser(commands: Any) -> None:
+    """Register `breaking` on the CLI's subcommands."""
+    breaking = commands.add_parser(
+        "breaking", help="breaking events (a story spreading across outlets, a topic surging) over JSON lines")
+    breaking.add_argument("--jsonl", action="store_true", required=True,
+                          help='read {"id", "url", "title", "text", "outlet", "published", "language", '
+                               '"topics"} lines on stdin, in arrival order')
+    breaking.add_argument("--outlets", type=int, default=3, help="distinct outlets that make a story breaking (3)")
+    breaking.add_argument("--minutes", type=int, default=30, help="... within this many minutes of its first (30)")
+
+
+def run(args: argparse.Namespace, config_dir: Path | None, out: TextIO = sys.stdout) -> int:
+    """Cluster the stories with a throw-away index, each story's `published` as the clock, and print one
+    JSON line per event."""
+    from newsmon.cli_dedupe import scratch_index
+    from workers.breaking import Detector, event_record
+    from workers.matcher import Matcher
+
+    config = load_config(config_dir or default_config_dir())
+    matcher = None
+    names: dict[str, Any] = {}
+    new_by_topic: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    detector = Detector(outlets=args.outlets, minutes=args.minutes)
+    topic_names = {t: topic.name for t, topic in config.keywords.topics.items()}
+    with scratch_index(config.pipeline.dedupe, None) as index:
+        for number, line in enumerate(sys.stdin, 1):
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            story_id = story_id_for(canonical_url(record["url"]))
+            names.setdefault(story_id, record.get("id", number))
+            at = _when(record.get("published"))
+            verdict = index.check_and_add(story_id, record.get("text", ""), now=at.timestamp())
+            topics = record.get("topics")
+            if topics is None:
+                matcher = matcher or Matcher(config.keywords)
+                topics = [m.topic for m in matcher.match(record.get("title", ""), record.get("text", ""),
+                                                          record.get("language")).matches]
+            names.setdefault(verdict.cluster, names.get(verdict.cluster, verdict.cluster))
+            sighting = Sighting(outlet=record.get("outlet", ""), at=at, language=record.get("language", ""),
+                                story_id=story_id, title=record.get("title", ""), url=record["url"])
+            new_cluster = verdict.kind == "new"
+            if new_cluster:
+                for topic in topics:
+                    new_by_topic[topic].append((at, story_id))
+            for event in detector.add(verdict.cluster, sighting, new_cluster, topics, topic_names):
+                recent = [s for t, s in new_by_topic.get(event.topic or "", []) if (at - t).total_seconds() < 3600]
+                out.write(json.dumps(event_record(event, names, recent), ensure_ascii=False) + "\n")
+    return 0
+
+
+def _when(published: str | None) -> datetime:
+    if not published:
+        return utcnow()
+    moment = datetime.fromisoformat(published)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
