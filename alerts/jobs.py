@@ -149,10 +149,11 @@ def _record_digest(config: Config, conn: redis.Redis, desk_id: str, items: list[
     sent = utcnow().isoformat(timespec="seconds")
     for item in items:
         key = keys.explain(item.story_id)
-        raw = conn.hget(key, desk_id)
+        field = desk_id if item.breaking is None else f"{desk_id}:breaking"
+        raw = conn.hget(key, field)
         record = json.loads(raw) if raw else {"decision": "held for the next digest", "note": item.note}
         record.update({"digest": slot.isoformat(timespec="seconds"), "digest_stories": len(items), "digest_sent": sent})
-        conn.hset(key, desk_id, json.dumps(record))
+        conn.hset(key, field, json.dumps(record))
         conn.expire(key, ttl)
 
 

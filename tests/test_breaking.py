@@ -226,3 +226,32 @@ def test_a_desks_breaking_settings_are_validated(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
         load_config(write_config(tmp_path / "config", [], alerts))
     assert "desks.wire.breaking.outlets" in str(error.value)
+
+
+def test_a_digest_desk_gets_the_breaking_alert_in_its_digest_and_explain_says_so(
+        tmp_path: Path, redis_conn: redis.Redis) -> None:
+    from alerts.jobs import held_key, route_story, send_digest
+    from workers.explain import routing_line
+
+    alerts = {"channels": {"c": {"type": "console"}},
+              "desks": {"evening": {"topics": ["k1_base"], "channels": ["c"], "mode": "digest",
+                                    "digest_schedule": "0 18 * * *", "breaking": {"outlets": 3, "minutes": 30}}}}
+    config = load_config(write_config(tmp_path / "config", [], alerts))
+    jobcontext.install(jobcontext.JobContext(config=config, redis=redis_conn,
+                                             archive_url=f"sqlite:///{tmp_path / 'archive.sqlite'}"))
+    for n, (outlet, minutes) in enumerate((("Kurdistan24", 0), ("Shafaq News", 8), ("Rudaw", 14))):
+        process_story(copy_of_seed(n, outlet, minutes))
+    for payload in route_jobs(redis_conn):
+        route_story(payload, now=T0 + timedelta(minutes=15))
+    held = [StoryAlert.model_validate_json(m) for m in redis_conn.zrange(held_key("evening"), 0, -1)]
+    assert sorted(bool(a.breaking) for a in held) == [False, True]
+    assert send_digest("evening", (T0 + timedelta(hours=8)).isoformat()) == 2
+    queue = Queue(keys.ALERTS_QUEUE, connection=redis_conn, serializer=JSONSerializer)
+    [digest] = [Delivery.model_validate(j.args[0]) for j in queue.jobs if j.func_name == "alerts.jobs.deliver"]
+    text = render_delivery(digest).text
+    assert "BREAKING: reported by 3 outlets in 14 minutes: Kurdistan24 10:00 (Arabic)" in text
+    first = copy_of_seed(0, "Kurdistan24", 0)["id"]
+    record = json.loads(redis_conn.hget(keys.explain(first), "evening:breaking"))
+    assert routing_line(record, "Asia/Baghdad").startswith(
+        "held for the next digest at 2026-11-16 10:15 +03 (the desk takes digests only); went out in the digest "
+        "of 2026-11-16 18:00 +03 (2 stories)")

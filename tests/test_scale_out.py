@@ -77,7 +77,8 @@ def test_two_crawlers_and_two_workers_share_work_once(replay: ReplaySite, roles:
 
 def test_four_workers_racing_on_copies_send_one_alert(roles: Roles, redis_conn: redis.Redis, tmp_path: Path) -> None:
     """Twelve outlets' copies of one agency story, each its own job, pushed at once to four idle workers
-    (each blocked on the queue, so each is woken with a copy): one cluster, one alert."""
+    (each blocked on the queue, so each is woken with a copy): one cluster, one alert, and for the desk
+    that asks for breaking stories one breaking alert."""
     from rq import Queue, Worker
     from rq.registry import FinishedJobRegistry
 
@@ -87,7 +88,8 @@ def test_four_workers_racing_on_copies_send_one_alert(roles: Roles, redis_conn: 
 
     outbox = tmp_path / "outbox.jsonl"
     alerts = {"channels": {"box": {"type": "outbox", "path": str(outbox)}},
-              "desks": {"desk": {"topics": ["k1_base"], "channels": ["box"]}}}
+              "desks": {"desk": {"topics": ["k1_base"], "channels": ["box"],
+                                 "breaking": {"outlets": 3, "minutes": 30}}}}
     config_dir = write_config(tmp_path / "config", [feed_source("s", "http://127.0.0.1:9/rss")], alerts)
     for n in range(4):
         roles.start(f"worker-{n + 1}", config_dir, "worker", "--queues", keys.PROCESS_QUEUE)
@@ -105,7 +107,10 @@ def test_four_workers_racing_on_copies_send_one_alert(roles: Roles, redis_conn: 
     wait_for(lambda: FinishedJobRegistry(queue=queue).count == 12, timeout=90, what="twelve copies processed")
     results = [queue.fetch_job(i).return_value() for i in ids]
     assert sorted(r["kind"] for r in results) == ["near"] * 11 + ["new"]
-    assert sum(r["alerts"] for r in results) == 1  # one story handed on to the desk, the others held back
+    assert sum(r["alerts"] for r in results) == 2  # the story and, once, the spread: the others held back
+    routed = [job.args[0]["alerts"]["desk"] for job in Queue(keys.ALERTS_QUEUE, connection=redis_conn,
+                                                              serializer=JobSerializer).jobs]
+    assert sorted(bool(a.get("breaking")) for a in routed) == [False, True]
     archive = Archive(open_engine(f"sqlite:///{tmp_path / 'data' / 'archive.sqlite'}"))
     clusters = {archive.get(r["story"])["cluster_id"] for r in results}
     assert len(clusters) == 1, clusters
