@@ -229,7 +229,7 @@ def test_a_desks_breaking_settings_are_validated(tmp_path: Path) -> None:
 
 
 def test_a_digest_desk_gets_the_breaking_alert_in_its_digest_and_explain_says_so(
-        tmp_path: Path, redis_conn: redis.Redis) -> None:
+        tmp_path: Path, redis_conn: redis.Redis, redis_url: str) -> None:
     from alerts.jobs import held_key, route_story, send_digest
     from workers.explain import routing_line
 
@@ -255,3 +255,37 @@ def test_a_digest_desk_gets_the_breaking_alert_in_its_digest_and_explain_says_so
     assert routing_line(record, "Asia/Baghdad").startswith(
         "held for the next digest at 2026-11-16 10:15 +03 (the desk takes digests only); went out in the digest "
         "of 2026-11-16 18:00 +03 (2 stories)")
+    # `newsmon explain`: the first story names its breaking alert, a copy says its cluster broke
+    import io
+
+    from newsmon.settings import Runtime
+    from workers.explain import explain, print_explanation
+
+    runtime = Runtime(redis_url=redis_url, database_url=f"sqlite:///{tmp_path / 'archive.sqlite'}", data_dir=tmp_path)
+    engine = open_engine(runtime.archive_url())
+    out = io.StringIO()
+    print_explanation(explain(config, engine, runtime, first), out)
+    assert "  breaking alert with this story: held for the next digest at 2026-11-16 10:15 +03" in out.getvalue()
+    out = io.StringIO()
+    print_explanation(explain(config, engine, runtime, copy_of_seed(2, "Rudaw", 14)["id"]), out)
+    assert "its cluster broke (spread across outlets)" in out.getvalue()
+
+
+def test_a_surge_on_redis_starts_once_for_every_worker_and_ends(redis_conn: redis.Redis) -> None:
+    """The hourly counts and the running surge live in Redis: two connections (two workers) asking at
+    once see one start; a quiet hour ends it and the next surge starts again."""
+    for day in range(1, 15):
+        for n in range(2):
+            breaking.record_new_cluster(redis_conn, "kirkuk", f"old{day}-{n}", T0 - timedelta(days=day, minutes=-10 * n))
+    threshold = breaking.surge_threshold(2.0)
+    for n in range(threshold - 1):
+        count, usual = breaking.record_new_cluster(redis_conn, "kirkuk", f"new{n}", T0 + timedelta(minutes=n))
+        assert not breaking.surge_change(redis_conn, "kirkuk", count, usual, T0)
+    count, usual = breaking.record_new_cluster(redis_conn, "kirkuk", "last", T0 + timedelta(minutes=20))
+    assert (count, usual) == (threshold, 2.0)
+    other = redis.Redis(connection_pool=redis_conn.connection_pool)
+    assert [breaking.surge_change(c, "kirkuk", count, usual, T0) for c in (redis_conn, other)] == [True, False]
+    later = T0 + timedelta(hours=3)
+    count, usual = breaking.record_new_cluster(redis_conn, "kirkuk", "quiet", later)
+    assert count == 1 and not breaking.surge_change(redis_conn, "kirkuk", count, usual, later)
+    assert not redis_conn.exists(keys.surge_active("kirkuk"))  # the surge has ended
