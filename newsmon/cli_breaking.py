@@ -6,13 +6,12 @@ import argparse
 import json
 import sys
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from newsmon.models import Sighting, story_id_for, utcnow
+from newsmon.models import Sighting
 from newsmon.settings import default_config_dir, load_config
-from newsmon.urls import canonical_url
 
 
 def add_parser(commands: Any) -> None:
@@ -29,7 +28,7 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace, config_dir: Path | None, out: TextIO = sys.stdout) -> int:
     """Cluster the stories with a throw-away index, each story's `published` as the clock, and print one
     JSON line per event."""
-    from newsmon.cli_dedupe import scratch_index
+    from newsmon.cli_dedupe import jsonl_stories, published_at, scratch_index
     from workers.breaking import Detector, event_record
     from workers.matcher import Matcher
 
@@ -40,13 +39,9 @@ def run(args: argparse.Namespace, config_dir: Path | None, out: TextIO = sys.std
     detector = Detector(outlets=args.outlets, minutes=args.minutes)
     topic_names = {t: topic.name for t, topic in config.keywords.topics.items()}
     with scratch_index(config.pipeline.dedupe, None) as index:
-        for number, line in enumerate(sys.stdin, 1):
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            story_id = story_id_for(canonical_url(record["url"]))
-            names.setdefault(story_id, record.get("id", number))
-            at = _when(record.get("published"))
+        for name, record, story_id in jsonl_stories(sys.stdin):
+            names.setdefault(story_id, name)
+            at = published_at(record)
             verdict = index.check_and_add(story_id, record.get("text", ""), now=at.timestamp())
             topics = record.get("topics")
             if topics is None:
@@ -64,10 +59,3 @@ def run(args: argparse.Namespace, config_dir: Path | None, out: TextIO = sys.std
                 recent = [s for t, s in new_by_topic.get(event.topic or "", []) if (at - t).total_seconds() < 3600]
                 out.write(json.dumps(event_record(event, names, recent), ensure_ascii=False) + "\n")
     return 0
-
-
-def _when(published: str | None) -> datetime:
-    if not published:
-        return utcnow()
-    moment = datetime.fromisoformat(published)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

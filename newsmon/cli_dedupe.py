@@ -7,10 +7,9 @@ import json
 import shutil
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -38,16 +37,12 @@ def run(args: argparse.Namespace, config_dir: Path | None, out: TextIO = sys.std
         settings = DedupeSettings(threshold=args.threshold, window_days=settings.window_days)
     with scratch_index(settings, args.redis_url) as index:
         names: dict[str, Any] = {}
-        for number, line in enumerate(sys.stdin, 1):
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            story_id = story_id_for(canonical_url(record["url"]))
-            names.setdefault(story_id, record.get("id", number))
-            verdict = index.check_and_add(story_id, record.get("text", ""), now=_when(record.get("published")))
+        for name, record, story_id in jsonl_stories(sys.stdin):
+            names.setdefault(story_id, name)
+            verdict = index.check_and_add(story_id, record.get("text", ""), now=published_at(record).timestamp())
             original = story_id if verdict.kind == "url" else verdict.duplicate_of
             result = {
-                "id": record.get("id", number),
+                "id": name,
                 "cluster": names.get(verdict.cluster, verdict.cluster),
                 "duplicate_of": names.get(original, original) if original else None,
                 "kind": verdict.kind,
@@ -81,7 +76,19 @@ def scratch_index(settings: DedupeSettings, redis_url: str | None) -> Iterator[A
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _when(published: str | None) -> float:
+def jsonl_stories(stream: Iterable[str]) -> Iterator[tuple[Any, dict[str, Any], str]]:
+    """(input name, record, story id) for each non-blank JSON line: the name is the record's `id`, else
+    its line number; the story id is the one newsmon gives the record's `url`."""
+    for number, line in enumerate(stream, 1):
+        if line.strip():
+            record = json.loads(line)
+            yield record.get("id", number), record, story_id_for(canonical_url(record["url"]))
+
+
+def published_at(record: dict[str, Any]) -> datetime:
+    """A record's `published` (UTC when it names no zone), or now when it has none."""
+    published = record.get("published")
     if not published:
-        return time.time()
-    return datetime.fromisoformat(published).timestamp()
+        return datetime.now(UTC)
+    moment = datetime.fromisoformat(published)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
