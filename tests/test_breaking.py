@@ -157,6 +157,10 @@ def test_the_worker_hands_one_breaking_alert_to_the_desk_that_asks(desks, redis_
                                                                                  "breaking:surge": 0}
     [now] = spreading_now(redis_conn)
     assert now["title"] == SEED_TITLE and now["spread"] == "3 outlets in 14 min: Kurdistan24, Shafaq News, Rudaw"
+    from newsmon.web import create_app
+
+    page = create_app(desks, redis_conn, lambda n: []).test_client().get("/").get_data(as_text=True)
+    assert '<table id="spreading">' in page and "3 outlets in 14 min: Kurdistan24, Shafaq News, Rudaw" in page
 
 
 def test_a_breaking_alert_reads_well_in_arabic() -> None:

@@ -242,6 +242,7 @@ def test_web_pages_metrics_health_and_tokens_over_http(admin, redis_conn: redis.
         # who is speaking: the catalogue's affiliation under the outlet of each recent story
         assert ('<bdi>Kurdistan24</bdi><div class="affiliation"><bdi>Kurdistan Democratic Party (KDP)</bdi></div>'
                 in index)
+        assert '<p id="spreading">nothing breaking in the last 6 hours</p>' in index
         metrics = http_get(f"{base}/metrics")[1]
         families = {f.name: f for f in text_string_to_metric_families(metrics)}
         assert families["newsmon_queue_depth"].type == "gauge"
@@ -255,6 +256,8 @@ def test_web_pages_metrics_health_and_tokens_over_http(admin, redis_conn: redis.
         last = families["newsmon_source_last_success_timestamp_seconds"].samples[0].value
         assert abs(last - (now - 7200)) < 1
         assert families["newsmon_health_level"].samples[0].value == 2
+        assert {s.labels["kind"]: s.value for s in families["newsmon_breaking_events_24h"].samples} == {
+            "cluster": 0, "surge": 0}
         code, body = http_get(f"{base}/healthz")
         assert code == 503 and body.startswith("unhealthy\n") and "no-worker:process" in body
         # in the start-up grace a missing worker is no problem: what is left is the source failing for an
