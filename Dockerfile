@@ -6,6 +6,6 @@ COPY crawler crawler
 COPY workers workers
 COPY alerts alerts
 COPY config config
-RUN pip install --no-cache-dir -e .
+RUN pip install --no-cache-dir .
 ENV NEWSMON_CONFIG_DIR=/app/config NEWSMON_DATA_DIR=/data
 ENTRYPOINT ["newsmon"]

@@ -686,14 +686,23 @@ def _check_references(config: Config) -> None:
 
 
 def default_config_dir() -> Path:
-    """The config directory: $NEWSMON_CONFIG_DIR, else ./config, else the repository's shipped config/."""
+    """The config directory: $NEWSMON_CONFIG_DIR, else ./config, else the shipped config (the repository's
+    config/, which an installed newsmon carries as the package newsmon.shipped_config)."""
     explicit = os.environ.get("NEWSMON_CONFIG_DIR")
     if explicit:
         return Path(explicit)
     local = Path.cwd() / "config"
     if (local / SOURCES_FILE).is_file():
         return local
-    return Path(__file__).resolve().parent.parent / "config"
+    repository = Path(__file__).resolve().parent.parent / "config"
+    if (repository / SOURCES_FILE).is_file():
+        return repository
+    import importlib.util
+
+    spec = importlib.util.find_spec("newsmon.shipped_config")  # a directory of YAML files, no module in it
+    if spec is None or not spec.submodule_search_locations:
+        return repository
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 @dataclass(frozen=True)
