@@ -165,8 +165,13 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         Matcher(config.keywords, source=str(config.directory / "keywords.yaml"))
         enabled = len(config.enabled_sources())
+        desks = config.alerts.all_desks()
+        digest = sum(d.mode == "digest" for d in desks.values())
+        breaking = sum(d.breaking is not None for d in desks.values())
         print(f"{directory}: valid (version {config.version}; {len(config.sources.sources)} sources, "
-              f"{enabled} enabled; {len(config.keywords.topics)} topics; {len(config.alerts.routes)} routes)")
+              f"{enabled} enabled; {len(config.keywords.topics)} topics; {len(desks)} desks "
+              f"({len(config.alerts.routes)} of them routes, {digest} digest, {breaking} with breaking alerts); "
+              f"{len(config.alerts.channels)} channels)")
         return 0
     if args.command == "keywords":
         from newsmon import cli_keywords

@@ -637,7 +637,8 @@ def load_config(directory: str | Path, environ: dict[str, str] | None = None,
     if (files is not None and PIPELINE_FILE in files) or (files is None and (root / PIPELINE_FILE).is_file()):
         data, raw = _read_yaml(root / PIPELINE_FILE, None if files is None else files[PIPELINE_FILE])
         digest.update(raw)
-        pipeline = _validate(PipelineFile, data, str(root / PIPELINE_FILE))
+        pipeline = _validate(PipelineFile, expand_env(data, str(root / PIPELINE_FILE), environ=environ),
+                             str(root / PIPELINE_FILE))
     config = Config(
         directory=root,
         sources=parsed[SOURCES_FILE],

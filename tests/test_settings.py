@@ -99,11 +99,29 @@ def test_env_expansion_and_secret_masking(tmp_path: Path) -> None:
         load_config(directory, environ={})
     assert caught.value.field == "channels.chat.url"
     assert "HOOK_TOKEN" in caught.value.problem
+    # newsmon.yaml too: every config file expands ${VAR}
+    (directory / "newsmon.yaml").write_text('crawler: {user_agent: "newsmon (${DESK_CONTACT})"}\n')
+    config = load_config(directory, environ={"HOOK_TOKEN": "s3cret", "DESK_CONTACT": "desk@example.org"})
+    assert config.pipeline.crawler.user_agent == "newsmon (desk@example.org)"
 
 
 def test_config_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["config", "check", "--config-dir", str(SHIPPED_CONFIG)]) == 0
     assert "valid" in capsys.readouterr().out
+    example = tmp_path / "example"
+    example.mkdir()
+    for name in ("sources.yaml", "keywords.yaml"):
+        (example / name).write_text((SHIPPED_CONFIG / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (example / "alerts.yaml").write_text((SHIPPED_CONFIG / "examples" / "alerts.email-and-chat.yaml").read_text(
+        encoding="utf-8"), encoding="utf-8")
+    secrets = {"SMTP_HOST": "mail.example", "SMTP_USER": "u", "SMTP_PASSWORD": "x", "SLACK_TOKEN_A": "a",
+               "SLACK_TOKEN_B": "b", "SLACK_TOKEN_C": "c"}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in secrets.items():
+            patch.setenv(key, value)
+        assert main(["config", "check", "--config-dir", str(example)]) == 0
+    out = capsys.readouterr().out
+    assert "3 desks (0 of them routes, 1 digest, 1 with breaking alerts)" in out, out
     directory = write_config(tmp_path, [dict(SOURCE, url="ftp://nope")], ROUTE_ALL)
     assert main(["config", "check", "--config-dir", str(directory)]) == 2
     err = capsys.readouterr().err
