@@ -97,11 +97,6 @@ def _marked(snippet: str, words: list[str], wrap_html: bool) -> str | Markup:
     return Markup("".join(out).replace("\n", "<br>\n")) if wrap_html else "".join(out)
 
 
-def highlight(snippet: str, words: list[str]) -> Markup:
-    """The snippet HTML-escaped, with every matched word wrapped in <mark>."""
-    return _marked(snippet, words, True)  # type: ignore[return-value]
-
-
 def _local_time(alert: StoryAlert, zone: Any) -> str:
     if alert.published is None:
         return "time unknown"

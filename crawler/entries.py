@@ -111,14 +111,6 @@ def parse_listing(html: str, base_url: str, selector: str | None, xpath: str | N
     return Parsed(entries=entries, skipped=skipped)
 
 
-def _xpath_literal(value: str) -> str:
-    if "'" not in value:
-        return f"'{value}'"
-    if '"' not in value:
-        return f'"{value}"'
-    return "concat(" + ", \"'\", ".join(f"'{part}'" for part in value.split("'")) + ")"
-
-
 _SITEMAP_NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9",
                "news": "http://www.google.com/schemas/sitemap-news/0.9"}
 

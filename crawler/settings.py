@@ -4,18 +4,16 @@ BOT_NAME = "newsmon"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
 
-USER_AGENT = "newsmon/0.1 (+https://github.com/newsmon/newsmon; news monitoring)"
+# USER_AGENT, DOWNLOAD_TIMEOUT, CONCURRENT_REQUESTS_PER_DOMAIN and AUTOTHROTTLE_ENABLED come from
+# newsmon.yaml's `crawler:` section (crawler/runner.py, scrapy_settings), which has their defaults
 ROBOTSTXT_OBEY = True
 
-DOWNLOAD_TIMEOUT = 20
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
 RETRY_ENABLED = True
 RETRY_TIMES = 1
 REDIRECT_MAX_TIMES = 5
 
 CONCURRENT_REQUESTS = 32
-CONCURRENT_REQUESTS_PER_DOMAIN = 4
-AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 0.5
 AUTOTHROTTLE_MAX_DELAY = 30
 AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
