@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import redis
 from apscheduler.triggers.cron import CronTrigger
 
+from newsmon import keys
 from newsmon.settings import Desk
 
 INSTANT, HOLD = "instant", "hold"
@@ -42,9 +43,7 @@ def quiet_end(desk: Desk, now: datetime) -> datetime:
     return candidate
 
 
-def throttle_key(desk_id: str) -> str:
-    """Sorted set of the desk's recent instant alerts (score = time); trimmed to the window."""
-    return f"newsmon:desk:{desk_id}:instant"
+throttle_key = keys.desk_instant
 
 
 def decide(conn: redis.Redis, desk_id: str, desk: Desk, urgent: bool, now: datetime) -> tuple[str, str | None]:

@@ -19,13 +19,14 @@ from typing import Any
 import redis
 
 from alerts.jobs import enqueue_deliveries
+from newsmon import keys
 from newsmon.settings import Config, Desk
 from newsmon.status import collect, load_for_status
 
 log = logging.getLogger(__name__)
 
-ACTIVE = "newsmon:health:active"  # hash problem id -> JSON; lives as long as the problem (admin state)
-LOCK = "newsmon:health:lock"
+ACTIVE = keys.HEALTH_ACTIVE
+LOCK = keys.HEALTH_LOCK
 INTERVAL = 30
 ADMIN_DESK = "admin"
 

@@ -35,17 +35,9 @@ from newsmon.settings import AppriseChannel, Config, ConsoleChannel, Desk, Email
 
 log = logging.getLogger(__name__)
 
-DELIVERY_STATS = "newsmon:alerts:stats"  # hash of counters per channel; kept for good (admin totals)
-
-
-def held_key(desk_id: str) -> str:
-    """Sorted set of story alerts waiting for the desk's next digest (score = time held)."""
-    return f"newsmon:desk:{desk_id}:held"
-
-
-def last_digest_key(desk_id: str) -> str:
-    """The slot of the desk's last digest (epoch seconds)."""
-    return f"newsmon:desk:{desk_id}:last_digest"
+DELIVERY_STATS = keys.DELIVERY_STATS
+held_key = keys.desk_held
+last_digest_key = keys.desk_last_digest
 
 
 # --- routing --------------------------------------------------------------------------------------

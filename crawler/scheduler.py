@@ -28,7 +28,6 @@ from newsmon import keys
 from newsmon.models import PollRequest, utcnow
 from newsmon.redis_conn import release_if_owner
 from newsmon.settings import Config, Source
-from newsmon.status import SCHEDULER_HEARTBEAT
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +121,7 @@ def _heartbeat(conn: redis.Redis, scheduler: BlockingScheduler, leader: LeaderLo
         for job in scheduler.get_jobs() if job.id.startswith("poll:") and job.next_run_time
     }
     beat = {"at": time.time(), "leader": leader.identity, "next_polls": next_polls}
-    conn.set(SCHEDULER_HEARTBEAT, json.dumps(beat), ex=HEARTBEAT_TTL)
+    conn.set(keys.SCHEDULER_HEARTBEAT, json.dumps(beat), ex=HEARTBEAT_TTL)
 
 
 def _on_leader(leader: LeaderLock, name: str, function: Callable[[], object]) -> None:

@@ -31,8 +31,8 @@ from newsmon.settings import Config, load_config, read_config_files
 
 log = logging.getLogger(__name__)
 
-CONFIG_VERSION = "newsmon:config:version"  # JSON {version, at}; kept for good (the deployed config)
-CONFIG_FILES = "newsmon:config:files"  # JSON {version, files: {name: base64}}: the published bytes
+CONFIG_VERSION = keys.CONFIG_VERSION
+CONFIG_FILES = keys.CONFIG_FILES
 
 
 @dataclass(frozen=True)

@@ -95,3 +95,30 @@ def surge_active(topic: str) -> str:
 
 
 BREAKING_EVENTS = "newsmon:breaking:events"  # sorted set of recent events (JSON, score = time), for the web page
+
+
+# --- keys the kernel's own modules and the roles share (kept here so each is written once) ----------
+
+STATS_PREFIX = "newsmon:stats"  # per-minute counters: newsmon:stats:<name>:<minute> (newsmon/stats.py)
+CONFIG_VERSION = "newsmon:config:version"  # JSON {version, at}; kept for good (the deployed config)
+CONFIG_FILES = "newsmon:config:files"  # JSON {version, files: {name: base64}}: the published bytes
+SCHEDULER_HEARTBEAT = "newsmon:scheduler:heartbeat"  # JSON written by the leading scheduler; expires
+DEDUPE_PREFIX = "newsmon:dedupe"  # newsmon:dedupe:<generation>:<shard> (workers/dedupe.py)
+DELIVERY_STATS = "newsmon:alerts:stats"  # hash of counters per channel; kept for good (admin totals)
+HEALTH_ACTIVE = "newsmon:health:active"  # hash problem id -> JSON; lives as long as the problem (admin state)
+HEALTH_LOCK = "newsmon:health:lock"
+
+
+def desk_held(desk_id: str) -> str:
+    """Sorted set of story alerts waiting for the desk's next digest (score = time held)."""
+    return f"newsmon:desk:{desk_id}:held"
+
+
+def desk_last_digest(desk_id: str) -> str:
+    """The slot of the desk's last digest (epoch seconds)."""
+    return f"newsmon:desk:{desk_id}:last_digest"
+
+
+def desk_instant(desk_id: str) -> str:
+    """Sorted set of the desk's recent instant alerts (score = time), for its throttle."""
+    return f"newsmon:desk:{desk_id}:instant"

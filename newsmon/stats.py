@@ -10,8 +10,10 @@ import time
 
 import redis
 
+from newsmon import keys
+
 KEEP = 26 * 3600
-PREFIX = "newsmon:stats"
+PREFIX = keys.STATS_PREFIX
 
 
 def _minute(now: float | None) -> int:

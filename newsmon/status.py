@@ -17,7 +17,7 @@ from newsmon.jobcontext import CONFIG_VERSION
 from newsmon.serializer import JobSerializer
 from newsmon.settings import Config
 
-SCHEDULER_HEARTBEAT = "newsmon:scheduler:heartbeat"  # JSON written by the leading scheduler; expires
+SCHEDULER_HEARTBEAT = keys.SCHEDULER_HEARTBEAT
 QUEUES = (keys.PROCESS_QUEUE, keys.ALERTS_QUEUE)
 RATE_MINUTES = 5
 

@@ -50,3 +50,19 @@ def test_role_packages_import_and_kernel_stays_independent() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_roles_reach_each_other_only_through_redis() -> None:
+    """No role package imports another (crawler, workers and alerts meet through Redis and RQ job names)."""
+    import ast
+
+    roles = ("crawler", "workers", "alerts")
+    crossings = []
+    for role in roles:
+        for path in (ROOT / role).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                         [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
+                crossings += [f"{path.relative_to(ROOT)}: {name}" for name in names
+                              if name.split(".")[0] in roles and name.split(".")[0] != role]
+    assert crossings == []

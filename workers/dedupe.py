@@ -26,6 +26,7 @@ import numpy as np
 import redis
 from datasketch import MinHash
 
+from newsmon import keys
 from newsmon.normalize import normalize_text
 from newsmon.settings import DedupeSettings
 from newsmon.urls import canonical_url
@@ -235,7 +236,7 @@ class DedupeIndex:
     """The shared LSH index in Redis; safe to use from many workers at once, with no lock: each story's
     find-and-add is one Redis script, so Redis itself orders two copies arriving together."""
 
-    def __init__(self, conn: redis.Redis, settings: DedupeSettings | None = None, prefix: str = "newsmon:dedupe") -> None:
+    def __init__(self, conn: redis.Redis, settings: DedupeSettings | None = None, prefix: str = keys.DEDUPE_PREFIX) -> None:
         self.conn = conn
         self.settings = settings or DedupeSettings()
         self.prefix = prefix
