@@ -156,61 +156,83 @@ def _terminate(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def _dispatch(args: argparse.Namespace) -> int:
-    runtime = Runtime.from_env()
-    if args.command == "config":
-        directory = args.check_dir or args.config_dir or default_config_dir()
-        config = load_config(directory)
-        from workers.matcher import Matcher
+def _config_check(args: argparse.Namespace, _runtime: Runtime) -> int:
+    directory = args.check_dir or args.config_dir or default_config_dir()
+    config = load_config(directory)
+    from workers.matcher import Matcher
 
-        Matcher(config.keywords, source=str(config.directory / "keywords.yaml"))
-        enabled = len(config.enabled_sources())
-        desks = config.alerts.all_desks()
-        digest = sum(d.mode == "digest" for d in desks.values())
-        breaking = sum(d.breaking is not None for d in desks.values())
-        print(f"{directory}: valid (version {config.version}; {len(config.sources.sources)} sources, "
-              f"{enabled} enabled; {len(config.keywords.topics)} topics; {len(desks)} desks "
-              f"({len(config.alerts.routes)} of them routes, {digest} digest, {breaking} with breaking alerts); "
-              f"{len(config.alerts.channels)} channels)")
-        return 0
-    if args.command == "keywords":
-        from newsmon import cli_keywords
+    Matcher(config.keywords, source=str(config.directory / "keywords.yaml"))
+    enabled = len(config.enabled_sources())
+    desks = config.alerts.all_desks()
+    digest = sum(d.mode == "digest" for d in desks.values())
+    breaking = sum(d.breaking is not None for d in desks.values())
+    print(f"{directory}: valid (version {config.version}; {len(config.sources.sources)} sources, "
+          f"{enabled} enabled; {len(config.keywords.topics)} topics; {len(desks)} desks "
+          f"({len(config.alerts.routes)} of them routes, {digest} digest, {breaking} with breaking alerts); "
+          f"{len(config.alerts.channels)} channels)")
+    return 0
 
-        return cli_keywords.run(args, args.config_dir or default_config_dir())
-    if args.command == "dedupe":
-        from newsmon import cli_dedupe
 
-        return cli_dedupe.run(args, args.config_dir)
-    if args.command == "breaking":
-        from newsmon import cli_breaking
+def _keywords(args: argparse.Namespace, _runtime: Runtime) -> int:
+    from newsmon import cli_keywords
 
-        return cli_breaking.run(args, args.config_dir)
-    if args.command == "demo":
-        from newsmon.demo import run_demo
+    return cli_keywords.run(args, args.config_dir or default_config_dir())
 
-        return run_demo(args.config_dir or default_config_dir(), args.json, log_level=args.log_level,
-                        serve=args.serve, runtime=runtime)
-    if args.command == "status" or (args.command == "failed"):
-        from newsmon import cli_status
 
-        return cli_status.run(args, _reporting_config_dir(args, runtime), runtime)
-    if args.command == "web":
-        return _web(args, _reporting_config_dir(args, runtime), runtime)
+def _dedupe(args: argparse.Namespace, _runtime: Runtime) -> int:
+    from newsmon import cli_dedupe
+
+    return cli_dedupe.run(args, args.config_dir)
+
+
+def _breaking(args: argparse.Namespace, _runtime: Runtime) -> int:
+    from newsmon import cli_breaking
+
+    return cli_breaking.run(args, args.config_dir)
+
+
+def _demo(args: argparse.Namespace, runtime: Runtime) -> int:
+    from newsmon.demo import run_demo
+
+    return run_demo(args.config_dir or default_config_dir(), args.json, log_level=args.log_level,
+                    serve=args.serve, runtime=runtime)
+
+
+def _status(args: argparse.Namespace, runtime: Runtime) -> int:
+    from newsmon import cli_status
+
+    return cli_status.run(args, _reporting_config_dir(args, runtime), runtime)
+
+
+def _web_command(args: argparse.Namespace, runtime: Runtime) -> int:
+    return _web(args, _reporting_config_dir(args, runtime), runtime)
+
+
+def _archive(args: argparse.Namespace, runtime: Runtime) -> int:
+    from newsmon import cli_archive
+
+    return cli_archive.run(args, _load(args), runtime)
+
+
+def _alerts(args: argparse.Namespace, runtime: Runtime) -> int:
+    from newsmon import cli_alerts
+
+    return cli_alerts.run(args, _load(args), runtime)
+
+
+def _sources(args: argparse.Namespace, runtime: Runtime) -> int:
+    from newsmon import cli_sources
+
+    return cli_sources.run(args, _load(args), runtime)
+
+
+def _run_command(args: argparse.Namespace, runtime: Runtime) -> int:
+    return _run(args, _load(args), runtime)
+
+
+def _role(args: argparse.Namespace, runtime: Runtime) -> int:
+    """One role in this process: the scheduler, a crawler or a worker."""
     config = _load(args)
-    if args.command in ("search", "backtest", "explain"):
-        from newsmon import cli_archive
-
-        return cli_archive.run(args, config, runtime)
-    if args.command == "alerts":
-        from newsmon import cli_alerts
-
-        return cli_alerts.run(args, config, runtime)
-    if args.command == "sources":
-        from newsmon import cli_sources
-
-        return cli_sources.run(args, config, runtime)
-    if args.command == "run":
-        return _run(args, config, runtime)
     from newsmon.redis_conn import connect, describe
 
     conn = connect(runtime.redis_url, runtime.data_dir)
@@ -242,6 +264,19 @@ def _dispatch(args: argparse.Namespace) -> int:
             start_thread(config, conn, validate=config_validator())
         run_worker(config, conn, runtime.archive_url(), queues=args.queues, burst=args.burst)
     return 0
+
+
+# each command and what runs it (the handler imports what it needs, so `newsmon --help` stays light)
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Runtime], int]] = {
+    "config": _config_check, "keywords": _keywords, "dedupe": _dedupe, "breaking": _breaking, "demo": _demo,
+    "status": _status, "failed": _status, "web": _web_command, "search": _archive, "backtest": _archive,
+    "explain": _archive, "alerts": _alerts, "sources": _sources, "run": _run_command, "scheduler": _role,
+    "crawler": _role, "worker": _role,
+}
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    return _COMMANDS[args.command](args, Runtime.from_env())
 
 
 def _run(args: argparse.Namespace, config: Config, runtime: Runtime) -> int:
