@@ -84,9 +84,7 @@ def load_story(reference: str, runtime: Runtime, config: Config) -> Story:
     row = Archive(open_engine(runtime.archive_url())).get(reference)
     if row is None:
         raise NewsmonError(f"no archived story, file or URL {reference!r}")
-    fields = {k: row[k] for k in ("id", "source_id", "outlet", "language", "url", "canonical_url", "title", "text",
-                                  "author", "published", "fetched", "feed_guid")}
-    return Story(**fields)
+    return Archive.story_of(row)
 
 
 def _preview(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO) -> int:

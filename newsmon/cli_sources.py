@@ -54,13 +54,12 @@ def _states(config: Config, runtime: Runtime) -> dict[str, dict[str, str]] | Non
 
 
 def _ago(value: str | None) -> str:
+    """How long ago a stored epoch time was ("-" for never)."""
     if not value or value == "0":
         return "-"
-    seconds = max(0, time.time() - float(value))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f}{unit} ago"
-    return f"{seconds:.0f}s ago"
+    from newsmon.cli_status import duration
+
+    return f"{duration(max(0.0, time.time() - float(value)))} ago"
 
 
 def _list(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO) -> int:

@@ -22,7 +22,8 @@ def add_parser(commands: Any) -> None:
     failed.add_argument("--queue", default=None, help="only this queue (process or alerts)")
 
 
-def _ago(seconds: float | None) -> str:
+def duration(seconds: float | None) -> str:
+    """A duration as people read it in a table: 45s, 12m, 3h, 2d ("-" for none)."""
     if seconds is None:
         return "-"
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
@@ -40,17 +41,17 @@ def print_status(status: dict[str, Any], out: TextIO) -> None:
         out.write(f" (starting: workers and scheduler have {status['starting_seconds_left']} s to report in)")
     out.write("\n\nqueues\n")
     out.write(f"  {'queue':<8} {'depth':>6} {'oldest':>7} {'in/min':>7} {'out/min':>8} {'running':>8} {'failed':>7}\n")
-    out.writelines(f"  {name:<8} {q['depth']:>6} {_ago(q['oldest_age_seconds']):>7} {q['in_per_minute']:>7} "
+    out.writelines(f"  {name:<8} {q['depth']:>6} {duration(q['oldest_age_seconds']):>7} {q['in_per_minute']:>7} "
                   f"{q['out_per_minute']:>8} {q['started']:>8} {q['failed']:>7}\n" for name, q in status["queues"].items())
     out.write("\nworkers\n")
     if not status["workers"]:
         out.write("  no worker alive\n")
     out.writelines(f"  {w['host']}:{w['pid']} {','.join(w['queues'])} {w['state']} "
-                  f"job={w['current_job'] or '-'} heartbeat {_ago(w['last_heartbeat_age_seconds'])} ago\n" for w in status["workers"])
+                  f"job={w['current_job'] or '-'} heartbeat {duration(w['last_heartbeat_age_seconds'])} ago\n" for w in status["workers"])
     scheduler = status["scheduler"]
     out.write(f"\nscheduler: {'alive' if scheduler['alive'] else 'NOT RUNNING'}"
               f"{', leader ' + scheduler['leader'] if scheduler['leader'] else ''}"
-              f"{', heartbeat ' + _ago(scheduler['heartbeat_age_seconds']) + ' ago' if scheduler['alive'] else ''}\n")
+              f"{', heartbeat ' + duration(scheduler['heartbeat_age_seconds']) + ' ago' if scheduler['alive'] else ''}\n")
     out.write(f"\nsources\n  {'id':<22} {'status':<10} {'last poll':>9} {'success':>8} {'new':>8} {'fails':>5} "
               f"{'backoff':>7} failure\n")
     for s in status["sources"]:
@@ -58,11 +59,11 @@ def print_status(status: dict[str, Any], out: TextIO) -> None:
             continue
 
         def age(value: float | None) -> str:
-            return _ago(now - value) if value else "-"
+            return duration(now - value) if value else "-"
 
         out.write(f"  {s['id']:<22} {s['status'] or 'never':<10} {age(s['last_poll']):>9} {age(s['last_success']):>8} "
                   f"{age(s['last_new_story']):>8} {s['consecutive_failures']:>5} "
-                  f"{_ago(s['backoff_remaining_seconds']) if s['backoff_remaining_seconds'] else '-':>7} "
+                  f"{duration(s['backoff_remaining_seconds']) if s['backoff_remaining_seconds'] else '-':>7} "
                   f"{s['failure'] or ''}\n")
     out.write("\ndeliveries (last 24 h)\n")
     out.writelines(f"  {channel:<20} sent {d['sent_24h']:>5}  retried {d['retried_24h']:>5}  failed {d['failed']:>4}\n" for channel, d in status["deliveries"].items())

@@ -302,6 +302,12 @@ class Archive:
             row = conn.execute(select(stories).where(stories.c.id == story_id)).mappings().first()
         return dict(row) if row else None
 
+    @staticmethod
+    def story_of(row: dict[str, Any]) -> Story:
+        """The Story an archive row holds (what the crawler handed on)."""
+        return Story(**{k: row[k] for k in ("id", "source_id", "outlet", "language", "url", "canonical_url", "title",
+                                            "text", "author", "published", "fetched", "feed_guid")})
+
     def update_cluster(self, cluster_id: str) -> dict[str, Any]:
         """Recompute a cluster's summary from its member stories and return it."""
         with self._writing() as conn:

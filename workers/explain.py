@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from newsmon import keys
 from newsmon.errors import NewsmonError, NothingRunning
-from newsmon.models import Story, story_id_for
+from newsmon.models import story_id_for
 from newsmon.settings import Config, Runtime
 from newsmon.urls import canonical_url
 from workers.archive import Archive
@@ -32,8 +32,7 @@ def explain(config: Config, engine: Engine, runtime: Runtime, reference: str) ->
     row = archive.get(story_id)
     if row is None:
         raise NewsmonError(f"story {reference!r} is not in the archive")
-    story = Story(**{k: row[k] for k in ("id", "source_id", "outlet", "language", "url", "canonical_url", "title",
-                                         "text", "author", "published", "fetched", "feed_guid")})
+    story = Archive.story_of(row)
     result = matcher_for(config).match(story.title, story.text, story.language)
     try:
         conn = connect(runtime.redis_url, runtime.data_dir)
