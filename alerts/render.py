@@ -16,19 +16,13 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from newsmon.languages import NAMES, RIGHT_TO_LEFT
 from newsmon.models import Delivery, StoryAlert
 from newsmon.urls import readable_url
 
 TEMPLATES = Path(__file__).parent / "templates"
-RTL_LANGUAGES = frozenset({"ar", "ckb", "fa"})
-LANGUAGE_NAMES = {
-    "ar": "Arabic",
-    "ckb": "Sorani Kurdish",
-    "kmr": "Kurmanji Kurdish",
-    "en": "English",
-    "tr": "Turkish",
-    "fa": "Persian",
-}
+RTL_LANGUAGES = RIGHT_TO_LEFT
+LANGUAGE_NAMES = NAMES
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
 
 

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from newsmon.errors import NewsmonError, UsageError
-from newsmon.settings import LANGUAGES, Config, Runtime
+from newsmon.languages import LANGUAGES
+from newsmon.settings import Config, Runtime
 
 DEFAULT_ZONE = "Asia/Baghdad"  # a desk's default zone
 

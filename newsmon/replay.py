@@ -22,8 +22,9 @@ from urllib.parse import quote
 
 import yaml
 
+from newsmon.languages import RIGHT_TO_LEFT
+
 DEMO_SITE = Path(__file__).parent / "demo_site"
-_RTL = {"ar", "ckb", "fa"}
 
 
 @dataclass
@@ -142,7 +143,7 @@ class ReplaySite:
     @staticmethod
     def render_article(article: Article, base: str) -> bytes:
         """An outlet-like article page."""
-        direction = "rtl" if article.language in _RTL else "ltr"
+        direction = "rtl" if article.language in RIGHT_TO_LEFT else "ltr"
         url = html.escape(base + quote(article.path))
         body = "\n".join(f"<p>{html.escape(p)}</p>" for p in article.paragraphs)
         nav = "".join(f'<li><a href="/section/{i}">{html.escape(article.outlet)} {i}</a></li>' for i in range(1, 9))

@@ -22,13 +22,13 @@ from pydantic import (
 )
 
 from newsmon.errors import ConfigError
+from newsmon.languages import Language
 
 SOURCES_FILE = "sources.yaml"
 KEYWORDS_FILE = "keywords.yaml"
 ALERTS_FILE = "alerts.yaml"
 PIPELINE_FILE = "newsmon.yaml"  # optional
 
-LANGUAGES = ("ar", "ckb", "kmr", "en", "tr", "fa")
 _ID = r"^[a-z0-9][a-z0-9_.-]*$"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -61,7 +61,7 @@ class Source(_Model):
     id: str = Field(pattern=_ID, description="Unique id, used in Redis keys and logs")
     name: str = Field(min_length=1, description="Human-readable name of this source")
     outlet: str = Field(min_length=1, description="The outlet that publishes it (Kurdistan24, Rudaw, ...)")
-    language: Literal["ar", "ckb", "kmr", "en", "tr", "fa"] = Field(
+    language: Language = Field(
         description="Edition language: ar Arabic, ckb Sorani, kmr Kurmanji, en English, tr, fa"
     )
     kind: Literal["feed", "listing", "sitemap", "telegram"] = Field(
@@ -198,7 +198,7 @@ class Topic(_Model):
     all: list[Alias] = Field(default_factory=list, description="Terms that must all occur as well")
     none: list[Alias] = Field(default_factory=list, description="Terms whose presence suppresses the topic")
     near: list[Near] = Field(default_factory=list, description="Alias groups that must occur close together")
-    languages: list[Literal["ar", "ckb", "kmr", "en", "tr", "fa"]] | None = Field(
+    languages: list[Language] | None = Field(
         default=None, description="Only stories in these languages; all languages when absent"
     )
     urgent: bool = Field(default=False, description="Urgent topics bypass digests and quiet hours")
@@ -339,7 +339,7 @@ class Desk(_Model):
 
     channels: list[str] = Field(min_length=1, description="Channel ids from `channels`")
     topics: list[str] = Field(min_length=1, description="Topic ids from keywords.yaml, or '*' for all")
-    languages: list[Literal["ar", "ckb", "kmr", "en", "tr", "fa"]] | None = Field(
+    languages: list[Language] | None = Field(
         default=None, description="Only stories in these languages")
     outlets: list[str] | None = Field(default=None, description="Only stories from these outlets")
     mode: Literal["instant", "digest"] = Field(default="instant", description="instant alerts, or digests only")
