@@ -20,6 +20,7 @@ import redis
 
 from alerts.jobs import enqueue_deliveries
 from newsmon import keys
+from newsmon.redis_conn import acquire
 from newsmon.settings import Config, Desk
 from newsmon.status import collect, load_for_status
 
@@ -42,7 +43,7 @@ def evaluate(config: Config, conn: redis.Redis, now: float | None = None,
         (problems that started, problems that cleared).
     """
     now = time.time() if now is None else now
-    if exclusive and not conn.set(LOCK, uuid.uuid4().hex, nx=True, ex=INTERVAL // 2):
+    if exclusive and not acquire(conn, LOCK, uuid.uuid4().hex, INTERVAL // 2):
         return [], []
     on_disk, error = load_for_status(config.directory, conn, validate)
     current = {p["id"]: p for p in collect(config if error else on_disk, conn, now, config_error=error)["problems"]}

@@ -11,7 +11,7 @@ import redis
 
 from crawler import health
 from newsmon import keys, stats
-from newsmon.redis_conn import release_if_owner
+from newsmon.redis_conn import acquire, release_if_owner
 from newsmon.settings import Source
 
 MAX_ENTRY_FAILURES = 3
@@ -25,7 +25,7 @@ def poll_lock_ttl(interval: int) -> int:
 
 def acquire_poll(conn: redis.Redis, source_id: str, token: str, interval: int) -> bool:
     """Take the source's poll lock; False while a previous poll is requested or running."""
-    return bool(conn.set(keys.poll_lock(source_id), token, nx=True, ex=poll_lock_ttl(interval)))
+    return acquire(conn, keys.poll_lock(source_id), token, poll_lock_ttl(interval))
 
 
 def release_poll(conn: redis.Redis, source_id: str, token: str) -> bool:

@@ -26,7 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from crawler import polls
 from newsmon import keys
 from newsmon.models import PollRequest, utcnow
-from newsmon.redis_conn import release_if_owner
+from newsmon.redis_conn import acquire, release_if_owner
 from newsmon.settings import Config, Source
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class LeaderLock:
         if self.held:
             self.held = bool(self.conn.eval(_RENEW, 1, keys.SCHEDULER_LEADER, self.identity, self.ttl))
         if not self.held:
-            self.held = bool(self.conn.set(keys.SCHEDULER_LEADER, self.identity, nx=True, ex=self.ttl))
+            self.held = acquire(self.conn, keys.SCHEDULER_LEADER, self.identity, self.ttl)
         if self.held != was:
             log.info("scheduler %s leader=%s", self.identity, self.held)
         return self.held

@@ -206,6 +206,12 @@ class EmbeddedRedis:
         self.stop()
 
 
+def acquire(conn: redis.Redis, key: str, token: str, ttl: int) -> bool:
+    """Take an expiring lock (or one-time claim) held by `token`: True for exactly one caller until it
+    expires or its owner releases it (`release_if_owner`)."""
+    return bool(conn.set(key, token, nx=True, ex=ttl))
+
+
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0

@@ -24,6 +24,7 @@ from typing import Any
 
 from newsmon import keys
 from newsmon.models import BreakingEvent, Sighting, Story
+from newsmon.redis_conn import acquire
 
 SURGE_MINIMUM = 5  # new stories in an hour below which nothing is a surge
 SURGE_CHANCE = 0.001  # a count this unlikely under the usual mean starts a surge
@@ -163,14 +164,14 @@ def surge_change(conn: Any, topic: str, count: int, usual: float, at: datetime) 
     """Whether a surge of the topic starts now (True once per start, whichever worker asks first);
     a count below the threshold ends a running surge."""
     if count >= surge_threshold(usual):
-        return bool(conn.set(keys.surge_active(topic), int(at.timestamp()), nx=True, ex=6 * HOUR))
+        return acquire(conn, keys.surge_active(topic), str(int(at.timestamp())), 6 * HOUR)
     conn.delete(keys.surge_active(topic))
     return False
 
 
 def claim(conn: Any, desk_id: str, event: BreakingEvent) -> bool:
     """Claim the event for the desk: True for exactly one caller."""
-    return bool(conn.set(keys.breaking_fired(desk_id, event.key()), "1", nx=True, ex=keys.BREAKING_TTL))
+    return acquire(conn, keys.breaking_fired(desk_id, event.key()), "1", keys.BREAKING_TTL)
 
 
 def remember(conn: Any, event: BreakingEvent) -> None:
