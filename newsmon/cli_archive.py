@@ -8,6 +8,7 @@ import re
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from newsmon.errors import NewsmonError, UsageError
 from newsmon.languages import LANGUAGES
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO 
         raise UsageError("backtest needs --keywords FILE (a candidate keywords file) or --breaking")
     if args.command == "backtest":
         from newsmon.settings import load_keywords
-        from workers.backtest import backtest, print_report
+        from workers.backtest import backtest
 
         report = backtest(engine, config.keywords, load_keywords(args.keywords), parse_since(args.since),
                           samples=args.samples, candidate_source=args.keywords)
@@ -75,9 +76,15 @@ def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO 
             print_report(report, out)
         return 0
     from alerts.desks import next_digest
-    from workers.explain import explain, print_explanation
+    from newsmon.errors import NothingRunning
+    from newsmon.redis_conn import connect
+    from workers.explain import explain
 
-    report = explain(config, engine, runtime, args.story)
+    try:
+        conn, note = connect(runtime.redis_url, runtime.data_dir), None
+    except NothingRunning as exc:
+        conn, note = None, str(exc)  # the archive still answers for topics and dedupe
+    report = explain(config, engine, conn, args.story, note)
     now = datetime.now(UTC)
     for desk_id, found in report["desks"].items():  # when a story still held will go out
         routing, desk = found["routing"], config.alerts.all_desks().get(desk_id)
@@ -185,3 +192,77 @@ def _search(args: argparse.Namespace, config: Config, engine: Any, out: TextIO) 
     if not hits and not args.json:
         out.write("no story found\n")
     return 0
+
+
+def print_explanation(report: dict[str, Any], out: TextIO) -> None:
+    """The explanation as text."""
+    story = report["story"]
+    out.write(f"story {story['id']} [{story['language']}] {story['outlet']}: {story['title']}\n{story['url']}\n")
+    out.write(f"tagged when processed (config {story['config_version']}): "
+              f"{', '.join(report['stored_topics']) or 'no topic'}\n")
+    out.write("topics with the current config: " + (", ".join(
+        f"{t} ({', '.join(w)})" for t, w in report["topics_now"].items()) or "none") + "\n")
+    out.writelines(f"suppressed: {topic} by the none term(s) {', '.join(words)}\n" for topic, words in report["suppressed"].items())
+    d = report["dedupe"]
+    kind = {"new": "a new story", "url": "a URL seen before (edit or re-poll)", "exact": "an exact copy",
+            "near": f"a near copy (similarity {d['similarity']})"}.get(d["kind"], d["kind"])
+    out.write(f"dedupe: {kind}; cluster {d['cluster']} with {d['cluster_members']} member(s), first story "
+              f"{d['cluster_first_story']}" + (f"; copy of {d['duplicate_of']}" if d["duplicate_of"] else "") + "\n")
+    if report.get("redis"):
+        out.write(f"alert records and routing: {report['redis']}\n")
+    for desk_id, desk in report["desks"].items():
+        out.write(f"desk {desk_id}:\n")
+        if not desk["topics"]:
+            out.write("  no topic of the story\n")
+        out.writelines(f"  {topic}: {why}\n" for topic, why in desk["topics"].items())
+        if desk["routing"]:
+            out.write(f"  routing: {routing_line(desk['routing'], desk['timezone'], desk.get('next_digest'))}\n")
+        if desk.get("breaking"):
+            out.write(f"  breaking alert with this story: {routing_line(desk['breaking'], desk['timezone'])}\n")
+        elif desk.get("cluster_broke"):
+            out.write("  its cluster broke (spread across outlets): the breaking alert named the cluster's first story\n")
+
+
+def _local(moment: str | datetime, zone: str, seconds: bool = False) -> str:
+    """An ISO time (or datetime) in the desk's zone, as desks read it."""
+    value = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(ZoneInfo(zone))
+    return local.strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
+
+
+def routing_line(routing: dict[str, Any], zone: str, next_digest: datetime | None = None) -> str:
+    """What routing did with the story for one desk: sent at once; held (when and why) and in which
+    digest it went out, or that it is still waiting (for the next digest, when known); not alerted."""
+    decision = routing["decision"]
+    note = f" ({routing['note']})" if routing.get("note") else ""
+    if decision == "sent at once":
+        return f"sent at once at {_local(routing['at'], zone)}"
+    if not decision.startswith("held"):
+        return f"{decision}{note}"
+    line = f"held for the next digest at {_local(routing['at'], zone)}{note}; "
+    if routing.get("digest"):
+        count = routing.get("digest_stories")
+        size = f" ({count} stor{'y' if count == 1 else 'ies'})" if count else ""
+        return (line + f"went out in the digest of {_local(routing['digest'], zone)}{size}, handed to the desk's "
+                f"channels at {_local(routing['digest_sent'], zone, seconds=True)}")
+    if next_digest is not None:
+        return line + f"still waiting for the digest of {_local(next_digest, zone)}"
+    return line + "still waiting"
+
+
+def print_report(report: dict[str, Any], out: TextIO) -> None:
+    """The backtest as text for an operator."""
+    out.write(f"backtest over {report['stories']} archived stories ({report['stories_per_second']} stories/s); "
+              "nothing was changed or sent\n")
+    out.write(f"\n{'topic':<20} {'newly match':>12} {'stop matching':>14} {'unchanged':>10}\n")
+    out.writelines(f"{topic:<20} {t['new']:>12} {t['gone']:>14} {t['kept']:>10}\n" for topic, t in report["topics"].items())
+    for topic, t in report["topics"].items():
+        for change, label in (("new", "would newly match"), ("gone", "would stop matching")):
+            if not t["samples"].get(change):
+                continue
+            by = ", ".join(f"{k.split(':', 1)[1]} {v.get(change, 0)}" for k, v in t["by"].items() if v.get(change))
+            out.write(f"\n{topic}: {label} ({by})\n")
+            for sample in t["samples"][change]:
+                matched = f"  [{', '.join(sample['matched'])}]" if sample["matched"] else ""
+                out.write(f"  [{sample['language']}] {sample['outlet']}: {sample['title'][:80]}{matched}\n"
+                          f"      {sample['url']}\n")

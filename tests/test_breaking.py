@@ -233,9 +233,9 @@ def test_a_desks_breaking_settings_are_validated(tmp_path: Path) -> None:
 
 
 def test_a_digest_desk_gets_the_breaking_alert_in_its_digest_and_explain_says_so(
-        tmp_path: Path, redis_conn: redis.Redis, redis_url: str) -> None:
+        tmp_path: Path, redis_conn: redis.Redis) -> None:
     from alerts.jobs import held_key, route_story, send_digest
-    from workers.explain import routing_line
+    from newsmon.cli_archive import routing_line
 
     alerts = {"channels": {"c": {"type": "console"}},
               "desks": {"evening": {"topics": ["k1_base"], "channels": ["c"], "mode": "digest",
@@ -262,16 +262,15 @@ def test_a_digest_desk_gets_the_breaking_alert_in_its_digest_and_explain_says_so
     # `newsmon explain`: the first story names its breaking alert, a copy says its cluster broke
     import io
 
-    from newsmon.settings import Runtime
-    from workers.explain import explain, print_explanation
+    from newsmon.cli_archive import print_explanation
+    from workers.explain import explain
 
-    runtime = Runtime(redis_url=redis_url, database_url=f"sqlite:///{tmp_path / 'archive.sqlite'}", data_dir=tmp_path)
-    engine = open_engine(runtime.archive_url())
+    engine = open_engine(f"sqlite:///{tmp_path / 'archive.sqlite'}")
     out = io.StringIO()
-    print_explanation(explain(config, engine, runtime, first), out)
+    print_explanation(explain(config, engine, redis_conn, first), out)
     assert "  breaking alert with this story: held for the next digest at 2026-11-16 10:15 +03" in out.getvalue()
     out = io.StringIO()
-    print_explanation(explain(config, engine, runtime, copy_of_seed(2, "Rudaw", 14)["id"]), out)
+    print_explanation(explain(config, engine, redis_conn, copy_of_seed(2, "Rudaw", 14)["id"]), out)
     assert "its cluster broke (spread across outlets)" in out.getvalue()
 
 

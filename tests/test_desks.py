@@ -15,11 +15,11 @@ from rq.serializers import JSONSerializer
 from alerts.desks import next_digest
 from alerts.jobs import DELIVERY_STATS, digest_tick, held_key, route_story
 from newsmon import jobcontext, keys
+from newsmon.cli_archive import routing_line
 from newsmon.models import Story, story_id_for
 from newsmon.settings import load_config
 from newsmon.urls import canonical_url
 from tests.conftest import SmtpServer, WebhookReceiver, write_config
-from workers.explain import routing_line
 from workers.jobs import process_story
 
 SOURCE = {"id": "s1", "name": "S", "outlet": "O", "language": "ar", "kind": "feed", "url": "http://x/f"}

@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -125,21 +125,3 @@ def _pool(matcher: Matcher, processes: int, source: str) -> Iterator[Any]:
             processes, initializer=_compile_in_child,
             initargs=(matcher.keywords.model_dump(mode="json"), source)) as pool:
         yield pool
-
-
-def print_report(report: dict[str, Any], out: TextIO) -> None:
-    """The backtest as text for an operator."""
-    out.write(f"backtest over {report['stories']} archived stories ({report['stories_per_second']} stories/s); "
-              "nothing was changed or sent\n")
-    out.write(f"\n{'topic':<20} {'newly match':>12} {'stop matching':>14} {'unchanged':>10}\n")
-    out.writelines(f"{topic:<20} {t['new']:>12} {t['gone']:>14} {t['kept']:>10}\n" for topic, t in report["topics"].items())
-    for topic, t in report["topics"].items():
-        for change, label in (("new", "would newly match"), ("gone", "would stop matching")):
-            if not t["samples"].get(change):
-                continue
-            by = ", ".join(f"{k.split(':', 1)[1]} {v.get(change, 0)}" for k, v in t["by"].items() if v.get(change))
-            out.write(f"\n{topic}: {label} ({by})\n")
-            for sample in t["samples"][change]:
-                matched = f"  [{', '.join(sample['matched'])}]" if sample["matched"] else ""
-                out.write(f"  [{sample['language']}] {sample['outlet']}: {sample['title'][:80]}{matched}\n"
-                          f"      {sample['url']}\n")
