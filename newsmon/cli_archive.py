@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from newsmon.errors import NewsmonError, UsageError
 from newsmon.languages import LANGUAGES
+from newsmon.models import as_utc
 from newsmon.settings import Config, Runtime
 
 DEFAULT_ZONE = "Asia/Baghdad"  # a desk's default zone
@@ -162,10 +163,7 @@ def validate_search(args: argparse.Namespace, config: Config, engine: Any) -> An
 
 def _time(value: Any, zone: Any) -> datetime | None:
     """A time from an archive row (a datetime, or SQLite's text), in `zone`; stored times are UTC."""
-    if value is None:
-        return None
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(zone)
+    return None if value is None else as_utc(value).astimezone(zone)
 
 
 def _search(args: argparse.Namespace, config: Config, engine: Any, out: TextIO) -> int:
@@ -225,8 +223,7 @@ def print_explanation(report: dict[str, Any], out: TextIO) -> None:
 
 def _local(moment: str | datetime, zone: str, seconds: bool = False) -> str:
     """An ISO time (or datetime) in the desk's zone, as desks read it."""
-    value = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
-    local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(ZoneInfo(zone))
+    local = as_utc(moment).astimezone(ZoneInfo(zone))
     return local.strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
 
 

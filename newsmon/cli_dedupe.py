@@ -9,11 +9,11 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from newsmon.models import story_id_for
+from newsmon.models import as_utc, story_id_for, utcnow
 from newsmon.settings import DedupeSettings, default_config_dir, load_config
 from newsmon.urls import canonical_url
 
@@ -88,7 +88,4 @@ def jsonl_stories(stream: Iterable[str]) -> Iterator[tuple[Any, dict[str, Any], 
 def published_at(record: dict[str, Any]) -> datetime:
     """A record's `published` (UTC when it names no zone), or now when it has none."""
     published = record.get("published")
-    if not published:
-        return datetime.now(UTC)
-    moment = datetime.fromisoformat(published)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return as_utc(published) if published else utcnow()

@@ -21,6 +21,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(value: object) -> datetime:
+    """A datetime (or its ISO text, as SQLite and YAML give it) made timezone-aware: without a zone it is
+    UTC, which is how newsmon stores every time."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def story_id_for(canonical_url: str) -> str:
     """A story's id (16 hex digits): stable for the URL's identity, so retries, re-polls and the AMP,
     mobile or tracking forms of one URL all name the same story."""

@@ -13,7 +13,7 @@ import html
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,6 +23,7 @@ from urllib.parse import quote
 import yaml
 
 from newsmon.languages import RIGHT_TO_LEFT
+from newsmon.models import as_utc
 
 DEMO_SITE = Path(__file__).parent / "demo_site"
 
@@ -114,7 +115,7 @@ class ReplaySite:
                     title, paragraphs = item["title"], item["paragraphs"]
                 feed.articles.append(Article(
                     path=item["path"], title=title, paragraphs=paragraphs, language=feed.language,
-                    outlet=feed.outlet, published=_as_utc(item["published"]), author=item.get("author", ""),
+                    outlet=feed.outlet, published=as_utc(item["published"]), author=item.get("author", ""),
                 ))
             site.add_feed(feed)
         return site
@@ -257,10 +258,3 @@ def read_story_file(path: Path) -> tuple[str, list[str]]:
     """A story text file: the first line is the title, blank-line separated paragraphs follow."""
     lines = path.read_text(encoding="utf-8").strip().split("\n\n")
     return lines[0].strip(), [p.strip() for p in lines[1:] if p.strip()]
-
-
-def _as_utc(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

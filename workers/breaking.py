@@ -19,11 +19,11 @@ import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from newsmon import keys
-from newsmon.models import BreakingEvent, Sighting, Story
+from newsmon.models import BreakingEvent, Sighting, Story, as_utc
 from newsmon.redis_conn import acquire
 
 SURGE_MINIMUM = 5  # new stories in an hour below which nothing is a surge
@@ -33,8 +33,7 @@ HOUR = 3600
 
 def story_time(story: Story) -> datetime:
     """When a story appeared: its publication time when the outlet gives one, else its fetch time."""
-    moment = story.published or story.fetched
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return as_utc(story.published or story.fetched)
 
 
 def sighting_of(story: Story) -> Sighting:
@@ -199,13 +198,6 @@ def event_record(event: BreakingEvent, names: dict[str, Any], stories: list[str]
             "at": event.at.isoformat()}
 
 
-def _moment(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def replay_archive(engine: Any, since: datetime | None, outlets: int, minutes: int,
                    names: dict[str, str] | None = None) -> list[BreakingEvent]:
     """The breaking events the archive's stories would have made with these thresholds, in time order
@@ -222,7 +214,7 @@ def replay_archive(engine: Any, since: datetime | None, outlets: int, minutes: i
         rows = conn.execute(text(query), params).mappings().all()
     stories = []
     for row in rows:
-        at = _moment(row["published"]) or _moment(row["fetched"])
+        at = as_utc(row["published"] or row["fetched"])
         topics = row["topics"] if isinstance(row["topics"], list) else json.loads(row["topics"] or "[]")
         stories.append((at, row, [t["topic"] for t in topics]))
     stories.sort(key=lambda item: item[0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -13,7 +13,7 @@ from rq import Queue, Retry
 from rq.job import Job
 
 from newsmon import jobcontext, keys, stats
-from newsmon.models import BreakingEvent, Carrier, Sighting, Story, StoryAlert, TopicMatch, utcnow
+from newsmon.models import BreakingEvent, Carrier, Sighting, Story, StoryAlert, TopicMatch, as_utc, utcnow
 from newsmon.normalize import normalize_text
 from newsmon.serializer import JobSerializer
 from newsmon.settings import KEYWORDS_FILE, Config
@@ -173,7 +173,8 @@ def _process_batch(ctx: jobcontext.JobContext, payloads: list[Any]) -> tuple[lis
         cluster, kind, summary = outcome
         for topic, hits in result.suppressed.items():
             log.info("suppressed story=%s topic=%s by=%s", story.id, topic, [h.text for h in hits])
-        if backlog_age(ctx.config, story) is not None:
+        backlog = backlog_age(ctx.config, story) is not None
+        if backlog:
             fresh = {}
             hold_back(ctx.config, ctx.redis, story, result.matches)
         else:
@@ -181,7 +182,7 @@ def _process_batch(ctx: jobcontext.JobContext, payloads: list[Any]) -> tuple[lis
         others = [o for o in summary["outlets"] if o != story.outlet]
         enqueued = hand_on(ctx.config, ctx.redis, story, fresh, cluster_id=cluster, also=others)
         mark_alerted(ctx.redis, story.id, cluster, fresh)
-        if backlog_age(ctx.config, story) is None:
+        if not backlog:
             enqueued += check_breaking(ctx.config, ctx.redis, story, cluster, kind == "new", result.matches,
                                        summary.get("topics") or [])
         topics = [t.topic for t in result.matches]
@@ -269,8 +270,7 @@ def backlog_age(config: Config, story: Story, now: datetime | None = None) -> ti
     limit = config.alerts.first_poll_max_age_hours
     if not story.first_poll or not limit or story.published is None:
         return None
-    published = story.published if story.published.tzinfo else story.published.replace(tzinfo=UTC)
-    age = (now or utcnow()) - published
+    age = (now or utcnow()) - as_utc(story.published)
     return age if age > timedelta(hours=limit) else None
 
 
