@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import defaultdict
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -35,7 +33,6 @@ def run(args: argparse.Namespace, config_dir: Path | None, out: TextIO = sys.std
     config = load_config(config_dir or default_config_dir())
     matcher = None
     names: dict[str, Any] = {}
-    new_by_topic: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
     detector = Detector(outlets=args.outlets, minutes=args.minutes)
     topic_names = {t: topic.name for t, topic in config.keywords.topics.items()}
     with scratch_index(config.pipeline.dedupe, None) as index:
@@ -51,11 +48,7 @@ def run(args: argparse.Namespace, config_dir: Path | None, out: TextIO = sys.std
             names.setdefault(verdict.cluster, names.get(verdict.cluster, verdict.cluster))
             sighting = Sighting(outlet=record.get("outlet", ""), at=at, language=record.get("language", ""),
                                 story_id=story_id, title=record.get("title", ""), url=record["url"])
-            new_cluster = verdict.kind == "new"
-            if new_cluster:
-                for topic in topics:
-                    new_by_topic[topic].append((at, story_id))
-            for event in detector.add(verdict.cluster, sighting, new_cluster, topics, topic_names):
-                recent = [s for t, s in new_by_topic.get(event.topic or "", []) if (at - t).total_seconds() < 3600]
+            for event in detector.add(verdict.cluster, sighting, verdict.kind == "new", topics, topic_names):
+                recent = detector.recent(event.topic, at) if event.topic else []
                 out.write(json.dumps(event_record(event, names, recent), ensure_ascii=False) + "\n")
     return 0

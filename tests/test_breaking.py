@@ -292,3 +292,25 @@ def test_a_surge_on_redis_starts_once_for_every_worker_and_ends(redis_conn: redi
     count, usual = breaking.record_new_cluster(redis_conn, "kirkuk", "quiet", later)
     assert count == 1 and not breaking.surge_change(redis_conn, "kirkuk", count, usual, later)
     assert not redis_conn.exists(keys.surge_active("kirkuk"))  # the surge has ended
+
+
+def test_batch_contract_reports_a_surge_with_its_stories() -> None:
+    """Five new Kirkuk stories within the hour, on a topic with no usual hour: one surge event naming
+    them (at least five is the minimum); the topics given in the input are used as they are."""
+    import random
+
+    rng = random.Random(7)
+    lines = []
+    for n in range(7):
+        words = " ".join("".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(7)) for _ in range(80))
+        lines.append(json.dumps({"id": f"k{n}", "url": f"https://o{n}.example/{n}", "title": f"Kirkuk {n}",
+                                 "text": words, "outlet": f"O{n}", "language": "en", "topics": ["kirkuk"],
+                                 "published": (T0 + timedelta(minutes=9 * n)).isoformat()}))
+    result = subprocess.run([sys.executable, "-m", "newsmon", "--config-dir", str(SHIPPED_CONFIG), "breaking",
+                             "--jsonl", "--outlets", "50"], input="\n".join(lines) + "\n", capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(e["kind"], e["topic"], e["stories"], e["count"]) for e in events] == [
+        ("surge", "kirkuk", ["k0", "k1", "k2", "k3", "k4"], 5)]
+    assert events[0]["at"] == (T0 + timedelta(minutes=36)).isoformat()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -85,7 +85,10 @@ class Detector:
     surge: bool = True
     sightings: dict[str, list[Sighting]] = field(default_factory=lambda: defaultdict(list))
     fired: set[str] = field(default_factory=set)
-    new_clusters: dict[str, list[datetime]] = field(default_factory=lambda: defaultdict(list))
+    # per topic: its new clusters of the last two hours (time, story id), and its counts per hour since the
+    # epoch (the usual hour is read from them, as on Redis)
+    new_clusters: dict[str, list[tuple[datetime, str]]] = field(default_factory=lambda: defaultdict(list))
+    hourly: dict[str, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
     surging: dict[str, bool] = field(default_factory=dict)
 
     def add(self, cluster: str, sighting: Sighting, new_cluster: bool, topics: list[str],
@@ -100,15 +103,21 @@ class Detector:
                 events.append(cluster_event(cluster, within, sighting.at))
         if self.surge and new_cluster:
             for topic in topics:
-                events += self._surge(topic, sighting.at, (names or {}).get(topic))
+                events += self._surge(topic, sighting.at, sighting.story_id, (names or {}).get(topic))
         return events
 
-    def _surge(self, topic: str, now: datetime, name: str | None) -> list[BreakingEvent]:
-        times = self.new_clusters[topic]
-        times.append(now)
-        count = sum(1 for t in times if now - timedelta(hours=1) < t <= now)
-        usual = sum(1 for t in times for day in range(1, keys.SURGE_DAYS + 1)
-                    if now - timedelta(days=day, hours=1) < t <= now - timedelta(days=day)) / keys.SURGE_DAYS
+    def recent(self, topic: str, now: datetime) -> list[str]:
+        """The story ids of the topic's new clusters in the hour up to `now`."""
+        return [story for at, story in self.new_clusters[topic] if now - timedelta(hours=1) < at <= now]
+
+    def _surge(self, topic: str, now: datetime, story_id: str, name: str | None) -> list[BreakingEvent]:
+        latest = self.new_clusters[topic]
+        latest.append((now, story_id))
+        latest[:] = [(at, story) for at, story in latest if at > now - timedelta(hours=2)]  # bounded: recent only
+        hour = int(now.timestamp() // HOUR)
+        self.hourly[topic][hour] += 1
+        count = len(self.recent(topic, now))
+        usual = sum(self.hourly[topic][hour - 24 * day] for day in range(1, keys.SURGE_DAYS + 1)) / keys.SURGE_DAYS
         threshold = surge_threshold(usual)
         if count >= threshold and not self.surging.get(topic):
             self.surging[topic] = True
