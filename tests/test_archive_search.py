@@ -361,3 +361,20 @@ def test_backtest_in_a_process_with_threads_starts_its_children_fresh(tmp_path: 
     assert threaded["topics"] == alone["topics"] and threaded["stories"] == alone["stories"]
     if (os.cpu_count() or 1) > 1:
         assert methods == ["forkserver"]
+
+
+def test_the_index_finds_codes_as_the_matchers_rule_does() -> None:
+    """The index reads codes from digit runs (fast); it must find exactly the separated codes the
+    matcher's CODE pattern finds, on random text of letters, digits, spaces and dashes in two scripts."""
+    import random
+
+    from newsmon.normalize import normalize_text
+    from workers.morphology import CODE
+    from workers.search import _codes
+
+    rng = random.Random(17)
+    pieces = ["a", "b", "k", "K", "كيه", "x", " ", " ", "-", "1", "2", "45", "678", "12345", "٣", "é", "K-1", "k 1"]
+    for _ in range(5000):
+        text = normalize_text("".join(rng.choice(pieces) for _ in range(rng.randint(1, 30))))
+        expected = {m.group(1) + m.group(2) for m in CODE.finditer(text) if m.end(1) != m.start(2)}
+        assert _codes(text) == expected, text

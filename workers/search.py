@@ -52,9 +52,23 @@ def index_text(title: str, body: str, normalized_body: str | None = None) -> str
     return " ".join(words) + (" " + " ".join(sorted(extra)) if extra else "")
 
 
+_DIGIT_RUN = re.compile(r"\d+")
+
+
 def _codes(normalized: str) -> set[str]:
-    """The letter–digit codes of a normalized text, joined (k-1, k 1 → k1)."""
-    return {m.group(1) + m.group(2) for m in CODE.finditer(normalized) if m.end(1) != m.start(2)}
+    """The letter–digit codes of a normalized text written apart, joined (k-1, k 1 → k1): what `CODE`
+    finds with a separator, read from the digit runs (a third of the time of trying every letter)."""
+    found = set()
+    for run in _DIGIT_RUN.finditer(normalized):
+        separator = run.start() - 1
+        if run.end() - run.start() > 4 or separator < 1 or normalized[separator] not in " -":
+            continue  # joined codes (k1) are words of the index already
+        start = separator
+        while start > 0 and separator - start < 5 and normalized[start - 1].isalpha():
+            start -= 1
+        if 1 <= separator - start <= 4 and (start == 0 or not normalized[start - 1].isalpha()):
+            found.add(normalized[start:separator] + run.group(0))
+    return found
 
 
 # a code written with a space in a query: capitals or Arabic-script letters, then digits (K 1, F 16, كيه 1),
