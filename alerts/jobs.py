@@ -74,7 +74,7 @@ def route_story(payload: dict[str, Any], now: datetime | None = None) -> dict[st
             note = "the desk takes digests only"
         record = {"decision": "sent at once" if decision == desks.INSTANT else "held for the next digest",
                   "note": note, "at": now.isoformat(timespec="seconds")}
-        field = desk_id if alert.breaking is None else f"{desk_id}:breaking"
+        field = keys.explain_field(desk_id, alert.breaking is not None)
         ctx.redis.hset(keys.explain(alert.story_id), field, json.dumps(record))
         ctx.redis.expire(keys.explain(alert.story_id), ctx.config.pipeline.dedupe.window_days * 86400)
         log.info("routed story=%s desk=%s decision=%s%s", alert.story_id, desk_id, decision,
@@ -141,7 +141,7 @@ def _record_digest(config: Config, conn: redis.Redis, desk_id: str, items: list[
     sent = utcnow().isoformat(timespec="seconds")
     for item in items:
         key = keys.explain(item.story_id)
-        field = desk_id if item.breaking is None else f"{desk_id}:breaking"
+        field = keys.explain_field(desk_id, item.breaking is not None)
         raw = conn.hget(key, field)
         record = json.loads(raw) if raw else {"decision": "held for the next digest", "note": item.note}
         record.update({"digest": slot.isoformat(timespec="seconds"), "digest_stories": len(items), "digest_sent": sent})

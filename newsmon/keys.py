@@ -122,3 +122,9 @@ def desk_last_digest(desk_id: str) -> str:
 def desk_instant(desk_id: str) -> str:
     """Sorted set of the desk's recent instant alerts (score = time), for its throttle."""
     return f"newsmon:desk:{desk_id}:instant"
+
+
+def explain_field(desk_id: str, breaking: bool = False) -> str:
+    """The field of a story's explain hash that holds what routing did for a desk (its breaking alert
+    apart from its own alert)."""
+    return f"{desk_id}:breaking" if breaking else desk_id

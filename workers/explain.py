@@ -55,7 +55,7 @@ def explain(config: Config, engine: Engine, conn: Any, reference: str, redis_not
         broke = (conn is not None and desk.breaking is not None
                  and bool(conn.exists(keys.breaking_fired(desk_id, f"breaking:{row['cluster_id']}"))))
         desks[desk_id] = {"topics": topics, "routing": decisions.get(desk_id), "timezone": desk.timezone,
-                          "breaking": decisions.get(f"{desk_id}:breaking"), "cluster_broke": broke}
+                          "breaking": decisions.get(keys.explain_field(desk_id, breaking=True)), "cluster_broke": broke}
     return {
         "story": {"id": story.id, "title": story.title, "url": story.url, "outlet": story.outlet,
                   "language": story.language, "config_version": row["config_version"]},
