@@ -55,8 +55,8 @@ sys.path.insert(0, str(ROOT))
 from bench.benchredis import bench_redis
 from bench.machine import describe, spread
 from newsmon import keys
+from newsmon.app.replay import Article, Feed, ReplaySite
 from newsmon.models import PollRequest
-from newsmon.replay import Article, Feed, ReplaySite
 
 ALPHABETS = {"ar": "ابتثجحخدذرزسشصضطظعغفقكلمنهوية", "ckb": "ئابپتجچحخدرڕزژسشعغفڤقکگلڵمنوۆهەیێ",
              "kmr": "abcçdeêfghiîjklmnopqrsştuûvwxyz", "en": "abcdefghijklmnopqrstuvwxyz"}

@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 from bench.benchredis import bench_redis
 from bench.machine import describe
 from newsmon import keys
+from newsmon.app.replay import Article, Feed, ReplaySite
 from newsmon.models import PollRequest
-from newsmon.replay import Article, Feed, ReplaySite
 
 PARAGRAPH = ("Officials in Kirkuk said on Tuesday that the provincial council would meet next week to discuss "
              "the budget, security arrangements and the return of displaced families to their villages. ")

@@ -49,8 +49,8 @@ from bench.pipeline import (
     write_config,
 )
 from newsmon import keys, stats
+from newsmon.app.replay import Article
 from newsmon.models import PollRequest, Story, story_id_for
-from newsmon.replay import Article
 
 
 def make_stories(count: int, seed: int) -> list[dict]:

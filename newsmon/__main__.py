@@ -2,6 +2,6 @@
 
 import sys
 
-from newsmon.cli import main
+from newsmon.app.cli import main
 
 sys.exit(main())

@@ -25,7 +25,7 @@ import redis
 import yaml
 from aiosmtpd.controller import Controller
 
-from newsmon.replay import Article, Feed, ReplaySite
+from newsmon.app.replay import Article, Feed, ReplaySite
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -151,13 +151,13 @@ def test_the_worker_hands_one_breaking_alert_to_the_desk_that_asks(desks, redis_
     assert alert.story_id == copy_of_seed(0, "Kurdistan24", 0)["id"]  # the cluster's first story
     # counted for /metrics and listed as spreading now on the web page
     from newsmon import stats
-    from newsmon.web import spreading_now
+    from newsmon.app.web import spreading_now
 
     assert stats.totals(redis_conn, ["breaking:cluster", "breaking:surge"], 60) == {"breaking:cluster": 1,
                                                                                  "breaking:surge": 0}
     [now] = spreading_now(redis_conn)
     assert now["title"] == SEED_TITLE and now["spread"] == "3 outlets in 14 min: Kurdistan24, Shafaq News, Rudaw"
-    from newsmon.web import create_app
+    from newsmon.app.web import create_app
 
     page = create_app(desks, redis_conn, lambda n: []).test_client().get("/").get_data(as_text=True)
     assert '<table id="spreading">' in page and "3 outlets in 14 min: Kurdistan24, Shafaq News, Rudaw" in page
@@ -235,7 +235,7 @@ def test_a_desks_breaking_settings_are_validated(tmp_path: Path) -> None:
 def test_a_digest_desk_gets_the_breaking_alert_in_its_digest_and_explain_says_so(
         tmp_path: Path, redis_conn: redis.Redis) -> None:
     from alerts.jobs import held_key, route_story, send_digest
-    from newsmon.cli_archive import routing_line
+    from newsmon.app.cli_archive import routing_line
 
     alerts = {"channels": {"c": {"type": "console"}},
               "desks": {"evening": {"topics": ["k1_base"], "channels": ["c"], "mode": "digest",
@@ -262,7 +262,7 @@ def test_a_digest_desk_gets_the_breaking_alert_in_its_digest_and_explain_says_so
     # `newsmon explain`: the first story names its breaking alert, a copy says its cluster broke
     import io
 
-    from newsmon.cli_archive import print_explanation
+    from newsmon.app.cli_archive import print_explanation
     from workers.explain import explain
 
     engine = open_engine(f"sqlite:///{tmp_path / 'archive.sqlite'}")

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from newsmon.cli import build_parser
+from newsmon.app.cli import build_parser
 from tests.conftest import ROOT
 
 
@@ -41,28 +41,72 @@ def test_environment_variables_are_documented(variable: str) -> None:
     assert variable in (ROOT / "README.md").read_text()
 
 
+KERNEL = sorted(f"newsmon.{path.stem}" for path in (ROOT / "newsmon").glob("*.py")
+                if path.stem not in ("__init__", "__main__"))
+
+
+def _imports(path) -> list[str]:
+    """The absolute module names a file imports (at any depth: inside functions too)."""
+    import ast
+
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names += [f"{node.module}.{alias.name}" for alias in node.names]
+    return names
+
+
+def _layer(name: str) -> str:
+    top = name.split(".")[0]
+    if top in ("crawler", "workers", "alerts"):
+        return top
+    if name == "newsmon.app" or name.startswith("newsmon.app."):
+        return "application"
+    return "kernel" if top == "newsmon" else "other"
+
+
 def test_role_packages_import_and_kernel_stays_independent() -> None:
+    """Importing every kernel module loads no role and nothing of the application layer."""
     code = (
-        "import sys, newsmon.settings, newsmon.models, newsmon.redis_conn, newsmon.replay, newsmon.demo;"
-        "bad=[m for m in sys.modules if m.split('.')[0] in ('crawler','workers','alerts')];"
+        f"import sys, {', '.join(KERNEL)};"
+        "bad=[m for m in sys.modules if m.split('.')[0] in ('crawler','workers','alerts')"
+        " or m.startswith('newsmon.app')];"
         "assert not bad, bad;"
-        "import crawler.spiders.feed, crawler.scheduler, crawler.pipelines, workers.jobs, alerts.jobs"
+        "import crawler.spiders.feed, crawler.scheduler, crawler.pipelines, workers.jobs, alerts.jobs,"
+        " newsmon.app.cli, newsmon.app.web, newsmon.app.demo"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60)
     assert result.returncode == 0, result.stderr
 
 
-def test_roles_reach_each_other_only_through_redis() -> None:
-    """No role package imports another (crawler, workers and alerts meet through Redis and RQ job names)."""
-    import ast
+ROLES = ("crawler", "workers", "alerts")
 
-    roles = ("crawler", "workers", "alerts")
-    crossings = []
-    for role in roles:
-        for path in (ROOT / role).rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
-                         [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
-                crossings += [f"{path.relative_to(ROOT)}: {name}" for name in names
-                              if name.split(".")[0] in roles and name.split(".")[0] != role]
-    assert crossings == []
+
+def _crossings(files) -> list[str]:
+    found = []
+    for path, layer in files:
+        for name in _imports(path):
+            target = _layer(name)
+            if target not in {"kernel", "other"} | ({layer} if layer in ROLES else set()):
+                found.append(f"{path.name} ({layer}) imports {name} ({target})")
+    return found
+
+
+def test_layers_import_only_downwards() -> None:
+    """The kernel imports no role and no application module; a role imports no other role and nothing of
+    the application layer (roles meet through Redis and RQ job names). Only the application sits on top."""
+    files = [(path, "kernel") for path in (ROOT / "newsmon").glob("*.py") if path.name != "__main__.py"]
+    files += [(path, role) for role in ROLES for path in (ROOT / role).rglob("*.py")]
+    assert len(files) > 50
+    assert _crossings(files) == []
+
+
+def test_the_layer_guard_sees_a_crossing(tmp_path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("import workers.jobs\n\ndef f():\n    from newsmon.app.cli import main\n"
+                   "    from newsmon import app\n")
+    assert len(_crossings([(bad, "kernel")])) == 3
+    assert len(_crossings([(bad, "workers")])) == 2
+    assert len(_crossings([(bad, "alerts")])) == 3

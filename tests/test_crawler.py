@@ -12,7 +12,7 @@ from rq.serializers import JSONSerializer
 from crawler import polls
 from crawler.scheduler import LeaderLock, request_poll
 from newsmon import keys
-from newsmon.replay import Fixed, ReplaySite
+from newsmon.app.replay import Fixed, ReplaySite
 from newsmon.settings import load_config
 from tests.conftest import (
     FIXTURES,

@@ -15,7 +15,7 @@ from rq.serializers import JSONSerializer
 from alerts.desks import next_digest
 from alerts.jobs import DELIVERY_STATS, digest_tick, held_key, route_story
 from newsmon import jobcontext, keys
-from newsmon.cli_archive import routing_line
+from newsmon.app.cli_archive import routing_line
 from newsmon.models import Story, story_id_for
 from newsmon.settings import load_config
 from newsmon.urls import canonical_url

@@ -12,7 +12,7 @@ from rq.registry import StartedJobRegistry
 
 from alerts.jobs import DELIVERY_STATS
 from newsmon import keys
-from newsmon.replay import ReplaySite
+from newsmon.app.replay import ReplaySite
 from tests.conftest import (
     Roles,
     SmtpServer,

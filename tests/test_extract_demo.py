@@ -13,8 +13,8 @@ import pytest
 
 from crawler.extract import extract_article
 from crawler.language import detect_language
+from newsmon.app.replay import Article, ReplaySite, read_story_file
 from newsmon.errors import FetchError
-from newsmon.replay import Article, ReplaySite, read_story_file
 from tests.conftest import FIXTURES
 
 

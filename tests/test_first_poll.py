@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from newsmon.app.replay import ReplaySite
 from newsmon.models import Story
-from newsmon.replay import ReplaySite
 from newsmon.settings import load_config
 from tests.conftest import Roles, WebhookReceiver, add_feed, feed_source, make_article, wait_for, write_config
 from tests.test_e2e import settle

@@ -21,7 +21,7 @@ from rq.serializers import JSONSerializer
 from alerts.health import ACTIVE, evaluate
 from crawler.scheduler import LeaderLock, request_poll
 from newsmon import keys
-from newsmon.replay import Fixed, ReplaySite
+from newsmon.app.replay import Fixed, ReplaySite
 from newsmon.settings import load_config
 from newsmon.status import collect
 from tests.conftest import Roles, feed_source, free_port, require, wait_for, write_config

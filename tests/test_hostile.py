@@ -17,7 +17,7 @@ import yaml
 from crawler import polls
 from crawler.scheduler import LeaderLock, request_poll
 from newsmon import keys
-from newsmon.replay import Fixed, ReplaySite
+from newsmon.app.replay import Fixed, ReplaySite
 from newsmon.settings import load_config
 from tests.conftest import Roles, make_article, queued_stories, wait_for, write_config
 

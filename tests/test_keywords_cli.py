@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from newsmon.replay import ReplaySite
+from newsmon.app.replay import ReplaySite
 from tests.conftest import FIXTURES, SHIPPED_CONFIG, add_feed, make_article
 
 

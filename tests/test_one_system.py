@@ -16,7 +16,7 @@ import psutil
 import pytest
 import yaml
 
-from newsmon.replay import ReplaySite
+from newsmon.app.replay import ReplaySite
 from tests.conftest import add_feed, feed_source, free_port, make_article, wait_for, write_config
 
 pytestmark = pytest.mark.e2e

@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from newsmon.replay import ReplaySite
+from newsmon.app.replay import ReplaySite
 from tests.conftest import add_feed, feed_source, make_article, wait_for, write_config
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from newsmon import keys
-from newsmon.replay import ReplaySite
+from newsmon.app.replay import ReplaySite
 from tests.conftest import Roles, add_feed, feed_source, make_article, wait_for, write_config
 
 pytestmark = pytest.mark.e2e

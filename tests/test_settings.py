@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from newsmon.cli import main
+from newsmon.app.cli import main
 from newsmon.errors import ConfigError
 from newsmon.settings import AppriseChannel, load_config
 from tests.conftest import SHIPPED_CONFIG, write_config

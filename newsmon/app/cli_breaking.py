@@ -26,7 +26,7 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace, config_dir: Path | None, out: TextIO = sys.stdout) -> int:
     """Cluster the stories with a throw-away index, each story's `published` as the clock, and print one
     JSON line per event."""
-    from newsmon.cli_dedupe import jsonl_stories, published_at, scratch_index
+    from newsmon.app.cli_dedupe import jsonl_stories, published_at, scratch_index
     from workers.breaking import Detector, event_record
     from workers.matcher import Matcher
 

@@ -198,7 +198,7 @@ def _print_result(result: Any, title: str, text: str, out: TextIO) -> None:
 
 def _suggest(args: argparse.Namespace, config_dir: Path, out: TextIO) -> int:
     """List the spellings the archive holds that the config misses, or add accepted ones."""
-    from newsmon.cli_archive import parse_since
+    from newsmon.app.cli_archive import parse_since
     from newsmon.errors import UsageError
     from newsmon.settings import Runtime
     from workers.archive import open_engine

@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config-dir", type=Path, default=None, dest="check_dir",
                        help="directory to check (default: the global --config-dir)")
 
-    from newsmon import (
+    from newsmon.app import (
         cli_alerts,
         cli_archive,
         cli_breaking,
@@ -174,32 +174,32 @@ def _config_check(args: argparse.Namespace, _runtime: Runtime) -> int:
 
 
 def _keywords(args: argparse.Namespace, _runtime: Runtime) -> int:
-    from newsmon import cli_keywords
+    from newsmon.app import cli_keywords
 
     return cli_keywords.run(args, args.config_dir or default_config_dir())
 
 
 def _dedupe(args: argparse.Namespace, _runtime: Runtime) -> int:
-    from newsmon import cli_dedupe
+    from newsmon.app import cli_dedupe
 
     return cli_dedupe.run(args, args.config_dir)
 
 
 def _breaking(args: argparse.Namespace, _runtime: Runtime) -> int:
-    from newsmon import cli_breaking
+    from newsmon.app import cli_breaking
 
     return cli_breaking.run(args, args.config_dir)
 
 
 def _demo(args: argparse.Namespace, runtime: Runtime) -> int:
-    from newsmon.demo import run_demo
+    from newsmon.app.demo import run_demo
 
     return run_demo(args.config_dir or default_config_dir(), args.json, log_level=args.log_level,
                     serve=args.serve, runtime=runtime)
 
 
 def _status(args: argparse.Namespace, runtime: Runtime) -> int:
-    from newsmon import cli_status
+    from newsmon.app import cli_status
 
     return cli_status.run(args, _reporting_config_dir(args, runtime), runtime)
 
@@ -209,19 +209,19 @@ def _web_command(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 def _archive(args: argparse.Namespace, runtime: Runtime) -> int:
-    from newsmon import cli_archive
+    from newsmon.app import cli_archive
 
     return cli_archive.run(args, _load(args), runtime)
 
 
 def _alerts(args: argparse.Namespace, runtime: Runtime) -> int:
-    from newsmon import cli_alerts
+    from newsmon.app import cli_alerts
 
     return cli_alerts.run(args, _load(args), runtime)
 
 
 def _sources(args: argparse.Namespace, runtime: Runtime) -> int:
-    from newsmon import cli_sources
+    from newsmon.app import cli_sources
 
     return cli_sources.run(args, _load(args), runtime)
 
@@ -281,8 +281,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, config: Config, runtime: Runtime) -> int:
     from newsmon import jobcontext
+    from newsmon.app.supervisor import Supervisor, child_env
     from newsmon.redis_conn import EmbeddedRedis, connect
-    from newsmon.supervisor import Supervisor, child_env
 
     server = None
     redis_url = runtime.redis_url
@@ -311,9 +311,9 @@ def _run(args: argparse.Namespace, config: Config, runtime: Runtime) -> int:
 def _web(args: argparse.Namespace, config_dir: Path, runtime: Runtime) -> int:
     import os
 
+    from newsmon.app.web import create_app, serve
     from newsmon.redis_conn import connect
     from newsmon.status import load_for_status
-    from newsmon.web import create_app, serve
     from workers.archive import Archive, open_engine
 
     conn = connect(runtime.redis_url, runtime.data_dir)

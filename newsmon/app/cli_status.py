@@ -86,7 +86,7 @@ def run(args: argparse.Namespace, config_dir: Path, runtime: Runtime, out: TextI
 
     conn = connect(runtime.redis_url, runtime.data_dir)
     if args.command == "status":
-        from newsmon.cli import config_validator
+        from newsmon.app.cli import config_validator
         from newsmon.status import collect, load_for_status
 
         config, error = load_for_status(config_dir, conn, config_validator())

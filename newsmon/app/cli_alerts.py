@@ -64,7 +64,7 @@ def load_story(reference: str, runtime: Runtime, config: Config) -> Story:
     from crawler.language import detect_language
 
     if reference.startswith(("http://", "https://")):
-        from newsmon.cli_keywords import fetch_article
+        from newsmon.app.cli_keywords import fetch_article
 
         extracted, language, final_url = fetch_article(reference)
         canonical = canonical_url(final_url)
@@ -182,7 +182,7 @@ def _failed(args: argparse.Namespace, runtime: Runtime, out: TextIO) -> int:
     out.write(f"{len(ids)} failed deliveries\n")
     for job_id in ids:
         job = Job.fetch(job_id, connection=conn, serializer=JobSerializer)
-        from newsmon.cli_status import error_summary
+        from newsmon.app.cli_status import error_summary
 
         result = job.latest_result()
         out.write(f"{job_id}  {job.description}\n    {error_summary(result.exc_string if result else '')}\n")

@@ -29,12 +29,12 @@ from rq import Queue
 from rq.registry import StartedJobRegistry
 
 from newsmon import keys
+from newsmon.app.replay import DEMO_SITE, Article, ReplaySite
+from newsmon.app.supervisor import Supervisor, child_env
 from newsmon.errors import NewsmonError
 from newsmon.paths import display_path
 from newsmon.redis_conn import EmbeddedRedis
-from newsmon.replay import DEMO_SITE, Article, ReplaySite
 from newsmon.settings import KEYWORDS_FILE, Runtime, load_config
-from newsmon.supervisor import Supervisor, child_env
 from newsmon.urls import readable_url
 
 log = logging.getLogger(__name__)

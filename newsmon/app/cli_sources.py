@@ -57,7 +57,7 @@ def _ago(value: str | None) -> str:
     """How long ago a stored epoch time was ("-" for never)."""
     if not value or value == "0":
         return "-"
-    from newsmon.cli_status import duration
+    from newsmon.app.cli_status import duration
 
     return f"{duration(max(0.0, time.time() - float(value)))} ago"
 
