@@ -1,0 +1,131 @@
+"""sources.yaml: the outlets and the sources polled for them."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, get_args
+
+from pydantic import (
+    Field,
+    model_validator,
+)
+
+from newsmon.languages import Language
+from newsmon.settings.common import ID_PATTERN, StrictModel
+
+SOURCES_FILE = "sources.yaml"
+
+SourceKind = Literal["feed", "listing", "sitemap", "telegram"]
+SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
+
+
+class Outlet(StrictModel):
+    """What desks should know about an outlet: who runs it and where."""
+
+    website: str | None = Field(default=None, description="Home page")
+    affiliation: str = Field(
+        default="not established", description="Ownership or political affiliation, where publicly known"
+    )
+    affiliation_source: str | None = Field(default=None, description="Where the affiliation is documented")
+    timezone: str = Field(default="Asia/Baghdad", description="Time zone of dates the outlet writes without one")
+    telegram: str | None = Field(default=None, description="Public Telegram channel, if known")
+
+
+class Source(StrictModel):
+    """One polled source: an outlet's feed, listing page, sitemap or Telegram channel in one edition."""
+
+    id: str = Field(pattern=ID_PATTERN, description="Unique id, used in Redis keys and logs")
+    name: str = Field(min_length=1, description="Human-readable name of this source")
+    outlet: str = Field(min_length=1, description="The outlet that publishes it (Kurdistan24, Rudaw, ...)")
+    language: Language = Field(
+        description="Edition language: ar Arabic, ckb Sorani, kmr Kurmanji, en English, tr, fa"
+    )
+    kind: SourceKind = Field(
+        description="feed: RSS/Atom/JSON Feed; listing: an HTML page of article links; sitemap: a (news) "
+                    "sitemap or sitemap index; telegram: a public channel's preview page t.me/s/<channel>"
+    )
+    url: str = Field(pattern=r"^https?://", description="URL of the feed, page, sitemap or channel preview")
+    interval: int = Field(default=300, ge=1, le=86400, description="Poll interval in seconds")
+    jitter: int | None = Field(
+        default=None, ge=0, description="Max random shift of each poll in seconds; default 10% of interval"
+    )
+    enabled: bool = Field(default=True, description="Disabled sources are validated but never polled")
+    evidence: str | None = Field(default=None, description="Where the URL was seen working")
+    link_selector: str | None = Field(
+        default=None, description="listing: CSS selector of the article links (a elements or their parents)"
+    )
+    link_xpath: str | None = Field(default=None, description="listing: XPath of the article links' href values")
+    link_pattern: str | None = Field(
+        default=None, description="listing: regular expression an article URL must match (after joining); "
+                                  "RE2 syntax, so no backreferences or lookaround (use link_exclude)"
+    )
+    link_exclude: str | None = Field(
+        default=None, description="listing: regular expression (RE2) of URLs to leave out even when they match"
+    )
+    max_age_days: float = Field(
+        default=3, gt=0, description="sitemap/telegram: ignore items older than this many days"
+    )
+    max_items: int = Field(default=50, ge=1, le=1000, description="Most items taken from one poll")
+    stale_after_hours: float | None = Field(
+        default=None, gt=0,
+        description="Call the source stale when its newest item is older than this; default 48 h or 20 intervals",
+    )
+    timezone: str | None = Field(default=None, description="Overrides the outlet's time zone for this source")
+    silent_after_intervals: float | None = Field(
+        default=None, gt=0, description="Overrides alerts.yaml admin.silent_after_intervals for this source")
+    user_agent: str | None = Field(default=None, description="Overrides the crawler's User-Agent for this source")
+
+    @property
+    def effective_jitter(self) -> int:
+        """Jitter in seconds: explicit, or a tenth of the interval capped at 30 s."""
+        return self.jitter if self.jitter is not None else min(30, self.interval // 10)
+
+    @property
+    def stale_after_seconds(self) -> float:
+        """How old the newest item may be before the source counts as stale."""
+        if self.stale_after_hours is not None:
+            return self.stale_after_hours * 3600
+        return max(48 * 3600, 20 * self.interval)
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> Source:
+        if self.kind == "listing" and not (self.link_selector or self.link_xpath or self.link_pattern):
+            raise ValueError("link_selector: a listing source needs link_selector, link_xpath or link_pattern")
+        from newsmon.patterns import compile_link_pattern, compile_xpath, css_to_xpath
+
+        for name, value, check in (("link_pattern", self.link_pattern, compile_link_pattern),
+                                   ("link_exclude", self.link_exclude, compile_link_pattern),
+                                   ("link_selector", self.link_selector, css_to_xpath),
+                                   ("link_xpath", self.link_xpath, compile_xpath)):
+            if value:
+                try:
+                    check(value)
+                except ValueError as exc:
+                    raise ValueError(f"{name}: {exc}") from None
+        if self.kind == "telegram" and not re.match(r"^https?://[^/]+/s/[A-Za-z0-9_]+/?$", self.url):
+            raise ValueError("url: a telegram source's url is the channel preview, https://t.me/s/<channel>")
+        return self
+
+
+class SourcesFile(StrictModel):
+    """Contents of sources.yaml."""
+
+    outlets: dict[str, Outlet] = Field(default_factory=dict, description="Outlet metadata keyed by outlet name")
+    sources: list[Source] = Field(description="Every source newsmon knows about")
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> SourcesFile:
+        seen: set[str] = set()
+        for index, source in enumerate(self.sources):
+            if source.id in seen:
+                raise ValueError(f"sources[{index}].id: duplicate source id {source.id!r}")
+            seen.add(source.id)
+        return self
+
+    def outlet(self, name: str) -> Outlet:
+        """The metadata of an outlet (defaults when the file has none)."""
+        return self.outlets.get(name, Outlet())
+
+    def timezone_of(self, source: Source) -> str:
+        """The time zone for dates a source writes without one."""
+        return source.timezone or self.outlet(source.outlet).timezone
