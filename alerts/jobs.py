@@ -30,6 +30,7 @@ from alerts.render import render_delivery
 from newsmon import jobcontext, keys, stats
 from newsmon.errors import DeliveryError
 from newsmon.models import Delivery, StoryAlert, utcnow
+from newsmon.redis_conn import acquire
 from newsmon.serializer import JobSerializer
 from newsmon.settings import AppriseChannel, Config, ConsoleChannel, Desk, EmailChannel, OutboxChannel
 
@@ -187,7 +188,7 @@ def deliver(payload: dict[str, Any]) -> str:
     delivery = Delivery.model_validate(payload)
     claim_key = keys.alert_sent(delivery.idempotency_key())
     claim = json.dumps({"state": "sending", "at": time.time()})
-    if not ctx.redis.set(claim_key, claim, nx=True, ex=keys.ALERT_SENT_TTL):
+    if not acquire(ctx.redis, claim_key, claim, keys.ALERT_SENT_TTL):
         state = json.loads(ctx.redis.get(claim_key) or b"{}").get("state")
         if state == "sent":
             log.info("already sent key=%s", delivery.idempotency_key())

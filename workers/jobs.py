@@ -15,6 +15,7 @@ from rq.job import Job
 from newsmon import jobcontext, keys, stats
 from newsmon.models import BreakingEvent, Carrier, Sighting, Story, StoryAlert, TopicMatch, as_utc, utcnow
 from newsmon.normalize import normalize_text
+from newsmon.redis_conn import acquire
 from newsmon.serializer import JobSerializer
 from newsmon.settings import KEYWORDS_FILE, Config
 from newsmon.snippets import excerpts
@@ -308,7 +309,7 @@ def claim_cluster_topics(config: Config, conn: Any, story: Story, cluster: str,
             if not desk.wants(topic.topic, story.language, story.outlet):
                 continue
             key = keys.cluster_alert(desk_id, cluster, topic.topic)
-            if conn.set(key, pending, nx=True, ex=ttl) or conn.get(key) == pending:
+            if acquire(conn, key, pending, ttl) or conn.get(key) == pending:
                 fresh.setdefault(desk_id, []).append(topic)
     return fresh
 
