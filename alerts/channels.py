@@ -78,7 +78,9 @@ def send_email(message: EmailMessage, smtp: SmtpSettings) -> None:
     context = ssl.create_default_context(cafile=smtp.ca_file)
     try:
         if smtp.ssl:
-            client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                smtp.host, smtp.port, timeout=smtp.timeout, context=context
+            )
         else:
             client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
         with client:

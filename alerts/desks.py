@@ -46,7 +46,9 @@ def quiet_end(desk: Desk, now: datetime) -> datetime:
 throttle_key = keys.desk_instant
 
 
-def decide(conn: redis.Redis, desk_id: str, desk: Desk, urgent: bool, now: datetime) -> tuple[str, str | None]:
+def decide(
+    conn: redis.Redis, desk_id: str, desk: Desk, urgent: bool, now: datetime
+) -> tuple[str, str | None]:
     """Send now (`instant`) or hold for the next digest (`hold`, with the note saying why)."""
     if desk.mode == "digest":
         return HOLD, None
@@ -86,7 +88,9 @@ def next_digest(desk: Desk, now: datetime) -> datetime:
     return slot
 
 
-def due_slot(desk: Desk, held_since: datetime | None, last_slot: datetime | None, now: datetime) -> datetime | None:
+def due_slot(
+    desk: Desk, held_since: datetime | None, last_slot: datetime | None, now: datetime
+) -> datetime | None:
     """The digest slot to send now, if any: the latest scheduled time (or the end of quiet hours that
     held alerts back) that has passed since the last digest and since the oldest held story."""
     if held_since is None:

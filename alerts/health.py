@@ -46,7 +46,9 @@ def evaluate(config: Config, conn: redis.Redis, now: float | None = None,
     if exclusive and not acquire(conn, LOCK, uuid.uuid4().hex, INTERVAL // 2):
         return [], []
     on_disk, error = load_for_status(config.directory, conn, validate)
-    current = {p["id"]: p for p in collect(config if error else on_disk, conn, now, config_error=error)["problems"]}
+    current = {
+        p["id"]: p for p in collect(config if error else on_disk, conn, now, config_error=error)["problems"]
+    }
     active = {k.decode(): json.loads(v) for k, v in conn.hgetall(ACTIVE).items()}
     started = [p for pid, p in current.items() if pid not in active]
     cleared = [p for pid, p in active.items() if pid not in current]
@@ -69,7 +71,9 @@ def _send(config: Config, conn: redis.Redis, problem: dict, state: str, stamp: s
     # one job per channel, keyed by problem, state and time: never doubled, never merged
     health = {"id": problem["id"], "state": state, "message": f"[{problem.get('level', 'unhealthy')}] "
               f"{problem['message']}", "at": stamp}
-    enqueue_deliveries(config, conn, ADMIN_DESK, Desk(channels=channels, topics=["*"]), "health", [], health=health)
+    enqueue_deliveries(
+        config, conn, ADMIN_DESK, Desk(channels=channels, topics=["*"]), "health", [], health=health
+    )
 
 
 def start_thread(config: Config, conn: redis.Redis, validate: Any = None) -> threading.Thread:
@@ -77,7 +81,9 @@ def start_thread(config: Config, conn: redis.Redis, validate: Any = None) -> thr
 
     def loop() -> None:
         while True:
-            time.sleep(INTERVAL)  # first check after a full interval: the worker's own heartbeat is in by then
+            time.sleep(
+                INTERVAL
+            )  # first check after a full interval: the worker's own heartbeat is in by then
             try:
                 evaluate(config, conn, validate=validate)
             except redis.RedisError as exc:

@@ -136,7 +136,9 @@ def digest_tick(config: Config, conn: redis.Redis, now: datetime | None = None) 
     return started
 
 
-def _record_digest(config: Config, conn: redis.Redis, desk_id: str, items: list[StoryAlert], slot: datetime) -> None:
+def _record_digest(
+    config: Config, conn: redis.Redis, desk_id: str, items: list[StoryAlert], slot: datetime
+) -> None:
     """Tell `newsmon explain` which digest each held story went out in, and when."""
     ttl = config.pipeline.dedupe.window_days * 86400
     sent = utcnow().isoformat(timespec="seconds")
@@ -145,7 +147,9 @@ def _record_digest(config: Config, conn: redis.Redis, desk_id: str, items: list[
         field = keys.explain_field(desk_id, item.breaking is not None)
         raw = conn.hget(key, field)
         record = json.loads(raw) if raw else {"decision": "held for the next digest", "note": item.note}
-        record.update({"digest": slot.isoformat(timespec="seconds"), "digest_stories": len(items), "digest_sent": sent})
+        record.update(
+            {"digest": slot.isoformat(timespec="seconds"), "digest_stories": len(items), "digest_sent": sent}
+        )
         conn.hset(key, field, json.dumps(record))
         conn.expire(key, ttl)
 

@@ -125,11 +125,16 @@ def breaking_line(alert: StoryAlert, zone: Any) -> str:
     if event.kind == "surge":
         usual = event.usual or 0.0
         shown = f"{usual:.1f}" if usual < 10 else f"{usual:.0f}"
-        return f"{event.topic_name or event.topic}: {event.count} new stories in the last hour; usually {shown}"
+        return (
+            f"{event.topic_name or event.topic}: {event.count} new stories in the last hour; usually {shown}"
+        )
     minutes = round(event.minutes or 0)
-    carried = ", ".join(f"{s.outlet} {s.at.astimezone(zone).strftime('%H:%M')} ({LANGUAGE_NAMES.get(s.language, s.language)})"
-                        for s in event.outlets)
-    return f"reported by {len(event.outlets)} outlets in {minutes} minute{'' if minutes == 1 else 's'}: {carried}"
+    carried = ", ".join(
+        f"{s.outlet} {s.at.astimezone(zone).strftime('%H:%M')} ({LANGUAGE_NAMES.get(s.language, s.language)})"
+        for s in event.outlets
+    )
+    unit = "minute" if minutes == 1 else "minutes"
+    return f"reported by {len(event.outlets)} outlets in {minutes} {unit}: {carried}"
 
 
 def outlet_line(outlet: str, affiliation: str | None) -> str:
@@ -166,8 +171,10 @@ def subject_of(delivery: Delivery) -> str:
         if item.breaking is not None and item.breaking.kind == "surge":
             subject = f"[newsmon] {urgent}SURGE {breaking_line(item, UTC)}"
         elif item.breaking is not None:
-            subject = (f"[newsmon] {urgent}BREAKING {topics}: {item.title} — {len(item.breaking.outlets)} outlets "
-                       f"in {round(item.breaking.minutes or 0)} min")
+            subject = (
+                f"[newsmon] {urgent}BREAKING {topics}: {item.title} — {len(item.breaking.outlets)} outlets "
+                f"in {round(item.breaking.minutes or 0)} min"
+            )
     return " ".join(subject.split())  # no header injection through newlines in a page title
 
 
@@ -176,11 +183,19 @@ def render_health(delivery: Delivery) -> Rendered:
     health = delivery.health or {}
     state = "FIRING" if health.get("state") == "firing" else "RESOLVED"
     subject = " ".join(f"[newsmon] health {state}: {health.get('message', '')}".split())
-    text = (f"{state}: {health.get('message', '')}\nproblem: {health.get('id', '')}\nsince: {health.get('at', '')}\n"
-            f"--\nnewsmon health check; `newsmon status` shows the whole picture\n")
+    text = (
+        f"{state}: {health.get('message', '')}\nproblem: {health.get('id', '')}\nsince: "
+        f"{health.get('at', '')}\n"
+        f"--\nnewsmon health check; `newsmon status` shows the whole picture\n"
+    )
     html = f"<!DOCTYPE html><html><body><pre>{escape(text)}</pre></body></html>"
-    return Rendered(subject=subject, text=text, html=html, chat_title=escape_markdown(subject.removeprefix("[newsmon] ")),
-                    chat_body=escape_markdown(text))
+    return Rendered(
+        subject=subject,
+        text=text,
+        html=html,
+        chat_title=escape_markdown(subject.removeprefix("[newsmon] ")),
+        chat_body=escape_markdown(text),
+    )
 
 
 def render_delivery(delivery: Delivery, override_dir: Path | None = None) -> Rendered:
@@ -201,7 +216,9 @@ def render_delivery(delivery: Delivery, override_dir: Path | None = None) -> Ren
     html = _environment(override_dir, True).get_template("email.html.j2").render(base, items=html_items)
     plain = _environment(override_dir, False)
     text = plain.get_template("email.txt.j2").render(base, items=text_items)
-    chat_body = plain.get_template("chat.md.j2").render(base, items=[_Item(a, zone, False) for a in delivery.items])
+    chat_body = plain.get_template("chat.md.j2").render(
+        base, items=[_Item(a, zone, False) for a in delivery.items]
+    )
     return Rendered(subject=subject, text=text, html=html, chat_title=chat_title_of(delivery),
                     chat_body=chat_body)
 

@@ -31,8 +31,12 @@ from workers.backtest import backtest
 
 ALPHABETS = {"ar": "ابتثجحخدذرزسشصضطظعغفقكلمنهوية", "ckb": "ئابپتجچحخدرڕزژسشعغفڤقکگلڵمنوۆهەیێ",
              "kmr": "abcçdeêfghiîjklmnopqrsştuûvwxyz", "en": "abcdefghijklmnopqrstuvwxyz"}
-MENTIONS = {"ar": "قاعدة كيه-1 غرب كركوك", "ckb": "هێزەکانی هاوپەیمانی لە کەرکووک", "kmr": "Pêşmerge li Kerkûkê",
-            "en": "coalition troops at the K1 base"}
+MENTIONS = {
+    "ar": "قاعدة كيه-1 غرب كركوك",
+    "ckb": "هێزەکانی هاوپەیمانی لە کەرکووک",
+    "kmr": "Pêşmerge li Kerkûkê",
+    "en": "coalition troops at the K1 base",
+}
 
 
 def fill(archive: Archive, count: int, seed_text: str | None) -> None:
@@ -44,15 +48,32 @@ def fill(archive: Archive, count: int, seed_text: str | None) -> None:
         if seed_text:
             text = seed_text
         else:
-            words = ["".join(rng.choice(ALPHABETS[language]) for _ in range(rng.randint(3, 9))) for _ in range(480)]
+            words = [
+                "".join(rng.choice(ALPHABETS[language]) for _ in range(rng.randint(3, 9))) for _ in range(480)
+            ]
             if rng.random() < 0.05:
                 words.insert(rng.randint(0, len(words)), MENTIONS[language])
             text = " ".join(words)[:3000]
-        batch.append({"id": f"{i:016x}", "source_id": "bench", "outlet": f"Outlet {i % 20}", "language": language,
-                      "url": f"https://bench.example/{i}", "canonical_url": f"https://bench.example/{i}",
-                      "title": f"Story {i}", "text": text, "fetched": now, "processed": now, "content_hash": "-",
-                      "cluster_id": f"{i:016x}", "dedupe_kind": "new", "topics": [], "config_version": "bench",
-                      "search_text": ""})
+        batch.append(
+            {
+                "id": f"{i:016x}",
+                "source_id": "bench",
+                "outlet": f"Outlet {i % 20}",
+                "language": language,
+                "url": f"https://bench.example/{i}",
+                "canonical_url": f"https://bench.example/{i}",
+                "title": f"Story {i}",
+                "text": text,
+                "fetched": now,
+                "processed": now,
+                "content_hash": "-",
+                "cluster_id": f"{i:016x}",
+                "dedupe_kind": "new",
+                "topics": [],
+                "config_version": "bench",
+                "search_text": "",
+            }
+        )
         if len(batch) == 5000:
             with archive.engine.begin() as conn:
                 conn.execute(insert(stories), batch)

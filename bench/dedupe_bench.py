@@ -25,7 +25,11 @@ from bench.benchredis import bench_redis
 from bench.machine import describe
 from workers.dedupe import DedupeIndex
 
-ALPHABETS = ["ابتثجحخدذرزسشصضطظعغفقكلمنهوية", "ئابپتجچحخدرڕزژسشعغفڤقکگلڵمنوۆهەیێ", "abcçdeêfghiîjklmnopqrsştuûvwxyz"]
+ALPHABETS = [
+    "ابتثجحخدذرزسشصضطظعغفقكلمنهوية",
+    "ئابپتجچحخدرڕزژسشعغفڤقکگلڵمنوۆهەیێ",
+    "abcçdeêfghiîjklmnopqrsştuûvwxyz",
+]
 START = 1_800_000_000.0
 WINDOW = 14 * 86400
 

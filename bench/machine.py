@@ -23,9 +23,11 @@ def describe() -> str:
     import psutil
 
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
-    return (f"machine: {os.cpu_count()} cores ({_cpu_model()}), {psutil.virtual_memory().total / 2**30:.0f} GiB, "
-            f"{platform.system()} {platform.release()}, Python {sys.version.split()[0]}; "
-            f"load average {load} (1, 5, 15 min) at start")
+    return (
+        f"machine: {os.cpu_count()} cores ({_cpu_model()}), {psutil.virtual_memory().total / 2**30:.0f} GiB, "
+        f"{platform.system()} {platform.release()}, Python {sys.version.split()[0]}; "
+        f"load average {load} (1, 5, 15 min) at start"
+    )
 
 
 def spread(values: list[float], digits: int = 1) -> str:

@@ -38,7 +38,16 @@ ALPHABETS = {
     "kmr": "abcçdeêfghiîjklmnopqrsştuûvwxyz",
     "en": "abcdefghijklmnopqrstuvwxyz",
 }
-REAL = ["قاعدة كيه-1", "قوات التحالف", "کەرکووک", "Kerkûk", "البيشمركة", "پێشمەرگە", "ISIS", "coalition troops"]
+REAL = [
+    "قاعدة كيه-1",
+    "قوات التحالف",
+    "کەرکووک",
+    "Kerkûk",
+    "البيشمركة",
+    "پێشمەرگە",
+    "ISIS",
+    "coalition troops",
+]
 
 
 def word(rng: random.Random, language: str) -> str:
@@ -68,7 +77,10 @@ def make_story(rng: random.Random, aliases: list[str], size: int = 3000) -> str:
 
 
 def keywords_for(aliases: list[str]) -> KeywordsFile:
-    topics = {f"t{i // 10}": {"name": f"topic {i // 10}", "any": aliases[i:i + 10]} for i in range(0, len(aliases), 10)}
+    topics = {
+        f"t{i // 10}": {"name": f"topic {i // 10}", "any": aliases[i : i + 10]}
+        for i in range(0, len(aliases), 10)
+    }
     return KeywordsFile.model_validate({"topics": topics})
 
 
@@ -91,8 +103,10 @@ def main() -> None:
     args = parser.parse_args()
     process = psutil.Process(os.getpid())
     print(describe())
-    print(f"{'aliases':>8} {'compile s':>10} {'memory MiB':>11} {'matcher st/s':>24} {'alternation st/s':>24} "
-          f"{'per-alias st/s':>22} {'vs alternation':>15} {'hits/story':>11}")
+    print(
+        f"{'aliases':>8} {'compile s':>10} {'memory MiB':>11} {'matcher st/s':>24} {'alternation st/s':>24} "
+        f"{'per-alias st/s':>22} {'vs alternation':>15} {'hits/story':>11}"
+    )
     for size in args.sizes:
         rng = random.Random(size)
         aliases = make_aliases(rng, size)
@@ -107,14 +121,23 @@ def main() -> None:
         hits = sum(len(h) for m in (matcher.match("", s).matches for s in stories[:200]) for h in
                    (x.hits for x in m)) / 200
         fast = [rate(lambda s, m=matcher: m.match("", s), stories, 2.0) for _ in range(3)]
-        alternation = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(a) for a in sorted(aliases, key=len, reverse=True))
-                                 + r")(?!\w)", re.IGNORECASE)
+        alternation = re.compile(
+            r"(?<!\w)(?:"
+            + "|".join(re.escape(a) for a in sorted(aliases, key=len, reverse=True))
+            + r")(?!\w)",
+            re.IGNORECASE,
+        )
         strong = [rate(lambda s, p=alternation: p.findall(s), stories, 2.0) for _ in range(3)]
         patterns = [re.compile(r"(?<!\w)" + re.escape(a) + r"(?!\w)", re.IGNORECASE) for a in aliases]
-        naive = [rate(lambda s, ps=patterns: [p for p in ps if p.search(s)], stories[:50], 2.0) for _ in range(3)]
+        naive = [
+            rate(lambda s, ps=patterns: [p for p in ps if p.search(s)], stories[:50], 2.0) for _ in range(3)
+        ]
         ratio = statistics.median(fast) / statistics.median(strong)
-        print(f"{size:>8} {compile_seconds:>10.2f} {memory:>11.1f} {spread(fast, 0):>24} {spread(strong, 1):>24} "
-              f"{spread(naive, 1):>22} {ratio:>14.1f}x {hits:>11.1f}")
+        print(
+            f"{size:>8} {compile_seconds:>10.2f} {memory:>11.1f} {spread(fast, 0):>24} "
+            f"{spread(strong, 1):>24} "
+            f"{spread(naive, 1):>22} {ratio:>14.1f}x {hits:>11.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@ def main() -> None:
     print(f"{'topic':<18} {'positives':>9} {'precision':>10} {'recall':>8}")
     for topic, score in scores.items():
         print(f"{topic:<18} {score['positives']:>9} {score['precision']:>10.3f} {score['recall']:>8.3f}")
-    print(f"\n{'language':<10} {'sentences':>9} {'precision':>10} {'recall':>8} {'F1':>7}   (micro over topics)")
+    print(
+        f"\n{'language':<10} {'sentences':>9} {'precision':>10} {'recall':>8} {'F1':>7}   (micro over topics)"
+    )
     for language, score in by_language(Matcher(load_config(ROOT / "config").keywords), corpus).items():
         print(f"{language:<10} {score['sentences']:>9} {score['precision']:>10.3f} {score['recall']:>8.3f} "
               f"{score['f1']:>7.3f}")
@@ -39,7 +41,10 @@ def main() -> None:
         morphology._keyboard_forms = lambda key: {key}  # the rule switched off for the comparison
         without = by_language(Matcher(keywords), corpus)["all"]
         for label, score in (("with keyboard forms", with_forms), ("without them", without)):
-            print(f"{label:<20} precision {score['precision']:.3f}  recall {score['recall']:.3f}  F1 {score['f1']:.3f}")
+            print(
+                f"{label:<20} precision {score['precision']:.3f}  recall {score['recall']:.3f}  F1 "
+                f"{score['f1']:.3f}"
+            )
 
 
 def by_language(matcher: Matcher, corpus: list[dict]) -> dict[str, dict[str, float]]:

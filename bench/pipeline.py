@@ -21,7 +21,8 @@ articles it archived. Then:
   over L items published at random moments, with a 60 s poll interval (one run);
 - peak memory (RSS) of each role.
 
-    python bench/pipeline.py [--sources 50] [--articles 2000] [--runs 3] [--latency-items 200] [--skip-latency]
+    python bench/pipeline.py [--sources 50] [--articles 2000] [--runs 3] [--latency-items 200]
+                             [--skip-latency]
     python bench/pipeline.py --profile DIR [--articles 2000]   # where each role's milliseconds go (py-spy)
 
 Uses NEWSMON_TEST_REDIS_URL (flushed!) if set, else an embedded Redis.
@@ -74,7 +75,9 @@ class BenchSite(ReplaySite):
         size = rng.randint(60_000, 150_000)
         menu = "".join(f'<li><a href="/section/{i}">section {i}</a></li>' for i in range(200))
         chrome = f'<div class="mega-menu"><ul>{menu}</ul></div>'
-        script = "<script>var config = {" + ",".join(f'"k{i}": "{"x" * 40}"' for i in range(50)) + "};</script>"
+        script = (
+            "<script>var config = {" + ",".join(f'"k{i}": "{"x" * 40}"' for i in range(50)) + "};</script>"
+        )
         filler = []
         total = len(page)
         while total < size:
@@ -119,7 +122,9 @@ def _stop_started() -> None:
 class Roles:
     """Role processes with peak-RSS sampling."""
 
-    def __init__(self, config_dir: Path, redis_url: str, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, config_dir: Path, redis_url: str, data_dir: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.config_dir, self.redis_url, self.data_dir = config_dir, redis_url, data_dir
         self.env = env or {}
         self.processes: dict[str, subprocess.Popen] = {}
@@ -132,8 +137,20 @@ class Roles:
         env = dict(os.environ, REDIS_URL=self.redis_url, NEWSMON_DATA_DIR=str(self.data_dir), **self.env)
         log = open(self.data_dir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "newsmon", "--log-level", "WARNING", "--config-dir", str(self.config_dir), *args],
-            env=env, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "newsmon",
+                "--log-level",
+                "WARNING",
+                "--config-dir",
+                str(self.config_dir),
+                *args,
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
     def _sample(self) -> None:
         while not self._stop.is_set():
@@ -204,8 +221,12 @@ class SiteProcess:
     """The bench site served by a process of its own (nothing of a contestant's shares its interpreter)."""
 
     def __init__(self, prefix: str, seed: int, sources: int, per_source: int) -> None:
-        self.process = subprocess.Popen([sys.executable, __file__, "--serve-site", prefix, str(seed), str(sources),
-                                         str(per_source)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--serve-site", prefix, str(seed), str(sources), str(per_source)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.process.stdout is not None
         _STARTED.append(self)
         self.base = self.process.stdout.readline().strip()  # the site prints its URL when it listens
@@ -253,7 +274,9 @@ def throughput(args: argparse.Namespace, conn: redis.Redis, redis_url: str, work
         from bench.profile import Recorder
 
         profile.mkdir(parents=True, exist_ok=True)
-        recorders = {name: Recorder(process.pid, profile / f"{name}.txt") for name, process in roles.processes.items()}
+        recorders = {
+            name: Recorder(process.pid, profile / f"{name}.txt") for name, process in roles.processes.items()
+        }
     before = roles.cpu_seconds()
     started = time.perf_counter()
     for s in range(args.sources):
@@ -271,17 +294,32 @@ def throughput(args: argparse.Namespace, conn: redis.Redis, redis_url: str, work
         recorder.stop()
     roles.stop()
     site.stop()
-    cpu = {group: sum(after.get(n, 0) - before.get(n, 0) for n in after if n.startswith(group)) * 1000 / max(done, 1)
-           for group in ("crawler", "worker")}
+    cpu = {
+        group: sum(after.get(n, 0) - before.get(n, 0) for n in after if n.startswith(group))
+        * 1000
+        / max(done, 1)
+        for group in ("crawler", "worker")
+    }
     if profile is not None:
         from bench.profile import load, summarise
 
-        print(f"\nprofile of an extra burst ({done} articles in {elapsed:.1f} s, {done / elapsed:.1f}/s under py-spy; "
-              f"measured CPU ms/article: crawlers {cpu['crawler']:.1f}, workers {cpu['worker']:.1f}); files in {profile}")
+        print(
+            f"\nprofile of an extra burst ({done} articles in {elapsed:.1f} s, {done / elapsed:.1f}/s "
+            "under py-spy; "
+            f"measured CPU ms/article: crawlers {cpu['crawler']:.1f}, workers {cpu['worker']:.1f}); "
+            f"files in {profile}"
+        )
         for group in ("crawler", "worker"):
             print(f"{group}s:")
-            print("\n".join(summarise(load([r.output for n, r in recorders.items() if n.startswith(group)]), done,
-                                       cpu_ms=cpu[group])))
+            print(
+                "\n".join(
+                    summarise(
+                        load([r.output for n, r in recorders.items() if n.startswith(group)]),
+                        done,
+                        cpu_ms=cpu[group],
+                    )
+                )
+            )
     return done / elapsed, cpu, roles.peak
 
 
@@ -391,8 +429,11 @@ def latency(args: argparse.Namespace, redis_url: str, work: Path) -> tuple[float
         site.add_feed(Feed(path=f"/live{s}/rss", title=f"Live {s}", language=language, outlet=f"Live {s}"))
     receiver = Receiver()
     hook = f"json://127.0.0.1:{receiver.server.server_address[1]}/hook"
-    alerts = {"channels": {"hook": {"type": "apprise", "url": hook}}, "desks": {"desk": {"topics": ["*"], "channels": ["hook"]}},
-              "retry": {"max": 3, "intervals": [1]}}
+    alerts = {
+        "channels": {"hook": {"type": "apprise", "url": hook}},
+        "desks": {"desk": {"topics": ["*"], "channels": ["hook"]}},
+        "retry": {"max": 3, "intervals": [1]},
+    }
     config_dir = write_config(work / "live-config", base, "live", sources, 60, alerts)
     data_dir = work / "live-data"
     data_dir.mkdir()
@@ -413,9 +454,17 @@ def latency(args: argparse.Namespace, redis_url: str, work: Path) -> tuple[float
         s = rng.randrange(sources)
         language = list(ALPHABETS)[s % 4]
         name = f"item-{n}"
-        site.publish(f"/live{s}/rss", Article(path=f"/live{s}/story/{n}", title=f"K-1 {name}",
-                                              paragraphs=[MENTION[language]] + story_text(rng, language, False),
-                                              language=language, outlet=f"Live {s}", published=datetime.now(UTC)))
+        site.publish(
+            f"/live{s}/rss",
+            Article(
+                path=f"/live{s}/story/{n}",
+                title=f"K-1 {name}",
+                paragraphs=[MENTION[language]] + story_text(rng, language, False),
+                language=language,
+                outlet=f"Live {s}",
+                published=datetime.now(UTC),
+            ),
+        )
         published[name] = time.time()
     deadline = time.time() + 150
     while len(receiver.arrivals) < len(published) and time.time() < deadline:
@@ -435,8 +484,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--latency-items", type=int, default=200)
     parser.add_argument("--skip-latency", action="store_true")
-    parser.add_argument("--profile", type=Path, metavar="DIR",
-                        help="instead of the benchmark: one burst with py-spy on every role, summarised (files in DIR)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="instead of the benchmark: one burst with py-spy on every role, summarised (files in DIR)",
+    )
     parser.add_argument("--serve-site", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--baseline", choices=["threads", "careful"], help=argparse.SUPPRESS)
     parser.add_argument("--site", help=argparse.SUPPRESS)
@@ -461,7 +514,12 @@ def main() -> None:
             server.shutdown(nosave=True)
         return
     rates: dict[str, list[float]] = {"newsmon": [], "threads": [], "careful": []}
-    cpus: dict[str, list[float]] = {"newsmon crawlers": [], "newsmon workers": [], "threads": [], "careful": []}
+    cpus: dict[str, list[float]] = {
+        "newsmon crawlers": [],
+        "newsmon workers": [],
+        "threads": [],
+        "careful": [],
+    }
     peaks: dict = {}
     per_source = args.articles // args.sources
     for round_no in range(args.runs):
@@ -479,34 +537,68 @@ def main() -> None:
                 site.stop()
             rates[kind].append(rate)
             cpus[kind].append(cpu_ms)
-        print(f"  round {round_no + 1}: newsmon {rates['newsmon'][-1]:.1f}, 8 threads {rates['threads'][-1]:.1f}, "
-              f"careful {rates['careful'][-1]:.1f} articles/s", flush=True)
+        print(
+            f"  round {round_no + 1}: newsmon {rates['newsmon'][-1]:.1f}, 8 threads "
+            f"{rates['threads'][-1]:.1f}, "
+            f"careful {rates['careful'][-1]:.1f} articles/s",
+            flush=True,
+        )
     median = {k: statistics.median(v) for k, v in rates.items()}
-    print(f"\nthroughput, burst of {args.articles} new articles (60-150 KB pages) across {args.sources} sources, "
-          f"median of {args.runs} runs (min–max)")
+    print(
+        f"\nthroughput, burst of {args.articles} new articles (60-150 KB pages) across {args.sources} "
+        "sources, "
+        f"median of {args.runs} runs (min–max)"
+    )
     print(f"  {'contestant':<62} {'articles/s':>22} {'CPU ms/article':>22}")
     newsmon_cpu = [c + w for c, w in zip(cpus["newsmon crawlers"], cpus["newsmon workers"])]
     print(f"  {'newsmon: 2 crawlers + 2 workers (fetch, extract, dedupe, tag, archive)':<62} "
           f"{spread(rates['newsmon']):>22} {spread(newsmon_cpu):>22}")
     print(f"  {'    of which the crawlers':<62} {'':>22} {spread(cpus['newsmon crawlers']):>22}")
     print(f"  {'    of which the workers':<62} {'':>22} {spread(cpus['newsmon workers']):>22}")
-    print(f"  {'8 threads: feedparser + 8 threads + trafilatura (default)':<62} {spread(rates['threads']):>22} "
-          f"{spread(cpus['threads']):>22}")
-    print(f"  {'careful: feedparser + a process per core + trafilatura fast':<62} {spread(rates['careful']):>22} "
-          f"{spread(cpus['careful']):>22}")
+    print(
+        f"  {'8 threads: feedparser + 8 threads + trafilatura (default)':<62} {spread(rates['threads']):>22} "
+        f"{spread(cpus['threads']):>22}"
+    )
+    print(
+        f"  {'careful: feedparser + a process per core + trafilatura fast':<62} "
+        f"{spread(rates['careful']):>22} "
+        f"{spread(cpus['careful']):>22}"
+    )
     print(f"  ratio newsmon / careful: {median['newsmon'] / median['careful']:.2f}x; "
           f"newsmon / 8 threads: {median['newsmon'] / median['threads']:.2f}x")
-    print("  peak RSS of newsmon's roles, last round (MiB): " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(peaks.items())))
-    idle = subprocess.run([sys.executable, str(ROOT / "bench" / "poll_cost.py"), "--feeds", "1000", "--rounds", "2",
-                           "--items", "1"], capture_output=True, text=True, timeout=1800, check=False,
-                          env=dict(os.environ, NEWSMON_TEST_REDIS_URL=url))
+    print(
+        "  peak RSS of newsmon's roles, last round (MiB): "
+        + ", ".join(f"{k} {v:.0f}" for k, v in sorted(peaks.items()))
+    )
+    idle = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "poll_cost.py"),
+            "--feeds",
+            "1000",
+            "--rounds",
+            "2",
+            "--items",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+        env=dict(os.environ, NEWSMON_TEST_REDIS_URL=url),
+    )
     print("\nidle cost (bench/poll_cost.py, 1,000 sources):")
-    print("\n".join("  " + line for line in idle.stdout.strip().splitlines() if not line.startswith("machine:")))
+    print(
+        "\n".join("  " + line for line in idle.stdout.strip().splitlines() if not line.startswith("machine:"))
+    )
     if not args.skip_latency:
         conn.flushdb()
         p50, p95, received, peaks = latency(args, url, work)
-        print(f"\nlatency, item in a feed -> alert at the webhook, 60 s poll interval, {received}/{args.latency_items} "
-              f"alerts (one run): p50 {p50:.1f} s, p95 {p95:.1f} s (target p95 <= 65 s)")
+        print(
+            "\nlatency, item in a feed -> alert at the webhook, 60 s poll interval, "
+            f"{received}/{args.latency_items} "
+            f"alerts (one run): p50 {p50:.1f} s, p95 {p95:.1f} s (target p95 <= 65 s)"
+        )
         print("  peak RSS (MiB): " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(peaks.items())))
     if server is not None:
         server.shutdown(nosave=True)

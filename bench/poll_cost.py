@@ -36,8 +36,10 @@ from newsmon import keys
 from newsmon.app.replay import Article, Feed, ReplaySite
 from newsmon.models import PollRequest
 
-PARAGRAPH = ("Officials in Kirkuk said on Tuesday that the provincial council would meet next week to discuss "
-             "the budget, security arrangements and the return of displaced families to their villages. ")
+PARAGRAPH = (
+    "Officials in Kirkuk said on Tuesday that the provincial council would meet next week to discuss "
+    "the budget, security arrangements and the return of displaced families to their villages. "
+)
 
 
 def build_site(feeds: int, items: int = 20) -> ReplaySite:
@@ -82,7 +84,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--items", type=int, default=20, help="articles per feed (the first poll fetches them)")
+    parser.add_argument(
+        "--items", type=int, default=20, help="articles per feed (the first poll fetches them)"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="newsmon-bench-"))
@@ -94,7 +98,9 @@ def main() -> None:
     config = work / "config"
     config.mkdir()
     (config / "sources.yaml").write_text(yaml.safe_dump({"sources": sources}))
-    (config / "alerts.yaml").write_text(yaml.safe_dump({"channels": {"c": {"type": "console"}}, "routes": []}))
+    (config / "alerts.yaml").write_text(
+        yaml.safe_dump({"channels": {"c": {"type": "console"}}, "routes": []})
+    )
     (config / "keywords.yaml").write_text((ROOT / "config" / "keywords.yaml").read_text())
     env = dict(os.environ, REDIS_URL=url)
     with (work / "crawler.log").open("wb") as log:
@@ -107,8 +113,15 @@ def main() -> None:
         results = []
         c0, t0 = cpu(process), time.monotonic()
         poll_all(conn, ids)
-        results.append((f"first poll: feed + {args.items} new articles (baseline)", args.feeds, cpu(process) - c0,
-                        time.monotonic() - t0, bytes_per_poll(conn, ids)))
+        results.append(
+            (
+                f"first poll: feed + {args.items} new articles (baseline)",
+                args.feeds,
+                cpu(process) - c0,
+                time.monotonic() - t0,
+                bytes_per_poll(conn, ids),
+            )
+        )
         for label, honor in (("unchanged feed, server answers 304", True),
                              ("unchanged feed, server ignores conditional GET", False)):
             site.honor_conditional = honor
@@ -127,11 +140,18 @@ def main() -> None:
             server.shutdown(nosave=True)
     baseline = results[0][2] / results[0][1]
     print(describe())
-    print(f"crawler poll cost, {args.feeds} feeds x {args.items} items, {args.rounds} rounds; crawler RSS {memory:.0f} MiB")
-    print(f"{'case':<50} {'polls':>6} {'CPU ms/poll':>12} {'vs baseline':>12} {'bytes/poll':>11} {'wall s':>8}")
+    print(
+        f"crawler poll cost, {args.feeds} feeds x {args.items} items, {args.rounds} rounds; crawler RSS "
+        f"{memory:.0f} MiB"
+    )
+    print(
+        f"{'case':<50} {'polls':>6} {'CPU ms/poll':>12} {'vs baseline':>12} {'bytes/poll':>11} {'wall s':>8}"
+    )
     for label, polls, cpu_s, wall, size in results:
         per = cpu_s / polls
-        print(f"{label:<50} {polls:>6} {per * 1000:>12.2f} {per / baseline:>11.3f}x {size:>11.0f} {wall:>8.2f}")
+        print(
+            f"{label:<50} {polls:>6} {per * 1000:>12.2f} {per / baseline:>11.3f}x {size:>11.0f} {wall:>8.2f}"
+        )
     per_304 = results[1][2] / results[1][1]
     print(f"1,000 sources every 5 min at the 304 cost: {1000 / 300 * per_304 * 100:.1f}% of one core")
 

@@ -41,8 +41,23 @@ class Recorder:
     def __init__(self, pid: int, output: Path) -> None:
         self.output = output
         self.process = subprocess.Popen(
-            [py_spy(), "record", "--pid", str(pid), "--rate", str(RATE), "--nonblocking", "--nolineno",
-             "--format", "raw", "--output", str(output)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                py_spy(),
+                "record",
+                "--pid",
+                str(pid),
+                "--rate",
+                str(RATE),
+                "--nonblocking",
+                "--nolineno",
+                "--format",
+                "raw",
+                "--output",
+                str(output),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT

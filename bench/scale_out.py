@@ -65,9 +65,19 @@ def make_stories(count: int, seed: int) -> list[dict]:
             text, language = original["text"] + " " + MENTION[original["language"]], original["language"]
         else:
             text = "\n".join(story_text(rng, language, rng.random() < 0.05))
-        out.append(Story(id=story_id_for(url), source_id=f"s{n % 25}", outlet=f"Outlet {n % 25}", language=language,
-                         url=url, canonical_url=url, title=f"story {seed}-{n}", text=text,
-                         published=datetime.now(UTC)).model_dump(mode="json"))
+        out.append(
+            Story(
+                id=story_id_for(url),
+                source_id=f"s{n % 25}",
+                outlet=f"Outlet {n % 25}",
+                language=language,
+                url=url,
+                canonical_url=url,
+                title=f"story {seed}-{n}",
+                text=text,
+                published=datetime.now(UTC),
+            ).model_dump(mode="json")
+        )
     return out
 
 
@@ -85,8 +95,9 @@ def _reset_archive(url: str) -> None:
     engine.dispose()
 
 
-def process_stage(conn: redis.Redis, redis_url: str, work: Path, workers: int, batch: int, stories: list[dict],
-                  run: int) -> tuple[float, float]:
+def process_stage(
+    conn: redis.Redis, redis_url: str, work: Path, workers: int, batch: int, stories: list[dict], run: int
+) -> tuple[float, float]:
     """(stories/s, worker CPU ms per story) for `workers` processes on pre-enqueued stories."""
     from rq import Queue, Worker
     from rq.job import Job
@@ -142,7 +153,9 @@ def crawl_stage(conn: redis.Redis, redis_url: str, work: Path, crawlers: int, so
     per_source = articles // sources
     prefix = f"crawl{crawlers}r{run}x"
     site = SiteProcess(prefix, 1000 + run, sources, per_source)
-    config_dir = write_config(work / f"{prefix}-config", site.base, prefix, sources, 3600, {"channels": {}, "routes": []})
+    config_dir = write_config(
+        work / f"{prefix}-config", site.base, prefix, sources, 3600, {"channels": {}, "routes": []}
+    )
     data_dir = work / f"{prefix}-data"
     data_dir.mkdir()
     roles = Roles(config_dir, redis_url, data_dir)
@@ -156,11 +169,17 @@ def crawl_stage(conn: redis.Redis, redis_url: str, work: Path, crawlers: int, so
     before = roles.cpu_seconds()
     started = time.perf_counter()
     for s in range(sources):
-        conn.rpush(keys.poll_requests("feed"), PollRequest(source_id=f"{prefix}{s}", poll_id=f"p{s}", lock_token="bench",
-                                                          requested_at=datetime.now(UTC)).model_dump_json())
+        conn.rpush(
+            keys.poll_requests("feed"),
+            PollRequest(
+                source_id=f"{prefix}{s}", poll_id=f"p{s}", lock_token="bench", requested_at=datetime.now(UTC)
+            ).model_dump_json(),
+        )
     expected = per_source * sources
     deadline = time.perf_counter() + 900
-    while stats.total(conn, f"queue:{keys.PROCESS_QUEUE}:in", 60) < expected and time.perf_counter() < deadline:
+    while (
+        stats.total(conn, f"queue:{keys.PROCESS_QUEUE}:in", 60) < expected and time.perf_counter() < deadline
+    ):
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
     after = roles.cpu_seconds()
@@ -178,8 +197,14 @@ def fast_path_alone(count: int) -> float:
     pages = []
     for n in range(count):
         language = list(ALPHABETS)[n % 4]
-        article = Article(path=f"/fast{n}/story/{n}", title=f"story {n}", paragraphs=story_text(rng, language, False),
-                          language=language, outlet="Outlet", published=datetime.now(UTC))
+        article = Article(
+            path=f"/fast{n}/story/{n}",
+            title=f"story {n}",
+            paragraphs=story_text(rng, language, False),
+            language=language,
+            outlet="Outlet",
+            published=datetime.now(UTC),
+        )
         pages.append(BenchSite.render_article(article, "http://127.0.0.1:1").decode())
     started = time.process_time()
     for page in pages:
@@ -201,31 +226,57 @@ def main() -> None:
     rows: dict[tuple[int, int], list[tuple[float, float]]] = {}
     for run in range(args.runs):
         stories = make_stories(args.stories, seed=run)
-        for workers, batch in ((1, keys.PROCESS_BATCH), (2, keys.PROCESS_BATCH), (4, keys.PROCESS_BATCH), (1, 1)):
-            rows.setdefault((workers, batch), []).append(process_stage(conn, url, work, workers, batch, stories, run))
-        print(f"  run {run + 1}: " + ", ".join(f"{w}w/{b} {v[-1][0]:.0f}/s" for (w, b), v in rows.items()), flush=True)
-    print(f"\nprocess stage: {args.stories} stories pre-enqueued, {archive} archive, median of {args.runs} runs (min–max)")
+        for workers, batch in (
+            (1, keys.PROCESS_BATCH),
+            (2, keys.PROCESS_BATCH),
+            (4, keys.PROCESS_BATCH),
+            (1, 1),
+        ):
+            rows.setdefault((workers, batch), []).append(
+                process_stage(conn, url, work, workers, batch, stories, run)
+            )
+        print(
+            f"  run {run + 1}: " + ", ".join(f"{w}w/{b} {v[-1][0]:.0f}/s" for (w, b), v in rows.items()),
+            flush=True,
+        )
+    print(
+        f"\nprocess stage: {args.stories} stories pre-enqueued, {archive} archive, median of "
+        f"{args.runs} runs (min–max)"
+    )
     print(f"  {'workers':<34} {'stories/s':>22} {'CPU ms/story':>20} {'vs 1 worker':>12}")
     one = statistics.median(r[0] for r in rows[(1, keys.PROCESS_BATCH)])
     for (workers, batch), values in rows.items():
-        label = f"{workers} worker{'s' if workers > 1 else ''}, jobs of {'a poll (<= ' + str(batch) + ')' if batch > 1 else '1 story'}"
+        jobs = f"a poll (<= {batch})" if batch > 1 else "1 story"
+        label = f"{workers} worker{'s' if workers > 1 else ''}, jobs of {jobs}"
         rate = statistics.median(r[0] for r in values)
-        print(f"  {label:<34} {spread([r[0] for r in values], 0):>22} {spread([r[1] for r in values], 2):>20} "
-              f"{rate / one:>11.2f}x")
+        print(
+            f"  {label:<34} {spread([r[0] for r in values], 0):>22} {spread([r[1] for r in values], 2):>20} "
+            f"{rate / one:>11.2f}x"
+        )
     crawl: dict[int, list[tuple[float, float]]] = {}
     for run in range(args.runs):
         for crawlers in (1, 2):
-            crawl.setdefault(crawlers, []).append(crawl_stage(conn, url, work, crawlers, args.sources, args.articles, run))
-        print(f"  run {run + 1}: " + ", ".join(f"{c} crawler(s) {v[-1][0]:.1f}/s" for c, v in crawl.items()), flush=True)
+            crawl.setdefault(crawlers, []).append(
+                crawl_stage(conn, url, work, crawlers, args.sources, args.articles, run)
+            )
+        print(
+            f"  run {run + 1}: " + ", ".join(f"{c} crawler(s) {v[-1][0]:.1f}/s" for c, v in crawl.items()),
+            flush=True,
+        )
     floor = [fast_path_alone(200) for _ in range(args.runs)]
-    print(f"\ncrawl stage: {args.articles} new articles (60-150 KB pages) over {args.sources} sources, nothing "
-          f"downstream, median of {args.runs} runs (min–max)")
+    print(
+        f"\ncrawl stage: {args.articles} new articles (60-150 KB pages) over {args.sources} sources, nothing "
+        f"downstream, median of {args.runs} runs (min–max)"
+    )
     print(f"  {'crawlers':<34} {'articles/s':>22} {'CPU ms/article':>20} {'vs 1 crawler':>12}")
     one = statistics.median(r[0] for r in crawl[1])
     for crawlers, values in crawl.items():
         rate = statistics.median(r[0] for r in values)
-        print(f"  {str(crawlers) + ' crawler' + ('s' if crawlers > 1 else ''):<34} {spread([r[0] for r in values]):>22} "
-              f"{spread([r[1] for r in values], 2):>20} {rate / one:>11.2f}x")
+        print(
+            f"  {str(crawlers) + ' crawler' + ('s' if crawlers > 1 else ''):<34} "
+            f"{spread([r[0] for r in values]):>22} "
+            f"{spread([r[1] for r in values], 2):>20} {rate / one:>11.2f}x"
+        )
     print(f"  {'trafilatura fast path alone':<34} {'':>22} {spread(floor, 2):>20}")
     if server is not None:
         server.shutdown(nosave=True)

@@ -115,7 +115,11 @@ def _scan(root: Any) -> _Markup:
                     found.metas.setdefault((attribute, name), content)
             continue
         if tag == "link":
-            if found.canonical is None and element.get("rel") == "canonical" and element.get("href") is not None:
+            if (
+                found.canonical is None
+                and element.get("rel") == "canonical"
+                and element.get("href") is not None
+            ):
                 found.canonical = element.get("href")
         elif tag == "title":
             if found.title is None and element.text is not None:
@@ -188,9 +192,13 @@ def extract_article(html: str, url: str, tz_name: str | None = "Asia/Baghdad") -
         raise FetchError("not an HTML page")
     page = Selector(root=tree, type="html")
     meta = _page_metadata(page, tz_name, html)
-    document = trafilatura.bare_extraction(tree, url=url, with_metadata=False, include_comments=False, fast=True)
+    document = trafilatura.bare_extraction(
+        tree, url=url, with_metadata=False, include_comments=False, fast=True
+    )
     if document is not None and _looks_like_whole_page(document.text or "", tree):
-        full = trafilatura.bare_extraction(tree, url=url, with_metadata=False, include_comments=False, fast=False)
+        full = trafilatura.bare_extraction(
+            tree, url=url, with_metadata=False, include_comments=False, fast=False
+        )
         if full is not None and len((full.text or "").strip()) >= MIN_TEXT_CHARS:
             document = full
     if document is None or not (document.text or "").strip():
@@ -204,5 +212,11 @@ def extract_article(html: str, url: str, tz_name: str | None = "Asia/Baghdad") -
         text = text[len(title):].lstrip()
     if len(text) < MIN_TEXT_CHARS:
         raise FetchError(f"too little text for an article ({len(text)} characters)")
-    return Extracted(title=title, text=text, author=meta.author, published=meta.published, canonical_url=canonical,
-                     language=meta.language)
+    return Extracted(
+        title=title,
+        text=text,
+        author=meta.author,
+        published=meta.published,
+        canonical_url=canonical,
+        language=meta.language,
+    )

@@ -18,14 +18,30 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 _CHALLENGES = (
-    ("Sucuri", re.compile(rb"sucuri[_ -]?cloudproxy|sucuri website firewall|sucuri\.net/privacy", re.IGNORECASE)),
-    ("Cloudflare", re.compile(rb"cf-browser-verification|cf_chl_|challenge-platform|<title>just a moment\.\.\.</title>"
-                              rb"|attention required! \| cloudflare|cf-turnstile", re.IGNORECASE)),
+    (
+        "Sucuri",
+        re.compile(rb"sucuri[_ -]?cloudproxy|sucuri website firewall|sucuri\.net/privacy", re.IGNORECASE),
+    ),
+    (
+        "Cloudflare",
+        re.compile(
+            rb"cf-browser-verification|cf_chl_|challenge-platform|<title>just a moment\.\.\.</title>"
+            rb"|attention required! \| cloudflare|cf-turnstile",
+            re.IGNORECASE,
+        ),
+    ),
     ("DDoS-Guard", re.compile(rb"ddos-guard", re.IGNORECASE)),
-    ("JavaScript", re.compile(rb"please enable javascript and cookies|enable javascript to (?:continue|view)", re.IGNORECASE)),
+    (
+        "JavaScript",
+        re.compile(
+            rb"please enable javascript and cookies|enable javascript to (?:continue|view)", re.IGNORECASE
+        ),
+    ),
 )
 # failure kinds that mean "try again later, more slowly"; the others are also retried, with backoff
-TRANSPORT = frozenset({"blocked", "challenge", "rate-limited", "server-error", "timeout", "dns", "connection", "tls"})
+TRANSPORT = frozenset(
+    {"blocked", "challenge", "rate-limited", "server-error", "timeout", "dns", "connection", "tls"}
+)
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,56 @@ _TURKISH_LETTERS = set("ığöüİĞÖÜ")
 _WORDS = re.compile(r"[^\W\d_]+")
 _NOT_ARABIC_SCRIPT = re.compile(r"[^\u0600-\u06ff]+")
 _NOT_ASCII_LETTER = re.compile(r"[^A-Za-z]+")
-_KURMANJI_WORDS = frozenset(["û", "li", "ji", "di", "de", "ku", "bi", "ya", "yê", "yên", "ew", "vê", "wê", "hat", "kir", "dike", "dikin", "ne", "jî", "ser", "nav", "bo"])
-_ENGLISH_WORDS = frozenset(["the", "and", "of", "to", "in", "is", "was", "for", "on", "that", "with", "said", "by", "from", "at", "as", "it"])
-_TURKISH_WORDS = frozenset(["ve", "bir", "bu", "için", "ile", "da", "de", "olarak", "olan", "çok", "daha", "gibi", "ama"])
+_KURMANJI_WORDS = frozenset(
+    [
+        "û",
+        "li",
+        "ji",
+        "di",
+        "de",
+        "ku",
+        "bi",
+        "ya",
+        "yê",
+        "yên",
+        "ew",
+        "vê",
+        "wê",
+        "hat",
+        "kir",
+        "dike",
+        "dikin",
+        "ne",
+        "jî",
+        "ser",
+        "nav",
+        "bo",
+    ]
+)
+_ENGLISH_WORDS = frozenset(
+    [
+        "the",
+        "and",
+        "of",
+        "to",
+        "in",
+        "is",
+        "was",
+        "for",
+        "on",
+        "that",
+        "with",
+        "said",
+        "by",
+        "from",
+        "at",
+        "as",
+        "it",
+    ]
+)
+_TURKISH_WORDS = frozenset(
+    ["ve", "bir", "bu", "için", "ile", "da", "de", "olarak", "olan", "çok", "daha", "gibi", "ama"]
+)
 _CODES = {"ar", "en", "tr", "fa", "ckb", "kmr"}
 
 

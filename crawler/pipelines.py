@@ -112,9 +112,14 @@ class EnqueueStoryPipeline:
                                     failure_ttl=keys.PROCESS_FAILURE_TTL,
                                     description=f"process {stories[0]['id']} {stories[0]['url']}")
             else:
-                self._queue.enqueue(keys.PROCESS_BATCH_JOB, stories, retry=retry, failure_ttl=keys.PROCESS_FAILURE_TTL,
-                                    description=f"process {len(stories)} stories of {items[0]['source_id']}: "
-                                                f"{', '.join(s['id'] for s in stories)}")
+                self._queue.enqueue(
+                    keys.PROCESS_BATCH_JOB,
+                    stories,
+                    retry=retry,
+                    failure_ttl=keys.PROCESS_FAILURE_TTL,
+                    description=f"process {len(stories)} stories of {items[0]['source_id']}: "
+                    f"{', '.join(s['id'] for s in stories)}",
+                )
             by_source: dict[str, list[str]] = {}
             for item in items:
                 by_source.setdefault(item["source_id"], []).append(item["entry_key"])

@@ -133,10 +133,21 @@ def record_poll(conn: redis.Redis, source: Source, poll: Any, seconds: float, ba
         else:
             wait = health.backoff_seconds(source.interval, failures, backoff_cap, failure.retry_after)
             mapping["backoff_until"] = f"{now + wait:.3f}"
-    history = json.dumps({"at": round(now, 3), "status": poll.status, "failure": failure.kind if failure else None,
-                          "error": failure.message[:200] if failure else None, "http": poll.http_status,
-                          "bytes": poll.bytes, "items": poll.items, "new": poll.new, "seconds": round(seconds, 3),
-                          "skipped": len(skipped), "skipped_reasons": [r[:200] for r in skipped[:5]]})
+    history = json.dumps(
+        {
+            "at": round(now, 3),
+            "status": poll.status,
+            "failure": failure.kind if failure else None,
+            "error": failure.message[:200] if failure else None,
+            "http": poll.http_status,
+            "bytes": poll.bytes,
+            "items": poll.items,
+            "new": poll.new,
+            "seconds": round(seconds, 3),
+            "skipped": len(skipped),
+            "skipped_reasons": [r[:200] for r in skipped[:5]],
+        }
+    )
     pipe = conn.pipeline()
     pipe.hset(key, mapping=mapping)
     pipe.hincrby(key, "polls_total", 1)

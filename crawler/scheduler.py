@@ -81,7 +81,9 @@ def request_poll(conn: redis.Redis, source: Source, leader: LeaderLock) -> str:
     if not polls.acquire_poll(conn, source.id, token, source.interval):
         log.debug("poll skipped source=%s: previous poll still running", source.id)
         return "busy"
-    request = PollRequest(source_id=source.id, poll_id=uuid.uuid4().hex, lock_token=token, requested_at=utcnow())
+    request = PollRequest(
+        source_id=source.id, poll_id=uuid.uuid4().hex, lock_token=token, requested_at=utcnow()
+    )
     conn.rpush(keys.poll_requests(source.kind), request.model_dump_json())
     log.debug("poll requested source=%s", source.id)
     return "requested"
@@ -97,10 +99,19 @@ def build_scheduler(config: Config, conn: redis.Redis, leader: LeaderLock,
     scheduler.add_job(_on_leader, IntervalTrigger(seconds=LEADER_RENEW), id="heartbeat", next_run_time=now,
                       args=[leader, "heartbeat", lambda: _heartbeat(conn, scheduler, leader)])
     for name, function, seconds in ticks or []:
-        scheduler.add_job(_on_leader, IntervalTrigger(seconds=seconds), args=[leader, name, function], id=name,
-                          next_run_time=now + timedelta(seconds=2), max_instances=1, coalesce=True)
+        scheduler.add_job(
+            _on_leader,
+            IntervalTrigger(seconds=seconds),
+            args=[leader, name, function],
+            id=name,
+            next_run_time=now + timedelta(seconds=2),
+            max_instances=1,
+            coalesce=True,
+        )
     for source in config.enabled_sources():
-        first = now + timedelta(seconds=1 + random.uniform(0, min(FIRST_POLL_SPREAD, source.effective_jitter)))
+        first = now + timedelta(
+            seconds=1 + random.uniform(0, min(FIRST_POLL_SPREAD, source.effective_jitter))
+        )
         scheduler.add_job(
             request_poll,
             IntervalTrigger(seconds=source.interval, jitter=source.effective_jitter or None),

@@ -122,15 +122,27 @@ def _reload_if_published(context: JobContext) -> None:
             raise ConfigError(CONFIG_FILES, "", f"the files of version {wanted} are not in Redis")
         config = load_config(context.config.directory, files=found[1])
         if config.version != wanted:
-            raise ConfigError(CONFIG_FILES, "", f"published files give version {config.version}, not {wanted}")
+            raise ConfigError(
+                CONFIG_FILES, "", f"published files give version {config.version}, not {wanted}"
+            )
         if context.validate is not None:
             context.validate(config)
     except ConfigError as exc:
         _refused = wanted
         log.error("config version %s was published but cannot be loaded here; keeping version %s: %s",
                   wanted, context.config.version, exc)
-        context.redis.hset(keys.CONFIG_REFUSED, _who(), json.dumps(
-            {"version": wanted, "running": context.config.version, "error": str(exc)[:500], "at": time.time()}))
+        context.redis.hset(
+            keys.CONFIG_REFUSED,
+            _who(),
+            json.dumps(
+                {
+                    "version": wanted,
+                    "running": context.config.version,
+                    "error": str(exc)[:500],
+                    "at": time.time(),
+                }
+            ),
+        )
         return
     install(replace(context, config=config))
     context.redis.hdel(keys.CONFIG_REFUSED, _who())

@@ -60,7 +60,9 @@ def explain(story_id: str) -> str:
     return f"newsmon:explain:{story_id}"
 
 
-ROLES = "newsmon:roles"  # hash "<host>:<role>" -> JSON {pid, restarts, exits: [[at, code]...]}, by supervisors
+ROLES = (
+    "newsmon:roles"  # hash "<host>:<role>" -> JSON {pid, restarts, exits: [[at, code]...]}, by supervisors
+)
 STARTING = "newsmon:system:starting"  # set (NX, expiring) by the first role to start: the start-up grace
 CONFIG_REFUSED = "newsmon:config:refused"  # hash "<host>:<pid>" -> JSON {version, error, at} of workers
 
@@ -94,7 +96,9 @@ def surge_active(topic: str) -> str:
     return f"newsmon:surge:{topic}:active"
 
 
-BREAKING_EVENTS = "newsmon:breaking:events"  # sorted set of recent events (JSON, score = time), for the web page
+BREAKING_EVENTS = (
+    "newsmon:breaking:events"  # sorted set of recent events (JSON, score = time), for the web page
+)
 
 
 # --- keys the kernel's own modules and the roles share (kept here so each is written once) ----------

@@ -16,10 +16,25 @@ QUIET_LOGGERS = ("scrapy", "twisted", "apscheduler", "alembic", "rq", "filelock"
 # unreachable host, retries given up, download errors handled by the spider's errback)
 REPEATS_POLL_LINE = ("scrapy.downloadermiddlewares.robotstxt", "scrapy.downloadermiddlewares.retry",
                      "scrapy.core.scraper")
-NETWORK_ERRORS = ("DNSLookupError", "CannotResolveHostError", "ConnectionRefusedError", "ConnectError",
-                  "TimeoutError", "TCPTimedOutError", "ConnectionLost", "ResponseNeverReceived", "ConnectionDone",
-                  "DownloadConnectionRefusedError", "DownloadTimeoutError", "DownloadFailedError", "IgnoreRequest",
-                  "ConnectingCancelledError", "SSLError", "TunnelError", "ResponseFailed")
+NETWORK_ERRORS = (
+    "DNSLookupError",
+    "CannotResolveHostError",
+    "ConnectionRefusedError",
+    "ConnectError",
+    "TimeoutError",
+    "TCPTimedOutError",
+    "ConnectionLost",
+    "ResponseNeverReceived",
+    "ConnectionDone",
+    "DownloadConnectionRefusedError",
+    "DownloadTimeoutError",
+    "DownloadFailedError",
+    "IgnoreRequest",
+    "ConnectingCancelledError",
+    "SSLError",
+    "TunnelError",
+    "ResponseFailed",
+)
 
 _level = logging.INFO
 
@@ -46,7 +61,9 @@ def configure(level: str) -> None:
     global _level
     numeric = getattr(logging, level.upper(), logging.INFO)
     _level = numeric
-    logging.basicConfig(level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     for handler in logging.getLogger().handlers:
         handler.setLevel(numeric)  # Scrapy resets the root logger's level; the handler keeps ours
         if numeric > logging.DEBUG and not any(isinstance(f, ExpectedFailures) for f in handler.filters):

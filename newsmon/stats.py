@@ -20,7 +20,9 @@ def _minute(now: float | None) -> int:
     return int((time.time() if now is None else now) // 60)
 
 
-def count(conn: redis.Redis | redis.client.Pipeline, name: str, amount: int = 1, now: float | None = None) -> None:
+def count(
+    conn: redis.Redis | redis.client.Pipeline, name: str, amount: int = 1, now: float | None = None
+) -> None:
     """Add to a counter in the current minute."""
     key = f"{PREFIX}:{name}:{_minute(now)}"
     conn.incrby(key, amount)

@@ -148,7 +148,9 @@ def _deliveries(config: Config, conn: redis.Redis, now: float) -> dict[str, dict
     for job_id in registry.get_job_ids():
         try:
             job = Job.fetch(job_id, connection=conn, serializer=JobSerializer)
-            channel = (job.args[0] or {}).get("channel_id") if job.args and isinstance(job.args[0], dict) else None
+            channel = (
+                (job.args[0] or {}).get("channel_id") if job.args and isinstance(job.args[0], dict) else None
+            )
         except Exception:  # noqa: BLE001 - a job that cannot be read still counts as failed somewhere
             channel = None
         if channel in failed:
@@ -200,8 +202,13 @@ def problems(config: Config, status: dict[str, Any], now: float) -> list[dict[st
     for row in [] if folded else failing:  # when most sources fail, one problem says so, not one per source
         since = ("never succeeded" if row["last_success"] is None
                  else f"failing for {int(now - (row['failing_since'] or row['last_poll'] or now))} s")
-        add("source-failing", row["id"], "degraded",
-            f"{row['id']} {since}, {row['consecutive_failures']} failed poll(s) ({row['failure']}: {row['error']})")
+        add(
+            "source-failing",
+            row["id"],
+            "degraded",
+            f"{row['id']} {since}, {row['consecutive_failures']} failed poll(s) ({row['failure']}: "
+            f"{row['error']})",
+        )
     for row in enabled_rows:
         source = sources[row["id"]]
         limit = (source.silent_after_intervals or admin.silent_after_intervals) * source.interval
@@ -214,8 +221,13 @@ def problems(config: Config, status: dict[str, Any], now: float) -> list[dict[st
     starting = status.get("starting_seconds_left") or 0
     for name, queue in status["queues"].items():
         if queue["oldest_age_seconds"] is not None and queue["oldest_age_seconds"] > admin.backlog_seconds:
-            add("queue-backlog", name, "degraded",
-                f"queue {name}: oldest job waiting {int(queue['oldest_age_seconds'])} s, {queue['depth']} jobs")
+            add(
+                "queue-backlog",
+                name,
+                "degraded",
+                f"queue {name}: oldest job waiting {int(queue['oldest_age_seconds'])} s, "
+                f"{queue['depth']} jobs",
+            )
         if queue["failed"]:
             add("failed-jobs", name, "degraded",
                 f"queue {name}: {queue['failed']} job(s) failed for good (`newsmon failed list`; "
@@ -231,7 +243,12 @@ def problems(config: Config, status: dict[str, Any], now: float) -> list[dict[st
     scheduler = status["scheduler"]
     if enabled and not starting and (not scheduler["alive"]
                                      or scheduler["heartbeat_age_seconds"] > admin.scheduler_stale_seconds):
-        add("scheduler-down", "scheduler", "unhealthy", "no scheduler is ticking: sources are not being polled")
+        add(
+            "scheduler-down",
+            "scheduler",
+            "unhealthy",
+            "no scheduler is ticking: sources are not being polled",
+        )
     for role in status.get("roles", []):
         if role["exits_10m"] >= admin.restarts:
             add("role-restarting", role["name"], "unhealthy",
@@ -313,5 +330,10 @@ def empty_config(config_dir: Any) -> Config:
 
     from newsmon.settings import AlertsFile, KeywordsFile, SourcesFile
 
-    return Config(directory=Path(config_dir), sources=SourcesFile.model_construct(sources=[], outlets={}),
-                  keywords=KeywordsFile.model_construct(topics={}), alerts=AlertsFile(channels={}), version="none")
+    return Config(
+        directory=Path(config_dir),
+        sources=SourcesFile.model_construct(sources=[], outlets={}),
+        keywords=KeywordsFile.model_construct(topics={}),
+        alerts=AlertsFile(channels={}),
+        version="none",
+    )

@@ -32,7 +32,9 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHIPPED_CONFIG = ROOT / "config"
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1, what: str = "") -> Any:
+def wait_for(
+    condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1, what: str = ""
+) -> Any:
     """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -143,11 +145,19 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = dt.datetime.now(dt.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
         .sign(key, hashes.SHA256())
     )
@@ -276,8 +286,13 @@ def add_feed(site: ReplaySite, path: str, articles: list[Article], language: str
 # --- config directories ---------------------------------------------------------------------------
 
 
-def write_config(directory: Path, sources: list[dict[str, Any]], alerts: dict[str, Any],
-                 keywords: Path = SHIPPED_CONFIG / "keywords.yaml", outlets: dict[str, Any] | None = None) -> Path:
+def write_config(
+    directory: Path,
+    sources: list[dict[str, Any]],
+    alerts: dict[str, Any],
+    keywords: Path = SHIPPED_CONFIG / "keywords.yaml",
+    outlets: dict[str, Any] | None = None,
+) -> Path:
     """Write a config dir with the given sources, outlet catalogue and alerts and the shipped keywords."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "sources.yaml").write_text(yaml.safe_dump({"outlets": outlets or {}, "sources": sources},
@@ -347,7 +362,9 @@ class Roles:
 
 
 @pytest.fixture
-def roles(redis_url: str, redis_conn: redis.Redis, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Roles]:
+def roles(
+    redis_url: str, redis_conn: redis.Redis, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Roles]:
     started = Roles(redis_url, tmp_path)
     yield started
     started.stop_all()

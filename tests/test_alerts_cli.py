@@ -15,9 +15,17 @@ from tests.conftest import FIXTURES, SmtpServer, WebhookReceiver, write_config
 SOURCE = {"id": "s1", "name": "S", "outlet": "O", "language": "ar", "kind": "feed", "url": "http://x/f"}
 
 
-def newsmon(config_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), *args],
-                          env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=120, check=False)
+def newsmon(
+    config_dir: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def make_config(tmp_path: Path, smtp_port: int, webhook_url: str) -> Path:
@@ -37,12 +45,20 @@ SECRETS = {"SMTP_PASSWORD": "pw-do-not-print", "HOOK_TOKEN": "tok-do-not-print"}
 
 def test_preview_renders_each_desk_and_explains_the_others(tmp_path: Path, webhook: WebhookReceiver) -> None:
     config_dir = make_config(tmp_path, 25, webhook.url)
-    result = newsmon(config_dir, "alerts", "preview", "--story", str(FIXTURES / "seed" / "000_128dad676d5a1ee3.txt"),
-                     env=SECRETS)
+    result = newsmon(
+        config_dir,
+        "alerts",
+        "preview",
+        "--story",
+        str(FIXTURES / "seed" / "000_128dad676d5a1ee3.txt"),
+        env=SECRETS,
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "topics: k1_base, coalition_troops" in out
-    assert "=== desk arabic · channel mail (email)" in out and 'dir="rtl"' in out and "<mark>كيه-1</mark>" in out
+    assert (
+        "=== desk arabic · channel mail (email)" in out and 'dir="rtl"' in out and "<mark>كيه-1</mark>" in out
+    )
     assert "=== desk arabic · channel chat (apprise)" in out and "**كيه-1**" in out
     assert "=== desk english: would not receive it" in out
     assert "do-not-print" not in out
@@ -75,8 +91,11 @@ def test_failed_lists_and_requeues(tmp_path: Path, redis_url: str, redis_conn: r
     jobcontext.install(jobcontext.JobContext(config=config, redis=redis_conn, archive_url="sqlite://"))
     queue = Queue(keys.ALERTS_QUEUE, connection=redis_conn, serializer=JSONSerializer)
     webhook.status = 500
-    job = queue.enqueue("alerts.jobs.deliver", make_delivery(channel="chat", desk="arabic").model_dump(mode="json"),
-                        description="deliver arabic:chat:abc:k1_base")
+    job = queue.enqueue(
+        "alerts.jobs.deliver",
+        make_delivery(channel="chat", desk="arabic").model_dump(mode="json"),
+        description="deliver arabic:chat:abc:k1_base",
+    )
     SimpleWorker([queue], connection=redis_conn, serializer=JSONSerializer).work(burst=True)
     registry = FailedJobRegistry(queue=queue)
     assert registry.get_job_ids() == [job.id]
@@ -109,7 +128,9 @@ def test_preview_of_a_digest_desk_is_the_digest_it_is_sent(tmp_path: Path, webho
     """A digest desk receives the story in its next digest: the preview shows that digest (its subject,
     header and slot), and a previewed file has its name as outlet and its modification time."""
     seed = tmp_path / "seed.txt"
-    seed.write_text((FIXTURES / "seed" / "000_128dad676d5a1ee3.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    seed.write_text(
+        (FIXTURES / "seed" / "000_128dad676d5a1ee3.txt").read_text(encoding="utf-8"), encoding="utf-8"
+    )
     os.utime(seed, (1_795_000_000, 1_795_000_000))  # 2026-11-18 11:06:40 UTC = 14:06 in Baghdad
     config_dir = make_config(tmp_path, 25, webhook.url)
     alerts = yaml.safe_load((config_dir / "alerts.yaml").read_text(encoding="utf-8"))

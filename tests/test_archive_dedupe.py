@@ -17,9 +17,18 @@ from workers.dedupe import DedupeIndex, content_hash
 def make_story(url: str = "https://www.kurdistan24.net/ar/story/1", text: str = "نص الخبر عن قاعدة كيه-1",
                guid: str | None = "g1") -> Story:
     canonical = canonical_url(url)
-    return Story(id=story_id_for(canonical), source_id="k24-ar", outlet="Kurdistan24", language="ar", url=url,
-                 canonical_url=canonical, title="عنوان", text=text, published=datetime(2026, 11, 20, tzinfo=UTC),
-                 feed_guid=guid)
+    return Story(
+        id=story_id_for(canonical),
+        source_id="k24-ar",
+        outlet="Kurdistan24",
+        language="ar",
+        url=url,
+        canonical_url=canonical,
+        title="عنوان",
+        text=text,
+        published=datetime(2026, 11, 20, tzinfo=UTC),
+        feed_guid=guid,
+    )
 
 
 @pytest.fixture
@@ -29,7 +38,9 @@ def archive(db_url: str) -> Archive:
 
 def test_archive_round_trip_and_upsert(archive: Archive) -> None:
     story = make_story()
-    topics = [TopicMatch(topic="k1_base", name="K-1", hits=[Hit(term="كيه-1", text="كيه-1", start=16, end=21)])]
+    topics = [
+        TopicMatch(topic="k1_base", name="K-1", hits=[Hit(term="كيه-1", text="كيه-1", start=16, end=21)])
+    ]
     assert archive.store(story, topics, content_hash(story.title, story.text), "v1") is True
     row = archive.get(story.id)
     assert row is not None
@@ -66,7 +77,9 @@ def test_url_identity_ignores_scheme_www_mobile_amp_and_trailing_slash() -> None
     assert len({url_key(u) for u in forms}) == 1
     assert len({story_id_for(canonical_url(u)) for u in forms}) == 1
     assert url_key("https://x.example/a") != url_key("https://x.example/a-b")
-    assert url_key("https://x.example/ar/اقتصـاد/1") != url_key("https://x.example/ar/اقتصاد/1")  # tatweel kept
+    assert url_key("https://x.example/ar/اقتصـاد/1") != url_key(
+        "https://x.example/ar/اقتصاد/1"
+    )  # tatweel kept
 
 
 def test_dedupe_kinds(redis_conn: redis.Redis) -> None:
@@ -78,7 +91,9 @@ def test_dedupe_kinds(redis_conn: redis.Redis) -> None:
     copy = make_story(url="https://other.example/copy", guid="g2", text="نصّ الخبر عن قاعدة كيه-1 " * 20)
     exact = index.check_and_add(copy.id, copy.text)
     assert (exact.kind, exact.cluster, exact.duplicate_of) == ("exact", first.id, first.id)
-    distinct = make_story(url="https://other.example/new", guid="g3", text="خبر مختلف تماما عن الاقتصاد " * 20)
+    distinct = make_story(
+        url="https://other.example/new", guid="g3", text="خبر مختلف تماما عن الاقتصاد " * 20
+    )
     assert index.check_and_add(distinct.id, distinct.text).kind == "new"
 
 
@@ -106,11 +121,15 @@ def test_the_script_and_python_agree_on_where_each_field_lives(redis_conn: redis
         redis_conn.hset(index._key(generation, shards, field), field, value)
     copy = index.check_and_add("00000000000000bb", text + " تابعونا", now=now + 60)
     assert (copy.kind, copy.cluster, copy.duplicate_of) == ("near", old.hex(), old.hex())
-    written = redis_conn.hget(f"newsmon:dedupe:{generation}:{zlib.crc32(b'S' + bytes.fromhex('00000000000000bb')) % shards}",
-                              b"S" + bytes.fromhex("00000000000000bb"))
+    written = redis_conn.hget(
+        f"newsmon:dedupe:{generation}:{zlib.crc32(b'S' + bytes.fromhex('00000000000000bb')) % shards}",
+        b"S" + bytes.fromhex("00000000000000bb"),
+    )
     assert written is not None and written[dedupe.NUM_PERM:] == old
     assert index.remove("00000000000000bb", text + " تابعونا", now=now + 60) >= 2
-    again = index.check_and_add("00000000000000cc", text, now=now + 120)  # the old story's text field is intact
+    again = index.check_and_add(
+        "00000000000000cc", text, now=now + 120
+    )  # the old story's text field is intact
     assert (again.kind, again.duplicate_of) == ("exact", old.hex())
 
 
@@ -159,10 +178,15 @@ def test_record_many_keeps_clusters_and_summaries(archive: Archive) -> None:
     from workers.archive import Record
 
     first = make_story(text="نص الخبر عن قاعدة كيه-1 " * 20)
-    copy = make_story(url="https://www.rudaw.net/arabic/kurdistan/1", guid="g9", text="نص الخبر عن قاعدة كيه-1 " * 21)
-    out = archive.record_many([Record(first, [], content_hash(first.title, first.text), "v1", first.id, "new"),
-                               Record(copy, [], content_hash(copy.title, copy.text), "v1", first.id, "near", first.id,
-                                      0.9)])
+    copy = make_story(
+        url="https://www.rudaw.net/arabic/kurdistan/1", guid="g9", text="نص الخبر عن قاعدة كيه-1 " * 21
+    )
+    out = archive.record_many(
+        [
+            Record(first, [], content_hash(first.title, first.text), "v1", first.id, "new"),
+            Record(copy, [], content_hash(copy.title, copy.text), "v1", first.id, "near", first.id, 0.9),
+        ]
+    )
     assert [(cluster, kind) for cluster, kind, _ in out] == [(first.id, "new"), (first.id, "near")]
     assert out[1][2]["member_count"] == 2 and archive.cluster(first.id)["member_count"] == 2
     again = archive.record_many([Record(copy, [], "h", "v2", copy.id, "new")])[0]

@@ -25,11 +25,35 @@ from workers.search import search
 
 NOW = datetime.now(UTC)
 STORIES = [
-    ("ar", "Shafaq News", "تعزيزات لقوات التحالف في القاعدة", "قالت مصادر ان تعزيزات وصلت لقوات التحالف في قاعدة كيه-1 غرب كركوك.", 1),
-    ("ar", "INA", "وقوات التحالف تغادر", "غادرت وقوات التحالف الدولي المعسكر بعد انتهاء المهمة الاستشارية في البلاد.", 2),
-    ("ckb", "Kurdistan24", "کۆبوونەوە لە کەرکووک", "ئەمڕۆ لە کەرکووک کۆبوونەوەیەک لەسەر ئاسایشی شارەکە ئەنجام درا.", 3),
+    (
+        "ar",
+        "Shafaq News",
+        "تعزيزات لقوات التحالف في القاعدة",
+        "قالت مصادر ان تعزيزات وصلت لقوات التحالف في قاعدة كيه-1 غرب كركوك.",
+        1,
+    ),
+    (
+        "ar",
+        "INA",
+        "وقوات التحالف تغادر",
+        "غادرت وقوات التحالف الدولي المعسكر بعد انتهاء المهمة الاستشارية في البلاد.",
+        2,
+    ),
+    (
+        "ckb",
+        "Kurdistan24",
+        "کۆبوونەوە لە کەرکووک",
+        "ئەمڕۆ لە کەرکووک کۆبوونەوەیەک لەسەر ئاسایشی شارەکە ئەنجام درا.",
+        3,
+    ),
     ("ckb", "Esta", "بارانی زۆر لە كهركوك", "بارانێکی زۆر لە كهركوك بووە هۆی داخستنی چەند ڕێگایەک.", 40),
-    ("en", "Iraqi News", "Oil exports rise", "Iraq's oil exports rose by four percent in November, the ministry said.", 5),
+    (
+        "en",
+        "Iraqi News",
+        "Oil exports rise",
+        "Iraq's oil exports rose by four percent in November, the ministry said.",
+        5,
+    ),
     ("kmr", "Rudaw", "Civîn li Kerkûkê", "Îro li Kerkûkê civînek li ser ewlehiya bajêr hat lidarxistin.", 6),
 ]
 
@@ -41,8 +65,17 @@ def fill(archive: Archive) -> list[str]:
     ids = []
     for n, (language, outlet, title, body, days) in enumerate(STORIES):
         url = f"https://news.example/{n}"
-        story = Story(id=story_id_for(canonical_url(url)), source_id="s", outlet=outlet, language=language, url=url,
-                      canonical_url=canonical_url(url), title=title, text=body, published=NOW - timedelta(days=days))
+        story = Story(
+            id=story_id_for(canonical_url(url)),
+            source_id="s",
+            outlet=outlet,
+            language=language,
+            url=url,
+            canonical_url=canonical_url(url),
+            title=title,
+            text=body,
+            published=NOW - timedelta(days=days),
+        )
         topics = matcher_for(config).match(title, body, language).matches
         archive.store(story, topics, f"h{n}", config.version)
         ids.append(story.id)
@@ -85,24 +118,43 @@ def test_search_with_arabic_clitics_kurdish_variants_and_filters(db_url: str) ->
     assert "[[لقوات]] [[التحالف]]" in hit.snippet
     kirkuk = [h.story["outlet"] for h in search(archive.engine, "کەرکووک")]
     assert kirkuk == ["Kurdistan24", "Esta"]  # کەرکووک finds كهركوك (old orthography) too
-    assert [h.story["outlet"] for h in search(archive.engine, "کەرکووک", since=NOW - timedelta(days=7))] == ["Kurdistan24"]
+    assert [h.story["outlet"] for h in search(archive.engine, "کەرکووک", since=NOW - timedelta(days=7))] == [
+        "Kurdistan24"
+    ]
     assert [h.story["outlet"] for h in search(archive.engine, "Kerkuk", language="kmr")] == ["Rudaw"]
     assert [h.story["outlet"] for h in search(archive.engine, "التحالف", topic="k1_base")] == ["Shafaq News"]
     assert [h.story["outlet"] for h in search(archive.engine, "التحالف", outlet="INA")] == ["INA"]
     assert search(archive.engine, "zzzz") == []
 
 
-CODES = [("en", "Iraqi News", "Drone downed near K1 base", "A drone was shot down near the K1 air base on Saturday.", 1),
-         ("ar", "Shafaq News", "إسقاط طائرة مسيرة", "أسقطت طائرة مسيرة قرب قاعدة كيه 1 غرب كركوك.", 2),
-         ("en", "INA", "Budget vote", "Parliament voted on the budget in 2020 and again in K 2 sessions.", 3)]
+CODES = [
+    (
+        "en",
+        "Iraqi News",
+        "Drone downed near K1 base",
+        "A drone was shot down near the K1 air base on Saturday.",
+        1,
+    ),
+    ("ar", "Shafaq News", "إسقاط طائرة مسيرة", "أسقطت طائرة مسيرة قرب قاعدة كيه 1 غرب كركوك.", 2),
+    ("en", "INA", "Budget vote", "Parliament voted on the budget in 2020 and again in K 2 sessions.", 3),
+]
 
 
 def archive_of(db_url: str, stories: list[tuple[str, str, str, str, int]]) -> Archive:
     archive = Archive(open_engine(db_url))
     for n, (language, outlet, title, body, days) in enumerate(stories):
         url = f"https://codes.example/{n}"
-        story = Story(id=story_id_for(canonical_url(url)), source_id="s", outlet=outlet, language=language, url=url,
-                      canonical_url=canonical_url(url), title=title, text=body, published=NOW - timedelta(days=days))
+        story = Story(
+            id=story_id_for(canonical_url(url)),
+            source_id="s",
+            outlet=outlet,
+            language=language,
+            url=url,
+            canonical_url=canonical_url(url),
+            title=title,
+            text=body,
+            published=NOW - timedelta(days=days),
+        )
         archive.store(story, [], f"c{n}", "v")
     return archive
 
@@ -136,12 +188,19 @@ def test_an_archive_indexed_before_codes_is_reindexed(tmp_path: Path) -> None:
     with old.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "0002")
-        conn.execute(text("INSERT INTO stories (id, source_id, outlet, language, url, canonical_url, title, text, "
-                          "published, fetched, processed, topics, content_hash, cluster_id, dedupe_kind, "
-                          "config_version, search_text) VALUES ('s1', 's', 'Iraqi News', 'en', 'https://o/1', "
-                          "'https://o/1', 'Base', 'The K-1 base was hit.', NULL, :now, :now, '[]', 'h', 's1', 'new', "
-                          "'v', 'base the k 1 base was hit')"), {"now": NOW.replace(tzinfo=None)})
-        conn.execute(text("INSERT INTO stories_fts (story_id, body) VALUES ('s1', 'base the k 1 base was hit')"))
+        conn.execute(
+            text(
+                "INSERT INTO stories (id, source_id, outlet, language, url, canonical_url, title, text, "
+                "published, fetched, processed, topics, content_hash, cluster_id, dedupe_kind, "
+                "config_version, search_text) VALUES ('s1', 's', 'Iraqi News', 'en', 'https://o/1', "
+                "'https://o/1', 'Base', 'The K-1 base was hit.', NULL, :now, :now, '[]', 'h', 's1', 'new', "
+                "'v', 'base the k 1 base was hit')"
+            ),
+            {"now": NOW.replace(tzinfo=None)},
+        )
+        conn.execute(
+            text("INSERT INTO stories_fts (story_id, body) VALUES ('s1', 'base the k 1 base was hit')")
+        )
     assert search(old, "K1") == []  # the old index: k and 1 only
     engine = open_engine(url)
     assert [h.story["id"] for h in search(engine, "K1")] == ["s1"]
@@ -152,7 +211,9 @@ def test_search_cli_validates_filters_and_prints_zoned_times(tmp_path: Path) -> 
     archive_of(f"sqlite:///{data_dir / 'archive.sqlite'}", CODES)
     env = {"NEWSMON_DATA_DIR": str(data_dir)}
     bad = newsmon(SHIPPED_CONFIG, env, "search", "K-1", "--lang", "arabic")
-    assert bad.returncode == 2 and "--lang 'arabic'" in bad.stderr and "ar, ckb, en, fa, kmr, tr" in bad.stderr
+    assert (
+        bad.returncode == 2 and "--lang 'arabic'" in bad.stderr and "ar, ckb, en, fa, kmr, tr" in bad.stderr
+    )
     bad = newsmon(SHIPPED_CONFIG, env, "search", "K-1", "--topic", "k1")
     assert bad.returncode == 2 and "k1_base" in bad.stderr
     bad = newsmon(SHIPPED_CONFIG, env, "search", "K-1", "--outlet", "Iraqi Newz")
@@ -162,7 +223,9 @@ def test_search_cli_validates_filters_and_prints_zoned_times(tmp_path: Path) -> 
     published = (NOW - timedelta(days=1)).astimezone(ZoneInfo("Asia/Baghdad"))
     result = newsmon(SHIPPED_CONFIG, env, "search", "K 1", "--lang", "en", "--outlet", "Iraqi News")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(published.strftime("%Y-%m-%d %H:%M +03  [en] Iraqi News: Drone downed near K1 base"))
+    assert result.stdout.startswith(
+        published.strftime("%Y-%m-%d %H:%M +03  [en] Iraqi News: Drone downed near K1 base")
+    )
     utc = newsmon(SHIPPED_CONFIG, env, "search", "K-1", "--tz", "UTC", "--json")
     assert json.loads(utc.stdout)["published"] == (NOW - timedelta(days=1)).isoformat()
 
@@ -179,10 +242,18 @@ def test_backtest_reports_new_gone_and_kept_without_changing_anything(db_url: st
     before = {s["id"]: s["topics"] for s in archive.recent(50)}
     report = backtest(archive.engine, current, load_keywords(candidate_file), NOW - timedelta(days=30))
     assert report["stories"] == 5  # the 40-day-old story is outside --since
-    assert report["topics"]["oil"]["new"] == 1 and report["topics"]["oil"]["samples"]["new"][0]["outlet"] == "Iraqi News"
+    assert (
+        report["topics"]["oil"]["new"] == 1
+        and report["topics"]["oil"]["samples"]["new"][0]["outlet"] == "Iraqi News"
+    )
     assert report["topics"]["kirkuk"]["gone"] == 3 and report["topics"]["kirkuk"]["kept"] == 0
     assert report["topics"]["kirkuk"]["by"]["language:ckb"]["gone"] == 1
-    assert report["topics"]["coalition_troops"] == {**report["topics"]["coalition_troops"], "new": 0, "gone": 0, "kept": 2}
+    assert report["topics"]["coalition_troops"] == {
+        **report["topics"]["coalition_troops"],
+        "new": 0,
+        "gone": 0,
+        "kept": 2,
+    }
     assert {s["id"]: s["topics"] for s in archive.recent(50)} == before  # nothing changed
 
 
@@ -213,7 +284,9 @@ def test_search_and_backtest_cli(tmp_path: Path) -> None:
     assert report.returncode == 0 and "nothing was changed or sent" in report.stdout
 
 
-def test_explain_suppressed_and_deduplicated_stories(tmp_path: Path, redis_conn: redis.Redis, redis_url: str) -> None:
+def test_explain_suppressed_and_deduplicated_stories(
+    tmp_path: Path, redis_conn: redis.Redis, redis_url: str
+) -> None:
     from workers.jobs import process_story
 
     alerts = {"channels": {"c": {"type": "console"}},
@@ -229,8 +302,16 @@ def test_explain_suppressed_and_deduplicated_stories(tmp_path: Path, redis_conn:
 
     def story(n: int, content: str, outlet: str) -> dict:
         url = f"https://news.example/{n}"
-        return Story(id=story_id_for(canonical_url(url)), source_id="s1", outlet=outlet, language="ar", url=url,
-                     canonical_url=canonical_url(url), title=f"خبر {n}", text=content).model_dump(mode="json")
+        return Story(
+            id=story_id_for(canonical_url(url)),
+            source_id="s1",
+            outlet=outlet,
+            language="ar",
+            url=url,
+            canonical_url=canonical_url(url),
+            title=f"خبر {n}",
+            text=content,
+        ).model_dump(mode="json")
 
     suppressed = process_story(story(1, body, "A"))
     original = process_story(story(2, text_a, "A"))
@@ -246,8 +327,9 @@ def test_explain_suppressed_and_deduplicated_stories(tmp_path: Path, redis_conn:
     assert "coalition_troops: alerted by this story" in out
 
 
-def test_reload_takes_a_good_config_and_refuses_a_bad_one(tmp_path: Path, roles: Roles, redis_conn: redis.Redis,
-                                                          redis_url: str) -> None:
+def test_reload_takes_a_good_config_and_refuses_a_bad_one(
+    tmp_path: Path, roles: Roles, redis_conn: redis.Redis, redis_url: str
+) -> None:
     from rq import Queue
     from rq.serializers import JSONSerializer
 
@@ -263,9 +345,16 @@ def test_reload_takes_a_good_config_and_refuses_a_bad_one(tmp_path: Path, roles:
 
     def process(n: int, content: str) -> dict:
         url = f"https://news.example/{n}"
-        payload = Story(id=story_id_for(canonical_url(url)), source_id="s1", outlet="O", language="en", url=url,
-                        canonical_url=canonical_url(url), title=f"Story {n}",
-                        text=content + f" (unique {n * 104729})").model_dump(mode="json")
+        payload = Story(
+            id=story_id_for(canonical_url(url)),
+            source_id="s1",
+            outlet="O",
+            language="en",
+            url=url,
+            canonical_url=canonical_url(url),
+            title=f"Story {n}",
+            text=content + f" (unique {n * 104729})",
+        ).model_dump(mode="json")
         queue.enqueue("workers.jobs.process_story", payload)
         return wait_for(lambda: archive.get(payload["id"]), timeout=30, what=f"story {n} archived")
 
@@ -278,14 +367,18 @@ def test_reload_takes_a_good_config_and_refuses_a_bad_one(tmp_path: Path, roles:
     assert reloaded.returncode == 0, reloaded.stderr
     assert "1 live worker(s)" in reloaded.stdout
     second = process(2, "Oil exports through the southern ports reached a new record this month.")
-    assert [t["topic"] for t in second["topics"]] == ["oil"] and second["config_version"] != first["config_version"]
+    assert [t["topic"] for t in second["topics"]] == ["oil"] and second["config_version"] != first[
+        "config_version"
+    ]
     # a file edited after the publish is not loaded: the worker runs what was published, and does not
     # read the files again at every job
     keywords["topics"]["oil"] = {"name": "Oil", "any": ["crude"]}
     (config_dir / "keywords.yaml").write_text(yaml.safe_dump(keywords, allow_unicode=True))
     for n in (10, 11, 12):
         later = process(n, "Oil exports through the northern pipeline resumed on Monday.")
-        assert [t["topic"] for t in later["topics"]] == ["oil"] and later["config_version"] == second["config_version"]
+        assert [t["topic"] for t in later["topics"]] == ["oil"] and later["config_version"] == second[
+            "config_version"
+        ]
     assert roles.log("worker").count("config reloaded") == 1
     (config_dir / "keywords.yaml").write_text("topics:\n  oil: {name: Oil, any: ['Ker*kuk']}\n")
     refused = newsmon(config_dir, env, "keywords", "reload")
@@ -293,7 +386,9 @@ def test_reload_takes_a_good_config_and_refuses_a_bad_one(tmp_path: Path, roles:
     # even if a version is published behind its back, the worker keeps the config it has ...
     redis_conn.set(jobcontext.CONFIG_VERSION, json.dumps({"version": "broken", "at": 0}))
     third = process(3, "Oil exports fell slightly in December according to the ministry.")
-    assert [t["topic"] for t in third["topics"]] == ["oil"] and third["config_version"] == second["config_version"]
+    assert [t["topic"] for t in third["topics"]] == ["oil"] and third["config_version"] == second[
+        "config_version"
+    ]
     assert roles.processes["worker"].poll() is None  # the worker kept running
     assert roles.log("worker").count("cannot be loaded here") == 1
     process(4, "Oil prices were steady on Tuesday in Basra.")
@@ -373,7 +468,26 @@ def test_the_index_finds_codes_as_the_matchers_rule_does() -> None:
     from workers.search import _codes
 
     rng = random.Random(17)
-    pieces = ["a", "b", "k", "K", "كيه", "x", " ", " ", "-", "1", "2", "45", "678", "12345", "٣", "é", "K-1", "k 1"]
+    pieces = [
+        "a",
+        "b",
+        "k",
+        "K",
+        "كيه",
+        "x",
+        " ",
+        " ",
+        "-",
+        "1",
+        "2",
+        "45",
+        "678",
+        "12345",
+        "٣",
+        "é",
+        "K-1",
+        "k 1",
+    ]
     for _ in range(5000):
         text = normalize_text("".join(rng.choice(pieces) for _ in range(rng.randint(1, 30))))
         expected = {m.group(1) + m.group(2) for m in CODE.finditer(text) if m.end(1) != m.start(2)}

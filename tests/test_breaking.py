@@ -33,8 +33,14 @@ OUTLETS = [("Kurdistan24", "ar"), ("Shafaq News", "ar"), ("Rudaw", "ar"), ("Alsu
 
 
 def seen(outlet: str, minutes: float, story: str = "") -> Sighting:
-    return Sighting(outlet=outlet, at=T0 + timedelta(minutes=minutes), language="ar", story_id=story or outlet,
-                    title="t", url=f"https://{outlet.replace(' ', '').lower()}.example/1")
+    return Sighting(
+        outlet=outlet,
+        at=T0 + timedelta(minutes=minutes),
+        language="ar",
+        story_id=story or outlet,
+        title="t",
+        url=f"https://{outlet.replace(' ', '').lower()}.example/1",
+    )
 
 
 def test_three_outlets_within_the_window_fire_once_and_copies_of_one_outlet_count_once() -> None:
@@ -143,7 +149,9 @@ def test_the_worker_hands_one_breaking_alert_to_the_desk_that_asks(desks, redis_
         process_story(copy_of_seed(n, outlet, minutes))
     payloads = route_jobs(redis_conn)
     breaking_alerts = [p["alerts"] for p in payloads if any(a.get("breaking") for a in p["alerts"].values())]
-    assert len(breaking_alerts) == 1 and list(breaking_alerts[0]) == ["wire"]  # the desk without `breaking`: none
+    assert len(breaking_alerts) == 1 and list(breaking_alerts[0]) == [
+        "wire"
+    ]  # the desk without `breaking`: none
     alert = StoryAlert.model_validate(breaking_alerts[0]["wire"])
     assert alert.urgent and alert.breaking is not None and alert.breaking.kind == "cluster"
     assert [s.outlet for s in alert.breaking.outlets] == ["Kurdistan24", "Shafaq News", "Rudaw"]
@@ -156,7 +164,9 @@ def test_the_worker_hands_one_breaking_alert_to_the_desk_that_asks(desks, redis_
     assert stats.totals(redis_conn, ["breaking:cluster", "breaking:surge"], 60) == {"breaking:cluster": 1,
                                                                                  "breaking:surge": 0}
     [now] = spreading_now(redis_conn)
-    assert now["title"] == SEED_TITLE and now["spread"] == "3 outlets in 14 min: Kurdistan24, Shafaq News, Rudaw"
+    assert (
+        now["title"] == SEED_TITLE and now["spread"] == "3 outlets in 14 min: Kurdistan24, Shafaq News, Rudaw"
+    )
     from newsmon.app.web import create_app
 
     page = create_app(desks, redis_conn, lambda n: []).test_client().get("/").get_data(as_text=True)
@@ -181,23 +191,61 @@ def test_batch_contract_on_copies_of_the_seed_story(tmp_path: Path) -> None:
     for n, (outlet, minutes) in enumerate((("Kurdistan24", 0), ("Shafaq News", 6), ("Kurdistan24", 7),
                                            ("Rudaw", 12), ("INA", 25))):
         story = copy_of_seed(n, outlet, minutes)
-        lines.append(json.dumps({"id": f"s{n}", "url": story["url"], "title": SEED_TITLE, "text": story["text"],
-                                 "outlet": outlet, "published": story["published"], "language": "ar"},
-                                ensure_ascii=False))
-    result = subprocess.run([sys.executable, "-m", "newsmon", "--config-dir", str(SHIPPED_CONFIG), "breaking",
-                             "--jsonl"], input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=120,
-                            check=False, env={**os.environ})
+        lines.append(
+            json.dumps(
+                {
+                    "id": f"s{n}",
+                    "url": story["url"],
+                    "title": SEED_TITLE,
+                    "text": story["text"],
+                    "outlet": outlet,
+                    "published": story["published"],
+                    "language": "ar",
+                },
+                ensure_ascii=False,
+            )
+        )
+    result = subprocess.run(
+        [sys.executable, "-m", "newsmon", "--config-dir", str(SHIPPED_CONFIG), "breaking", "--jsonl"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ},
+    )
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(events) == 1
     event = events[0]
-    assert (event["kind"], event["cluster"], event["first_story"], event["stories"]) == ("cluster", "s0", "s0",
-                                                                                        ["s0", "s1", "s3"])
+    assert (event["kind"], event["cluster"], event["first_story"], event["stories"]) == (
+        "cluster",
+        "s0",
+        "s0",
+        ["s0", "s1", "s3"],
+    )
     assert [o["outlet"] for o in event["outlets"]] == ["Kurdistan24", "Shafaq News", "Rudaw"]
     assert event["at"] == (T0 + timedelta(minutes=12)).isoformat()
-    stricter = subprocess.run([sys.executable, "-m", "newsmon", "--config-dir", str(SHIPPED_CONFIG), "breaking",
-                               "--jsonl", "--outlets", "3", "--minutes", "10"], input="\n".join(lines) + "\n",
-                              capture_output=True, text=True, timeout=120, check=False)
+    stricter = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "newsmon",
+            "--config-dir",
+            str(SHIPPED_CONFIG),
+            "breaking",
+            "--jsonl",
+            "--outlets",
+            "3",
+            "--minutes",
+            "10",
+        ],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert stricter.stdout == ""  # the third outlet came 12 minutes after the first
 
 
@@ -218,15 +266,19 @@ def test_backtest_breaking_on_a_test_archive(tmp_path: Path, redis_conn: redis.R
     assert found.returncode == 0, found.stderr
     assert "2026-11-16 10:16 +03  BREAKING" in found.stdout and "3 outlets in 16 min" in found.stdout
     assert "1 breaking event with --outlets 3 --minutes 30" in found.stdout
-    none = subprocess.run([*base, "--outlets", "4"], capture_output=True, text=True, timeout=120, check=False, env=env)
+    none = subprocess.run(
+        [*base, "--outlets", "4"], capture_output=True, text=True, timeout=120, check=False, env=env
+    )
     assert "0 breaking events with --outlets 4" in none.stdout
 
 
 def test_a_desks_breaking_settings_are_validated(tmp_path: Path) -> None:
     from newsmon.errors import ConfigError
 
-    alerts = {"channels": {"c": {"type": "console"}},
-              "desks": {"wire": {"topics": ["*"], "channels": ["c"], "breaking": {"outlets": 1, "minutes": 30}}}}
+    alerts = {
+        "channels": {"c": {"type": "console"}},
+        "desks": {"wire": {"topics": ["*"], "channels": ["c"], "breaking": {"outlets": 1, "minutes": 30}}},
+    }
     with pytest.raises(ConfigError) as error:
         load_config(write_config(tmp_path / "config", [], alerts))
     assert "desks.wire.breaking.outlets" in str(error.value)
@@ -237,9 +289,18 @@ def test_a_digest_desk_gets_the_breaking_alert_in_its_digest_and_explain_says_so
     from alerts.jobs import held_key, route_story, send_digest
     from newsmon.app.cli_archive import routing_line
 
-    alerts = {"channels": {"c": {"type": "console"}},
-              "desks": {"evening": {"topics": ["k1_base"], "channels": ["c"], "mode": "digest",
-                                    "digest_schedule": "0 18 * * *", "breaking": {"outlets": 3, "minutes": 30}}}}
+    alerts = {
+        "channels": {"c": {"type": "console"}},
+        "desks": {
+            "evening": {
+                "topics": ["k1_base"],
+                "channels": ["c"],
+                "mode": "digest",
+                "digest_schedule": "0 18 * * *",
+                "breaking": {"outlets": 3, "minutes": 30},
+            }
+        },
+    }
     config = load_config(write_config(tmp_path / "config", [], alerts))
     jobcontext.install(jobcontext.JobContext(config=config, redis=redis_conn,
                                              archive_url=f"sqlite:///{tmp_path / 'archive.sqlite'}"))
@@ -251,14 +312,18 @@ def test_a_digest_desk_gets_the_breaking_alert_in_its_digest_and_explain_says_so
     assert sorted(bool(a.breaking) for a in held) == [False, True]
     assert send_digest("evening", (T0 + timedelta(hours=8)).isoformat()) == 2
     queue = Queue(keys.ALERTS_QUEUE, connection=redis_conn, serializer=JSONSerializer)
-    [digest] = [Delivery.model_validate(j.args[0]) for j in queue.jobs if j.func_name == "alerts.jobs.deliver"]
+    [digest] = [
+        Delivery.model_validate(j.args[0]) for j in queue.jobs if j.func_name == "alerts.jobs.deliver"
+    ]
     text = render_delivery(digest).text
     assert "BREAKING: reported by 3 outlets in 14 minutes: Kurdistan24 10:00 (Arabic)" in text
     first = copy_of_seed(0, "Kurdistan24", 0)["id"]
     record = json.loads(redis_conn.hget(keys.explain(first), "evening:breaking"))
     assert routing_line(record, "Asia/Baghdad").startswith(
-        "held for the next digest at 2026-11-16 10:15 +03 (the desk takes digests only); went out in the digest "
-        "of 2026-11-16 18:00 +03 (2 stories)")
+        "held for the next digest at 2026-11-16 10:15 +03 (the desk takes digests only); went out in "
+        "the digest "
+        "of 2026-11-16 18:00 +03 (2 stories)"
+    )
     # `newsmon explain`: the first story names its breaking alert, a copy says its cluster broke
     import io
 
@@ -268,7 +333,9 @@ def test_a_digest_desk_gets_the_breaking_alert_in_its_digest_and_explain_says_so
     engine = open_engine(f"sqlite:///{tmp_path / 'archive.sqlite'}")
     out = io.StringIO()
     print_explanation(explain(config, engine, redis_conn, first), out)
-    assert "  breaking alert with this story: held for the next digest at 2026-11-16 10:15 +03" in out.getvalue()
+    assert (
+        "  breaking alert with this story: held for the next digest at 2026-11-16 10:15 +03" in out.getvalue()
+    )
     out = io.StringIO()
     print_explanation(explain(config, engine, redis_conn, copy_of_seed(2, "Rudaw", 14)["id"]), out)
     assert "its cluster broke (spread across outlets)" in out.getvalue()
@@ -279,7 +346,9 @@ def test_a_surge_on_redis_starts_once_for_every_worker_and_ends(redis_conn: redi
     once see one start; a quiet hour ends it and the next surge starts again."""
     for day in range(1, 15):
         for n in range(2):
-            breaking.record_new_cluster(redis_conn, "kirkuk", f"old{day}-{n}", T0 - timedelta(days=day, minutes=-10 * n))
+            breaking.record_new_cluster(
+                redis_conn, "kirkuk", f"old{day}-{n}", T0 - timedelta(days=day, minutes=-10 * n)
+            )
     threshold = breaking.surge_threshold(2.0)
     for n in range(threshold - 1):
         count, usual = breaking.record_new_cluster(redis_conn, "kirkuk", f"new{n}", T0 + timedelta(minutes=n))
@@ -287,7 +356,10 @@ def test_a_surge_on_redis_starts_once_for_every_worker_and_ends(redis_conn: redi
     count, usual = breaking.record_new_cluster(redis_conn, "kirkuk", "last", T0 + timedelta(minutes=20))
     assert (count, usual) == (threshold, 2.0)
     other = redis.Redis(connection_pool=redis_conn.connection_pool)
-    assert [breaking.surge_change(c, "kirkuk", count, usual, T0) for c in (redis_conn, other)] == [True, False]
+    assert [breaking.surge_change(c, "kirkuk", count, usual, T0) for c in (redis_conn, other)] == [
+        True,
+        False,
+    ]
     later = T0 + timedelta(hours=3)
     count, usual = breaking.record_new_cluster(redis_conn, "kirkuk", "quiet", later)
     assert count == 1 and not breaking.surge_change(redis_conn, "kirkuk", count, usual, later)
@@ -302,13 +374,30 @@ def test_batch_contract_reports_a_surge_with_its_stories() -> None:
     rng = random.Random(7)
     lines = []
     for n in range(7):
-        words = " ".join("".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(7)) for _ in range(80))
+        words = " ".join(
+            "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(7)) for _ in range(80)
+        )
         lines.append(json.dumps({"id": f"k{n}", "url": f"https://o{n}.example/{n}", "title": f"Kirkuk {n}",
                                  "text": words, "outlet": f"O{n}", "language": "en", "topics": ["kirkuk"],
                                  "published": (T0 + timedelta(minutes=9 * n)).isoformat()}))
-    result = subprocess.run([sys.executable, "-m", "newsmon", "--config-dir", str(SHIPPED_CONFIG), "breaking",
-                             "--jsonl", "--outlets", "50"], input="\n".join(lines) + "\n", capture_output=True,
-                            text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "newsmon",
+            "--config-dir",
+            str(SHIPPED_CONFIG),
+            "breaking",
+            "--jsonl",
+            "--outlets",
+            "50",
+        ],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(e["kind"], e["topic"], e["stories"], e["count"]) for e in events] == [

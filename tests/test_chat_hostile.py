@@ -118,7 +118,9 @@ def test_fixed_host_services_get_no_hostile_markup(monkeypatch: pytest.MonkeyPat
 
     def capture(target: str, data: Any = None, **kwargs: Any) -> _Answer:
         body = data if data is not None else kwargs.get("json")
-        sent.append(body.decode() if isinstance(body, bytes) else body if isinstance(body, str) else json.dumps(body))
+        sent.append(
+            body.decode() if isinstance(body, bytes) else body if isinstance(body, str) else json.dumps(body)
+        )
         return _Answer(answer)
 
     def capture_request(method: str, target: str, **kwargs: Any) -> _Answer:
@@ -128,5 +130,7 @@ def test_fixed_host_services_get_no_hostile_markup(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(requests, "request", capture_request)
     send_apprise(AppriseChannel(type="apprise", url=SecretStr(url)), rendered())
     assert sent, "nothing was sent"
-    payload = json.dumps([json.loads(s) if s.lstrip().startswith("{") else s for s in sent], ensure_ascii=False)
+    payload = json.dumps(
+        [json.loads(s) if s.lstrip().startswith("{") else s for s in sent], ensure_ascii=False
+    )
     check(payload)

@@ -27,8 +27,13 @@ COMMANDS = _commands(build_parser())
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
 def test_every_command_has_help_and_is_documented(command: tuple[str, ...]) -> None:
-    result = subprocess.run([sys.executable, "-m", "newsmon", *command, "--help"], capture_output=True, text=True, check=False,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "newsmon", *command, "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert "usage: newsmon" in result.stdout
     readme = (ROOT / "README.md").read_text()
@@ -43,7 +48,9 @@ def test_environment_variables_are_documented(variable: str) -> None:
 
 KERNEL_FILES = sorted(path for path in (ROOT / "newsmon").rglob("*.py")
                       if path.name != "__main__.py" and "app" not in path.relative_to(ROOT / "newsmon").parts)
-KERNEL = [".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__") for path in KERNEL_FILES]
+KERNEL = [
+    ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__") for path in KERNEL_FILES
+]
 
 
 def _imports(path) -> list[str]:
@@ -78,7 +85,9 @@ def test_role_packages_import_and_kernel_stays_independent() -> None:
         "import crawler.spiders.feed, crawler.scheduler, crawler.pipelines, workers.jobs, alerts.jobs,"
         " newsmon.app.cli, newsmon.app.web, newsmon.app.demo"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
     assert result.returncode == 0, result.stderr
 
 

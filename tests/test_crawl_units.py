@@ -43,7 +43,12 @@ def test_no_date(text: str) -> None:
     ("status", "body", "headers", "kind"),
     [
         (403, b"Forbidden", {}, "blocked"),
-        (200, b"<html><title>Just a moment...</title><script src='/cdn-cgi/challenge-platform/x'></script>", {}, "challenge"),
+        (
+            200,
+            b"<html><title>Just a moment...</title><script src='/cdn-cgi/challenge-platform/x'></script>",
+            {},
+            "challenge",
+        ),
         (503, b"<html>Attention Required! | Cloudflare</html>", {}, "challenge"),
         (429, b"", {"Retry-After": "120"}, "rate-limited"),
         (502, b"bad gateway", {}, "server-error"),
@@ -88,5 +93,11 @@ def test_parsers_name_what_they_cannot_use() -> None:
     assert parse_sitemap(b"", "https://x/", 3, 50, None, now).problem
     assert parse_telegram("<html><body>nothing</body></html>", "https://t.me/s/x", 3, 50, now).problem
     assert parse_listing("just text", "https://x/", None, None, None, 50).problem
-    assert parse_listing("<a href='/a/1'>one</a><a href='/a/1'>again</a>", "https://x/", None, None, r"/a/\d", 50
-                         ).entries[0].link == "https://x/a/1"
+    assert (
+        parse_listing(
+            "<a href='/a/1'>one</a><a href='/a/1'>again</a>", "https://x/", None, None, r"/a/\d", 50
+        )
+        .entries[0]
+        .link
+        == "https://x/a/1"
+    )

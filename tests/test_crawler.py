@@ -60,16 +60,27 @@ def crawl(replay: ReplaySite, roles: Roles, redis_conn: redis.Redis, tmp_path: P
     replay.set_fixed("/challenge/rss", Fixed(
         body=(FIXTURES / "real" / "nrttv.com" / "sucuri_cloudproxy_challenge_2018.html").read_bytes()))
     replay.set_fixed("/forbidden/rss", Fixed(status=403, body=b"Forbidden"))
-    replay.set_fixed("/robots.txt", Fixed(body=b"User-agent: *\nDisallow: /private/\n", content_type="text/plain"))
+    replay.set_fixed(
+        "/robots.txt", Fixed(body=b"User-agent: *\nDisallow: /private/\n", content_type="text/plain")
+    )
     add_feed(replay, "/polite/rss", [make_article("/private/1", "Behind robots.txt", BODY),
                                      make_article("/polite/ok", "Allowed story", BODY)])
     replay.set_fixed("/malformed/rss", Fixed(
         content_type="application/rss+xml",
         body=f"""<?xml version="1.0"?><rss version="2.0"><channel><title>Broken & co</title>
         <item><title>Kept despite the broken XML</title><link>{base}/good/1</link></item>""".encode()))
-    add_feed(replay, "/big/rss", [make_article(f"/big/{n}", f"Story {n} of a busy outlet",
-                                               [f"Report number {n} from the busy outlet. " + BODY[n % 2], BODY[1]])
-                                  for n in range(20)])
+    add_feed(
+        replay,
+        "/big/rss",
+        [
+            make_article(
+                f"/big/{n}",
+                f"Story {n} of a busy outlet",
+                [f"Report number {n} from the busy outlet. " + BODY[n % 2], BODY[1]],
+            )
+            for n in range(20)
+        ],
+    )
     sources = [feed_source(name, f"{base}/{name}/rss") for name in ("good", "mixed", "challenge", "forbidden",
                                                                     "malformed", "polite", "big")]
     config_dir = write_config(tmp_path / "config", sources, ALERTS)

@@ -16,7 +16,12 @@ from workers.dedupe import DedupeIndex
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "corpus" / "dedupe.yaml"
-SEED = (HERE / "fixtures" / "seed" / "000_128dad676d5a1ee3.txt").read_text(encoding="utf-8").strip().split("\n\n")
+SEED = (
+    (HERE / "fixtures" / "seed" / "000_128dad676d5a1ee3.txt")
+    .read_text(encoding="utf-8")
+    .strip()
+    .split("\n\n")
+)
 
 
 def _paragraph(value: str) -> str:
@@ -53,7 +58,9 @@ def evaluate(index: DedupeIndex, stories: list[dict[str, Any]]) -> dict[str, Any
             counts["false_merges"] += 1
             wrong.append(f"{story['id']} merged into a cluster of group {owner}")
         if verdict.kind != story["kind"]:
-            wrong.append(f"{story['id']}: expected {story['kind']}, got {verdict.kind} ({verdict.similarity})")
+            wrong.append(
+                f"{story['id']}: expected {story['kind']}, got {verdict.kind} ({verdict.similarity})"
+            )
     return {
         "stories": len(stories),
         "merge_recall": counts["merged"] / counts["copies"],

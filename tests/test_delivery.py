@@ -34,7 +34,9 @@ def install(tmp_path: Path, redis_conn: redis.Redis, smtp: dict, webhook_url: st
 
 
 @pytest.fixture
-def context(tmp_path: Path, redis_conn: redis.Redis, smtp_server: SmtpServer, webhook: WebhookReceiver) -> None:
+def context(
+    tmp_path: Path, redis_conn: redis.Redis, smtp_server: SmtpServer, webhook: WebhookReceiver
+) -> None:
     install(tmp_path, redis_conn, {"host": "127.0.0.1", "port": smtp_server.port, "sender": "newsmon@test",
                                    "timeout": 5}, webhook.url)
 
@@ -54,11 +56,24 @@ def test_email_is_multipart_rtl_and_escaped(context, smtp_server: SmtpServer) ->
 
 
 SUBJECTS = [
-    ("ckb", ("هێزەکانی هاوپەیمانی گەیشتنە بنکەی کەی وان لە نزیک کەرکووک و سەربازەکانی ئەمریکا "
-            "ڕایانگەیاند کە هێرشەکە هیچ زیانێکی گیانی لێنەکەوتووەتەوە و لێکۆڵینەوە دەستی پێکردووە")),
-    ("ar", ("سقوط صاروخ على قاعدة كيه-1 غرب كركوك ولا إصابات بين قوات التحالف الدولي والقوات العراقية "
-           "بحسب بيان لخلية الإعلام الأمني صدر مساء السبت")),
-    ("ckb", "K-1: هێزەکانی هاوپەیمانی (coalition troops) لە بنکەی K-1 و Kirkuk — قاعدة كيه-1 Hêzên koalîsyonê"),
+    (
+        "ckb",
+        (
+            "هێزەکانی هاوپەیمانی گەیشتنە بنکەی کەی وان لە نزیک کەرکووک و سەربازەکانی ئەمریکا "
+            "ڕایانگەیاند کە هێرشەکە هیچ زیانێکی گیانی لێنەکەوتووەتەوە و لێکۆڵینەوە دەستی پێکردووە"
+        ),
+    ),
+    (
+        "ar",
+        (
+            "سقوط صاروخ على قاعدة كيه-1 غرب كركوك ولا إصابات بين قوات التحالف الدولي والقوات العراقية "
+            "بحسب بيان لخلية الإعلام الأمني صدر مساء السبت"
+        ),
+    ),
+    (
+        "ckb",
+        "K-1: هێزەکانی هاوپەیمانی (coalition troops) لە بنکەی K-1 و Kirkuk — قاعدة كيه-1 Hêzên koalîsyonê",
+    ),
     ("kmr", "Hêzên koalîsyonê li baregeha K-1 ya li nêzî Kerkûkê ne û hêzên Iraqê jî li wir in"),
 ]
 
@@ -86,9 +101,21 @@ def test_long_rtl_and_mixed_subjects_arrive_intact(context, smtp_server: SmtpSer
 
 def test_email_over_starttls_with_auth(tmp_path: Path, redis_conn: redis.Redis, webhook: WebhookReceiver,
                                        tls_smtp_server: SmtpServer) -> None:
-    install(tmp_path, redis_conn, {"host": "localhost", "port": tls_smtp_server.port, "sender": "newsmon@test",
-                                   "starttls": True, "username": "desk", "password": "s3cret",
-                                   "ca_file": str(tls_smtp_server.cert_file), "timeout": 5}, webhook.url)
+    install(
+        tmp_path,
+        redis_conn,
+        {
+            "host": "localhost",
+            "port": tls_smtp_server.port,
+            "sender": "newsmon@test",
+            "starttls": True,
+            "username": "desk",
+            "password": "s3cret",
+            "ca_file": str(tls_smtp_server.cert_file),
+            "timeout": 5,
+        },
+        webhook.url,
+    )
     assert deliver(make_delivery().model_dump(mode="json")) == "sent"
     assert len(tls_smtp_server.messages) == 1
     assert tls_smtp_server.mailbox.logins == [("desk", "s3cret")]
@@ -97,9 +124,21 @@ def test_email_over_starttls_with_auth(tmp_path: Path, redis_conn: redis.Redis, 
 def test_wrong_password_is_a_delivery_error_without_the_secret(tmp_path: Path, redis_conn: redis.Redis,
                                                                 webhook: WebhookReceiver,
                                                                 tls_smtp_server: SmtpServer) -> None:
-    install(tmp_path, redis_conn, {"host": "localhost", "port": tls_smtp_server.port, "sender": "newsmon@test",
-                                   "starttls": True, "username": "desk", "password": "wrong-pass",
-                                   "ca_file": str(tls_smtp_server.cert_file), "timeout": 5}, webhook.url)
+    install(
+        tmp_path,
+        redis_conn,
+        {
+            "host": "localhost",
+            "port": tls_smtp_server.port,
+            "sender": "newsmon@test",
+            "starttls": True,
+            "username": "desk",
+            "password": "wrong-pass",
+            "ca_file": str(tls_smtp_server.cert_file),
+            "timeout": 5,
+        },
+        webhook.url,
+    )
     with pytest.raises(DeliveryError) as caught:
         deliver(make_delivery().model_dump(mode="json"))
     assert "wrong-pass" not in str(caught.value)
@@ -122,7 +161,9 @@ def test_second_delivery_of_same_alert_sends_nothing(context, smtp_server: SmtpS
     assert len(smtp_server.messages) == 1
 
 
-def test_smtp_down_raises_and_releases_claim(context, smtp_server: SmtpServer, redis_conn: redis.Redis) -> None:
+def test_smtp_down_raises_and_releases_claim(
+    context, smtp_server: SmtpServer, redis_conn: redis.Redis
+) -> None:
     smtp_server.stop()
     payload = make_delivery().model_dump(mode="json")
     with pytest.raises(DeliveryError, match="email via 127.0.0.1"):

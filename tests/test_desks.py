@@ -27,7 +27,9 @@ K1_AR = "قال مصدر امني إن صاروخين سقطا مساء امس �
 K1_EN = "Two rockets struck the K-1 air base west of the city late on Friday, a security source said. " * 2
 
 
-def story(n: int, text: str, language: str, published: datetime | None = None, outlet: str = "Shafaq News") -> dict:
+def story(
+    n: int, text: str, language: str, published: datetime | None = None, outlet: str = "Shafaq News"
+) -> dict:
     """Story n: the given sentence plus words of its own, so that different n are different stories."""
     import random
 
@@ -69,7 +71,9 @@ def desk_config(tmp_path: Path, redis_conn: redis.Redis, smtp_server: SmtpServer
 def work(conn: redis.Redis) -> None:
     """Run every queued alerts job with a real RQ worker (burst)."""
     queue = Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JSONSerializer)
-    SimpleWorker([queue], connection=conn, serializer=JSONSerializer).work(burst=True, logging_level="WARNING")
+    SimpleWorker([queue], connection=conn, serializer=JSONSerializer).work(
+        burst=True, logging_level="WARNING"
+    )
 
 
 def route_queued(conn: redis.Redis, now: datetime) -> None:
@@ -85,8 +89,9 @@ def recipients(server: SmtpServer) -> list[str]:
     return [m["To"] for m in server.messages]
 
 
-def test_two_desks_with_filters_each_get_their_alert(desk_config, redis_conn: redis.Redis,
-                                                    smtp_server: SmtpServer, webhook: WebhookReceiver) -> None:
+def test_two_desks_with_filters_each_get_their_alert(
+    desk_config, redis_conn: redis.Redis, smtp_server: SmtpServer, webhook: WebhookReceiver
+) -> None:
     desk_config({
         "arabic": {"topics": ["k1_base"], "languages": ["ar", "ckb"], "channels": ["arabic-mail"]},
         "everything": {"topics": ["*"], "channels": ["all-mail", "chat"]},
@@ -111,7 +116,10 @@ def test_digest_in_order_and_in_the_desk_time_zone(desk_config, redis_conn: redi
     route_queued(redis_conn, day)
     work(redis_conn)
     assert smtp_server.messages == [] and redis_conn.zcard(held_key("morning")) == 3
-    assert digest_tick(jobcontext.current().config, redis_conn, now=datetime(2026, 11, 27, 4, 59, tzinfo=UTC)) == []
+    assert (
+        digest_tick(jobcontext.current().config, redis_conn, now=datetime(2026, 11, 27, 4, 59, tzinfo=UTC))
+        == []
+    )
     due = digest_tick(jobcontext.current().config, redis_conn, now=datetime(2026, 11, 27, 5, 1, tzinfo=UTC))
     assert [(d, s.isoformat()) for d, s in due] == [("morning", "2026-11-27T08:00:00+03:00")]
     work(redis_conn)
@@ -119,15 +127,28 @@ def test_digest_in_order_and_in_the_desk_time_zone(desk_config, redis_conn: redi
     text = smtp_server.messages[0].get_body(("plain",)).get_content()
     assert "digest for morning: 3 stories" in smtp_server.messages[0]["Subject"]
     assert text.index("Story 1") < text.index("Story 2") < text.index("Story 3")
-    assert "2026-11-26 08:00 +03" in text and "2026-11-27 08:00 +03" in text  # published and slot, Baghdad time
+    assert (
+        "2026-11-26 08:00 +03" in text and "2026-11-27 08:00 +03" in text
+    )  # published and slot, Baghdad time
     assert redis_conn.zcard(held_key("morning")) == 0
-    assert digest_tick(jobcontext.current().config, redis_conn, now=datetime(2026, 11, 27, 5, 2, tzinfo=UTC)) == []
+    assert (
+        digest_tick(jobcontext.current().config, redis_conn, now=datetime(2026, 11, 27, 5, 2, tzinfo=UTC))
+        == []
+    )
 
 
 def test_throttle_rolls_extra_alerts_into_the_next_digest(desk_config, redis_conn: redis.Redis,
                                                           smtp_server: SmtpServer) -> None:
-    desk_config({"busy": {"topics": ["*"], "channels": ["all-mail"], "throttle": {"max": 2, "window_minutes": 60},
-                          "digest_schedule": "0 * * * *"}})
+    desk_config(
+        {
+            "busy": {
+                "topics": ["*"],
+                "channels": ["all-mail"],
+                "throttle": {"max": 2, "window_minutes": 60},
+                "digest_schedule": "0 * * * *",
+            }
+        }
+    )
     start = datetime(2026, 11, 26, 10, 5, tzinfo=UTC)
     for n in range(1, 4):
         process_story(story(n, K1_EN, "en"))
@@ -143,16 +164,29 @@ def test_throttle_rolls_extra_alerts_into_the_next_digest(desk_config, redis_con
 
 def test_quiet_hours_hold_alerts_until_they_end_unless_urgent(desk_config, redis_conn: redis.Redis,
                                                               smtp_server: SmtpServer) -> None:
-    desk_config({"night": {"topics": ["*"], "channels": ["all-mail"], "timezone": "Asia/Baghdad",
-                           "quiet_hours": {"start": "22:00", "end": "07:00"}, "digest_schedule": "0 12 * * *"}},
-                urgent=True)
+    desk_config(
+        {
+            "night": {
+                "topics": ["*"],
+                "channels": ["all-mail"],
+                "timezone": "Asia/Baghdad",
+                "quiet_hours": {"start": "22:00", "end": "07:00"},
+                "digest_schedule": "0 12 * * *",
+            }
+        },
+        urgent=True,
+    )
     night = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)  # 23:00 in Baghdad
     process_story(story(1, K1_EN, "en"))
     route_queued(redis_conn, night)
-    process_story(story(2, "ISIS fighters attacked a checkpoint near the city, officials said on Thursday. " * 2, "en"))
+    process_story(
+        story(2, "ISIS fighters attacked a checkpoint near the city, officials said on Thursday. " * 2, "en")
+    )
     route_queued(redis_conn, night + timedelta(minutes=30))
     work(redis_conn)
-    assert [m["Subject"] for m in smtp_server.messages] == ["[newsmon] URGENT ISIS / Daesh: Story 2 (Shafaq News)"]
+    assert [m["Subject"] for m in smtp_server.messages] == [
+        "[newsmon] URGENT ISIS / Daesh: Story 2 (Shafaq News)"
+    ]
     config = jobcontext.current().config
     desk = config.alerts.all_desks()["night"]
     held_id, urgent_id = story(1, K1_EN, "en")["id"], story(2, "", "en")["id"]
@@ -173,8 +207,10 @@ def test_quiet_hours_hold_alerts_until_they_end_unless_urgent(desk_config, redis
     held = smtp_server.messages[1].get_body(("plain",)).get_content()
     assert "Story 1" in held and "held during quiet hours (22:00-07:00)" in held
     assert routing(held_id, night + timedelta(hours=9)).startswith(
-        "held for the next digest at 2026-11-26 23:00 +03 (held during quiet hours (22:00-07:00)); went out in the "
-        "digest of 2026-11-27 07:00 +03 (1 story), handed to the desk's channels at ")
+        "held for the next digest at 2026-11-26 23:00 +03 (held during quiet hours (22:00-07:00)); went "
+        "out in the "
+        "digest of 2026-11-27 07:00 +03 (1 story), handed to the desk's channels at "
+    )
 
 
 @pytest.mark.parametrize("script", [[500, 200], [429, 200], [500, 500, 429, 200]])
@@ -202,7 +238,9 @@ def test_smtp_down_delivers_once_when_back_and_chat_is_not_delayed(desk_config, 
     assert len(webhook.posts) == 2 and smtp_server.messages == []
     from rq.registry import FailedJobRegistry
 
-    registry = FailedJobRegistry(queue=Queue(keys.ALERTS_QUEUE, connection=redis_conn, serializer=JSONSerializer))
+    registry = FailedJobRegistry(
+        queue=Queue(keys.ALERTS_QUEUE, connection=redis_conn, serializer=JSONSerializer)
+    )
     failed = registry.get_job_ids()
     assert len(failed) == 2
     smtp_server.start()
@@ -210,5 +248,7 @@ def test_smtp_down_delivers_once_when_back_and_chat_is_not_delayed(desk_config, 
         registry.requeue(job_id)
     work(redis_conn)
     assert sorted(m["Subject"] for m in smtp_server.messages) == [
-        "[newsmon] K-1 air base (Kirkuk): Story 1 (Shafaq News)", "[newsmon] K-1 air base (Kirkuk): Story 2 (Shafaq News)"]
+        "[newsmon] K-1 air base (Kirkuk): Story 1 (Shafaq News)",
+        "[newsmon] K-1 air base (Kirkuk): Story 2 (Shafaq News)",
+    ]
     assert len(webhook.posts) == 2

@@ -63,13 +63,22 @@ def test_new_story_alerts_once_by_email_and_chat_and_survives_smtp_outage(
     replay: ReplaySite, roles: Roles, redis_conn: redis.Redis, smtp_server: SmtpServer,
     webhook: WebhookReceiver, tmp_path: Path,
 ) -> None:
-    add_feed(replay, "/k24/rss", [make_article("/k24/oil", "Oil exports rise", OIL_STORY, outlet="Kurdistan24")],
-             outlet="Kurdistan24")
+    add_feed(
+        replay,
+        "/k24/rss",
+        [make_article("/k24/oil", "Oil exports rise", OIL_STORY, outlet="Kurdistan24")],
+        outlet="Kurdistan24",
+    )
     sources = [feed_source("k24-en", f"{replay.base_url}/k24/rss", interval=2, outlet="Kurdistan24")]
     alerts = {
         "smtp": {"host": "127.0.0.1", "port": smtp_server.port, "sender": "newsmon@test", "timeout": 5},
-        "channels": {"mail": {"type": "email", "to": ["desk@test"]}, "chat": {"type": "apprise", "url": webhook.url}},
-        "routes": [{"id": "kirkuk-desk", "topics": ["k1_base", "coalition_troops"], "channels": ["mail", "chat"]}],
+        "channels": {
+            "mail": {"type": "email", "to": ["desk@test"]},
+            "chat": {"type": "apprise", "url": webhook.url},
+        },
+        "routes": [
+            {"id": "kirkuk-desk", "topics": ["k1_base", "coalition_troops"], "channels": ["mail", "chat"]}
+        ],
         "retry": {"max": 10, "intervals": [1, 1, 2, 2, 2, 2, 2, 2, 2, 2]},
     }
     config_dir = write_config(tmp_path / "config", sources, alerts)
@@ -142,7 +151,9 @@ def test_two_schedulers_do_not_double_polls(replay: ReplaySite, roles: Roles, re
     roles.processes[leaders[0]].wait(timeout=30)
     wait_for(lambda: "leader=True" in roles.log(standby), timeout=30, what="the standby to take over")
     before = polls_total(redis_conn, "k24-en")
-    wait_for(lambda: polls_total(redis_conn, "k24-en") >= before + 2, timeout=30, what="polls after take-over")
+    wait_for(
+        lambda: polls_total(redis_conn, "k24-en") >= before + 2, timeout=30, what="polls after take-over"
+    )
 
 
 def test_same_story_from_three_outlets_alerts_once_and_forms_one_cluster(
@@ -154,20 +165,38 @@ def test_same_story_from_three_outlets_alerts_once_and_forms_one_cluster(
     title, body = SEED[0], SEED[1:]
     copies = {
         "k24": ("Kurdistan24", title, body),
-        "shafaq": ("Shafaq News", "بغداد تنفي ارسال قوات امريكية الى قاعدة قرب كركوك",
-                   ["تحرير: محمد علي - بغداد", *body[:10], "تابعونا على تلغرام ليصلكم كل جديد"]),
-        "sumaria": ("Alsumaria", "نفي عراقي لتحرك قوات امريكية",
-                    ["اكدت مصادر سياسية في بغداد اليوم ان الحكومة تتابع ملف كركوك عن كثب.", *body[:4], *body[5:]]),
+        "shafaq": (
+            "Shafaq News",
+            "بغداد تنفي ارسال قوات امريكية الى قاعدة قرب كركوك",
+            ["تحرير: محمد علي - بغداد", *body[:10], "تابعونا على تلغرام ليصلكم كل جديد"],
+        ),
+        "sumaria": (
+            "Alsumaria",
+            "نفي عراقي لتحرك قوات امريكية",
+            ["اكدت مصادر سياسية في بغداد اليوم ان الحكومة تتابع ملف كركوك عن كثب.", *body[:4], *body[5:]],
+        ),
     }
     sources = []
     for name, (outlet, headline, paragraphs) in copies.items():
-        add_feed(replay, f"/{name}/rss", [make_article(f"/{name}/story-1", headline, paragraphs, language="ar",
-                                                       outlet=outlet)], language="ar", outlet=outlet)
-        sources.append(feed_source(name, f"{replay.base_url}/{name}/rss", language="ar", interval=2, outlet=outlet))
+        add_feed(
+            replay,
+            f"/{name}/rss",
+            [make_article(f"/{name}/story-1", headline, paragraphs, language="ar", outlet=outlet)],
+            language="ar",
+            outlet=outlet,
+        )
+        sources.append(
+            feed_source(name, f"{replay.base_url}/{name}/rss", language="ar", interval=2, outlet=outlet)
+        )
     alerts = {
         "smtp": {"host": "127.0.0.1", "port": smtp_server.port, "sender": "newsmon@test", "timeout": 5},
-        "channels": {"mail": {"type": "email", "to": ["desk@test"]}, "chat": {"type": "apprise", "url": webhook.url}},
-        "routes": [{"id": "kirkuk-desk", "topics": ["k1_base", "coalition_troops"], "channels": ["mail", "chat"]}],
+        "channels": {
+            "mail": {"type": "email", "to": ["desk@test"]},
+            "chat": {"type": "apprise", "url": webhook.url},
+        },
+        "routes": [
+            {"id": "kirkuk-desk", "topics": ["k1_base", "coalition_troops"], "channels": ["mail", "chat"]}
+        ],
     }
     config_dir = write_config(tmp_path / "config", sources, alerts)
     for role in ("scheduler", "crawler", "worker", "worker-2"):

@@ -50,9 +50,21 @@ def test_canonical_to_another_site_is_ignored() -> None:
     [
         ("هێزەکانی هاوپەیمانی لە بنکەکە دەرچوون و پێشمەرگە گەیشتن بۆ شارەکە لە ئێوارەدا", "ar", "ckb"),
         ("انسحبت قوات التحالف من القاعدة الجوية غرب كركوك مساء امس بحسب مصادر امنية", "ckb", "ar"),
-        ("Hêzên Pêşmergeyan û artêşa Iraqê îro li gundên başûrê Kerkûkê operasyonek dan destpêkirin", "en", "kmr"),
-        ("Two rockets struck the K-1 air base west of Kirkuk late on Friday, a security source said", "ar", "en"),
-        ("Irak ordusu bugün Kerkük yakınlarında bir operasyon başlattı ve çok sayıda gözaltı var", "en", "tr"),
+        (
+            "Hêzên Pêşmergeyan û artêşa Iraqê îro li gundên başûrê Kerkûkê operasyonek dan destpêkirin",
+            "en",
+            "kmr",
+        ),
+        (
+            "Two rockets struck the K-1 air base west of Kirkuk late on Friday, a security source said",
+            "ar",
+            "en",
+        ),
+        (
+            "Irak ordusu bugün Kerkük yakınlarında bir operasyon başlattı ve çok sayıda gözaltı var",
+            "en",
+            "tr",
+        ),
         ("short", "ku-Arab", "ckb"),
         ("short", "ku-Latn", "kmr"),
         ("short", None, "en"),
@@ -65,8 +77,15 @@ def test_language_detection(text: str, declared: str | None, expected: str) -> N
 @pytest.mark.e2e
 def test_demo_json_shows_seed_story_alert(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "NEWSMON_DATA_DIR")}
-    result = subprocess.run([sys.executable, "-m", "newsmon", "demo", "--json"], capture_output=True, text=True,
-                            check=False, timeout=120, cwd=tmp_path, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "newsmon", "demo", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     alerts = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     for alert in alerts:
@@ -80,25 +99,49 @@ def test_demo_json_shows_seed_story_alert(tmp_path: Path) -> None:
     assert not any("oil exports" in a["title"].lower() for a in alerts)  # no false alarm
 
 
-BODY_TEXT = "<p>" + "The joint operations command said the drone was brought down before it reached the base. " * 4 + "</p>"
+BODY_TEXT = (
+    "<p>"
+    + "The joint operations command said the drone was brought down before it reached the base. " * 4
+    + "</p>"
+)
 
 
-@pytest.mark.parametrize(("markup", "expected"), [
-    # everything in the head
-    (('<html lang="en"><head><title>Site | Page</title><meta property="og:title" content=" Drone  downed ">'
-     '<meta name="author" content="Hemin Salih"><link rel="canonical" href="https://x.example/a">'
-     '<meta property="article:published_time" content="2026-11-16T10:30:00+03:00"></head><body><article>'
-     f'<h1>Other</h1>{BODY_TEXT}</article></body></html>'),
-     ("Drone downed", "Hemin Salih", "2026-11-16T07:30:00+00:00", "https://x.example/a", "en")),
-    # the head lacks them: the body's h1, rel="author", <time datetime>; a meta without content is skipped
-    (('<html><head><title> Page title </title><meta property="og:title"><meta name="author" content="  ">'
-     f'</head><body><article><h1> Body  title </h1><span class="by"><a REL="author" href="/u"> Dilan </a></span>'
-     f'<time datetime="2026-11-16T08:00:00Z">today</time>{BODY_TEXT}</article></body></html>'),
-     ("Body title", "Dilan", "2026-11-16T08:00:00+00:00", None, None)),
-    # nothing but a <title>; the word "author" in a class is not an author
-    (f'<html><head><title>Only the title</title></head><body><div class="author-box">x</div>{BODY_TEXT}</body></html>',
-     ("Only the title", None, None, None, None)),
-])
+@pytest.mark.parametrize(
+    ("markup", "expected"),
+    [
+        # everything in the head
+        (
+            (
+                '<html lang="en"><head><title>Site | Page</title><meta property="og:title" content=" '
+                'Drone  downed ">'
+                '<meta name="author" content="Hemin Salih"><link rel="canonical" href="https://x.example/a">'
+                '<meta property="article:published_time" '
+                'content="2026-11-16T10:30:00+03:00"></head><body><article>'
+                f"<h1>Other</h1>{BODY_TEXT}</article></body></html>"
+            ),
+            ("Drone downed", "Hemin Salih", "2026-11-16T07:30:00+00:00", "https://x.example/a", "en"),
+        ),
+        # the head lacks them: the body's h1, rel="author", <time datetime>; a meta without content is skipped
+        (
+            (
+                '<html><head><title> Page title </title><meta property="og:title"><meta name="author" '
+                'content="  ">'
+                '</head><body><article><h1> Body  title </h1><span class="by"><a REL="author" '
+                'href="/u"> Dilan </a></span>'
+                f'<time datetime="2026-11-16T08:00:00Z">today</time>{BODY_TEXT}</article></body></html>'
+            ),
+            ("Body title", "Dilan", "2026-11-16T08:00:00+00:00", None, None),
+        ),
+        # nothing but a <title>; the word "author" in a class is not an author
+        (
+            (
+                '<html><head><title>Only the title</title></head><body><div '
+                f'class="author-box">x</div>{BODY_TEXT}</body></html>'
+            ),
+            ("Only the title", None, None, None, None),
+        ),
+    ],
+)
 def test_page_metadata_from_head_then_body(markup: str, expected: tuple) -> None:
     found = extract_article(markup, "https://x.example/a?utm_source=y")
     published = found.published.astimezone(UTC).isoformat() if found.published else None
@@ -111,13 +154,23 @@ def test_comment_markers_inside_paragraphs_keep_the_whole_text() -> None:
     found = extract_article(page, "https://outlet.example/news/drone")
     paragraphs = found.text.split("\n")
     assert paragraphs == [
-        ("When the joint operations command announced on Saturday that a drone had been shot down near the K-1 air "
-        "base north-west of Kirkuk, residents of the nearby villages said they had heard two explosions shortly "
-        "before dawn."),
-        ("The statement said the drone carried explosives and was brought down before it reached the base; no one "
-        "was hurt and an investigation into where it was launched from has begun."),
-        ("Coalition troops left the base in 2020, and it has since been run by Iraqi forces, who have reported "
-        "three similar attempts this year."),
+        (
+            "When the joint operations command announced on Saturday that a drone had been shot down "
+            "near the K-1 air "
+            "base north-west of Kirkuk, residents of the nearby villages said they had heard two "
+            "explosions shortly "
+            "before dawn."
+        ),
+        (
+            "The statement said the drone carried explosives and was brought down before it reached the "
+            "base; no one "
+            "was hurt and an investigation into where it was launched from has begun."
+        ),
+        (
+            "Coalition troops left the base in 2020, and it has since been run by Iraqi forces, who "
+            "have reported "
+            "three similar attempts this year."
+        ),
     ]
 
 
@@ -126,10 +179,13 @@ def test_a_date_without_a_zone_is_the_outlets_time_on_every_path() -> None:
     its <time> element or the feed (one date function, in the outlet's zone)."""
     from crawler.dates import parse_date
 
-    body = "<p>" + "The governor said the road to the base would reopen on Monday after repairs. " * 4 + "</p>"
+    body = (
+        "<p>" + "The governor said the road to the base would reopen on Monday after repairs. " * 4 + "</p>"
+    )
     meta = (f'<html><head><meta property="article:published_time" content="2026-11-16T10:30:00"></head>'
             f'<body><article><h1>Road</h1>{body}</article></body></html>')
-    element = f'<html><body><article><h1>Road</h1><time datetime="2026-11-16T10:30:00">x</time>{body}</article></body></html>'
+    element = (f'<html><body><article><h1>Road</h1><time datetime="2026-11-16T10:30:00">x</time>{body}'
+               "</article></body></html>")
     expected = datetime(2026, 11, 16, 7, 30, tzinfo=UTC)
     assert extract_article(meta, "https://x.example/a", "Asia/Baghdad").published == expected
     assert extract_article(element, "https://x.example/a", "Asia/Baghdad").published == expected
@@ -138,7 +194,8 @@ def test_a_date_without_a_zone_is_the_outlets_time_on_every_path() -> None:
 
 def test_a_page_the_fast_path_returns_whole_gets_its_article() -> None:
     """A page whose markup names no content block: the fast path returns the whole page (menu, "most
-    read" list, footer); the extractor sees that and takes trafilatura's full path, which finds the article."""
+    read" list, footer); the extractor sees that and takes trafilatura's full path, which finds the
+    article."""
     import trafilatura
 
     page = (FIXTURES / "pages" / "no_content_block.html").read_text(encoding="utf-8")
@@ -148,9 +205,16 @@ def test_a_page_the_fast_path_returns_whole_gets_its_article() -> None:
     assert found.title == "Drone downed near K-1 air base"
     assert found.text.split("\n") == [
         "Kirkuk · 16 November 2026",
-        ("A drone carrying explosives was shot down on Saturday near the K-1 air base north-west of Kirkuk, "
-         "the joint operations command said in a statement."),
-        ("Residents of two nearby villages said they heard explosions shortly before dawn. No one was hurt, and "
-         "an investigation into where the drone was launched from has begun."),
-        "Coalition troops left the base in 2020; Iraqi forces who run it have reported three similar attempts this year.",
+        (
+            "A drone carrying explosives was shot down on Saturday near the K-1 air base north-west of "
+            "Kirkuk, the joint operations command said in a statement."
+        ),
+        (
+            "Residents of two nearby villages said they heard explosions shortly before dawn. No one "
+            "was hurt, and an investigation into where the drone was launched from has begun."
+        ),
+        (
+            "Coalition troops left the base in 2020; Iraqi forces who run it have reported three similar "
+            "attempts this year."
+        ),
     ]

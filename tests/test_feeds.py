@@ -33,11 +33,14 @@ def outcome(path: Path) -> str:
     named for the document, and what the document was recognised as."""
     feed = parse_feed(path.read_bytes(), "http://example.org/feed")
     problem = feed.problem.split(":", 1)[0] if feed.problem else "-"
-    return f"entries={len(feed.entries)} skipped={len(feed.skipped)} problem={problem} document={feed.document or '-'}"
+    document = feed.document or "-"
+    return f"entries={len(feed.entries)} skipped={len(feed.skipped)} problem={problem} document={document}"
 
 
 def _manifest() -> dict[str, str]:
-    rows = (line.split("\t") for line in MANIFEST.read_text().splitlines() if line and not line.startswith("#"))
+    rows = (
+        line.split("\t") for line in MANIFEST.read_text().splitlines() if line and not line.startswith("#")
+    )
     return {path: expected for path, expected in rows}
 
 

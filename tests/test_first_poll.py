@@ -29,8 +29,9 @@ LATE = ["A third drone came down near the K-1 base on Tuesday, officials said on
         "The base has been run by Iraqi forces since the coalition left."]
 
 
-def test_first_poll_archives_old_stories_without_alerting(replay: ReplaySite, roles: Roles, redis_conn: redis.Redis,
-                                                          webhook: WebhookReceiver, tmp_path: Path) -> None:
+def test_first_poll_archives_old_stories_without_alerting(
+    replay: ReplaySite, roles: Roles, redis_conn: redis.Redis, webhook: WebhookReceiver, tmp_path: Path
+) -> None:
     add_feed(replay, "/nw/rss", [
         make_article("/nw/2017", "Rocket hits K-1 base", OLD, outlet="Northern Wire",
                      published="2017-11-16T08:30:00+00:00"),
@@ -49,9 +50,22 @@ def test_first_poll_archives_old_stories_without_alerting(replay: ReplaySite, ro
     assert len(webhook.posts) == 1 and "Drones downed near K-1" in webhook.posts[0]["title"]
 
     env = {**os.environ, "REDIS_URL": roles.redis_url, "NEWSMON_DATA_DIR": str(tmp_path / "data")}
-    explained = subprocess.run([sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), "explain",
-                                f"{replay.base_url}/nw/2017"], env=env, capture_output=True, text=True, timeout=60,
-                               check=False)
+    explained = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "newsmon",
+            "--config-dir",
+            str(config_dir),
+            "explain",
+            f"{replay.base_url}/nw/2017",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert explained.returncode == 0, explained.stderr
     assert "not alerted: old news from the source's first poll" in explained.stdout
     assert "published 2017-11-16T08:30+00:00, more than 48 h before" in explained.stdout
@@ -65,10 +79,23 @@ def test_first_poll_archives_old_stories_without_alerting(replay: ReplaySite, ro
 
 def test_the_age_limit_is_the_configs(tmp_path: Path) -> None:
     def story(days: float, first_poll: bool = True) -> Story:
-        return Story(id="s", source_id="x", outlet="O", language="en", url="https://o/1", canonical_url="https://o/1",
-                     title="t", text="x", first_poll=first_poll, published=datetime.now(UTC) - timedelta(days=days))
+        return Story(
+            id="s",
+            source_id="x",
+            outlet="O",
+            language="en",
+            url="https://o/1",
+            canonical_url="https://o/1",
+            title="t",
+            text="x",
+            first_poll=first_poll,
+            published=datetime.now(UTC) - timedelta(days=days),
+        )
 
-    alerts = {"channels": {"c": {"type": "console"}}, "routes": [{"id": "d", "topics": ["*"], "channels": ["c"]}]}
+    alerts = {
+        "channels": {"c": {"type": "console"}},
+        "routes": [{"id": "d", "topics": ["*"], "channels": ["c"]}],
+    }
     config = load_config(write_config(tmp_path / "a", [], alerts))
     assert backlog_age(config, story(3)) is not None and backlog_age(config, story(1)) is None
     assert backlog_age(config, story(3, first_poll=False)) is None

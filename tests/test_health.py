@@ -39,25 +39,41 @@ def health_lines(outbox: Path) -> list[dict]:
 def admin(tmp_path: Path, replay: ReplaySite, redis_conn: redis.Redis):
     replay.set_fixed("/dark/rss", Fixed(status=403, body=b"Forbidden"))
     outbox = tmp_path / "health.jsonl"
-    alerts = {"channels": {"ops": {"type": "outbox", "path": str(outbox)}}, "routes": [],
-              "admin": {"channels": ["ops"], "failures": 2, "backlog_seconds": 2, "silent_after_intervals": 100,
-                        "startup_grace_seconds": 0}}
-    config_dir = write_config(tmp_path / "config", [feed_source("dark", f"{replay.base_url}/dark/rss")], alerts,
-                              outlets={"Kurdistan24": {"affiliation": "Kurdistan Democratic Party (KDP)"}})
+    alerts = {
+        "channels": {"ops": {"type": "outbox", "path": str(outbox)}},
+        "routes": [],
+        "admin": {
+            "channels": ["ops"],
+            "failures": 2,
+            "backlog_seconds": 2,
+            "silent_after_intervals": 100,
+            "startup_grace_seconds": 0,
+        },
+    }
+    config_dir = write_config(
+        tmp_path / "config",
+        [feed_source("dark", f"{replay.base_url}/dark/rss")],
+        alerts,
+        outlets={"Kurdistan24": {"affiliation": "Kurdistan Democratic Party (KDP)"}},
+    )
     (config_dir / "newsmon.yaml").write_text(yaml.safe_dump({"workers": {"heartbeat_ttl": 5}}))
     # a scheduler heartbeat, so that only the conditions under test are problems
     redis_conn.set("newsmon:scheduler:heartbeat", json.dumps({"at": time.time() + 3600, "leader": "test"}))
     return load_config(config_dir), config_dir, outbox
 
 
-def test_killed_worker_leaves_status_and_raises_a_health_alert(admin, roles: Roles, redis_conn: redis.Redis) -> None:
+def test_killed_worker_leaves_status_and_raises_a_health_alert(
+    admin, roles: Roles, redis_conn: redis.Redis
+) -> None:
     config, config_dir, outbox = admin
     roles.start("process-worker", config_dir, "worker", "--queues", "process")
     roles.start("alerts-worker", config_dir, "worker", "--queues", "alerts")
     wait_for(lambda: len(collect(config, redis_conn)["workers"]) == 2, timeout=30, what="two workers")
     assert evaluate(config, redis_conn, exclusive=False) == ([], [])
     roles.kill("process-worker")
-    wait_for(lambda: len(collect(config, redis_conn)["workers"]) == 1, timeout=30, what="the dead worker to go")
+    wait_for(
+        lambda: len(collect(config, redis_conn)["workers"]) == 1, timeout=30, what="the dead worker to go"
+    )
     status = collect(config, redis_conn)
     assert status["workers"][0]["queues"] == ["alerts"] and not status["healthy"]
     started, _ = evaluate(config, redis_conn, exclusive=False)
@@ -79,18 +95,27 @@ def test_stalled_queue_raises_backlog_alert_and_clears_when_drained(admin, roles
     roles.start("alerts-worker", config_dir, "worker", "--queues", "alerts")
     # readiness, not time: the alerts worker must be registered before health is judged, or a busy machine
     # adds a `no-worker:alerts` that this test is not about
-    wait_for(lambda: any(w["queues"] == ["alerts"] for w in collect(config, redis_conn)["workers"]), timeout=60,
-             what="the alerts worker in status")
+    wait_for(
+        lambda: any(w["queues"] == ["alerts"] for w in collect(config, redis_conn)["workers"]),
+        timeout=60,
+        what="the alerts worker in status",
+    )
     queue = Queue(keys.PROCESS_QUEUE, connection=redis_conn, serializer=JSONSerializer)
     queue.enqueue("workers.jobs.process_story", {"not": "a story"})  # fails when a worker finally takes it
-    wait_for(lambda: (collect(config, redis_conn)["queues"]["process"]["oldest_age_seconds"] or 0) > 2, timeout=30,
-             what="the job to wait longer than the backlog limit")
+    wait_for(
+        lambda: (collect(config, redis_conn)["queues"]["process"]["oldest_age_seconds"] or 0) > 2,
+        timeout=30,
+        what="the job to wait longer than the backlog limit",
+    )
     started, _ = evaluate(config, redis_conn, exclusive=False)
     assert {p["id"] for p in started} == {"queue-backlog:process", "no-worker:process"}
     roles.start("process-worker", config_dir, "worker", "--queues", "process")
     wait_for(lambda: queue.count == 0, timeout=30, what="the queue to drain")
-    wait_for(lambda: any(w["queues"] == ["process"] for w in collect(config, redis_conn)["workers"]), timeout=30,
-             what="the process worker in status")
+    wait_for(
+        lambda: any(w["queues"] == ["process"] for w in collect(config, redis_conn)["workers"]),
+        timeout=30,
+        what="the process worker in status",
+    )
     wait_for(lambda: queue.failed_job_registry.count == 1, timeout=30, what="the bad job to fail for good")
     started, cleared = evaluate(config, redis_conn, exclusive=False)
     assert {p["id"] for p in cleared} == {"queue-backlog:process", "no-worker:process"}
@@ -102,8 +127,11 @@ def test_stalled_queue_raises_backlog_alert_and_clears_when_drained(admin, roles
     assert not redis_conn.hlen(ACTIVE)
     wait_for(lambda: len(health_lines(outbox)) == 6, timeout=30, what="three alerts fired and three resolved")
     states = sorted((line["id"], line["state"]) for line in health_lines(outbox))
-    assert states == sorted((pid, state) for pid in ("queue-backlog:process", "no-worker:process",
-                                                     "failed-jobs:process") for state in ("firing", "resolved"))
+    assert states == sorted(
+        (pid, state)
+        for pid in ("queue-backlog:process", "no-worker:process", "failed-jobs:process")
+        for state in ("firing", "resolved")
+    )
 
 
 def test_source_returning_403_raises_dark_source_alert(admin, roles: Roles, redis_conn: redis.Redis) -> None:
@@ -132,13 +160,24 @@ def test_status_cli_json_exit_code_and_failed_commands(admin, roles: Roles, redi
     queue = Queue(keys.PROCESS_QUEUE, connection=redis_conn, serializer=JSONSerializer)
     queue.enqueue("workers.jobs.process_story", {"not": "a story"})
     roles.start("worker", config_dir, "worker")
-    wait_for(lambda: Queue(keys.PROCESS_QUEUE, connection=redis_conn).failed_job_registry.count == 1, timeout=30,
-             what="the bad job to fail")
-    result = subprocess.run([sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), "status", "--json"],
-                            env=env, capture_output=True, text=True, timeout=60, check=False)
+    wait_for(
+        lambda: Queue(keys.PROCESS_QUEUE, connection=redis_conn).failed_job_registry.count == 1,
+        timeout=30,
+        what="the bad job to fail",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), "status", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     data = json.loads(result.stdout)
     assert data["queues"]["process"]["failed"] == 1 and len(data["workers"]) == 1
-    assert {"queues", "workers", "scheduler", "sources", "deliveries", "problems", "healthy", "level"} <= set(data)
+    assert {"queues", "workers", "scheduler", "sources", "deliveries", "problems", "healthy", "level"} <= set(
+        data
+    )
     assert "failed-jobs:process" in {p["id"] for p in data["problems"]}
     assert data["level"] == "degraded" and result.returncode == 1
     table = subprocess.run([sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), "status"],
@@ -146,16 +185,37 @@ def test_status_cli_json_exit_code_and_failed_commands(admin, roles: Roles, redi
     assert "queues" in table.stdout and "process" in table.stdout and "sources" in table.stdout
 
     def failed(action: str) -> str:
-        return subprocess.run([sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), "failed", action,
-                               "--queue", "process"], env=env, capture_output=True, text=True, timeout=60,
-                              check=False).stdout
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "newsmon",
+                "--config-dir",
+                str(config_dir),
+                "failed",
+                action,
+                "--queue",
+                "process",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        ).stdout
 
     listed = failed("list")
     assert "process: 1 failed" in listed and "ValidationError" in listed
     assert "deleted" in failed("purge")
     assert "process: 0 failed" in failed("list")
-    after = subprocess.run([sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), "status", "--json"],
-                           env=env, capture_output=True, text=True, timeout=60, check=False)
+    after = subprocess.run(
+        [sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), "status", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert "failed-jobs:process" not in {p["id"] for p in json.loads(after.stdout)["problems"]}
 
 
@@ -164,22 +224,53 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 def dump_dom(url: str) -> str:
     assert CHROMIUM is not None
-    result = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                             "--disable-component-update", "--disable-sync", "--no-first-run",
-                             f"--user-data-dir={Path(os.environ.get('TMPDIR', '/tmp')) / f'chromium-{os.getpid()}'}",
-                             "--dump-dom", url], capture_output=True, text=True, timeout=90, check=False)
+    result = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={Path(os.environ.get('TMPDIR', '/tmp')) / f'chromium-{os.getpid()}'}",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
     assert result.returncode == 0 and "<html" in result.stdout, f"Chromium failed: {result.stderr[-2000:]}"
     return result.stdout
 
 
-def start_web(config_dir: Path, redis_url: str, tmp_path: Path, host: str, token: str | None) -> tuple[subprocess.Popen, int]:
+def start_web(
+    config_dir: Path, redis_url: str, tmp_path: Path, host: str, token: str | None
+) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = {**os.environ, "REDIS_URL": redis_url, "NEWSMON_DATA_DIR": str(tmp_path / "data")}
     if token:
         env["NEWSMON_WEB_TOKEN"] = token
-    process = subprocess.Popen([sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), "web", "--host",
-                                host, "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "newsmon",
+            "--config-dir",
+            str(config_dir),
+            "web",
+            "--host",
+            host,
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     import urllib.request
 
     def up() -> bool:
@@ -200,7 +291,9 @@ def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]
     import urllib.request
 
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers or {}), timeout=10
+        ) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
@@ -226,9 +319,21 @@ def test_web_pages_metrics_health_and_tokens_over_http(admin, redis_conn: redis.
     from workers.archive import Archive, open_engine
 
     archive = Archive(open_engine(f"sqlite:///{tmp_path / 'data' / 'archive.sqlite'}"))
-    archive.store(Story(id="0123456789abcdef", source_id="dark", outlet="Kurdistan24", language="en",
-                        url="https://k24.example/1", canonical_url="https://k24.example/1", title="Rockets hit K-1",
-                        text="Rockets hit the base."), [], "h", "v1")
+    archive.store(
+        Story(
+            id="0123456789abcdef",
+            source_id="dark",
+            outlet="Kurdistan24",
+            language="en",
+            url="https://k24.example/1",
+            canonical_url="https://k24.example/1",
+            title="Rockets hit K-1",
+            text="Rockets hit the base.",
+        ),
+        [],
+        "h",
+        "v1",
+    )
     web, port = start_web(config_dir, redis_url, tmp_path, "127.0.0.1", None)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -240,8 +345,10 @@ def test_web_pages_metrics_health_and_tokens_over_http(admin, redis_conn: redis.
         assert status == 200 and 'data-source="dark"' in index and "blocked" in index
         assert "UNHEALTHY" in index and "no-worker" in index  # no worker runs in this test
         # who is speaking: the catalogue's affiliation under the outlet of each recent story
-        assert ('<bdi>Kurdistan24</bdi><div class="affiliation"><bdi>Kurdistan Democratic Party (KDP)</bdi></div>'
-                in index)
+        assert (
+            '<bdi>Kurdistan24</bdi><div class="affiliation"><bdi>Kurdistan Democratic Party (KDP)</bdi></div>'
+            in index
+        )
         assert '<p id="spreading">nothing breaking in the last 6 hours</p>' in index
         metrics = http_get(f"{base}/metrics")[1]
         families = {f.name: f for f in text_string_to_metric_families(metrics)}
@@ -269,9 +376,25 @@ def test_web_pages_metrics_health_and_tokens_over_http(admin, redis_conn: redis.
     finally:
         web.send_signal(signal.SIGTERM)
         web.wait(timeout=30)
-    refused = subprocess.run([sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), "web", "--host",
-                              "0.0.0.0", "--port", str(free_port())], env={**os.environ, "REDIS_URL": redis_url},
-                             capture_output=True, text=True, timeout=60, check=False)
+    refused = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "newsmon",
+            "--config-dir",
+            str(config_dir),
+            "web",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(free_port()),
+        ],
+        env={**os.environ, "REDIS_URL": redis_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert refused.returncode == 2 and "NEWSMON_WEB_TOKEN" in refused.stderr
     web, port = start_web(config_dir, redis_url, tmp_path, "0.0.0.0", "let-me-in")
     base = f"http://127.0.0.1:{port}"
@@ -284,7 +407,10 @@ def test_web_pages_metrics_health_and_tokens_over_http(admin, redis_conn: redis.
 
         basic = base64.b64encode("x:كيه".encode()).decode()
         assert http_get(f"{base}/", {"Authorization": f"Basic {basic}"})[0] == 401
-        assert http_get(f"{base}/", {"Authorization": "Bearer \u00e9t\u00e9".encode().decode("latin-1")})[0] == 401
+        assert (
+            http_get(f"{base}/", {"Authorization": "Bearer \u00e9t\u00e9".encode().decode("latin-1")})[0]
+            == 401
+        )
         assert http_get(f"{base}/?token=let-me-in")[0] == 200
         code, body = http_get(f"{base}/api/status", {"Authorization": "Bearer let-me-in"})
         assert code == 200 and json.loads(body)["sources"]
@@ -303,8 +429,21 @@ def test_web_page_renders_in_headless_chromium(admin, redis_conn: redis.Redis, r
     _config, config_dir, _ = admin
     archive = Archive(open_engine(f"sqlite:///{tmp_path / 'data' / 'archive.sqlite'}"))
     url = "https://www.kurdistan24.net/ar/story/1/%D9%82%D8%A7%D8%B9%D8%AF%D8%A9-%D9%83%D9%8A%D9%87-1"
-    archive.store(Story(id="0123456789abcdef", source_id="dark", outlet="كوردستان 24", language="ar", url=url,
-                        canonical_url=url, title="صواريخ على قاعدة كيه-1 غرب كركوك", text="نص الخبر"), [], "h", "v1")
+    archive.store(
+        Story(
+            id="0123456789abcdef",
+            source_id="dark",
+            outlet="كوردستان 24",
+            language="ar",
+            url=url,
+            canonical_url=url,
+            title="صواريخ على قاعدة كيه-1 غرب كركوك",
+            text="نص الخبر",
+        ),
+        [],
+        "h",
+        "v1",
+    )
     redis_conn.hset(keys.source_state("dark"), mapping={"status": "error", "failure_kind": "blocked",
                                                         "consecutive_failures": "3", "polls_total": "3"})
     Queue(keys.PROCESS_QUEUE, connection=redis_conn, serializer=JSONSerializer).enqueue(

@@ -28,8 +28,12 @@ GOOD = ("good-1", "good-2", "good-3")
 
 
 def rss(base: str, links: list[tuple[str, str]]) -> bytes:
-    items = "".join(f"<item><title>{t}</title><link>{link}</link><guid>{link}</guid></item>" for t, link in links)
-    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>h</title>{items}</channel></rss>'.encode()
+    items = "".join(
+        f"<item><title>{t}</title><link>{link}</link><guid>{link}</guid></item>" for t, link in links
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>h</title>{items}</channel></rss>'.encode()
+    )
 
 
 def good_links(base: str, kind: str) -> list[tuple[str, str]]:
@@ -58,12 +62,21 @@ def hostile(replay: ReplaySite, roles: Roles, redis_conn: redis.Redis, tmp_path:
         {"version": "https://jsonfeed.org/version/1", "items": {"a": 1}}).encode()))
     replay.set_fixed("/json-deep", Fixed(content_type="application/feed+json", body=(
         b'{"version": "https://jsonfeed.org/version/1", "items": ' + b"[" * 50000 + b"]" * 50000 + b"}")))
-    links = "".join(f'<a href="/listing/{n}">listing {n}</a>' for n in GOOD[:1]) + f'<a href="{bad}">bad</a>' + \
-        "".join(f'<a href="/listing/{n}">listing {n}</a>' for n in GOOD[1:])
+    links = (
+        "".join(f'<a href="/listing/{n}">listing {n}</a>' for n in GOOD[:1])
+        + f'<a href="{bad}">bad</a>'
+        + "".join(f'<a href="/listing/{n}">listing {n}</a>' for n in GOOD[1:])
+    )
     replay.set_fixed("/listing", Fixed(body=f"<html><body><main>{links}</main></body></html>".encode()))
-    evil = "".join(f'<a href="/x/{"a" * 40}{i}!">x</a>' for i in range(300))  # (a+)+$ would backtrack on these
-    replay.set_fixed("/redos", Fixed(body=f"<html><body>{evil}<a href='/listing/good-1'>ok</a></body></html>".encode()))
-    urls = "".join(f"<url><loc>{base}/sitemap/{n}</loc><lastmod>{NOW.isoformat()}</lastmod></url>" for n in GOOD)
+    evil = "".join(
+        f'<a href="/x/{"a" * 40}{i}!">x</a>' for i in range(300)
+    )  # (a+)+$ would backtrack on these
+    replay.set_fixed(
+        "/redos", Fixed(body=f"<html><body>{evil}<a href='/listing/good-1'>ok</a></body></html>".encode())
+    )
+    urls = "".join(
+        f"<url><loc>{base}/sitemap/{n}</loc><lastmod>{NOW.isoformat()}</lastmod></url>" for n in GOOD
+    )
     replay.set_fixed("/sitemap-news.xml", Fixed(content_type="application/xml", body=(
         f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}'
         f"<url><loc>{bad}</loc></url></urlset>").encode()))
@@ -100,8 +113,12 @@ def hostile(replay: ReplaySite, roles: Roles, redis_conn: redis.Redis, tmp_path:
     ]
     for source in sources:
         source.update({"name": source["id"], "outlet": source["id"], "language": "en", "interval": 60})
-    config_dir = write_config(tmp_path / "config", sources, {"channels": {"c": {"type": "console"}}, "routes": []})
-    (config_dir / "newsmon.yaml").write_text(yaml.safe_dump({"crawler": {"timeout": 5, "poll_max_requests": 30}}))
+    config_dir = write_config(
+        tmp_path / "config", sources, {"channels": {"c": {"type": "console"}}, "routes": []}
+    )
+    (config_dir / "newsmon.yaml").write_text(
+        yaml.safe_dump({"crawler": {"timeout": 5, "poll_max_requests": 30}})
+    )
     config = load_config(config_dir)
     roles.start("crawler", config_dir, "crawler")
     leader = LeaderLock(redis_conn)
@@ -182,11 +199,18 @@ def test_a_poll_over_its_request_budget_ends_as_over_budget(replay: ReplaySite, 
     base = replay.base_url
     for i in range(40):
         replay.add_article(make_article(f"/many/{i}", f"story {i}", [f"{i}: {BODY[0]}", BODY[1]]))
-    replay.set_fixed("/many.rss", Fixed(body=rss(base, [(f"story {i}", f"{base}/many/{i}") for i in range(40)]),
-                                        content_type="application/rss+xml"))
+    replay.set_fixed(
+        "/many.rss",
+        Fixed(
+            body=rss(base, [(f"story {i}", f"{base}/many/{i}") for i in range(40)]),
+            content_type="application/rss+xml",
+        ),
+    )
     source = {"id": "many", "name": "many", "outlet": "M", "language": "en", "kind": "feed",
               "url": f"{base}/many.rss", "interval": 60}
-    config_dir = write_config(tmp_path / "config", [source], {"channels": {"c": {"type": "console"}}, "routes": []})
+    config_dir = write_config(
+        tmp_path / "config", [source], {"channels": {"c": {"type": "console"}}, "routes": []}
+    )
     (config_dir / "newsmon.yaml").write_text(yaml.safe_dump({"crawler": {"poll_max_requests": 10}}))
     config = load_config(config_dir)
     roles.start("crawler", config_dir, "crawler")
@@ -205,25 +229,61 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
 
 
-@pytest.mark.parametrize(("file", "content", "field", "reason"), [
-    ("sources.yaml", BOMB + "sources: []\n", "line 2", "YAML aliases (*a) are not allowed"),
-    ("sources.yaml", ("sources:\n  - {id: s, name: s, outlet: o, language: en, kind: listing, url: 'http://x/',\n"
-                     "     link_pattern: '(a)\\1'}\n"), "sources[0]", "link_pattern: not supported by the linear-time"),
-    ("sources.yaml", ("sources:\n  - {id: s, name: s, outlet: o, language: en, kind: listing, url: 'http://x/',\n"
-                     "     link_pattern: '^(?!tags/).*'}\n"), "sources[0]", "lookaround are not allowed"),
-    ("sources.yaml", ("sources:\n  - {id: s, name: s, outlet: o, language: en, kind: listing, url: 'http://x/',\n"
-                     "     link_selector: 'div.main a[href'}\n"), "sources[0]", "link_selector: not a valid CSS selector"),
-    ("sources.yaml", ("sources:\n  - {id: s, name: s, outlet: o, language: en, kind: listing, url: 'http://x/',\n"
-                     "     link_xpath: '//a[@href'}\n"), "sources[0]", "link_xpath: not a valid XPath"),
-    ("keywords.yaml", "topics: " + "[" * 5000 + "]" * 5000 + "\n", "keywords.yaml", "nested too deeply"),
-])
+@pytest.mark.parametrize(
+    ("file", "content", "field", "reason"),
+    [
+        ("sources.yaml", BOMB + "sources: []\n", "line 2", "YAML aliases (*a) are not allowed"),
+        (
+            "sources.yaml",
+            (
+                "sources:\n  - {id: s, name: s, outlet: o, language: en, kind: listing, url: 'http://x/',\n"
+                "     link_pattern: '(a)\\1'}\n"
+            ),
+            "sources[0]",
+            "link_pattern: not supported by the linear-time",
+        ),
+        (
+            "sources.yaml",
+            (
+                "sources:\n  - {id: s, name: s, outlet: o, language: en, kind: listing, url: 'http://x/',\n"
+                "     link_pattern: '^(?!tags/).*'}\n"
+            ),
+            "sources[0]",
+            "lookaround are not allowed",
+        ),
+        (
+            "sources.yaml",
+            (
+                "sources:\n  - {id: s, name: s, outlet: o, language: en, kind: listing, url: 'http://x/',\n"
+                "     link_selector: 'div.main a[href'}\n"
+            ),
+            "sources[0]",
+            "link_selector: not a valid CSS selector",
+        ),
+        (
+            "sources.yaml",
+            (
+                "sources:\n  - {id: s, name: s, outlet: o, language: en, kind: listing, url: 'http://x/',\n"
+                "     link_xpath: '//a[@href'}\n"
+            ),
+            "sources[0]",
+            "link_xpath: not a valid XPath",
+        ),
+        ("keywords.yaml", "topics: " + "[" * 5000 + "]" * 5000 + "\n", "keywords.yaml", "nested too deeply"),
+    ],
+)
 def test_config_check_refuses_hostile_config_in_a_second(tmp_path: Path, file: str, content: str, field: str,
                                                          reason: str) -> None:
     config_dir = write_config(tmp_path / "config", [], {"channels": {"c": {"type": "console"}}, "routes": []})
     (config_dir / file).write_text(content)
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "newsmon", "config", "check", "--config-dir", str(config_dir)],
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "newsmon", "config", "check", "--config-dir", str(config_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2, result.stdout
     assert str(config_dir / file) in result.stderr and field in result.stderr and reason in result.stderr, \
         result.stderr
@@ -238,6 +298,10 @@ def test_a_lone_surrogate_or_controls_in_a_title_cost_nothing(tmp_path: Path) ->
                   canonical_url="https://x/", title="K-1 \ud800 \x1b[2J\u202egnp.exe\n" + "x" * 200_000,
                   text="first\u200c\u200f para\x00\n\nsecond\ud800")
     data = json.loads(story.model_dump_json())  # encodes as UTF-8 JSON: no surrogate left
-    assert data["title"].startswith("K-1 \ufffd [2J") and "\u202e" not in data["title"] and "\n" not in data["title"]
+    assert (
+        data["title"].startswith("K-1 \ufffd [2J")
+        and "\u202e" not in data["title"]
+        and "\n" not in data["title"]
+    )
     assert len(data["title"]) == TITLE_MAX and data["title"].endswith("…")
     assert data["outlet"] == "Outlet" and data["text"] == "first\u200c\u200f para\n\nsecond\ufffd"

@@ -1,4 +1,5 @@
-"""`newsmon keywords suggest`: spellings the config misses, mined from an archive where variants were planted."""
+"""`newsmon keywords suggest`: spellings the config misses, mined from an archive where variants were "
+"planted."""
 
 from __future__ import annotations
 
@@ -73,9 +74,22 @@ def make_archive(url: str) -> Archive:
     archive = Archive(open_engine(url))
     for n, text in enumerate(STORIES):
         link = f"https://suggest.example/{n}"
-        archive.store(Story(id=story_id_for(canonical_url(link)), source_id="s", outlet="O", language="en", url=link,
-                            canonical_url=canonical_url(link), title=f"Story {n}", text=text,
-                            published=NOW - timedelta(hours=n)), [], f"h{n}", "v")
+        archive.store(
+            Story(
+                id=story_id_for(canonical_url(link)),
+                source_id="s",
+                outlet="O",
+                language="en",
+                url=link,
+                canonical_url=canonical_url(link),
+                title=f"Story {n}",
+                text=text,
+                published=NOW - timedelta(hours=n),
+            ),
+            [],
+            f"h{n}",
+            "v",
+        )
     return archive
 
 
@@ -103,8 +117,14 @@ def test_cli_lists_suggestions_and_accept_keeps_the_files_comments(tmp_path: Pat
     env = {**os.environ, "NEWSMON_DATA_DIR": str(data_dir)}
 
     def newsmon(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), "keywords",
-                               "suggest", *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), "keywords", "suggest", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     listed = newsmon("--topic", "isis", "--json")
     assert listed.returncode == 0, listed.stderr

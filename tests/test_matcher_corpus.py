@@ -36,7 +36,9 @@ def evaluate(matcher: Matcher, corpus: list[dict[str, Any]]) -> tuple[dict[str, 
             elif topic in expected:
                 counts[topic]["fn"] += 1
         if got != expected:
-            errors.append(f"{item['why']}: {item['text'][:60]!r} expected {sorted(expected)} got {sorted(got)}")
+            errors.append(
+                f"{item['why']}: {item['text'][:60]!r} expected {sorted(expected)} got {sorted(got)}"
+            )
     report = {}
     for topic, c in counts.items():
         report[topic] = {
@@ -64,7 +66,9 @@ def test_corpus_covers_every_language_and_the_named_hard_negatives() -> None:
 
 
 @pytest.mark.parametrize("topic", TOPICS)
-def test_precision_and_recall_per_topic(report: tuple[dict[str, dict[str, float]], list[str]], topic: str) -> None:
+def test_precision_and_recall_per_topic(
+    report: tuple[dict[str, dict[str, float]], list[str]], topic: str
+) -> None:
     scores, errors = report
     assert scores[topic]["precision"] >= 0.95, errors
     assert scores[topic]["recall"] >= 0.95, errors

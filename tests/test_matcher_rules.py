@@ -48,8 +48,14 @@ def test_a_none_term_naming_a_surname_cancels_only_that_occurrence() -> None:
 
 
 def test_words_inside_multi_word_aliases_take_their_endings() -> None:
-    matcher = compile_topics({
-        "coalition": {"name": "Coalition", "any": ["هێزەکانی هاوپەیمانی", "hêzên koalîsyonê", "قوات التحالف"]}})
+    matcher = compile_topics(
+        {
+            "coalition": {
+                "name": "Coalition",
+                "any": ["هێزەکانی هاوپەیمانی", "hêzên koalîsyonê", "قوات التحالف"],
+            }
+        }
+    )
     for text in ("هێزی هاوپەیمانی", "هێزەکانی هاوپەیمانان", "هێزانی هاوپەیمانی", "هێزەکەی هاوپەیمانیی",
                  "Hêza koalîsyonê", "hêzên koalîsyona", "Hêzê koalîsyonê", "لقوات التحالف"):
         assert topics_of(matcher, f"ئەمڕۆ {text} گەیشتن") == {"coalition"}, text
@@ -126,7 +132,10 @@ def test_near_requires_groups_within_distance() -> None:
         {"a": ["rocket", "صاروخ"], "b": ["K-1", "كيه-1"], "within": 5}]}})
     assert topics_of(matcher, "A rocket struck the K-1 base") == {"attack"}
     assert topics_of(matcher, "سقط صاروخ قرب قاعدة كيه-1") == {"attack"}
-    assert topics_of(matcher, "A rocket fell in Basra. " + "Nothing else happened. " * 3 + "K-1 was quiet") == set()
+    assert (
+        topics_of(matcher, "A rocket fell in Basra. " + "Nothing else happened. " * 3 + "K-1 was quiet")
+        == set()
+    )
     result = matcher.match("", "A rocket struck the K-1 base")
     assert {h.text for h in result.matches[0].hits} == {"rocket", "K-1"}
 
@@ -139,8 +148,13 @@ def test_language_filter() -> None:
 
 @pytest.mark.parametrize(
     ("alias", "problem"),
-    [("ـــ", "empty after normalization"), ("\u200c\u200d", "empty after normalization"),
-     ("Ker*kuk", "may only end"), ("K*", "at least three letters"), ({"term": "Kerk*", "exact": True}, "contradict")],
+    [
+        ("ـــ", "empty after normalization"),
+        ("\u200c\u200d", "empty after normalization"),
+        ("Ker*kuk", "may only end"),
+        ("K*", "at least three letters"),
+        ({"term": "Kerk*", "exact": True}, "contradict"),
+    ],
 )
 def test_bad_aliases_are_config_errors_with_path(alias: object, problem: str) -> None:
     with pytest.raises(ConfigError) as caught:
@@ -192,7 +206,9 @@ _NOISE = st.sampled_from(["", "\u064e", "\u0651", "\u200c", "ـ", "\u200f"])
 def test_hits_point_at_the_matched_text(before: str, after: str, noise: list[str], alias: str) -> None:
     """An alias sprinkled with diacritics, ZWNJ or tatweel inside any text is found, and the hit's
     offsets cover exactly text that normalizes to the alias."""
-    noisy = "".join(c + (noise[i % 5] if c.isalpha() and i < len(alias) - 1 else "") for i, c in enumerate(alias))
+    noisy = "".join(
+        c + (noise[i % 5] if c.isalpha() and i < len(alias) - 1 else "") for i, c in enumerate(alias)
+    )
     text = f"{before} {noisy} {after}"
     matcher = compile_topics({"t": {"name": "T", "any": [alias]}})
     hits = [h for m in matcher.match("", text).matches for h in m.hits]

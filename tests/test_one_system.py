@@ -27,8 +27,15 @@ CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATA
 
 def newsmon(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """A newsmon command run from `cwd` as a user would: no REDIS_URL, default ./config and ./var."""
-    return subprocess.run([sys.executable, "-m", "newsmon", *args], cwd=cwd, env=CLEAN_ENV, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "newsmon", *args],
+        cwd=cwd,
+        env=CLEAN_ENV,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def redis_servers_under(directory: Path) -> list[psutil.Process]:
@@ -37,7 +44,11 @@ def redis_servers_under(directory: Path) -> list[psutil.Process]:
     for process in psutil.process_iter(["name", "cmdline", "status"]):
         try:
             cmdline = " ".join(process.info["cmdline"] or [])
-            if "redis-server" in cmdline and str(directory) in cmdline and process.info["status"] != psutil.STATUS_ZOMBIE:
+            if (
+                "redis-server" in cmdline
+                and str(directory) in cmdline
+                and process.info["status"] != psutil.STATUS_ZOMBIE
+            ):
                 found.append(process)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
@@ -110,13 +121,25 @@ def test_run_in_an_empty_directory_is_found_by_every_command(replay: ReplaySite,
     assert (home / "var" / "redis" / "redis.db").exists()  # saved on the way out
     after = newsmon(home, "status")
     assert after.returncode == 2 and after.stdout == ""
-    assert after.stderr.strip() == ("newsmon status: nothing is running under ./var: start it with `newsmon run` "
-                                    "(or set REDIS_URL and DATABASE_URL)")
+    assert after.stderr.strip() == (
+        "newsmon status: nothing is running under ./var: start it with `newsmon run` "
+        "(or set REDIS_URL and DATABASE_URL)"
+    )
 
 
-@pytest.mark.parametrize("args", [("status",), ("status", "--json"), ("web", "--port", "0"), ("failed", "list"),
-                                  ("explain", "abc"), ("search", "كركوك"), ("keywords", "reload"),
-                                  ("alerts", "failed")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("status",),
+        ("status", "--json"),
+        ("web", "--port", "0"),
+        ("failed", "list"),
+        ("explain", "abc"),
+        ("search", "كركوك"),
+        ("keywords", "reload"),
+        ("alerts", "failed"),
+    ],
+)
 def test_read_only_commands_never_start_a_server(tmp_path: Path, args: tuple[str, ...]) -> None:
     write_config(tmp_path / "config", [feed_source("s", "http://127.0.0.1:9/rss")],
                  {"channels": {"c": {"type": "console"}}, "routes": []})
@@ -141,14 +164,23 @@ def test_no_redis_server_outlives_its_owner(tmp_path: Path) -> None:
                  {"channels": {"c": {"type": "console"}}, "routes": []})
     run = start_run(tmp_path, tmp_path / "run.log", "--workers", "1")
     try:
-        wait_for(lambda: (tmp_path / "var" / "redis" / "server.json").exists(), timeout=30, what="the server file")
-        servers = wait_for(lambda: redis_servers_under(tmp_path), timeout=30, what="the embedded redis-server")
+        wait_for(
+            lambda: (tmp_path / "var" / "redis" / "server.json").exists(), timeout=30, what="the server file"
+        )
+        servers = wait_for(
+            lambda: redis_servers_under(tmp_path), timeout=30, what="the embedded redis-server"
+        )
         # a second `run` in the same directory refuses instead of starting a second server
         second = newsmon(tmp_path, "run", timeout=60)
         assert second.returncode == 1 and "already running under ./var" in second.stderr
         # a command killed by SIGPIPE or SIGTERM leaves nothing behind (it never started a server)
-        web = subprocess.Popen([sys.executable, "-m", "newsmon", "web", "--port", str(free_port())], cwd=tmp_path,
-                               env=CLEAN_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        web = subprocess.Popen(
+            [sys.executable, "-m", "newsmon", "web", "--port", str(free_port())],
+            cwd=tmp_path,
+            env=CLEAN_ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         shell = subprocess.run(f"{sys.executable} -m newsmon status | head -c 1", shell=True, cwd=tmp_path,
                                env=CLEAN_ENV, capture_output=True, timeout=60, check=False)
         assert shell.stdout == b"n"
@@ -191,14 +223,21 @@ def test_unreachable_sources_make_status_unhealthy_with_named_failures_and_quiet
         status = wait_for(unhealthy, timeout=60, interval=1, what="status to turn unhealthy")
         assert time.monotonic() - started < 30  # within two poll intervals of the first polls (and start-up)
         kinds = {p["kind"]: p for p in status["problems"]}
-        assert "sources-all-failing" in kinds and "is the network down?" in kinds["sources-all-failing"]["message"]
+        assert (
+            "sources-all-failing" in kinds
+            and "is the network down?" in kinds["sources-all-failing"]["message"]
+        )
         assert "dns" in kinds["sources-all-failing"]["message"]
         assert "connection" in kinds["sources-all-failing"]["message"]
         failures = {row["id"]: row["failure"] for row in status["sources"] if row["status"]}
         assert {f for s, f in failures.items() if s.startswith("dns-")} == {"dns"}
         assert {f for s, f in failures.items() if s.startswith("port-")} == {"connection"}
         table = newsmon(tmp_path, "status")
-        assert table.returncode == 2 and "UNHEALTHY" in table.stdout and "[unhealthy] sources-all-failing" in table.stdout
+        assert (
+            table.returncode == 2
+            and "UNHEALTHY" in table.stdout
+            and "[unhealthy] sources-all-failing" in table.stdout
+        )
         wait_for(lambda: time.monotonic() - started > 30, timeout=40, interval=1, what="30 s of running")
     finally:
         assert stop(run) == 0
@@ -215,7 +254,9 @@ def test_unreachable_sources_make_status_unhealthy_with_named_failures_and_quiet
     assert all("failure=dns" in p or "failure=connection" in p for p in polls)
 
 
-def test_a_role_that_keeps_restarting_and_a_broken_config_show_in_status(replay: ReplaySite, tmp_path: Path) -> None:
+def test_a_role_that_keeps_restarting_and_a_broken_config_show_in_status(
+    replay: ReplaySite, tmp_path: Path
+) -> None:
     add_feed(replay, "/k24/rss", [make_article("/k24/1", "Rockets near K-1 base", [
         "Two rockets landed near the K-1 base west of Kirkuk on Friday, a security source said."])])
     write_config(tmp_path / "config", [feed_source("k24", f"{replay.base_url}/k24/rss", interval=5)],
@@ -241,7 +282,9 @@ def test_a_role_that_keeps_restarting_and_a_broken_config_show_in_status(replay:
         assert status["level"] == "unhealthy"
         problem = next(p for p in status["problems"] if p["kind"] == "role-restarting")
         assert "worker-1" in problem["message"] and "last exit code 2" in problem["message"]
-        assert "alerts.yaml" in next(p for p in status["problems"] if p["kind"] == "config-invalid")["message"]
+        assert (
+            "alerts.yaml" in next(p for p in status["problems"] if p["kind"] == "config-invalid")["message"]
+        )
     finally:
         assert stop(run) == 0
     log = (tmp_path / "run.log").read_text(errors="replace")
@@ -273,8 +316,13 @@ def test_demo_keeps_what_it_found_and_leads_into_the_product(tmp_path: Path) -> 
 def test_demo_serve_keeps_running_and_publishes_until_interrupted(tmp_path: Path) -> None:
     log = tmp_path / "serve.log"
     with log.open("wb") as handle:
-        serve = subprocess.Popen([sys.executable, "-m", "newsmon", "demo", "--serve"], cwd=tmp_path, env=CLEAN_ENV,
-                                 stdout=handle, stderr=subprocess.STDOUT)
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "newsmon", "demo", "--serve"],
+            cwd=tmp_path,
+            env=CLEAN_ENV,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
     try:
         def processed() -> int:
             result = newsmon(tmp_path, "status", "--json")
@@ -285,11 +333,22 @@ def test_demo_serve_keeps_running_and_publishes_until_interrupted(tmp_path: Path
         wait_for(lambda: processed() == 5, timeout=90, interval=1, what="every demo source polled")
         assert "newsmon status" in log.read_text() and "Ctrl-C stops everything" in log.read_text()
         # the first served story is published 5 s in and polled within the 10 s interval
-        wait_for(lambda: "Drone sighted over the K-1 base" in newsmon(tmp_path, "search", "drone", "--json").stdout,
-                 timeout=60, interval=2, what="a served story in the archive")
+        wait_for(
+            lambda: (
+                "Drone sighted over the K-1 base" in newsmon(tmp_path, "search", "drone", "--json").stdout
+            ),
+            timeout=60,
+            interval=2,
+            what="a served story in the archive",
+        )
         web_port = free_port()
-        web = subprocess.Popen([sys.executable, "-m", "newsmon", "web", "--port", str(web_port)], cwd=tmp_path,
-                               env=CLEAN_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        web = subprocess.Popen(
+            [sys.executable, "-m", "newsmon", "web", "--port", str(web_port)],
+            cwd=tmp_path,
+            env=CLEAN_ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             import urllib.request
 
@@ -309,16 +368,27 @@ def test_demo_serve_keeps_running_and_publishes_until_interrupted(tmp_path: Path
     wait_for(lambda: not redis_servers_under(tmp_path), timeout=30, what="the demo's redis-server to stop")
 
 
-def test_status_with_redis_down_is_one_line_and_a_crawler_that_loses_redis_exits_non_zero(tmp_path: Path) -> None:
+def test_status_with_redis_down_is_one_line_and_a_crawler_that_loses_redis_exits_non_zero(
+    tmp_path: Path,
+) -> None:
     from newsmon.redis_conn import EmbeddedRedis
 
     closed = free_port()
     env = {**CLEAN_ENV, "REDIS_URL": f"redis://127.0.0.1:{closed}/0"}
     write_config(tmp_path / "config", [feed_source("s", "http://127.0.0.1:9/rss")],
                  {"channels": {"c": {"type": "console"}}, "routes": []})
-    down = subprocess.run([sys.executable, "-m", "newsmon", "status"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=60, check=False)
-    assert down.returncode == 2 and len(down.stderr.strip().splitlines()) == 1 and "Traceback" not in down.stderr
+    down = subprocess.run(
+        [sys.executable, "-m", "newsmon", "status"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (
+        down.returncode == 2 and len(down.stderr.strip().splitlines()) == 1 and "Traceback" not in down.stderr
+    )
     assert "does not answer" in down.stderr
     server = EmbeddedRedis(tmp_path / "private").start()
     crawler = subprocess.Popen([sys.executable, "-m", "newsmon", "crawler"], cwd=tmp_path,

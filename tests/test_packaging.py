@@ -20,8 +20,14 @@ def test_pip_install_dot_runs_the_demo_from_anywhere(tmp_path: Path) -> None:
     fresh = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(fresh)], check=True, timeout=120)
     python = fresh / "bin" / "python"
-    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     # the dependencies come from the test environment (a path, so its editable newsmon is not seen);
     # newsmon itself is built (in pip's isolated build environment, as the README's set-up builds it) and
     # installed as a wheel, as `pip install .` does

@@ -47,13 +47,21 @@ def alert_topics(conn: redis.Redis) -> list[list[str]]:
     return [[t["topic"] for t in job.args[0]["alerts"]["desk"]["topics"]] for job in queue.jobs]
 
 
-def test_copies_join_the_cluster_and_alert_only_for_new_topics(archive: Archive, redis_conn: redis.Redis) -> None:
+def test_copies_join_the_cluster_and_alert_only_for_new_topics(
+    archive: Archive, redis_conn: redis.Redis
+) -> None:
     first = process_story(story("https://shafaq.com/en/Security/rockets", K1))
     assert first["kind"] == "new" and first["alerts"] == 1
     assert alert_topics(redis_conn) == [["k1_base"]]
 
-    copy = process_story(story("https://www.kurdistan24.net/en/story/1/rockets?utm_source=x", K1 + "More soon.",
-                               outlet="Kurdistan24", title="K1 base attacked"))
+    copy = process_story(
+        story(
+            "https://www.kurdistan24.net/en/story/1/rockets?utm_source=x",
+            K1 + "More soon.",
+            outlet="Kurdistan24",
+            title="K1 base attacked",
+        )
+    )
     assert copy["kind"] == "near" and copy["cluster"] == first["cluster"] and copy["alerts"] == 0
 
     richer = process_story(story("https://www.rudaw.net/english/middleeast/iraq/2111202601", K1 + PESH,
@@ -69,8 +77,8 @@ def test_copies_join_the_cluster_and_alert_only_for_new_topics(archive: Archive,
     assert last["dedupe_kind"] == "near" and last["duplicate_of"] and last["similarity"] >= 0.5
     queue = Queue(keys.ALERTS_QUEUE, connection=redis_conn, serializer=JSONSerializer)
     assert queue.jobs[-1].args[0]["alerts"]["desk"]["also_reported_by"] == 2
-    # who is speaking: the outlet's affiliation from the catalogue, and the cluster's other outlets with theirs
-    # (an outlet the catalogue does not list has the catalogue's default)
+    # who is speaking: the outlet's affiliation from the catalogue, and the cluster's other outlets with
+    # theirs (an outlet the catalogue does not list has the catalogue's default)
     assert queue.jobs[0].args[0]["alerts"]["desk"]["affiliation"] == "private news agency, Baghdad"
     assert queue.jobs[-1].args[0]["alerts"]["desk"]["affiliation"] == "not established"
     assert queue.jobs[-1].args[0]["alerts"]["desk"]["also"] == [

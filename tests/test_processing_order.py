@@ -43,7 +43,9 @@ def test_without_the_removal_a_copy_would_point_at_the_missing_story(archive: Ar
     from workers.jobs import process_story
 
     monkeypatch.setattr(DedupeIndex, "remove", lambda self, *a, **k: 0)
-    monkeypatch.setattr(Archive, "record_many", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "disk full")))
+    monkeypatch.setattr(
+        Archive, "record_many", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "disk full"))
+    )
     first = story("https://shafaq.com/en/Security/rockets", K1)
     with pytest.raises(OSError):
         process_story(first)

@@ -9,9 +9,15 @@ from alerts.render import escape_markdown, render_delivery
 from newsmon.models import Delivery, Hit, StoryAlert, TopicMatch
 
 
-def make_alert(title: str = "قاعدة كيه-1", language: str = "ar", snippet: str = "وصلت قوة الى قاعدة كيه-1 غرب كركوك",
-               words: tuple[str, ...] = ("كيه-1",), story_id: str = "abc", published: datetime | None = None,
-               note: str | None = None) -> StoryAlert:
+def make_alert(
+    title: str = "قاعدة كيه-1",
+    language: str = "ar",
+    snippet: str = "وصلت قوة الى قاعدة كيه-1 غرب كركوك",
+    words: tuple[str, ...] = ("كيه-1",),
+    story_id: str = "abc",
+    published: datetime | None = None,
+    note: str | None = None,
+) -> StoryAlert:
     hits = [Hit(term=w, text=w, start=0, end=len(w)) for w in words]
     return StoryAlert(story_id=story_id, cluster_id=story_id, title=title, url="https://k24.example/ar/story/1",
                       outlet="Kurdistan24", language=language, snippets=[snippet], note=note,
@@ -21,7 +27,9 @@ def make_alert(title: str = "قاعدة كيه-1", language: str = "ar", snippet
 
 def make_delivery(*alerts: StoryAlert, kind: str = "instant", channel: str = "mail", desk: str = "desk",
                   slot: datetime | None = None) -> Delivery:
-    return Delivery(desk_id=desk, channel_id=channel, kind=kind, items=list(alerts) or [make_alert()], slot=slot)
+    return Delivery(
+        desk_id=desk, channel_id=channel, kind=kind, items=list(alerts) or [make_alert()], slot=slot
+    )
 
 
 class _DirFinder(HTMLParser):
@@ -49,8 +57,9 @@ def test_arabic_email_is_rtl_with_ltr_metadata_and_local_time() -> None:
 
 
 def test_english_email_is_ltr() -> None:
-    rendered = render_delivery(make_delivery(make_alert(title="K1 base", language="en", snippet="near the K1 base",
-                                                        words=("K1",))))
+    rendered = render_delivery(
+        make_delivery(make_alert(title="K1 base", language="en", snippet="near the K1 base", words=("K1",)))
+    )
     parser = _DirFinder()
     parser.feed(rendered.html)
     assert not parser.rtl_blocks
@@ -58,7 +67,9 @@ def test_english_email_is_ltr() -> None:
 
 def test_page_text_is_escaped_everywhere() -> None:
     title = "<script>alert(1)</script> [click](http://evil) *bold*"
-    rendered = render_delivery(make_delivery(make_alert(title=title, snippet="x <img src=x onerror=alert(1)> كيه-1")))
+    rendered = render_delivery(
+        make_delivery(make_alert(title=title, snippet="x <img src=x onerror=alert(1)> كيه-1"))
+    )
     parser = _DirFinder()
     parser.feed(rendered.html)
     assert parser.scripts == 0

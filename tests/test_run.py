@@ -32,7 +32,9 @@ def test_run_uses_embedded_redis_and_stops_cleanly(replay: ReplaySite, tmp_path:
         run = subprocess.Popen([sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), "run",
                                 "--workers", "1"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_for(lambda: outbox.exists() and outbox.read_text().strip(), timeout=90, what="an alert in the outbox")
+        wait_for(
+            lambda: outbox.exists() and outbox.read_text().strip(), timeout=90, what="an alert in the outbox"
+        )
         alert = json.loads(outbox.read_text().splitlines()[0])
         assert alert["topics"] == ["k1_base"] and alert["title"] == "Rockets near K-1 base"
         children = psutil.Process(run.pid).children(recursive=True)

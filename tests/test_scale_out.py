@@ -19,23 +19,36 @@ pytestmark = pytest.mark.e2e
 SOURCES = 6
 INTERVAL = 3
 SYNDICATED = "Drone downed near the K-1 base"
-AGENCY = [("A drone was shot down near the K-1 air base north-west of Kirkuk on Saturday, the joint operations "
-          "command said in a statement carried by several outlets."),
-          ("The statement said the drone carried explosives and was brought down before it reached the base; "
-          "no one was hurt and an investigation into where it was launched from has begun.")]
+AGENCY = [
+    (
+        "A drone was shot down near the K-1 air base north-west of Kirkuk on Saturday, the joint operations "
+        "command said in a statement carried by several outlets."
+    ),
+    (
+        "The statement said the drone carried explosives and was brought down before it reached the base; "
+        "no one was hurt and an investigation into where it was launched from has begun."
+    ),
+]
 
 
 def polls(conn: redis.Redis, source_id: str) -> int:
     return int(conn.hget(keys.source_state(source_id), "polls_total") or 0)
 
 
-def test_two_crawlers_and_two_workers_share_work_once(replay: ReplaySite, roles: Roles, redis_conn: redis.Redis,
-                                                      tmp_path: Path) -> None:
+def test_two_crawlers_and_two_workers_share_work_once(
+    replay: ReplaySite, roles: Roles, redis_conn: redis.Redis, tmp_path: Path
+) -> None:
     sources = []
     for n in range(SOURCES):
         words = f"report{n} " + " ".join(f"w{n}x{i}" for i in range(40))
-        own = make_article(f"/outlet{n}/k1", f"Rockets near K-1 base, report {n}", [
-            f"Two rockets struck near the K-1 air base west of Kirkuk, outlet {n} reported on Friday.", words])
+        own = make_article(
+            f"/outlet{n}/k1",
+            f"Rockets near K-1 base, report {n}",
+            [
+                f"Two rockets struck near the K-1 air base west of Kirkuk, outlet {n} reported on Friday.",
+                words,
+            ],
+        )
         # the same agency story, carried by every outlet: its copies reach both workers at once, and the
         # desk must still hear of it once
         copy = make_article(f"/outlet{n}/agency", SYNDICATED, AGENCY)
@@ -54,7 +67,9 @@ def test_two_crawlers_and_two_workers_share_work_once(replay: ReplaySite, roles:
     for name in ("worker-1", "worker-2"):
         roles.start(name, config_dir, "worker")
     ids = [s["id"] for s in sources]
-    wait_for(lambda: all(polls(redis_conn, i) >= 3 for i in ids), timeout=90, what="three polls of every source")
+    wait_for(
+        lambda: all(polls(redis_conn, i) >= 3 for i in ids), timeout=90, what="three polls of every source"
+    )
     wait_for(lambda: outbox.exists() and len(outbox.read_text().splitlines()) >= SOURCES + 1, timeout=60,
              what="an alert per story")
     elapsed = time.monotonic() - started
@@ -62,7 +77,11 @@ def test_two_crawlers_and_two_workers_share_work_once(replay: ReplaySite, roles:
         done = polls(redis_conn, source_id)
         fetched = replay.hits[f"/{source_id}/rss"]
         assert done <= fetched <= done + 1, (source_id, done, fetched)  # one fetch per poll
-        assert done <= elapsed / INTERVAL + 2, (source_id, done, elapsed)  # no more than one poll per interval
+        assert done <= elapsed / INTERVAL + 2, (
+            source_id,
+            done,
+            elapsed,
+        )  # no more than one poll per interval
         assert replay.hits[f"/{source_id}/k1"] == 1  # each article fetched once
         assert replay.hits[f"/{source_id}/agency"] == 1
     lines = [json.loads(line) for line in outbox.read_text().splitlines()]
@@ -75,7 +94,9 @@ def test_two_crawlers_and_two_workers_share_work_once(replay: ReplaySite, roles:
     assert worked == ["worker-1", "worker-2"], "both workers should have taken jobs"
 
 
-def test_four_workers_racing_on_copies_send_one_alert(roles: Roles, redis_conn: redis.Redis, tmp_path: Path) -> None:
+def test_four_workers_racing_on_copies_send_one_alert(
+    roles: Roles, redis_conn: redis.Redis, tmp_path: Path
+) -> None:
     """Twelve outlets' copies of one agency story, each its own job, pushed at once to four idle workers
     (each blocked on the queue, so each is woken with a copy): one cluster, one alert, and for the desk
     that asks for breaking stories one breaking alert."""

@@ -10,7 +10,11 @@ from rq.serializers import JSONSerializer
 
 from newsmon.serializer import JobSerializer
 
-STORY = {"id": "0123456789abcdef", "title": "هێزەکانی هاوپەیمانی", "text": "قوات التحالف في قاعدة كيه-1 " * 50}
+STORY = {
+    "id": "0123456789abcdef",
+    "title": "هێزەکانی هاوپەیمانی",
+    "text": "قوات التحالف في قاعدة كيه-1 " * 50,
+}
 
 
 def test_job_data_is_utf8_json_and_reads_both_ways(redis_conn: redis.Redis) -> None:

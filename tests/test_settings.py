@@ -11,7 +11,10 @@ from newsmon.errors import ConfigError
 from newsmon.settings import AppriseChannel, load_config
 from tests.conftest import SHIPPED_CONFIG, write_config
 
-ROUTE_ALL = {"channels": {"box": {"type": "console"}}, "routes": [{"id": "r", "topics": ["*"], "channels": ["box"]}]}
+ROUTE_ALL = {
+    "channels": {"box": {"type": "console"}},
+    "routes": [{"id": "r", "topics": ["*"], "channels": ["box"]}],
+}
 SOURCE = {"id": "s1", "name": "S", "outlet": "O", "language": "ar", "kind": "feed", "url": "http://x/feed"}
 
 
@@ -26,8 +29,23 @@ def test_shipped_config_is_valid() -> None:
 def test_catalogue_covers_the_outlets_and_explains_disabled_sources() -> None:
     config = load_config(SHIPPED_CONFIG)
     outlets = {s.outlet for s in config.sources.sources}
-    for name in ("Kurdistan24", "Rudaw", "Shafaq News", "Alsumaria", "INA", "Baghdad Today", "964", "NRT", "Esta",
-                 "BasNews", "Al-Mada", "Kurdistan TV", "KirkukNow", "Iraqi News", "KRG"):
+    for name in (
+        "Kurdistan24",
+        "Rudaw",
+        "Shafaq News",
+        "Alsumaria",
+        "INA",
+        "Baghdad Today",
+        "964",
+        "NRT",
+        "Esta",
+        "BasNews",
+        "Al-Mada",
+        "Kurdistan TV",
+        "KirkukNow",
+        "Iraqi News",
+        "KRG",
+    ):
         assert name in outlets, name
         assert config.sources.outlets[name].affiliation
     assert {s.kind for s in config.sources.sources} == {"feed", "listing", "sitemap", "telegram"}
@@ -53,17 +71,43 @@ def test_example_configs_are_valid(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("file", "mutate", "field", "expected"),
     [
-        ("sources.yaml", lambda s: s["sources"][0].update(colour="red"), "sources[0].colour", "unknown field"),
-        ("sources.yaml", lambda s: s["sources"][0].update(kind="carrier-pigeon"), "sources[0].kind", "'feed'"),
+        (
+            "sources.yaml",
+            lambda s: s["sources"][0].update(colour="red"),
+            "sources[0].colour",
+            "unknown field",
+        ),
+        (
+            "sources.yaml",
+            lambda s: s["sources"][0].update(kind="carrier-pigeon"),
+            "sources[0].kind",
+            "'feed'",
+        ),
         ("sources.yaml", lambda s: s["sources"][0].update(interval=0), "sources[0].interval", "greater than"),
         ("sources.yaml", lambda s: s["sources"].append(dict(SOURCE)), "sources[1].id", "duplicate"),
-        ("alerts.yaml", lambda a: a["routes"][0].update(topics=["k2"]), "routes[0].topics[0]", "unknown topic"),
-        ("alerts.yaml", lambda a: a["routes"][0].update(channels=["fax"]), "routes[0].channels[0]", "unknown channel"),
-        ("alerts.yaml", lambda a: a["channels"].update(mail={"type": "email", "to": ["a@b"]}), "channels.mail",
-         "smtp"),
+        (
+            "alerts.yaml",
+            lambda a: a["routes"][0].update(topics=["k2"]),
+            "routes[0].topics[0]",
+            "unknown topic",
+        ),
+        (
+            "alerts.yaml",
+            lambda a: a["routes"][0].update(channels=["fax"]),
+            "routes[0].channels[0]",
+            "unknown channel",
+        ),
+        (
+            "alerts.yaml",
+            lambda a: a["channels"].update(mail={"type": "email", "to": ["a@b"]}),
+            "channels.mail",
+            "smtp",
+        ),
     ],
 )
-def test_bad_config_names_file_and_field(tmp_path: Path, file: str, mutate, field: str, expected: str) -> None:
+def test_bad_config_names_file_and_field(
+    tmp_path: Path, file: str, mutate, field: str, expected: str
+) -> None:
     import yaml
 
     directory = write_config(tmp_path, [dict(SOURCE)], ROUTE_ALL)
@@ -112,8 +156,10 @@ def test_config_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
     example.mkdir()
     for name in ("sources.yaml", "keywords.yaml"):
         (example / name).write_text((SHIPPED_CONFIG / name).read_text(encoding="utf-8"), encoding="utf-8")
-    (example / "alerts.yaml").write_text((SHIPPED_CONFIG / "examples" / "alerts.email-and-chat.yaml").read_text(
-        encoding="utf-8"), encoding="utf-8")
+    (example / "alerts.yaml").write_text(
+        (SHIPPED_CONFIG / "examples" / "alerts.email-and-chat.yaml").read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
     secrets = {"SMTP_HOST": "mail.example", "SMTP_USER": "u", "SMTP_PASSWORD": "x", "SLACK_TOKEN_A": "a",
                "SLACK_TOKEN_B": "b", "SLACK_TOKEN_C": "c"}
     with pytest.MonkeyPatch.context() as patch:

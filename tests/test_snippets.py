@@ -9,12 +9,14 @@ from newsmon.snippets import excerpts
 from tests.test_render import make_alert, make_delivery
 from workers.jobs import snippets
 
-TEXT = ("The council met on Monday to discuss the budget. A drone was shot down near the K-1 air base "
-        "north-west of Kirkuk on Saturday, officials said. Residents heard two explosions before dawn.\n"
-        "Coalition troops left the base in 2020. Since then Iraqi forces have run it and reported three similar "
-        "attempts this year, none of which caused casualties or damage to the runway, the hangars or the "
-        "barracks that house the units stationed there.\n"
-        "In other news the governor opened a school.")
+TEXT = (
+    "The council met on Monday to discuss the budget. A drone was shot down near the K-1 air base "
+    "north-west of Kirkuk on Saturday, officials said. Residents heard two explosions before dawn.\n"
+    "Coalition troops left the base in 2020. Since then Iraqi forces have run it and reported three similar "
+    "attempts this year, none of which caused casualties or damage to the runway, the hangars or the "
+    "barracks that house the units stationed there.\n"
+    "In other news the governor opened a school."
+)
 
 
 def spans(*words: str) -> list[tuple[int, int]]:
@@ -39,8 +41,10 @@ def test_snippets_that_touch_are_one_and_nothing_left_out_has_no_ellipsis() -> N
     """Matches in consecutive sentences: one snippet, with "…" only at its ends; the paragraph break
     inside it stays; a sentence left out between two matches separates them; a text shown whole has none."""
     [snippet] = excerpts(TEXT, spans("K-1", "explosions", "Coalition"), radius=120)
-    assert snippet == ("… A drone was shot down near the K-1 air base north-west of Kirkuk on Saturday, officials "
-                       "said. Residents heard two explosions before dawn.\nCoalition troops left the base in 2020. …")
+    assert snippet == (
+        "… A drone was shot down near the K-1 air base north-west of Kirkuk on Saturday, officials "
+        "said. Residents heard two explosions before dawn.\nCoalition troops left the base in 2020. …"
+    )
     assert snippet.count("…") == 2
     assert excerpts(TEXT, spans("K-1", "Coalition"), radius=120) == [
         "… A drone was shot down near the K-1 air base north-west of Kirkuk on Saturday, officials said. …",
@@ -65,8 +69,11 @@ def test_a_title_only_match_shows_the_opening_cut_at_a_sentence() -> None:
 
 def test_html_keeps_paragraphs_highlights_the_title_and_shows_a_readable_link() -> None:
     url = "https://www.kurdistan24.net/ar/story/" + "%D9%82%D8%A7%D8%B9%D8%AF%D8%A9-%D9%83%D9%8A%D9%87-1"
-    alert = make_alert(title="سقوط صاروخ على قاعدة كيه-1", snippet="وصلت قوة الى قاعدة كيه-1.\nوقال مصدر امني",
-                       words=("كيه-1",)).model_copy(update={"url": url})
+    alert = make_alert(
+        title="سقوط صاروخ على قاعدة كيه-1",
+        snippet="وصلت قوة الى قاعدة كيه-1.\nوقال مصدر امني",
+        words=("كيه-1",),
+    ).model_copy(update={"url": url})
     html = render_delivery(make_delivery(alert)).html
     assert f'<a href="{url}">سقوط صاروخ على قاعدة <mark>كيه-1</mark></a>' in html
     assert "قاعدة <mark>كيه-1</mark>.<br>\nوقال مصدر امني" in html
@@ -80,11 +87,19 @@ def test_affiliations_in_email_chat_and_digest() -> None:
                  Carrier(outlet="Shafaq News", affiliation="not established")]})
     instant = render_delivery(make_delivery(alert))
     assert "Kurdistan24 — Kurdistan Democratic Party (KDP)" in instant.text
-    assert "Also reported by 2 other outlets:\n  Rudaw — close to the KDP\n  Shafaq News — affiliation not established" \
+    assert (
+        "Also reported by 2 other outlets:\n  Rudaw — close to the KDP\n  Shafaq News — affiliation not "
+        "established"
         in instant.text
-    assert "<bdi>Kurdistan Democratic Party (KDP)</bdi>" in instant.html and "<bdi>Rudaw — close to the KDP</bdi>" in instant.html
+    )
+    assert (
+        "<bdi>Kurdistan Democratic Party (KDP)</bdi>" in instant.html
+        and "<bdi>Rudaw — close to the KDP</bdi>" in instant.html
+    )
     chat = render_delivery(make_delivery(alert, channel="chat")).chat_body
-    assert "Kurdistan24 — Kurdistan Democratic Party \\(KDP\\)" in chat and "- Rudaw — close to the KDP" in chat
+    assert (
+        "Kurdistan24 — Kurdistan Democratic Party \\(KDP\\)" in chat and "- Rudaw — close to the KDP" in chat
+    )
     digest = render_delivery(make_delivery(alert, make_alert(story_id="b"), kind="digest"))
     assert digest.text.count("Kurdistan24 — Kurdistan Democratic Party (KDP)") == 1
     assert "<bdi>Kurdistan Democratic Party (KDP)</bdi>" in digest.html

@@ -35,13 +35,21 @@ BODY = ["سقط صاروخان مساء امس على قاعدة كيه-1 غرب
 
 def page(name: str, base: str) -> bytes:
     text = (PAGES / name).read_text(encoding="utf-8")
-    return text.replace("{base}", base).replace("{today}", TODAY.isoformat()).replace("{old}", OLD.isoformat()).encode()
+    return (
+        text.replace("{base}", base)
+        .replace("{today}", TODAY.isoformat())
+        .replace("{old}", OLD.isoformat())
+        .encode()
+    )
 
 
 def article_html(title: str, date_text: str, paragraphs: list[str], lang: str = "ar") -> str:
     body = "".join(f"<p>{p}</p>" for p in paragraphs)
-    return (f'<html lang="{lang}" dir="rtl"><head><title>{title}</title></head><body><nav><a href="/">الرئيسية</a></nav>'
-            f'<article><h1>{title}</h1><div class="post-date">{date_text}</div>{body}</article></body></html>')
+    return (
+        f'<html lang="{lang}" dir="rtl"><head><title>{title}</title></head><body><nav><a '
+        'href="/">الرئيسية</a></nav>'
+        f'<article><h1>{title}</h1><div class="post-date">{date_text}</div>{body}</article></body></html>'
+    )
 
 
 def stories(conn: redis.Redis, expected: int | None = None) -> dict[str, dict]:
@@ -62,21 +70,47 @@ def site(replay: ReplaySite, roles: Roles, redis_conn: redis.Redis, tmp_path: Pa
     port = base.rsplit(":", 1)[1]
     # listing: Shafaq-like "all news" page, Arabic section paths with tatweel
     replay.set_fixed("/ar/كل-الاخبار", Fixed(body=page("shafaq_all_news.html", base)))
-    replay.set_fixed("/ar/أمـن/صواريخ-على-قاعدة-كيه-1", Fixed(  # windows-1256, but declared UTF-8
-        body=article_html("سقوط صواريخ على قاعدة كيه-1", "16 تشرين الثاني 2026 الساعة 10:30", BODY).encode("cp1256"),
-        content_type="text/html; charset=utf-8"))
-    replay.set_fixed("/ar/كوردســتانيات/وفد-التحالف-في-اربيل", Fixed(  # UTF-8 with a BOM, no charset declared
-        body="\ufeff".encode() + article_html("شاندی هاوپەیمانی لە هەولێر", "٢٠ی تشرینی دووەمی ٢٠٢٦ کاتژمێر ١٤:٠٥", [
-            "شاندێکی هاوپەیمانیی نێودەوڵەتی ئەمڕۆ گەیشتە هەولێر بۆ تاوتوێکردنی دۆسیەی ڕاوێژکارەکان لە هەرێمدا.",
-            "بەرپرسێک ڕایگەیاند کە کۆبوونەوەکان دوو ڕۆژ دەخایەنن و پێشمەرگەش بەشدار دەبێت."], "ckb").encode(),
-        content_type="text/html"))
+    replay.set_fixed(
+        "/ar/أمـن/صواريخ-على-قاعدة-كيه-1",
+        Fixed(  # windows-1256, but declared UTF-8
+            body=article_html(
+                "سقوط صواريخ على قاعدة كيه-1", "16 تشرين الثاني 2026 الساعة 10:30", BODY
+            ).encode("cp1256"),
+            content_type="text/html; charset=utf-8",
+        ),
+    )
+    replay.set_fixed(
+        "/ar/كوردســتانيات/وفد-التحالف-في-اربيل",
+        Fixed(  # UTF-8 with a BOM, no charset declared
+            body="\ufeff".encode()
+            + article_html(
+                "شاندی هاوپەیمانی لە هەولێر",
+                "٢٠ی تشرینی دووەمی ٢٠٢٦ کاتژمێر ١٤:٠٥",
+                [
+                    (
+                        "شاندێکی هاوپەیمانیی نێودەوڵەتی ئەمڕۆ گەیشتە هەولێر بۆ تاوتوێکردنی دۆسیەی "
+                        "ڕاوێژکارەکان لە هەرێمدا."
+                    ),
+                    "بەرپرسێک ڕایگەیاند کە کۆبوونەوەکان دوو ڕۆژ دەخایەنن و پێشمەرگەش بەشدار دەبێت.",
+                ],
+                "ckb",
+            ).encode(),
+            content_type="text/html",
+        ),
+    )
     replay.add_article(make_article("/ar/اقتصـاد/ارتفاع-صادرات-النفط", "ارتفاع صادرات النفط", [
         "ارتفعت صادرات العراق النفطية خلال الشهر الماضي بنسبة اربعة بالمئة بحسب بيان لوزارة النفط.",
         "وقال المتحدث باسم الوزارة ان المعدل اليومي بلغ ثلاثة ملايين واربعمئة الف برميل."], language="ar"))
     # sitemap: index -> today's news sitemap; the old child sitemap and the old URL are not read
-    replay.set_fixed("/sitemap.xml", Fixed(body=page("sitemap_index.xml", base), content_type="application/xml"))
-    replay.set_fixed("/sitemaps/news-today.xml", Fixed(body=page("sitemap_news.xml", base), content_type="application/xml"))
-    replay.set_fixed("/sitemaps/news-old.xml", Fixed(body=page("sitemap_news.xml", base), content_type="application/xml"))
+    replay.set_fixed(
+        "/sitemap.xml", Fixed(body=page("sitemap_index.xml", base), content_type="application/xml")
+    )
+    replay.set_fixed(
+        "/sitemaps/news-today.xml", Fixed(body=page("sitemap_news.xml", base), content_type="application/xml")
+    )
+    replay.set_fixed(
+        "/sitemaps/news-old.xml", Fixed(body=page("sitemap_news.xml", base), content_type="application/xml")
+    )
     replay.add_article(make_article("/news/localnews/570001/صواريخ-على-كيه-1", "صواريخ على قاعدة كيه-1", BODY,
                                     language="ar"))
     replay.add_article(make_article("/news/politics/570002/جلسة-البرلمان", "جلسة البرلمان", [
@@ -85,10 +119,20 @@ def site(replay: ReplaySite, roles: Roles, redis_conn: redis.Redis, tmp_path: Pa
     # telegram channel preview
     replay.set_fixed("/s/shafaaqnews", Fixed(body=page("telegram_channel.html", base)))
     # feeds: full content (the real Iraqi News feed), empty, blocked, slow, rate-limited, redirected, hostile
-    replay.set_fixed("/iraqinews/feed", Fixed(body=(FIXTURES / "real" / "iraqinews.com" / "feed_2025-04-22.rss.xml").read_bytes(),
-                                              content_type="application/rss+xml"))
-    replay.set_fixed("/empty/rss", Fixed(body=b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title></channel></rss>',
-                                         content_type="application/rss+xml"))
+    replay.set_fixed(
+        "/iraqinews/feed",
+        Fixed(
+            body=(FIXTURES / "real" / "iraqinews.com" / "feed_2025-04-22.rss.xml").read_bytes(),
+            content_type="application/rss+xml",
+        ),
+    )
+    replay.set_fixed(
+        "/empty/rss",
+        Fixed(
+            body=b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title></channel></rss>',
+            content_type="application/rss+xml",
+        ),
+    )
     replay.set_fixed("/blocked/rss", Fixed(status=403, body=b"<html><body>Forbidden</body></html>"))
     replay.set_fixed("/slow/rss", Fixed(body=b"<rss/>", delay=3))
     replay.set_fixed("/limited/rss", Fixed(status=429, body=b"slow down", headers={"Retry-After": "900"}))
@@ -103,18 +147,49 @@ def site(replay: ReplaySite, roles: Roles, redis_conn: redis.Redis, tmp_path: Pa
         <item><title>Broken</title><link>http://127.0.0.1:notaport/x</link></item>
         </channel></rss>""".encode()))
     sources = [
-        {"id": "shafaq-all", "kind": "listing", "url": f"{base}/ar/كل-الاخبار", "language": "ar", "outlet": "Shafaq News",
-         "link_pattern": r"^https?://[^/]+/ar/[^/]+/[^/]+$", "link_exclude": r"/ar/(tags|bbc-arabic|page)/"},
-        {"id": "sumaria-sitemap", "kind": "sitemap", "url": f"{base}/sitemap.xml", "language": "ar", "outlet": "Alsumaria"},
-        {"id": "shafaq-tg", "kind": "telegram", "url": f"{base}/s/shafaaqnews", "language": "ar", "outlet": "Shafaq News"},
-        {"id": "iraqinews", "kind": "feed", "url": f"{base}/iraqinews/feed", "language": "en", "outlet": "Iraqi News"},
+        {
+            "id": "shafaq-all",
+            "kind": "listing",
+            "url": f"{base}/ar/كل-الاخبار",
+            "language": "ar",
+            "outlet": "Shafaq News",
+            "link_pattern": r"^https?://[^/]+/ar/[^/]+/[^/]+$",
+            "link_exclude": r"/ar/(tags|bbc-arabic|page)/",
+        },
+        {
+            "id": "sumaria-sitemap",
+            "kind": "sitemap",
+            "url": f"{base}/sitemap.xml",
+            "language": "ar",
+            "outlet": "Alsumaria",
+        },
+        {
+            "id": "shafaq-tg",
+            "kind": "telegram",
+            "url": f"{base}/s/shafaaqnews",
+            "language": "ar",
+            "outlet": "Shafaq News",
+        },
+        {
+            "id": "iraqinews",
+            "kind": "feed",
+            "url": f"{base}/iraqinews/feed",
+            "language": "en",
+            "outlet": "Iraqi News",
+        },
         {"id": "empty", "kind": "feed", "url": f"{base}/empty/rss", "language": "en", "outlet": "E"},
         {"id": "blocked", "kind": "feed", "url": f"{base}/blocked/rss", "language": "en", "outlet": "B"},
         {"id": "slow", "kind": "feed", "url": f"{base}/slow/rss", "language": "en", "outlet": "S"},
         {"id": "limited", "kind": "feed", "url": f"{base}/limited/rss", "language": "en", "outlet": "L"},
         {"id": "moved", "kind": "feed", "url": f"{base}/moved/rss", "language": "en", "outlet": "M"},
-        {"id": "other", "kind": "feed", "url": f"http://localhost:{port}/other/rss", "language": "en", "outlet": "O",
-         "enabled": False},
+        {
+            "id": "other",
+            "kind": "feed",
+            "url": f"http://localhost:{port}/other/rss",
+            "language": "en",
+            "outlet": "O",
+            "enabled": False,
+        },
         {"id": "hostile", "kind": "feed", "url": f"{base}/hostile/rss", "language": "en", "outlet": "H"},
     ]
     for source in sources:
@@ -139,7 +214,9 @@ def site(replay: ReplaySite, roles: Roles, redis_conn: redis.Redis, tmp_path: Pa
     return poll
 
 
-def test_listing_finds_articles_decodes_charsets_and_dates(site, redis_conn: redis.Redis, replay: ReplaySite) -> None:
+def test_listing_finds_articles_decodes_charsets_and_dates(
+    site, redis_conn: redis.Redis, replay: ReplaySite
+) -> None:
     state = site("shafaq-all")
     assert state["status"] == "ok", state
     found = {s["title"]: s for s in stories(redis_conn, 3).values()}
@@ -158,7 +235,10 @@ def test_listing_finds_articles_decodes_charsets_and_dates(site, redis_conn: red
 def test_sitemap_index_newest_first_bounded_by_age(site, redis_conn: redis.Redis, replay: ReplaySite) -> None:
     state = site("sumaria-sitemap")
     assert state["status"] == "ok", state
-    assert {s["title"] for s in stories(redis_conn, 2).values()} == {"صواريخ على قاعدة كيه-1", "جلسة البرلمان"}
+    assert {s["title"] for s in stories(redis_conn, 2).values()} == {
+        "صواريخ على قاعدة كيه-1",
+        "جلسة البرلمان",
+    }
     assert "/sitemaps/news-old.xml" not in replay.hits and "/news/politics/469000/خبر-قديم" not in replay.hits
 
 
@@ -166,7 +246,10 @@ def test_telegram_posts_become_stories(site, redis_conn: redis.Redis) -> None:
     state = site("shafaq-tg")
     assert state["status"] == "ok", state
     found = {s["url"]: s for s in stories(redis_conn, 2).values()}
-    assert set(found) == {"https://t.me/shafaaqnews/101", "https://t.me/shafaaqnews/102"}  # the old post is left
+    assert set(found) == {
+        "https://t.me/shafaaqnews/101",
+        "https://t.me/shafaaqnews/102",
+    }  # the old post is left
     flash = found["https://t.me/shafaaqnews/101"]
     assert flash["title"] == "عاجل | سقوط صاروخين على قاعدة كيه-1 غرب كركوك"
     assert flash["links"] == ["https://shafaq.com/ar/أمـن/صواريخ-كيه-1"]
@@ -178,7 +261,9 @@ def test_full_content_feed_needs_no_fetch_and_old_feed_is_stale(site, redis_conn
     state = site("iraqinews")
     assert len(stories(redis_conn, 10)) == 10  # bodies taken from content:encoded, no article fetched
     assert all(len(s["text"]) > 400 for s in stories(redis_conn).values())
-    assert state["status"] == "stale" and state["failure_kind"] == "stale"  # its newest item is from April 2025
+    assert (
+        state["status"] == "stale" and state["failure_kind"] == "stale"
+    )  # its newest item is from April 2025
 
 
 def test_failures_are_named_and_backed_off(site, redis_conn: redis.Redis) -> None:
@@ -203,8 +288,13 @@ def test_failures_are_named_and_backed_off(site, redis_conn: redis.Redis) -> Non
 
 def test_backoff_recovers_after_success(site, redis_conn: redis.Redis, replay: ReplaySite) -> None:
     assert site("blocked")["consecutive_failures"] == "1"
-    replay.set_fixed("/blocked/rss", Fixed(body=b'<rss version="2.0"><channel><title>t</title></channel></rss>',
-                                           content_type="application/rss+xml"))
+    replay.set_fixed(
+        "/blocked/rss",
+        Fixed(
+            body=b'<rss version="2.0"><channel><title>t</title></channel></rss>',
+            content_type="application/rss+xml",
+        ),
+    )
     redis_conn.hset(keys.source_state("blocked"), "backoff_until", "0")  # the pause has run out
     assert site("blocked")["failure_kind"] == "empty"  # answers again, with nothing in it
 
@@ -216,7 +306,9 @@ def test_private_addresses_in_a_feed_are_not_fetched(site, redis_conn: redis.Red
     assert "127.0.0.2 is a private address" in log and "::1 is a private address" in log
     # the malformed link is skipped with its reason, in the poll's line and record; the poll is ok
     assert "skipped=1 (entry 3: ValueError: Port could not be cast" in log
-    assert state["status"] == "ok" and state["last_skipped"] == "1" and "entry 3" in state["last_skipped_reason"]
+    assert (
+        state["status"] == "ok" and state["last_skipped"] == "1" and "entry 3" in state["last_skipped_reason"]
+    )
 
 
 def _newsmon(config_dir: Path, redis_url: str | None, *args: str) -> subprocess.CompletedProcess[str]:

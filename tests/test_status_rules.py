@@ -28,9 +28,19 @@ def config(tmp_path: Path):
 def source_row(source_id: str, status: str | None = "ok", last_success: float | None = NOW - 60,
                failing_since: float | None = None, failures: int = 0, failure: str | None = None,
                enabled: bool = True) -> dict[str, Any]:
-    return {"id": source_id, "enabled": enabled, "status": status, "failure": failure, "error": "boom",
-            "last_poll": NOW - 10 if status else None, "last_success": last_success, "failing_since": failing_since,
-            "consecutive_failures": failures, "polls_total": 3 if status else 0, "interval": 300}
+    return {
+        "id": source_id,
+        "enabled": enabled,
+        "status": status,
+        "failure": failure,
+        "error": "boom",
+        "last_poll": NOW - 10 if status else None,
+        "last_success": last_success,
+        "failing_since": failing_since,
+        "consecutive_failures": failures,
+        "polls_total": 3 if status else 0,
+        "interval": 300,
+    }
 
 
 def status_of(rows: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -69,7 +79,9 @@ def test_a_source_fails_after_a_time_bound_not_a_count(config) -> None:
 
 def test_a_source_that_never_succeeded_is_failing_from_its_first_failed_poll(config) -> None:
     rows = healthy_rows()
-    rows[1] = source_row("s1", status="error", failure="dns", failures=1, last_success=None, failing_since=NOW - 5)
+    rows[1] = source_row(
+        "s1", status="error", failure="dns", failures=1, last_success=None, failing_since=NOW - 5
+    )
     found = problems(config, status_of(rows), NOW)
     assert ids(found) == {"source-failing:s1"} and "never succeeded" in found[0]["message"]
 
@@ -117,10 +129,12 @@ def test_missing_roles_are_unhealthy_except_in_the_start_up_grace(config) -> Non
 
 
 def test_a_restarting_role_and_configs_that_do_not_load(config) -> None:
-    status = status_of(healthy_rows(), config_error="alerts.yaml: channels: unknown field",
-                       roles=[{"name": "h:worker-1", "role": "worker-1", "host": "h", "exits_10m": 3,
-                               "last_exit_code": 2}],
-                       config={"refused": [{"worker": "h:1", "version": "abc", "running": "def", "error": "bad"}]})
+    status = status_of(
+        healthy_rows(),
+        config_error="alerts.yaml: channels: unknown field",
+        roles=[{"name": "h:worker-1", "role": "worker-1", "host": "h", "exits_10m": 3, "last_exit_code": 2}],
+        config={"refused": [{"worker": "h:1", "version": "abc", "running": "def", "error": "bad"}]},
+    )
     found = problems(config, status, NOW)
     assert ids(found) == {"config-invalid:config", "role-restarting:h:worker-1", "config-refused:h:1"}
     assert level_of(found) == "unhealthy" and "last exit code 2" in found[1]["message"]

@@ -42,8 +42,17 @@ def test_killed_after_send_retry_does_not_send_twice(roles: Roles, redis_conn: r
     story = Story(id="00000000000000a1", source_id="s1", outlet="Kurdistan24", language="ar", url="https://k24.example/1",
                   canonical_url="https://k24.example/1", title="قاعدة كيه-1", text="نص عن قاعدة كيه-1")
     topic = TopicMatch(topic="k1_base", name="K-1", hits=[Hit(term="كيه-1", text="كيه-1", start=10, end=15)])
-    alert = StoryAlert(story_id=story.id, cluster_id=story.id, title=story.title, url=story.url, outlet=story.outlet,
-                       language=story.language, published=None, snippets=[story.text], topics=[topic])
+    alert = StoryAlert(
+        story_id=story.id,
+        cluster_id=story.id,
+        title=story.title,
+        url=story.url,
+        outlet=story.outlet,
+        language=story.language,
+        published=None,
+        snippets=[story.text],
+        topics=[topic],
+    )
     desk = config.alerts.all_desks()["desk"]
     assert enqueue_deliveries(config, redis_conn, "desk", desk, "instant", [alert]) == 1
     wait_for(lambda: worker.poll() is not None, timeout=60, what="the worker to be killed")

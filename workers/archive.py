@@ -73,7 +73,9 @@ stories = Table(
     Index("ix_stories_published", "published"),
     Index("ix_stories_content_hash", "content_hash"),
     Index("ix_stories_cluster", "cluster_id"),
-    Index("ix_stories_processed", "processed"),  # made by migration 0002; the schema drift test holds them together
+    Index(
+        "ix_stories_processed", "processed"
+    ),  # made by migration 0002; the schema drift test holds them together
 )
 
 clusters = Table(
@@ -91,16 +93,22 @@ clusters = Table(
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    dbapi_conn.isolation_level = None  # transactions begin in _sqlite_begin (the pysqlite driver's own are off)
+    dbapi_conn.isolation_level = (
+        None  # transactions begin in _sqlite_begin (the pysqlite driver's own are off)
+    )
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # several worker processes write at once
-    cursor.execute("PRAGMA synchronous=NORMAL")  # with WAL: no fsync per story; a power cut loses the last ones
+    cursor.execute(
+        "PRAGMA synchronous=NORMAL"
+    )  # with WAL: no fsync per story; a power cut loses the last ones
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("newsmon_immediate") else "BEGIN")
+    conn.exec_driver_sql(
+        "BEGIN IMMEDIATE" if conn.get_execution_options().get("newsmon_immediate") else "BEGIN"
+    )
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -208,8 +216,18 @@ class Archive:
         """Insert or update a story; returns True when it was new."""
         with self._writing() as conn:
             existed = self._existing_cluster(conn, story.id) is not None
-            self._upsert(conn, story, topics, content_hash, config_version, cluster_id or story.id, dedupe_kind,
-                         duplicate_of, similarity, existed)
+            self._upsert(
+                conn,
+                story,
+                topics,
+                content_hash,
+                config_version,
+                cluster_id or story.id,
+                dedupe_kind,
+                duplicate_of,
+                similarity,
+                existed,
+            )
             return not existed
 
     def record(self, story: Story, topics: list[TopicMatch], content_hash: str, config_version: str,
@@ -223,8 +241,20 @@ class Archive:
         Raises:
             whatever the database raises; nothing is written then.
         """
-        outcome = self.record_many([Record(story, topics, content_hash, config_version, cluster_id, dedupe_kind,
-                                           duplicate_of, similarity)])[0]
+        outcome = self.record_many(
+            [
+                Record(
+                    story,
+                    topics,
+                    content_hash,
+                    config_version,
+                    cluster_id,
+                    dedupe_kind,
+                    duplicate_of,
+                    similarity,
+                )
+            ]
+        )[0]
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome
@@ -252,8 +282,19 @@ class Archive:
         existing = self._existing_cluster(conn, record.story.id)
         if existing is not None:
             cluster_id, dedupe_kind = existing, "url"
-        self._upsert(conn, record.story, record.topics, record.content_hash, record.config_version, cluster_id,
-                     dedupe_kind, record.duplicate_of, record.similarity, existing is not None, record.normalized)
+        self._upsert(
+            conn,
+            record.story,
+            record.topics,
+            record.content_hash,
+            record.config_version,
+            cluster_id,
+            dedupe_kind,
+            record.duplicate_of,
+            record.similarity,
+            existing is not None,
+            record.normalized,
+        )
         return cluster_id, dedupe_kind, self._update_cluster(conn, cluster_id)
 
     @staticmethod
@@ -261,9 +302,19 @@ class Archive:
         return conn.execute(select(stories.c.cluster_id).where(stories.c.id == story_id)).scalar()
 
     @staticmethod
-    def _upsert(conn: Connection, story: Story, topics: list[TopicMatch], content_hash: str, config_version: str,
-                cluster_id: str, dedupe_kind: str, duplicate_of: str | None, similarity: float | None,
-                existed: bool, normalized: str | None = None) -> dict[str, Any]:
+    def _upsert(
+        conn: Connection,
+        story: Story,
+        topics: list[TopicMatch],
+        content_hash: str,
+        config_version: str,
+        cluster_id: str,
+        dedupe_kind: str,
+        duplicate_of: str | None,
+        similarity: float | None,
+        existed: bool,
+        normalized: str | None = None,
+    ) -> dict[str, Any]:
         row = {
             "cluster_id": cluster_id,
             "dedupe_kind": dedupe_kind,
@@ -305,8 +356,25 @@ class Archive:
     @staticmethod
     def story_of(row: dict[str, Any]) -> Story:
         """The Story an archive row holds (what the crawler handed on)."""
-        return Story(**{k: row[k] for k in ("id", "source_id", "outlet", "language", "url", "canonical_url", "title",
-                                            "text", "author", "published", "fetched", "feed_guid")})
+        return Story(
+            **{
+                k: row[k]
+                for k in (
+                    "id",
+                    "source_id",
+                    "outlet",
+                    "language",
+                    "url",
+                    "canonical_url",
+                    "title",
+                    "text",
+                    "author",
+                    "published",
+                    "fetched",
+                    "feed_guid",
+                )
+            }
+        )
 
     def update_cluster(self, cluster_id: str) -> dict[str, Any]:
         """Recompute a cluster's summary from its member stories and return it."""
@@ -366,8 +434,10 @@ class Archive:
                 chunk = old[start:start + 500]
                 conn.execute(stories.delete().where(stories.c.id.in_(chunk)))
                 if conn.dialect.name == "sqlite":
-                    conn.execute(text("DELETE FROM stories_fts WHERE story_id IN (SELECT value FROM json_each(:ids))"),
-                                 {"ids": json.dumps(chunk)})
+                    conn.execute(
+                        text("DELETE FROM stories_fts WHERE story_id IN (SELECT value FROM json_each(:ids))"),
+                        {"ids": json.dumps(chunk)},
+                    )
             conn.execute(clusters.delete().where(~clusters.c.id.in_(select(stories.c.cluster_id))))
         return len(old)
 

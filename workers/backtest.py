@@ -38,7 +38,9 @@ def backtest(engine: Engine, current: KeywordsFile, candidate: KeywordsFile, sin
     examples: dict[str, dict[str, list[dict[str, Any]]]] = {t: defaultdict(list) for t in topics}
     total = 0
     parts = max(1, os.cpu_count() or 1)
-    jobs = [(str(engine.url.render_as_string(hide_password=False)), since, part, parts) for part in range(parts)]
+    jobs = [
+        (str(engine.url.render_as_string(hide_password=False)), since, part, parts) for part in range(parts)
+    ]
     with _pool(matcher, parts, candidate_source) as pool:
         for outcomes in pool.imap_unordered(_match_part, jobs) if pool else map(_match_part, jobs):
             for story_id, title, language, outlet, url, before, after, words in outcomes:
@@ -57,10 +59,19 @@ def backtest(engine: Engine, current: KeywordsFile, candidate: KeywordsFile, sin
                                                         "matched": words.get(topic, [])})
     seconds = time.perf_counter() - started
     return {
-        "stories": total, "seconds": round(seconds, 3), "stories_per_second": round(total / seconds) if seconds else 0,
-        "topics": {t: {"new": counts[t]["new"], "gone": counts[t]["gone"], "kept": counts[t]["kept"],
-                       "by": {k: dict(v) for k, v in sorted(by[t].items())},
-                       "samples": {k: v for k, v in examples[t].items()}} for t in topics},
+        "stories": total,
+        "seconds": round(seconds, 3),
+        "stories_per_second": round(total / seconds) if seconds else 0,
+        "topics": {
+            t: {
+                "new": counts[t]["new"],
+                "gone": counts[t]["gone"],
+                "kept": counts[t]["kept"],
+                "by": {k: dict(v) for k, v in sorted(by[t].items())},
+                "samples": {k: v for k, v in examples[t].items()},
+            }
+            for t in topics
+        },
     }
 
 
@@ -90,8 +101,18 @@ def _match_part(job: tuple[str, datetime | None, int, int]) -> list[tuple]:
                     continue
                 found = _worker_matcher.match(row.title, row.text, row.language).matches
                 stored = row.topics if isinstance(row.topics, list) else json.loads(row.topics)
-                out.append((row.id, row.title, row.language, row.outlet, row.url, {t["topic"] for t in stored},
-                            {m.topic for m in found}, {m.topic: m.matched_words() for m in found}))
+                out.append(
+                    (
+                        row.id,
+                        row.title,
+                        row.language,
+                        row.outlet,
+                        row.url,
+                        {t["topic"] for t in stored},
+                        {m.topic for m in found},
+                        {m.topic: m.matched_words() for m in found},
+                    )
+                )
     engine.dispose()
     return out
 

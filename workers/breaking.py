@@ -113,16 +113,24 @@ class Detector:
     def _surge(self, topic: str, now: datetime, story_id: str, name: str | None) -> list[BreakingEvent]:
         latest = self.new_clusters[topic]
         latest.append((now, story_id))
-        latest[:] = [(at, story) for at, story in latest if at > now - timedelta(hours=2)]  # bounded: recent only
+        latest[:] = [
+            (at, story) for at, story in latest if at > now - timedelta(hours=2)
+        ]  # bounded: recent only
         hour = int(now.timestamp() // HOUR)
         self.hourly[topic][hour] += 1
         count = len(self.recent(topic, now))
-        usual = sum(self.hourly[topic][hour - 24 * day] for day in range(1, keys.SURGE_DAYS + 1)) / keys.SURGE_DAYS
+        usual = (
+            sum(self.hourly[topic][hour - 24 * day] for day in range(1, keys.SURGE_DAYS + 1))
+            / keys.SURGE_DAYS
+        )
         threshold = surge_threshold(usual)
         if count >= threshold and not self.surging.get(topic):
             self.surging[topic] = True
-            return [BreakingEvent(kind="surge", topic=topic, topic_name=name, count=count, usual=round(usual, 2),
-                                  at=now)]
+            return [
+                BreakingEvent(
+                    kind="surge", topic=topic, topic_name=name, count=count, usual=round(usual, 2), at=now
+                )
+            ]
         if count < threshold:
             self.surging[topic] = False
         return []
@@ -143,9 +151,18 @@ return redis.call('HVALS', KEYS[1])
 
 def record_sighting(conn: Any, cluster: str, sighting: Sighting) -> list[Sighting]:
     """Add a story's sighting to its cluster (each outlet at its earliest); returns all the cluster's."""
-    value = json.dumps({**sighting.model_dump(mode="json"), "ts": sighting.at.timestamp()}, ensure_ascii=False)
-    rows = conn.eval(_EARLIEST, 1, keys.breaking_sightings(cluster), sighting.outlet, sighting.at.timestamp(), value,
-                     keys.BREAKING_TTL)
+    value = json.dumps(
+        {**sighting.model_dump(mode="json"), "ts": sighting.at.timestamp()}, ensure_ascii=False
+    )
+    rows = conn.eval(
+        _EARLIEST,
+        1,
+        keys.breaking_sightings(cluster),
+        sighting.outlet,
+        sighting.at.timestamp(),
+        value,
+        keys.BREAKING_TTL,
+    )
     return [Sighting.model_validate({k: v for k, v in json.loads(row).items() if k != "ts"}) for row in rows]
 
 
@@ -192,16 +209,25 @@ def remember(conn: Any, event: BreakingEvent) -> None:
 # --- the batch contract and the backtest ---------------------------------------------------------
 
 
-def event_record(event: BreakingEvent, names: dict[str, Any], stories: list[str] | None = None) -> dict[str, Any]:
+def event_record(
+    event: BreakingEvent, names: dict[str, Any], stories: list[str] | None = None
+) -> dict[str, Any]:
     """An event as one JSON line: {"kind", "cluster", "first_story", "topic", "outlets", "stories", "at"},
     story ids given by their input names where `names` has them."""
     if event.kind == "cluster":
         first = event.outlets[0].story_id
-        return {"kind": "cluster", "cluster": names.get(event.cluster, event.cluster),
-                "first_story": names.get(first, first), "topic": None,
-                "outlets": [{"outlet": s.outlet, "at": s.at.isoformat(), "language": s.language} for s in event.outlets],
-                "stories": [names.get(s.story_id, s.story_id) for s in event.outlets],
-                "minutes": event.minutes, "at": event.at.isoformat()}
+        return {
+            "kind": "cluster",
+            "cluster": names.get(event.cluster, event.cluster),
+            "first_story": names.get(first, first),
+            "topic": None,
+            "outlets": [
+                {"outlet": s.outlet, "at": s.at.isoformat(), "language": s.language} for s in event.outlets
+            ],
+            "stories": [names.get(s.story_id, s.story_id) for s in event.outlets],
+            "minutes": event.minutes,
+            "at": event.at.isoformat(),
+        }
     return {"kind": "surge", "cluster": None, "first_story": None, "topic": event.topic, "outlets": [],
             "stories": [names.get(s, s) for s in stories or []], "count": event.count, "usual": event.usual,
             "at": event.at.isoformat()}

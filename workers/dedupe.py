@@ -80,7 +80,9 @@ local function key(generation, crc)
 end
 """
 
-_CHECK_AND_ADD = _LUA_COMMON + """
+_CHECK_AND_ADD = (
+    _LUA_COMMON
+    + """
 -- ARGV: prefix, ttl, threshold, first live generation, current generation, first-shards, min-shards,
 --       fields-per-story, fields-per-shard, story ref, 8-bit signature, text field, guid field or '',
 --       band fields...
@@ -116,7 +118,9 @@ else
     local seen, candidates = {}, {}
     for _, band in ipairs(bands) do
       local other = lookup(band)
-      if other and other ~= ref and not seen[other] then seen[other] = true; candidates[#candidates + 1] = other end
+      if other and other ~= ref and not seen[other] then
+        seen[other] = true; candidates[#candidates + 1] = other
+      end
     end
     table.sort(candidates)
     local best = -1
@@ -143,7 +147,9 @@ local shards = tonumber(redis.call('get', shards_key))
 if not shards then
   local previous = tonumber(redis.call('get', prefix .. ':' .. (current - 1) .. ':count'))
   local wanted = tonumber(ARGV[6])
-  if previous then wanted = math.max(tonumber(ARGV[7]), math.floor(previous * tonumber(ARGV[8]) / tonumber(ARGV[9]))) end
+  if previous then
+    wanted = math.max(tonumber(ARGV[7]), math.floor(previous * tonumber(ARGV[8]) / tonumber(ARGV[9])))
+  end
   shards = 1
   while shards < wanted do shards = shards * 2 end
   redis.call('set', shards_key, shards, 'EX', ttl)
@@ -166,6 +172,7 @@ if kind ~= 'url' then  -- the counter sizes the next generation
 end
 return {kind, cluster, duplicate, score}
 """
+)
 
 _REMOVE = _LUA_COMMON + """
 -- ARGV: prefix, first live generation, current generation, story ref, fields...
@@ -236,7 +243,9 @@ class DedupeIndex:
     """The shared LSH index in Redis; safe to use from many workers at once, with no lock: each story's
     find-and-add is one Redis script, so Redis itself orders two copies arriving together."""
 
-    def __init__(self, conn: redis.Redis, settings: DedupeSettings | None = None, prefix: str = keys.DEDUPE_PREFIX) -> None:
+    def __init__(
+        self, conn: redis.Redis, settings: DedupeSettings | None = None, prefix: str = keys.DEDUPE_PREFIX
+    ) -> None:
         self.conn = conn
         self.settings = settings or DedupeSettings()
         self.prefix = prefix

@@ -17,7 +17,9 @@ from workers.archive import Archive
 from workers.jobs import matcher_for
 
 
-def explain(config: Config, engine: Engine, conn: Any, reference: str, redis_note: str | None = None) -> dict[str, Any]:
+def explain(
+    config: Config, engine: Engine, conn: Any, reference: str, redis_note: str | None = None
+) -> dict[str, Any]:
     """Everything known about a story's way through the pipeline (`conn`: Redis, or None when it is not
     running, `redis_note` saying why: the archive still answers for topics and dedupe).
 
@@ -25,7 +27,9 @@ def explain(config: Config, engine: Engine, conn: Any, reference: str, redis_not
         NewsmonError: the story is not in the archive.
     """
     archive = Archive(engine)
-    story_id = story_id_for(canonical_url(reference)) if reference.startswith(("http://", "https://")) else reference
+    story_id = (
+        story_id_for(canonical_url(reference)) if reference.startswith(("http://", "https://")) else reference
+    )
     row = archive.get(story_id)
     if row is None:
         raise NewsmonError(f"story {reference!r} is not in the archive")
@@ -49,22 +53,42 @@ def explain(config: Config, engine: Engine, conn: Any, reference: str, redis_not
                 continue
             holder = conn.get(keys.cluster_alert(desk_id, row["cluster_id"], match.topic))
             owner = holder.decode().split(":")[0] if holder else None
-            topics[match.topic] = ("alerted by this story" if owner == story.id else
-                                   f"already alerted for this cluster by story {owner}" if owner else
-                                   "no alert record (older than the dedupe window, or not processed under this config)")
+            topics[match.topic] = (
+                "alerted by this story"
+                if owner == story.id
+                else f"already alerted for this cluster by story {owner}"
+                if owner
+                else "no alert record (older than the dedupe window, or not processed under this config)"
+            )
         broke = (conn is not None and desk.breaking is not None
                  and bool(conn.exists(keys.breaking_fired(desk_id, f"breaking:{row['cluster_id']}"))))
-        desks[desk_id] = {"topics": topics, "routing": decisions.get(desk_id), "timezone": desk.timezone,
-                          "breaking": decisions.get(keys.explain_field(desk_id, breaking=True)), "cluster_broke": broke}
+        desks[desk_id] = {
+            "topics": topics,
+            "routing": decisions.get(desk_id),
+            "timezone": desk.timezone,
+            "breaking": decisions.get(keys.explain_field(desk_id, breaking=True)),
+            "cluster_broke": broke,
+        }
     return {
-        "story": {"id": story.id, "title": story.title, "url": story.url, "outlet": story.outlet,
-                  "language": story.language, "config_version": row["config_version"]},
+        "story": {
+            "id": story.id,
+            "title": story.title,
+            "url": story.url,
+            "outlet": story.outlet,
+            "language": story.language,
+            "config_version": row["config_version"],
+        },
         "stored_topics": [t["topic"] for t in row["topics"]],
         "topics_now": {m.topic: m.matched_words() for m in result.matches},
         "suppressed": {t: [h.text for h in hits] for t, hits in result.suppressed.items()},
-        "dedupe": {"kind": row["dedupe_kind"], "duplicate_of": row["duplicate_of"], "similarity": row["similarity"],
-                   "cluster": row["cluster_id"], "cluster_members": cluster.get("member_count"),
-                   "cluster_first_story": cluster.get("first_story_id")},
+        "dedupe": {
+            "kind": row["dedupe_kind"],
+            "duplicate_of": row["duplicate_of"],
+            "similarity": row["similarity"],
+            "cluster": row["cluster_id"],
+            "cluster_members": cluster.get("member_count"),
+            "cluster_first_story": cluster.get("first_story_id"),
+        },
         "desks": desks,
         "redis": redis_note,
     }

@@ -60,7 +60,9 @@ def _archive(url: str) -> Archive:
     return Archive(open_engine(url))
 
 
-def snippets(story: Story, topics: list[TopicMatch], radius: int = SNIPPET_RADIUS, most: int = 3) -> list[str]:
+def snippets(
+    story: Story, topics: list[TopicMatch], radius: int = SNIPPET_RADIUS, most: int = 3
+) -> list[str]:
     """The sentences around the body hits (up to `most` snippets, merged where they touch), or the
     opening of the text when every hit is in the title."""
     return excerpts(story.text, [(h.start, h.end) for t in topics for h in t.hits if h.field == "text"],
@@ -116,9 +118,15 @@ def enqueue_alone(ctx: jobcontext.JobContext, payload: Any) -> str:
     if not Job.exists(job_id, connection=ctx.redis):
         attempts, intervals = keys.PROCESS_RETRY
         Queue(keys.PROCESS_QUEUE, connection=ctx.redis, serializer=JobSerializer).enqueue(
-            keys.PROCESS_STORY_JOB, payload, job_id=job_id, retry=Retry(max=attempts, interval=intervals),
-            failure_ttl=keys.PROCESS_FAILURE_TTL, description=f"process {str(payload.get('id', '?'))[:40]} alone"
-            if isinstance(payload, dict) else "process a malformed story")
+            keys.PROCESS_STORY_JOB,
+            payload,
+            job_id=job_id,
+            retry=Retry(max=attempts, interval=intervals),
+            failure_ttl=keys.PROCESS_FAILURE_TTL,
+            description=f"process {str(payload.get('id', '?'))[:40]} alone"
+            if isinstance(payload, dict)
+            else "process a malformed story",
+        )
     return job_id
 
 
@@ -147,9 +155,20 @@ def _process_batch(ctx: jobcontext.JobContext, payloads: list[Any]) -> tuple[lis
         return [], failed
     index = _dedupe_index(ctx)
     verdicts = index.check_and_add_many([(s.id, s.text, guid, norm) for s, _, norm, guid in ready])
-    records = [Record(story, result.matches, content_hash(story.title, story.text, normalized), ctx.config.version,
-                      verdict.cluster, verdict.kind, verdict.duplicate_of, verdict.similarity, normalized)
-               for (story, result, normalized, _), verdict in zip(ready, verdicts)]
+    records = [
+        Record(
+            story,
+            result.matches,
+            content_hash(story.title, story.text, normalized),
+            ctx.config.version,
+            verdict.cluster,
+            verdict.kind,
+            verdict.duplicate_of,
+            verdict.similarity,
+            normalized,
+        )
+        for (story, result, normalized, _), verdict in zip(ready, verdicts)
+    ]
 
     def take_back(which: list[int]) -> None:
         """Stories not archived leave the index, so no later copy points at a missing story."""
@@ -191,10 +210,26 @@ def _process_batch(ctx: jobcontext.JobContext, payloads: list[Any]) -> tuple[lis
         stats.count(pipe, "stories:processed")
         for topic in topics:
             stats.count(pipe, f"topic:{topic}")
-        log.info("processed story=%s kind=%s cluster=%s members=%d topics=%s alerts=%d url=%s", story.id, kind,
-                 cluster, summary["member_count"], topics, enqueued, story.url)
-        done.append({"kind": kind, "story": story.id, "cluster": cluster, "duplicate_of": verdict.duplicate_of,
-                     "topics": topics, "alerts": enqueued})
+        log.info(
+            "processed story=%s kind=%s cluster=%s members=%d topics=%s alerts=%d url=%s",
+            story.id,
+            kind,
+            cluster,
+            summary["member_count"],
+            topics,
+            enqueued,
+            story.url,
+        )
+        done.append(
+            {
+                "kind": kind,
+                "story": story.id,
+                "cluster": cluster,
+                "duplicate_of": verdict.duplicate_of,
+                "topics": topics,
+                "alerts": enqueued,
+            }
+        )
     pipe.execute()
     return done, failed
 
@@ -220,15 +255,26 @@ def check_breaking(config: Config, conn: Any, story: Story, cluster: str, new_cl
 
     def alert_for(desk_id: str, event: BreakingEvent, followed: list[str], first: Sighting) -> None:
         alerts[desk_id] = StoryAlert(
-            story_id=first.story_id, cluster_id=cluster, title=first.title, url=first.url, outlet=first.outlet,
-            affiliation=config.sources.outlet(first.outlet).affiliation, language=first.language,
-            published=first.at, snippets=[], breaking=event, urgent=bool(desks[desk_id].breaking.urgent),
-            topics=[by_topic.get(t) or TopicMatch(topic=t, name=topics[t], hits=[]) for t in followed])
+            story_id=first.story_id,
+            cluster_id=cluster,
+            title=first.title,
+            url=first.url,
+            outlet=first.outlet,
+            affiliation=config.sources.outlet(first.outlet).affiliation,
+            language=first.language,
+            published=first.at,
+            snippets=[],
+            breaking=event,
+            urgent=bool(desks[desk_id].breaking.urgent),
+            topics=[by_topic.get(t) or TopicMatch(topic=t, name=topics[t], hits=[]) for t in followed],
+        )
 
     for desk_id, desk in desks.items():
         assert desk.breaking is not None
         followed = [t for t in sorted(topics) if follows(desk.topics, t)]
-        within = breaking.spread(sightings, desk.breaking.outlets, desk.breaking.minutes) if followed else None
+        within = (
+            breaking.spread(sightings, desk.breaking.outlets, desk.breaking.minutes) if followed else None
+        )
         if within is None:
             continue
         event = breaking.cluster_event(cluster, within, now)
@@ -240,8 +286,14 @@ def check_breaking(config: Config, conn: Any, story: Story, cluster: str, new_cl
             count, usual = breaking.record_new_cluster(conn, match.topic, cluster, breaking.story_time(story))
             if not breaking.surge_change(conn, match.topic, count, usual, now):
                 continue
-            event = BreakingEvent(kind="surge", topic=match.topic, topic_name=topics.get(match.topic), count=count,
-                                  usual=round(usual, 2), at=now)
+            event = BreakingEvent(
+                kind="surge",
+                topic=match.topic,
+                topic_name=topics.get(match.topic),
+                count=count,
+                usual=round(usual, 2),
+                at=now,
+            )
             events.append(event)
             for desk_id, desk in desks.items():
                 if desk.breaking and desk.breaking.surge and follows(desk.topics, match.topic) \
@@ -257,10 +309,14 @@ def check_breaking(config: Config, conn: Any, story: Story, cluster: str, new_cl
     keep = config.job_keep_seconds
     signature = "|".join(f"{d}:{a.topic_key()}" for d, a in sorted(alerts.items()))
     Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JobSerializer).enqueue(
-        "alerts.jobs.route_story", {"alerts": {d: a.model_dump(mode="json") for d, a in alerts.items()}},
-        job_id="route-" + hashlib.sha1(signature.encode()).hexdigest()[:32], result_ttl=keep, failure_ttl=keep,
+        "alerts.jobs.route_story",
+        {"alerts": {d: a.model_dump(mode="json") for d, a in alerts.items()}},
+        job_id="route-" + hashlib.sha1(signature.encode()).hexdigest()[:32],
+        result_ttl=keep,
+        failure_ttl=keep,
         retry=Retry(max=config.alerts.retry.max, interval=config.alerts.retry.intervals),
-        description=f"route breaking {sorted(alerts)}")
+        description=f"route breaking {sorted(alerts)}",
+    )
     stats.count(conn, f"queue:{keys.ALERTS_QUEUE}:in")
     return len(alerts)
 
@@ -318,7 +374,9 @@ def mark_alerted(conn: Any, story_id: str, cluster: str, fresh: dict[str, list[T
     """Turn this story's pending claims into done ones once its alerts are handed on."""
     for desk_id, topics in fresh.items():
         for topic in topics:
-            conn.set(keys.cluster_alert(desk_id, cluster, topic.topic), f"{story_id}:done", xx=True, keepttl=True)
+            conn.set(
+                keys.cluster_alert(desk_id, cluster, topic.topic), f"{story_id}:done", xx=True, keepttl=True
+            )
 
 
 def hand_on(config: Config, conn: Any, story: Story, fresh: dict[str, list[TopicMatch]],
@@ -337,13 +395,25 @@ def hand_on(config: Config, conn: Any, story: Story, fresh: dict[str, list[Topic
     for desk_id, topics in fresh.items():
         desk_texts = snippets(story, topics) if len(fresh) > 1 else texts
         alerts[desk_id] = StoryAlert(
-            story_id=story.id, cluster_id=cluster_id or story.id, also_reported_by=len(carriers), also=carriers,
-            title=story.title, url=story.url, outlet=story.outlet, language=story.language,
+            story_id=story.id,
+            cluster_id=cluster_id or story.id,
+            also_reported_by=len(carriers),
+            also=carriers,
+            title=story.title,
+            url=story.url,
+            outlet=story.outlet,
+            language=story.language,
             affiliation=config.sources.outlet(story.outlet).affiliation,
-            published=story.published, snippets=desk_texts, topics=topics,
+            published=story.published,
+            snippets=desk_texts,
+            topics=topics,
             urgent=any(t.topic in urgent_topics for t in topics),
         ).model_dump(mode="json")
-    signature = story.id + "|" + "|".join(f"{d}:{'+'.join(sorted(t.topic for t in ts))}" for d, ts in sorted(fresh.items()))
+    signature = (
+        story.id
+        + "|"
+        + "|".join(f"{d}:{'+'.join(sorted(t.topic for t in ts))}" for d, ts in sorted(fresh.items()))
+    )
     job_id = "route-" + hashlib.sha1(signature.encode()).hexdigest()[:32]
     if Job.exists(job_id, connection=conn):
         return 0

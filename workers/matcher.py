@@ -63,7 +63,11 @@ class Matcher:
         table: dict[str, list[_Entry]] = defaultdict(list)
         self.rules: dict[str, list[tuple[str, AliasRule]]] = defaultdict(list)
         for topic_id, topic in keywords.topics.items():
-            groups: list[tuple[str, list[Alias]]] = [("any", topic.any), ("all", topic.all), ("none", topic.none)]
+            groups: list[tuple[str, list[Alias]]] = [
+                ("any", topic.any),
+                ("all", topic.all),
+                ("none", topic.none),
+            ]
             for index, near in enumerate(topic.near):
                 groups += [(f"near:{index}:a", near.a), (f"near:{index}:b", near.b)]
             for role, aliases in groups:
@@ -133,7 +137,9 @@ class Matcher:
             surface = text[orig_start:orig_end]
             word = ntext.count(" ", 0, start)
             for entry in entries:
-                hit = Hit.model_construct(term=entry.rule.term, text=surface, start=orig_start, end=orig_end, field=field)
+                hit = Hit.model_construct(
+                    term=entry.rule.term, text=surface, start=orig_start, end=orig_end, field=field
+                )
                 found.append(_Found(entry, hit, word))
         return found
 

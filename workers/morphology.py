@@ -85,7 +85,12 @@ _KURMANJI_STRIP = ("yen", "yan", "ye", "ya", "en", "an", "e", "a")
 _KURMANJI_AFTER_CONSONANT = ("", "e", "a", "en")  # -ê -a -ên
 _KURMANJI_AFTER_VOWEL = ("", "ye", "ya", "yen")
 _INFLECTED_MOST = 64  # written forms of one multi-word alias; past it only the first word is inflected
-_KEYBOARD = {"\u06af": "\u0643", "\u067e": "\u0628", "\u0686": "\u062c", "\u0698": "\u0632"}  # گ پ چ ژ → ك ب ج ز
+_KEYBOARD = {
+    "\u06af": "\u0643",
+    "\u067e": "\u0628",
+    "\u0686": "\u062c",
+    "\u0698": "\u0632",
+}  # گ پ چ ژ → ك ب ج ز
 _KEYBOARD_MOST = 3  # Kurdish letters per key whose every combination is generated (2**3 forms)
 _SPLIT_FROM = 6  # letters in a one-word alias that may be written split in two
 _SPLIT_SIDE = 3  # letters at least on each side of the split
@@ -152,7 +157,9 @@ def _inflected(key: str, sorani: bool, kurmanji: bool) -> set[str]:
     forms: list[set[str]] = []
     for word in words[:-1]:
         stems = _stems(word, strip, 3) if word.isalpha() else {word}
-        if len(stems) == 1:  # written without an ezafe: a name or a compound (کەی وان), not a phrase that inflects
+        if (
+            len(stems) == 1
+        ):  # written without an ezafe: a name or a compound (کەی وان), not a phrase that inflects
             forms.append({word})
             continue
         forms.append({stem + ending for stem in stems for ending in _inner_endings(stem, sorani)})

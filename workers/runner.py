@@ -28,7 +28,9 @@ def run_worker(config: Config, conn: redis.Redis, archive_url: str, queues: list
     mid-job leaves the job in RQ's started registry; RQ's maintenance retries it from there.
     """
     matcher_for(config)  # compile now: a bad alias stops the worker at start, not at its first story
-    jobcontext.install(jobcontext.JobContext(config=config, redis=conn, archive_url=archive_url, validate=matcher_for))
+    jobcontext.install(
+        jobcontext.JobContext(config=config, redis=conn, archive_url=archive_url, validate=matcher_for)
+    )
     if jobcontext.published_version(conn) is None:
         jobcontext.publish(conn, config)  # the first worker of a system deploys what it loaded
     names = queues or [keys.PROCESS_QUEUE, keys.ALERTS_QUEUE]

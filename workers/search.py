@@ -79,8 +79,10 @@ _SPACED_CODE = re.compile(r"(?<![^\W\d_])([A-Z]{1,4}|[\u0600-\u06ff]{1,4}) (\d{1
 def query_terms(query: str) -> list[str]:
     """The stems a query asks for (every one must occur); a letter–digit code counts as one word."""
     normalized = normalize_text(_SPACED_CODE.sub(r"\1\2", query))
-    joined = CODE.sub(lambda m: m.group(0) if normalized[m.end(1):m.start(2)] == " " else m.group(1) + m.group(2),
-                      normalized)
+    joined = CODE.sub(
+        lambda m: m.group(0) if normalized[m.end(1) : m.start(2)] == " " else m.group(1) + m.group(2),
+        normalized,
+    )
     return [w if any(c.isdigit() for c in w) else stem(w) for w in _WORD.findall(joined)]
 
 
@@ -154,7 +156,9 @@ def search(engine: Engine, query: str, topic: str | None = None, outlet: str | N
                "WHERE stories_fts MATCH :match" + where + order)
     else:
         params["match"] = " & ".join(_pg_term(t) for t in terms)
-        sql = "SELECT s.* FROM stories s WHERE s.search_vector @@ to_tsquery('simple', :match)" + where + order
+        sql = (
+            "SELECT s.* FROM stories s WHERE s.search_vector @@ to_tsquery('simple', :match)" + where + order
+        )
     with engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(text(sql), params).mappings()]
     hits = []

@@ -139,7 +139,9 @@ def _contexts(stories: list[_Story], wanted: set[str]) -> dict[str, Counter[str]
         for i, word in enumerate(words):
             for key, length in ((word, 1), (f"{word} {words[i + 1]}" if i + 1 < len(words) else "", 2)):
                 if key in wanted:
-                    around[key].update(words[max(0, i - _CONTEXT):i] + words[i + length:i + length + _CONTEXT])
+                    around[key].update(
+                        words[max(0, i - _CONTEXT) : i] + words[i + length : i + length + _CONTEXT]
+                    )
     return around
 
 
@@ -197,9 +199,17 @@ def suggest(engine: Engine, keywords: KeywordsFile, since: datetime | None = Non
     return out
 
 
-def _candidates(matcher: Matcher, keywords: KeywordsFile, topic_id: str, common: set[str], common_pairs: set[str],
-                stories: list[_Story], doc_words: dict[str, set[int]], pairs: dict[str, set[int]],
-                min_stories: int) -> list[Suggestion]:
+def _candidates(
+    matcher: Matcher,
+    keywords: KeywordsFile,
+    topic_id: str,
+    common: set[str],
+    common_pairs: set[str],
+    stories: list[_Story],
+    doc_words: dict[str, set[int]],
+    pairs: dict[str, set[int]],
+    min_stories: int,
+) -> list[Suggestion]:
     topic = keywords.topics[topic_id]
     aliases = [alias_term(a).rstrip("*") for a in topic.any]
     keys = {a: normalize_text(a) for a in aliases}
@@ -221,7 +231,9 @@ def _candidates(matcher: Matcher, keywords: KeywordsFile, topic_id: str, common:
             if distance <= limit:
                 near.append((distance, aliases.index(alias), alias))
         if near:
-            found.setdefault(word, ("near", min(near)[2]))  # the closest alias, the first in the file on a tie
+            found.setdefault(
+                word, ("near", min(near)[2])
+            )  # the closest alias, the first in the file on a tie
     for pair in common_pairs:
         joined = pair.replace(" ", "")
         if not joined.isalpha():
@@ -259,13 +271,26 @@ def _candidates(matcher: Matcher, keywords: KeywordsFile, topic_id: str, common:
         similarity = _cosine(around.get(candidate, Counter()), topic_context)
         if kind in ("near", "short") and not initials and similarity < MIN_CONTEXT:
             continue  # one or two letters from an alias, but never in its company: another word
-        written, examples = _surface([stories[i] for i in sorted(docs)], candidate.upper() if initials else candidate,
-                                     case_sensitive=initials)
+        written, examples = _surface(
+            [stories[i] for i in sorted(docs)],
+            candidate.upper() if initials else candidate,
+            case_sensitive=initials,
+        )
         if _already(matcher, written):  # as written: an alias in capitals (DEAŞ) matches only capitals
             continue
-        suggestions.append(Suggestion(topic=topic_id, candidate=written, normalized=candidate, kind=kind, like=alias,
-                                      stories=len(docs), new=sum(topic_id not in stories[i].topics for i in docs),
-                                      context=similarity, examples=examples))
+        suggestions.append(
+            Suggestion(
+                topic=topic_id,
+                candidate=written,
+                normalized=candidate,
+                kind=kind,
+                like=alias,
+                stories=len(docs),
+                new=sum(topic_id not in stories[i].topics for i in docs),
+                context=similarity,
+                examples=examples,
+            )
+        )
     return suggestions
 
 
@@ -282,7 +307,9 @@ def _glossed(matcher: Matcher, topic_id: str, stories: list[_Story], min_stories
         if topic_id not in story.topics:
             continue
         for field_name, value in (("title", story.title), ("text", story.text)):
-            result = matcher.match(story.title if field_name == "title" else "", value if field_name == "text" else "")
+            result = matcher.match(
+                story.title if field_name == "title" else "", value if field_name == "text" else ""
+            )
             for match in result.matches:
                 if match.topic != topic_id:
                     continue

@@ -65,7 +65,9 @@ class Poll:
     skipped: list[str] = field(default_factory=list)  # items the index listed that could not be used, why
     requests: int = 0
     visited: set[str] = field(default_factory=set)  # index documents requested (a sitemap may list itself)
-    first: bool | None = None  # the source's first poll (nothing seen from it yet); decided at its first index
+    first: bool | None = (
+        None  # the source's first poll (nothing seen from it yet); decided at its first index
+    )
 
     def fail(self, failure: health.Failure, status: str = "error") -> None:
         """Mark the poll failed (the first failure wins)."""
@@ -115,9 +117,18 @@ class PollingSpider(scrapy.Spider):
                 now = time.monotonic()
                 if lost_since is None:
                     lost_since = now
-                    log.warning("%s spider: Redis unreachable (%s); retrying for %d s", self.kind, exc, REDIS_LOSS_LIMIT)
+                    log.warning(
+                        "%s spider: Redis unreachable (%s); retrying for %d s",
+                        self.kind,
+                        exc,
+                        REDIS_LOSS_LIMIT,
+                    )
                 if now - lost_since > REDIS_LOSS_LIMIT:
-                    log.error("%s spider: Redis unreachable for %d s: the crawler exits", self.kind, REDIS_LOSS_LIMIT)
+                    log.error(
+                        "%s spider: Redis unreachable for %d s: the crawler exits",
+                        self.kind,
+                        REDIS_LOSS_LIMIT,
+                    )
                     self.stopping = True
                     if self.on_fatal is not None:
                         self.on_fatal(f"Redis unreachable: {exc}")
@@ -194,9 +205,14 @@ class PollingSpider(scrapy.Spider):
         if over is None:
             return True
         if poll.failure is None or poll.failure.kind != "over-budget":
-            poll.fail(health.Failure("over-budget", f"poll stopped after {over} (budget: "
-                                                    f"{crawl.poll_max_requests} requests, {crawl.poll_max_bytes} "
-                                                    f"bytes, {crawl.poll_max_seconds:.0f} s)"))
+            poll.fail(
+                health.Failure(
+                    "over-budget",
+                    f"poll stopped after {over} (budget: "
+                    f"{crawl.poll_max_requests} requests, {crawl.poll_max_bytes} "
+                    f"bytes, {crawl.poll_max_seconds:.0f} s)",
+                )
+            )
             poll.status = "error"
         return False
 
@@ -236,7 +252,9 @@ class PollingSpider(scrapy.Spider):
         try:
             parsed = self.parse_entries(poll, response)
         except Exception as exc:
-            log.warning("%s parser failed source=%s url=%s", self.kind, poll.source.id, response.url, exc_info=True)
+            log.warning(
+                "%s parser failed source=%s url=%s", self.kind, poll.source.id, response.url, exc_info=True
+            )
             poll.fail(health.Failure("unusable", f"{self.kind} could not be parsed: {type(exc).__name__}: "
                                                  f"{str(exc)[:200]}"))
             return
@@ -263,8 +281,9 @@ class PollingSpider(scrapy.Spider):
                 poll.skipped.append(f"{url[:120]}: already read in this poll (an index listing itself)")
                 continue
             if depth > self.config.pipeline.crawler.sitemap_max_depth:
-                poll.skipped.append(f"{url[:120]}: deeper than {self.config.pipeline.crawler.sitemap_max_depth} "
-                                    f"index levels")
+                poll.skipped.append(
+                    f"{url[:120]}: deeper than {self.config.pipeline.crawler.sitemap_max_depth} index levels"
+                )
                 continue
             if not self._within_budget(poll):
                 break
@@ -290,8 +309,13 @@ class PollingSpider(scrapy.Spider):
                 break
             if entry.text:
                 poll.new += 1
-                yield self._item(poll, entry, self._story(poll, entry, entry.link, entry.title, entry.text, None,
-                                                          entry.published, None))
+                yield self._item(
+                    poll,
+                    entry,
+                    self._story(
+                        poll, entry, entry.link, entry.title, entry.text, None, entry.published, None
+                    ),
+                )
             else:
                 try:
                     yield self._request(poll, entry.link, self.parse_article, self.article_failed,
@@ -337,7 +361,9 @@ class PollingSpider(scrapy.Spider):
             id=story_id_for(canonical),
             source_id=poll.source.id,
             outlet=poll.source.outlet,
-            language=detect_language(f"{title}\n{text}", declared or poll.source.language, poll.source.language),
+            language=detect_language(
+                f"{title}\n{text}", declared or poll.source.language, poll.source.language
+            ),
             url=url,
             canonical_url=canonical,
             title=title,
@@ -367,8 +393,13 @@ class PollingSpider(scrapy.Spider):
         else:
             gave_up = polls.record_entry_failure(self.redis, poll.source.id, entry.key)
             poll.entry_errors.append(named.message)
-            log.warning("article failed source=%s url=%s reason=%s%s", poll.source.id, entry.link, named.message,
-                        " (given up)" if gave_up else " (will retry next poll)")
+            log.warning(
+                "article failed source=%s url=%s reason=%s%s",
+                poll.source.id,
+                entry.link,
+                named.message,
+                " (given up)" if gave_up else " (will retry next poll)",
+            )
             self.crawler.stats.inc_value("newsmon/articles/failed")
         self._done(poll)
 
@@ -392,7 +423,9 @@ class PollingSpider(scrapy.Spider):
         elif poll.status == "ok" and poll.newest is not None:
             age = (datetime.now(UTC) - poll.newest).total_seconds()
             if age > source.stale_after_seconds:
-                poll.fail(health.Failure("stale", f"newest item is {age / 86400:.1f} days old"), status="stale")
+                poll.fail(
+                    health.Failure("stale", f"newest item is {age / 86400:.1f} days old"), status="stale"
+                )
         seconds = time.monotonic() - poll.started
         if self.dry_run:
             self.report = poll

@@ -16,7 +16,11 @@ class ListingSpider(PollingSpider):
 
     def parse_entries(self, poll: Poll, response: Response) -> Parsed:
         source = poll.source
-        if not response.headers.get("Content-Type", b"text/html").lower().startswith((b"text/html", b"application/xhtml")):
+        if (
+            not response.headers.get("Content-Type", b"text/html")
+            .lower()
+            .startswith((b"text/html", b"application/xhtml"))
+        ):
             return Parsed(problem="not an HTML page")
         return parse_listing(decode_html(response), response.url, source.link_selector, source.link_xpath,
                              source.link_pattern, source.max_items, source.link_exclude)

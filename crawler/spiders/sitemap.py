@@ -22,4 +22,6 @@ class SitemapSpider(PollingSpider):
                 body = gzip.decompress(body)
             except OSError as exc:
                 return Parsed(problem=f"bad gzip sitemap: {exc}")
-        return parse_sitemap(body, response.url, poll.source.max_age_days, poll.source.max_items, poll.timezone)
+        return parse_sitemap(
+            body, response.url, poll.source.max_age_days, poll.source.max_items, poll.timezone
+        )

@@ -15,4 +15,6 @@ class TelegramSpider(PollingSpider):
     name = kind = "telegram"
 
     def parse_entries(self, poll: Poll, response: Response) -> Parsed:
-        return parse_telegram(decode_html(response), response.url, poll.source.max_age_days, poll.source.max_items)
+        return parse_telegram(
+            decode_html(response), response.url, poll.source.max_age_days, poll.source.max_items
+        )

@@ -62,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("scheduler", help="run the scheduler: request polls of each source on its interval")
     commands.add_parser("crawler", help="run the crawler: fetch feeds and articles on poll requests")
     worker = commands.add_parser("worker", help="run an RQ worker on the process and alerts queues")
-    worker.add_argument("--queues", nargs="+", default=None, help="queues to work on (default: process alerts)")
+    worker.add_argument(
+        "--queues", nargs="+", default=None, help="queues to work on (default: process alerts)"
+    )
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
 
     run = commands.add_parser("run", help="run scheduler, crawler and workers on this machine")
@@ -70,9 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run the pipeline on a bundled replay site, print alerts, exit")
     demo.add_argument("--json", action="store_true", help="print each alert as one JSON object per line")
-    demo.add_argument("--serve", action="store_true",
-                      help="keep the replay site and every role running, publishing a story every few seconds, "
-                           "until Ctrl-C")
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep the replay site and every role running, publishing a story every few seconds, "
+        "until Ctrl-C",
+    )
     return parser
 
 

@@ -17,10 +17,14 @@ from newsmon.urls import canonical_url
 
 def add_parser(commands: Any) -> None:
     """Register `alerts preview`, `alerts test` and `alerts failed`."""
-    alerts = commands.add_parser("alerts", help="preview alerts, test a desk's channels, list failed deliveries")
+    alerts = commands.add_parser(
+        "alerts", help="preview alerts, test a desk's channels, list failed deliveries"
+    )
     actions = alerts.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
     preview = actions.add_parser("preview", help="render exactly what each desk would be sent for a story")
-    preview.add_argument("--story", required=True, help="an archived story id, a text file (title first) or a URL")
+    preview.add_argument(
+        "--story", required=True, help="an archived story id, a text file (title first) or a URL"
+    )
     preview.add_argument("--desk", default=None, help="only this desk")
     test = actions.add_parser("test", help="send a test message through every channel of a desk")
     test.add_argument("desk", help="desk (or route) id from alerts.yaml")
@@ -77,8 +81,17 @@ def load_story(reference: str, runtime: Runtime, config: Config) -> Story:
         title, _, text = path.read_text(encoding="utf-8").partition("\n")
         url = path.resolve().as_uri()
         modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-        return Story(id=story_id_for(url), source_id="preview", outlet=path.name, language=detect_language(text),
-                     url=url, canonical_url=url, title=title.strip(), text=text.strip(), published=modified)
+        return Story(
+            id=story_id_for(url),
+            source_id="preview",
+            outlet=path.name,
+            language=detect_language(text),
+            url=url,
+            canonical_url=url,
+            title=title.strip(),
+            text=text.strip(),
+            published=modified,
+        )
     from workers.archive import Archive, open_engine
 
     row = Archive(open_engine(runtime.archive_url())).get(reference)
@@ -98,7 +111,10 @@ def _preview(args: argparse.Namespace, config: Config, runtime: Runtime, out: Te
     result = matcher_for(config).match(story.title, story.text, story.language)
     out.write(f"story {story.id} [{story.language}] {story.title}\n"
               f"topics: {', '.join(m.topic for m in result.matches) or 'none'}\n")
-    out.writelines(f"suppressed: {topic} by {', '.join(repr(h.text) for h in hits)}\n" for topic, hits in result.suppressed.items())
+    out.writelines(
+        f"suppressed: {topic} by {', '.join(repr(h.text) for h in hits)}\n"
+        for topic, hits in result.suppressed.items()
+    )
     urgent = {t for t, topic in config.keywords.topics.items() if topic.urgent}
     now = utcnow()
     for desk_id, desk in config.alerts.all_desks().items():

@@ -24,17 +24,25 @@ def add_parser(commands: Any) -> None:
     search.add_argument("query", help="words that must all occur")
     search.add_argument("--topic", default=None, help="only stories tagged with this topic id")
     search.add_argument("--outlet", default=None, help="only stories from this outlet")
-    search.add_argument("--lang", default=None, help="only stories in this language (ar, ckb, kmr, en, tr, fa)")
+    search.add_argument(
+        "--lang", default=None, help="only stories in this language (ar, ckb, kmr, en, tr, fa)"
+    )
     search.add_argument("--since", default=None, help="only stories from the last period: 30m, 12h, 7d")
     search.add_argument("--limit", type=int, default=20, help="most stories shown (default 20)")
-    search.add_argument("--tz", default=DEFAULT_ZONE, help=f"show times in this zone (default {DEFAULT_ZONE})")
+    search.add_argument(
+        "--tz", default=DEFAULT_ZONE, help=f"show times in this zone (default {DEFAULT_ZONE})"
+    )
     search.add_argument("--json", action="store_true", help="one JSON object per story")
     backtest = commands.add_parser("backtest", help="run a candidate keywords file over the archive")
     backtest.add_argument("--keywords", default=None, help="the candidate keywords.yaml")
     backtest.add_argument("--breaking", action="store_true",
                           help="list the breaking events the archive would have produced instead")
-    backtest.add_argument("--outlets", type=int, default=3, help="with --breaking: outlets that make a story breaking")
-    backtest.add_argument("--minutes", type=int, default=30, help="with --breaking: ... within this many minutes")
+    backtest.add_argument(
+        "--outlets", type=int, default=3, help="with --breaking: outlets that make a story breaking"
+    )
+    backtest.add_argument(
+        "--minutes", type=int, default=30, help="with --breaking: ... within this many minutes"
+    )
     backtest.add_argument("--since", default="30d", help="archive period to replay (default 30d)")
     backtest.add_argument("--samples", type=int, default=5, help="sample stories per change (default 5)")
     backtest.add_argument("--json", action="store_true", help="the report as JSON")
@@ -89,7 +97,12 @@ def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO 
     now = datetime.now(UTC)
     for desk_id, found in report["desks"].items():  # when a story still held will go out
         routing, desk = found["routing"], config.alerts.all_desks().get(desk_id)
-        if routing and routing["decision"].startswith("held") and not routing.get("digest") and desk is not None:
+        if (
+            routing
+            and routing["decision"].startswith("held")
+            and not routing.get("digest")
+            and desk is not None
+        ):
             found["next_digest"] = next_digest(desk, now)
     print_explanation(report, out)
     return 0
@@ -111,12 +124,16 @@ def _backtest_breaking(args: argparse.Namespace, config: Config, engine: Any, ou
         when = event.at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
         if event.kind == "cluster":
             first = event.outlets[0]
-            carried = ", ".join(f"{s.outlet} {s.at.astimezone(zone).strftime('%H:%M')}" for s in event.outlets)
+            carried = ", ".join(
+                f"{s.outlet} {s.at.astimezone(zone).strftime('%H:%M')}" for s in event.outlets
+            )
             out.write(f"{when}  BREAKING {first.title} ({first.story_id}): {len(event.outlets)} outlets in "
                       f"{round(event.minutes or 0)} min: {carried}\n")
         else:
-            out.write(f"{when}  SURGE {event.topic_name or event.topic}: {event.count} new stories in the hour, "
-                      f"usually {event.usual:.1f}\n")
+            out.write(
+                f"{when}  SURGE {event.topic_name or event.topic}: {event.count} new stories in the hour, "
+                f"usually {event.usual:.1f}\n"
+            )
     out.write(f"{len(events)} breaking event{'' if len(events) == 1 else 's'} with --outlets {args.outlets} "
               f"--minutes {args.minutes} (nothing was changed or sent)\n")
     return 0
@@ -176,10 +193,17 @@ def _search(args: argparse.Namespace, config: Config, engine: Any, out: TextIO) 
         story = hit.story
         published = _time(story["published"], zone)
         when = published or _time(story["processed"], zone)
-        record = {"id": story["id"], "published": published.isoformat() if published else None,
-                  "outlet": story["outlet"], "language": story["language"], "title": story["title"],
-                  "url": story["url"], "topics": [t["topic"] for t in story["topics"]], "cluster": story["cluster_id"],
-                  "snippet": hit.snippet}
+        record = {
+            "id": story["id"],
+            "published": published.isoformat() if published else None,
+            "outlet": story["outlet"],
+            "language": story["language"],
+            "title": story["title"],
+            "url": story["url"],
+            "topics": [t["topic"] for t in story["topics"]],
+            "cluster": story["cluster_id"],
+            "snippet": hit.snippet,
+        }
         if args.json:
             out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
         else:
@@ -195,17 +219,24 @@ def _search(args: argparse.Namespace, config: Config, engine: Any, out: TextIO) 
 def print_explanation(report: dict[str, Any], out: TextIO) -> None:
     """The explanation as text."""
     story = report["story"]
-    out.write(f"story {story['id']} [{story['language']}] {story['outlet']}: {story['title']}\n{story['url']}\n")
+    out.write(
+        f"story {story['id']} [{story['language']}] {story['outlet']}: {story['title']}\n{story['url']}\n"
+    )
     out.write(f"tagged when processed (config {story['config_version']}): "
               f"{', '.join(report['stored_topics']) or 'no topic'}\n")
     out.write("topics with the current config: " + (", ".join(
         f"{t} ({', '.join(w)})" for t, w in report["topics_now"].items()) or "none") + "\n")
-    out.writelines(f"suppressed: {topic} by the none term(s) {', '.join(words)}\n" for topic, words in report["suppressed"].items())
+    out.writelines(
+        f"suppressed: {topic} by the none term(s) {', '.join(words)}\n"
+        for topic, words in report["suppressed"].items()
+    )
     d = report["dedupe"]
     kind = {"new": "a new story", "url": "a URL seen before (edit or re-poll)", "exact": "an exact copy",
             "near": f"a near copy (similarity {d['similarity']})"}.get(d["kind"], d["kind"])
-    out.write(f"dedupe: {kind}; cluster {d['cluster']} with {d['cluster_members']} member(s), first story "
-              f"{d['cluster_first_story']}" + (f"; copy of {d['duplicate_of']}" if d["duplicate_of"] else "") + "\n")
+    out.write(
+        f"dedupe: {kind}; cluster {d['cluster']} with {d['cluster_members']} member(s), first story "
+        f"{d['cluster_first_story']}" + (f"; copy of {d['duplicate_of']}" if d["duplicate_of"] else "") + "\n"
+    )
     if report.get("redis"):
         out.write(f"alert records and routing: {report['redis']}\n")
     for desk_id, desk in report["desks"].items():
@@ -214,11 +245,18 @@ def print_explanation(report: dict[str, Any], out: TextIO) -> None:
             out.write("  no topic of the story\n")
         out.writelines(f"  {topic}: {why}\n" for topic, why in desk["topics"].items())
         if desk["routing"]:
-            out.write(f"  routing: {routing_line(desk['routing'], desk['timezone'], desk.get('next_digest'))}\n")
+            out.write(
+                f"  routing: {routing_line(desk['routing'], desk['timezone'], desk.get('next_digest'))}\n"
+            )
         if desk.get("breaking"):
-            out.write(f"  breaking alert with this story: {routing_line(desk['breaking'], desk['timezone'])}\n")
+            out.write(
+                f"  breaking alert with this story: {routing_line(desk['breaking'], desk['timezone'])}\n"
+            )
         elif desk.get("cluster_broke"):
-            out.write("  its cluster broke (spread across outlets): the breaking alert named the cluster's first story\n")
+            out.write(
+                "  its cluster broke (spread across outlets): the breaking alert named the cluster's "
+                "first story\n"
+            )
 
 
 def _local(moment: str | datetime, zone: str, seconds: bool = False) -> str:
@@ -240,8 +278,10 @@ def routing_line(routing: dict[str, Any], zone: str, next_digest: datetime | Non
     if routing.get("digest"):
         count = routing.get("digest_stories")
         size = f" ({count} stor{'y' if count == 1 else 'ies'})" if count else ""
-        return (line + f"went out in the digest of {_local(routing['digest'], zone)}{size}, handed to the desk's "
-                f"channels at {_local(routing['digest_sent'], zone, seconds=True)}")
+        return (
+            line + f"went out in the digest of {_local(routing['digest'], zone)}{size}, handed to the desk's "
+            f"channels at {_local(routing['digest_sent'], zone, seconds=True)}"
+        )
     if next_digest is not None:
         return line + f"still waiting for the digest of {_local(next_digest, zone)}"
     return line + "still waiting"
@@ -249,15 +289,22 @@ def routing_line(routing: dict[str, Any], zone: str, next_digest: datetime | Non
 
 def print_report(report: dict[str, Any], out: TextIO) -> None:
     """The backtest as text for an operator."""
-    out.write(f"backtest over {report['stories']} archived stories ({report['stories_per_second']} stories/s); "
-              "nothing was changed or sent\n")
+    out.write(
+        f"backtest over {report['stories']} archived stories ({report['stories_per_second']} stories/s); "
+        "nothing was changed or sent\n"
+    )
     out.write(f"\n{'topic':<20} {'newly match':>12} {'stop matching':>14} {'unchanged':>10}\n")
-    out.writelines(f"{topic:<20} {t['new']:>12} {t['gone']:>14} {t['kept']:>10}\n" for topic, t in report["topics"].items())
+    out.writelines(
+        f"{topic:<20} {t['new']:>12} {t['gone']:>14} {t['kept']:>10}\n"
+        for topic, t in report["topics"].items()
+    )
     for topic, t in report["topics"].items():
         for change, label in (("new", "would newly match"), ("gone", "would stop matching")):
             if not t["samples"].get(change):
                 continue
-            by = ", ".join(f"{k.split(':', 1)[1]} {v.get(change, 0)}" for k, v in t["by"].items() if v.get(change))
+            by = ", ".join(
+                f"{k.split(':', 1)[1]} {v.get(change, 0)}" for k, v in t["by"].items() if v.get(change)
+            )
             out.write(f"\n{topic}: {label} ({by})\n")
             for sample in t["samples"][change]:
                 matched = f"  [{', '.join(sample['matched'])}]" if sample["matched"] else ""

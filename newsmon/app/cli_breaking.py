@@ -15,12 +15,17 @@ from newsmon.settings import default_config_dir, load_config
 def add_parser(commands: Any) -> None:
     """Register `breaking` on the CLI's subcommands."""
     breaking = commands.add_parser(
-        "breaking", help="breaking events (a story spreading across outlets, a topic surging) over JSON lines")
+        "breaking", help="breaking events (a story spreading across outlets, a topic surging) over JSON lines"
+    )
     breaking.add_argument("--jsonl", action="store_true", required=True,
                           help='read {"id", "url", "title", "text", "outlet", "published", "language", '
                                '"topics"} lines on stdin, in arrival order')
-    breaking.add_argument("--outlets", type=int, default=3, help="distinct outlets that make a story breaking (3)")
-    breaking.add_argument("--minutes", type=int, default=30, help="... within this many minutes of its first (30)")
+    breaking.add_argument(
+        "--outlets", type=int, default=3, help="distinct outlets that make a story breaking (3)"
+    )
+    breaking.add_argument(
+        "--minutes", type=int, default=30, help="... within this many minutes of its first (30)"
+    )
 
 
 def run(args: argparse.Namespace, config_dir: Path | None, out: TextIO = sys.stdout) -> int:

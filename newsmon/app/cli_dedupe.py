@@ -39,7 +39,9 @@ def run(args: argparse.Namespace, config_dir: Path | None, out: TextIO = sys.std
         names: dict[str, Any] = {}
         for name, record, story_id in jsonl_stories(sys.stdin):
             names.setdefault(story_id, name)
-            verdict = index.check_and_add(story_id, record.get("text", ""), now=published_at(record).timestamp())
+            verdict = index.check_and_add(
+                story_id, record.get("text", ""), now=published_at(record).timestamp()
+            )
             original = story_id if verdict.kind == "url" else verdict.duplicate_of
             result = {
                 "id": name,

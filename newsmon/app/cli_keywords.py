@@ -30,7 +30,9 @@ def add_parser(commands: Any) -> None:
     source.add_argument("--url", help="a page to fetch and extract as the crawler does")
     source.add_argument("--jsonl", action="store_true",
                         help='read {"id", "text", "lang"} lines on stdin, write one result line each')
-    test.add_argument("--lang", default=None, help="language of the text (ar, ckb, kmr, en) for topic filters")
+    test.add_argument(
+        "--lang", default=None, help="language of the text (ar, ckb, kmr, en) for topic filters"
+    )
     test.add_argument("--json", action="store_true", help="print the result as JSON")
     suggest = actions.add_parser("suggest", help="mine the archive for spellings the config misses")
     suggest.add_argument("--topic", default=None, help="only this topic")
@@ -192,8 +194,13 @@ def _print_result(result: Any, title: str, text: str, out: TextIO) -> None:
             source = title if field == "title" else text
             before = source[max(0, start - 40):start].replace("\n", " ")
             after = source[end:end + 40].replace("\n", " ")
-            out.write(f"  {field} {start}-{end} [{', '.join(aliases)}]: …{before}[[{source[start:end]}]]{after}…\n")
-    out.writelines(f"{topic}: suppressed by {', '.join(repr(h.text) for h in hits)}\n" for topic, hits in result.suppressed.items())
+            out.write(
+                f"  {field} {start}-{end} [{', '.join(aliases)}]: …{before}[[{source[start:end]}]]{after}…\n"
+            )
+    out.writelines(
+        f"{topic}: suppressed by {', '.join(repr(h.text) for h in hits)}\n"
+        for topic, hits in result.suppressed.items()
+    )
 
 
 def _suggest(args: argparse.Namespace, config_dir: Path, out: TextIO) -> int:

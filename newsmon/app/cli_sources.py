@@ -20,7 +20,9 @@ def add_parser(commands: Any) -> None:
     actions = sources.add_subparsers(dest="sources_command", required=True, metavar="ACTION")
     listing = actions.add_parser("list", help="table of sources: outlet, language, kind, enabled, last poll")
     listing.add_argument("--json", action="store_true", help="one JSON object per source")
-    test = actions.add_parser("test", help="poll one source once and print what it would enqueue (stores nothing)")
+    test = actions.add_parser(
+        "test", help="poll one source once and print what it would enqueue (stores nothing)"
+    )
     test.add_argument("source_id", help="id of the source in sources.yaml")
     test.add_argument("--url", default=None, help="try this URL instead of the configured one")
     test.add_argument("--json", action="store_true", help="print the outcome and stories as JSON")
@@ -80,7 +82,11 @@ def _list(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextI
     if found is None:
         from newsmon.errors import NothingRunning
 
-        nothing = str(NothingRunning(runtime.data_dir)) if not runtime.redis_url else "Redis at REDIS_URL does not answer"
+        nothing = (
+            str(NothingRunning(runtime.data_dir))
+            if not runtime.redis_url
+            else "Redis at REDIS_URL does not answer"
+        )
     if args.json:
         out.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     else:

@@ -15,7 +15,9 @@ from newsmon.settings import Runtime
 
 def add_parser(commands: Any) -> None:
     """Register `status` and `failed`."""
-    status = commands.add_parser("status", help="queues, workers, scheduler, sources, deliveries; exit 1 if unhealthy")
+    status = commands.add_parser(
+        "status", help="queues, workers, scheduler, sources, deliveries; exit 1 if unhealthy"
+    )
     status.add_argument("--json", action="store_true", help="stable JSON for scripts")
     failed = commands.add_parser("failed", help="jobs that failed after their last retry")
     failed.add_argument("action", choices=["list", "requeue", "purge"], help="list, requeue or delete them")
@@ -40,20 +42,34 @@ def print_status(status: dict[str, Any], out: TextIO) -> None:
     if status.get("starting_seconds_left"):
         out.write(f" (starting: workers and scheduler have {status['starting_seconds_left']} s to report in)")
     out.write("\n\nqueues\n")
-    out.write(f"  {'queue':<8} {'depth':>6} {'oldest':>7} {'in/min':>7} {'out/min':>8} {'running':>8} {'failed':>7}\n")
-    out.writelines(f"  {name:<8} {q['depth']:>6} {duration(q['oldest_age_seconds']):>7} {q['in_per_minute']:>7} "
-                  f"{q['out_per_minute']:>8} {q['started']:>8} {q['failed']:>7}\n" for name, q in status["queues"].items())
+    out.write(
+        f"  {'queue':<8} {'depth':>6} {'oldest':>7} {'in/min':>7} {'out/min':>8} {'running':>8} "
+        f"{'failed':>7}\n"
+    )
+    out.writelines(
+        f"  {name:<8} {q['depth']:>6} {duration(q['oldest_age_seconds']):>7} {q['in_per_minute']:>7} "
+        f"{q['out_per_minute']:>8} {q['started']:>8} {q['failed']:>7}\n"
+        for name, q in status["queues"].items()
+    )
     out.write("\nworkers\n")
     if not status["workers"]:
         out.write("  no worker alive\n")
-    out.writelines(f"  {w['host']}:{w['pid']} {','.join(w['queues'])} {w['state']} "
-                  f"job={w['current_job'] or '-'} heartbeat {duration(w['last_heartbeat_age_seconds'])} ago\n" for w in status["workers"])
+    out.writelines(
+        f"  {w['host']}:{w['pid']} {','.join(w['queues'])} {w['state']} "
+        f"job={w['current_job'] or '-'} heartbeat {duration(w['last_heartbeat_age_seconds'])} ago\n"
+        for w in status["workers"]
+    )
     scheduler = status["scheduler"]
-    out.write(f"\nscheduler: {'alive' if scheduler['alive'] else 'NOT RUNNING'}"
-              f"{', leader ' + scheduler['leader'] if scheduler['leader'] else ''}"
-              f"{', heartbeat ' + duration(scheduler['heartbeat_age_seconds']) + ' ago' if scheduler['alive'] else ''}\n")
-    out.write(f"\nsources\n  {'id':<22} {'status':<10} {'last poll':>9} {'success':>8} {'new':>8} {'fails':>5} "
-              f"{'backoff':>7} failure\n")
+    age = scheduler["heartbeat_age_seconds"]
+    heartbeat = f", heartbeat {duration(age)} ago" if scheduler["alive"] else ""
+    out.write(
+        f"\nscheduler: {'alive' if scheduler['alive'] else 'NOT RUNNING'}"
+        f"{', leader ' + scheduler['leader'] if scheduler['leader'] else ''}{heartbeat}\n"
+    )
+    out.write(
+        f"\nsources\n  {'id':<22} {'status':<10} {'last poll':>9} {'success':>8} {'new':>8} {'fails':>5} "
+        f"{'backoff':>7} failure\n"
+    )
     for s in status["sources"]:
         if not s["enabled"]:
             continue
@@ -61,17 +77,25 @@ def print_status(status: dict[str, Any], out: TextIO) -> None:
         def age(value: float | None) -> str:
             return duration(now - value) if value else "-"
 
-        out.write(f"  {s['id']:<22} {s['status'] or 'never':<10} {age(s['last_poll']):>9} {age(s['last_success']):>8} "
-                  f"{age(s['last_new_story']):>8} {s['consecutive_failures']:>5} "
-                  f"{duration(s['backoff_remaining_seconds']) if s['backoff_remaining_seconds'] else '-':>7} "
-                  f"{s['failure'] or ''}\n")
+        out.write(
+            f"  {s['id']:<22} {s['status'] or 'never':<10} {age(s['last_poll']):>9} "
+            f"{age(s['last_success']):>8} "
+            f"{age(s['last_new_story']):>8} {s['consecutive_failures']:>5} "
+            f"{duration(s['backoff_remaining_seconds']) if s['backoff_remaining_seconds'] else '-':>7} "
+            f"{s['failure'] or ''}\n"
+        )
     out.write("\ndeliveries (last 24 h)\n")
-    out.writelines(f"  {channel:<20} sent {d['sent_24h']:>5}  retried {d['retried_24h']:>5}  failed {d['failed']:>4}\n" for channel, d in status["deliveries"].items())
+    out.writelines(
+        f"  {channel:<20} sent {d['sent_24h']:>5}  retried {d['retried_24h']:>5}  failed {d['failed']:>4}\n"
+        for channel, d in status["deliveries"].items()
+    )
     if status.get("roles"):
         out.write("\nroles (newsmon run)\n")
-        out.writelines(f"  {r['name']:<28} pid {r['pid']}  restarts {r['restarts']}  exits in 10 min {r['exits_10m']}"
-                       f"{'  last code ' + str(r['last_exit_code']) if r['last_exit_code'] is not None else ''}\n"
-                       for r in status["roles"])
+        out.writelines(
+            f"  {r['name']:<28} pid {r['pid']}  restarts {r['restarts']}  exits in 10 min {r['exits_10m']}"
+            f"{'  last code ' + str(r['last_exit_code']) if r['last_exit_code'] is not None else ''}\n"
+            for r in status["roles"]
+        )
     out.write("\nproblems\n" if status["problems"] else "\nno problems\n")
     out.writelines(f"  [{problem['level']}] {problem['kind']}: {problem['message']}\n"
                    for problem in status["problems"])

@@ -69,7 +69,11 @@ def write_demo_config(directory: Path, base_url: str, site: ReplaySite, keywords
         "first_poll_max_age_hours": 0,
     }
     shipped = keywords_from / "sources.yaml"  # the outlets' catalogue, so alerts show who runs each outlet
-    outlets = (yaml.safe_load(shipped.read_text(encoding="utf-8")) or {}).get("outlets", {}) if shipped.is_file() else {}
+    outlets = (
+        (yaml.safe_load(shipped.read_text(encoding="utf-8")) or {}).get("outlets", {})
+        if shipped.is_file()
+        else {}
+    )
     (directory / "sources.yaml").write_text(yaml.safe_dump({"outlets": outlets, "sources": sources},
                                                            allow_unicode=True))
     (directory / "alerts.yaml").write_text(yaml.safe_dump(alerts, allow_unicode=True))
@@ -92,8 +96,10 @@ def prepare_data_dir(data_dir: Path) -> None:
     """Clear an earlier demo's data; refuse a data directory that a real newsmon has used."""
     if data_dir.exists() and any(data_dir.iterdir()):
         if not (data_dir / MARKER).exists():
-            raise NewsmonError(f"the data directory {display_path(data_dir)} holds a real newsmon's data; run the "
-                               f"demo elsewhere, for example NEWSMON_DATA_DIR=./demo-var newsmon demo")
+            raise NewsmonError(
+                f"the data directory {display_path(data_dir)} holds a real newsmon's data; run the "
+                f"demo elsewhere, for example NEWSMON_DATA_DIR=./demo-var newsmon demo"
+            )
         for path in data_dir.iterdir():
             if path.is_dir():
                 shutil.rmtree(path)
@@ -110,7 +116,9 @@ def run_demo(keywords_dir: Path, as_json: bool, log_level: str = "WARNING", serv
     started = time.monotonic()
     data_dir = runtime.data_dir
     if runtime.redis_url or runtime.database_url:
-        raise NewsmonError("the demo runs on the embedded Redis and archive: unset REDIS_URL and DATABASE_URL")
+        raise NewsmonError(
+            "the demo runs on the embedded Redis and archive: unset REDIS_URL and DATABASE_URL"
+        )
     prepare_data_dir(data_dir)
     work = data_dir / "demo"
     outbox = work / "outbox.jsonl"
@@ -153,7 +161,11 @@ def run_demo(keywords_dir: Path, as_json: bool, log_level: str = "WARNING", serv
     finally:
         site.stop()
         server.stop(save=True)
-    alerts = [json.loads(line) for line in outbox.read_text(encoding="utf-8").splitlines()] if outbox.exists() else []
+    alerts = (
+        [json.loads(line) for line in outbox.read_text(encoding="utf-8").splitlines()]
+        if outbox.exists()
+        else []
+    )
     elapsed = time.monotonic() - started
     if as_json:
         for alert in alerts:
@@ -191,9 +203,17 @@ def _serve(site: ReplaySite, supervisor: Supervisor, config_dir: Path, data_dir:
                 item = pool[published % len(pool)]
                 feed = site.feeds[item["feed"]]
                 published += 1
-                site.publish(feed.path, Article(
-                    path=f"/live/{feed.language}/{published}", title=item["title"], paragraphs=item["paragraphs"],
-                    language=feed.language, outlet=feed.outlet, published=datetime.now(UTC)))
+                site.publish(
+                    feed.path,
+                    Article(
+                        path=f"/live/{feed.language}/{published}",
+                        title=item["title"],
+                        paragraphs=item["paragraphs"],
+                        language=feed.language,
+                        outlet=feed.outlet,
+                        published=datetime.now(UTC),
+                    ),
+                )
                 log.info("published story %d to %s", published, feed.path)
                 next_story = time.monotonic() + SERVE_EVERY
             stop.wait(0.5)

@@ -147,7 +147,9 @@ class ReplaySite:
         direction = "rtl" if article.language in RIGHT_TO_LEFT else "ltr"
         url = html.escape(base + quote(article.path))
         body = "\n".join(f"<p>{html.escape(p)}</p>" for p in article.paragraphs)
-        nav = "".join(f'<li><a href="/section/{i}">{html.escape(article.outlet)} {i}</a></li>' for i in range(1, 9))
+        nav = "".join(
+            f'<li><a href="/section/{i}">{html.escape(article.outlet)} {i}</a></li>' for i in range(1, 9)
+        )
         related = "".join(f'<li><a href="/related/{i}">Related story {i}</a></li>' for i in range(1, 6))
         author = f'<meta name="author" content="{html.escape(article.author)}">' if article.author else ""
         return f"""<!DOCTYPE html>
@@ -244,7 +246,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(200, body, content_type, {"ETag": etag})
 
-    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))

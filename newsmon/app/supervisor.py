@@ -91,7 +91,11 @@ class Supervisor:
         now = time.monotonic()
         for child in self.children:
             if self.stopping or child.process is None or child.process.poll() is None:
-                if child.process is not None and child.process.poll() is None and now - child.started > STABLE_AFTER:
+                if (
+                    child.process is not None
+                    and child.process.poll() is None
+                    and now - child.started > STABLE_AFTER
+                ):
                     child.delay = RESTART_DELAY
                 continue
             if child.died_at is None:
@@ -100,7 +104,9 @@ class Supervisor:
                 code = child.process.returncode
                 child.exits.append([round(time.time(), 3), code])
                 how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-                log.error("%s (pid %d) %s; restarting in %.0f s", child.name, child.process.pid, how, child.delay)
+                log.error(
+                    "%s (pid %d) %s; restarting in %.0f s", child.name, child.process.pid, how, child.delay
+                )
                 self._record(child)
             if now - child.died_at < child.delay:
                 continue

@@ -60,7 +60,9 @@ class _Collector:
         depth = GaugeMetricFamily("newsmon_queue_depth", "Jobs waiting in a queue", labels=["queue"])
         oldest = GaugeMetricFamily("newsmon_queue_oldest_job_age_seconds", "Age of the oldest waiting job",
                                    labels=["queue"])
-        failed = GaugeMetricFamily("newsmon_queue_failed_jobs", "Jobs in the failed registry", labels=["queue"])
+        failed = GaugeMetricFamily(
+            "newsmon_queue_failed_jobs", "Jobs in the failed registry", labels=["queue"]
+        )
         for name, q in status["queues"].items():
             depth.add_metric([name], q["depth"])
             oldest.add_metric([name], q["oldest_age_seconds"] or 0)
@@ -71,48 +73,72 @@ class _Collector:
         healthy.add_metric([], 1 if status["healthy"] else 0)
         level = GaugeMetricFamily("newsmon_health_level", "0 healthy, 1 degraded, 2 unhealthy")
         level.add_metric([], LEVELS.index(status["level"]))
-        problems = GaugeMetricFamily("newsmon_problems", "Open problems by kind and level", labels=["kind", "level"])
+        problems = GaugeMetricFamily(
+            "newsmon_problems", "Open problems by kind and level", labels=["kind", "level"]
+        )
         counted: dict[tuple[str, str], int] = {}
         for p in status["problems"]:
             counted[(p["kind"], p["level"])] = counted.get((p["kind"], p["level"]), 0) + 1
         for (kind, lvl), n in sorted(counted.items()):
             problems.add_metric([kind, lvl], n)
         outcomes = ("ok", "unchanged", "empty", "stale", "error")
-        names = [f"polls:{o}" for o in outcomes] + ["stories:processed", "breaking:cluster", "breaking:surge"] + [
-            f"topic:{t}" for t in config.keywords.topics]
+        names = (
+            [f"polls:{o}" for o in outcomes]
+            + ["stories:processed", "breaking:cluster", "breaking:surge"]
+            + [f"topic:{t}" for t in config.keywords.topics]
+        )
         day = stats.totals(self.conn, names, 24 * 60)
-        polls = GaugeMetricFamily("newsmon_polls_24h", "Polls by outcome, last 24 h (rolling)", labels=["status"])
+        polls = GaugeMetricFamily(
+            "newsmon_polls_24h", "Polls by outcome, last 24 h (rolling)", labels=["status"]
+        )
         for outcome in outcomes:
             polls.add_metric([outcome], day[f"polls:{outcome}"])
         stories = GaugeMetricFamily("newsmon_stories_processed_24h", "Stories processed, last 24 h (rolling)")
         stories.add_metric([], day["stories:processed"])
         sent = GaugeMetricFamily("newsmon_alerts_sent_24h", "Alerts sent per channel, last 24 h (rolling)",
                                  labels=["channel"])
-        retried = GaugeMetricFamily("newsmon_alerts_retried_24h",
-                                    "Failed delivery attempts per channel, last 24 h (rolling)", labels=["channel"])
-        dead = GaugeMetricFamily("newsmon_alerts_failed", "Deliveries failed after their last retry", labels=["channel"])
+        retried = GaugeMetricFamily(
+            "newsmon_alerts_retried_24h",
+            "Failed delivery attempts per channel, last 24 h (rolling)",
+            labels=["channel"],
+        )
+        dead = GaugeMetricFamily(
+            "newsmon_alerts_failed", "Deliveries failed after their last retry", labels=["channel"]
+        )
         for channel, d in status["deliveries"].items():
             sent.add_metric([channel], d["sent_24h"])
             retried.add_metric([channel], d["retried_24h"])
             dead.add_metric([channel], d["failed"])
-        matches = GaugeMetricFamily("newsmon_topic_matches_24h", "Stories matching each topic, last 24 h (rolling)",
-                                    labels=["topic"])
+        matches = GaugeMetricFamily(
+            "newsmon_topic_matches_24h", "Stories matching each topic, last 24 h (rolling)", labels=["topic"]
+        )
         for topic in config.keywords.topics:
             matches.add_metric([topic], day[f"topic:{topic}"])
-        breaking_events = GaugeMetricFamily("newsmon_breaking_events_24h", "Breaking events found, last 24 h "
-                                            "(rolling): cluster (spreading across outlets) and surge", labels=["kind"])
+        breaking_events = GaugeMetricFamily(
+            "newsmon_breaking_events_24h",
+            "Breaking events found, last 24 h (rolling): cluster (spreading across outlets) and surge",
+            labels=["kind"],
+        )
         for kind in ("cluster", "surge"):
             breaking_events.add_metric([kind], day[f"breaking:{kind}"])
-        source_polls = CounterMetricFamily("newsmon_source_polls", "Polls of a source by outcome, since it was "
-                                           "first polled", labels=["source", "status"])
+        source_polls = CounterMetricFamily(
+            "newsmon_source_polls",
+            "Polls of a source by outcome, since it was first polled",
+            labels=["source", "status"],
+        )
         last_success = GaugeMetricFamily("newsmon_source_last_success_timestamp_seconds",
                                          "Unix time of the source's last successful poll (0: never)",
                                          labels=["source"])
         last_poll = GaugeMetricFamily("newsmon_source_last_poll_timestamp_seconds",
                                       "Unix time of the source's last poll (0: never)", labels=["source"])
-        fails = GaugeMetricFamily("newsmon_source_consecutive_failures", "Failed polls in a row", labels=["source"])
-        failing = GaugeMetricFamily("newsmon_source_failing", "1 while the source counts as failing, by failure",
-                                    labels=["source", "failure"])
+        fails = GaugeMetricFamily(
+            "newsmon_source_consecutive_failures", "Failed polls in a row", labels=["source"]
+        )
+        failing = GaugeMetricFamily(
+            "newsmon_source_failing",
+            "1 while the source counts as failing, by failure",
+            labels=["source", "failure"],
+        )
         failing_ids = {p["subject"] for p in status["problems"] if p["kind"] == "source-failing"}
         for row in status["sources"]:
             if not row["enabled"]:
@@ -123,8 +149,27 @@ class _Collector:
             last_poll.add_metric([row["id"]], row["last_poll"] or 0)
             fails.add_metric([row["id"]], row["consecutive_failures"])
             failing.add_metric([row["id"], row["failure"] or ""], 1 if row["id"] in failing_ids else 0)
-        yield from (depth, oldest, failed, workers, healthy, level, problems, polls, stories, sent, retried, dead,
-                    matches, breaking_events, source_polls, last_success, last_poll, fails, failing)
+        yield from (
+            depth,
+            oldest,
+            failed,
+            workers,
+            healthy,
+            level,
+            problems,
+            polls,
+            stories,
+            sent,
+            retried,
+            dead,
+            matches,
+            breaking_events,
+            source_polls,
+            last_success,
+            last_poll,
+            fails,
+            failing,
+        )
 
 
 def spreading_now(conn: redis.Redis, hours: int = 6) -> list[dict[str, Any]]:
@@ -132,17 +177,33 @@ def spreading_now(conn: redis.Redis, hours: int = 6) -> list[dict[str, Any]]:
     from newsmon.models import BreakingEvent
 
     since = time.time() - hours * 3600
-    events = [BreakingEvent.model_validate_json(raw) for raw in conn.zrevrangebyscore(keys.BREAKING_EVENTS, "+inf", since)]
-    return [{"kind": e.kind, "at": e.at.timestamp(), "title": e.outlets[0].title if e.outlets else e.topic_name or e.topic,
-             "url": e.outlets[0].url if e.outlets else None, "language": e.outlets[0].language if e.outlets else "en",
-             "spread": (f"{len(e.outlets)} outlets in {round(e.minutes or 0)} min: "
-                        + ", ".join(s.outlet for s in e.outlets)) if e.kind == "cluster"
-             else f"{e.count} new stories in the hour, usually {e.usual or 0:.1f}"} for e in events]
+    events = [
+        BreakingEvent.model_validate_json(raw)
+        for raw in conn.zrevrangebyscore(keys.BREAKING_EVENTS, "+inf", since)
+    ]
+    return [
+        {
+            "kind": e.kind,
+            "at": e.at.timestamp(),
+            "title": e.outlets[0].title if e.outlets else e.topic_name or e.topic,
+            "url": e.outlets[0].url if e.outlets else None,
+            "language": e.outlets[0].language if e.outlets else "en",
+            "spread": (
+                f"{len(e.outlets)} outlets in {round(e.minutes or 0)} min: "
+                + ", ".join(s.outlet for s in e.outlets)
+            )
+            if e.kind == "cluster"
+            else f"{e.count} new stories in the hour, usually {e.usual or 0:.1f}",
+        }
+        for e in events
+    ]
 
 
 def _same(offered: str, token: str) -> bool:
     """Constant-time comparison of any offered string (non-ASCII, surrogates) with the token."""
-    return hmac.compare_digest(offered.encode("utf-8", "surrogatepass"), token.encode("utf-8", "surrogatepass"))
+    return hmac.compare_digest(
+        offered.encode("utf-8", "surrogatepass"), token.encode("utf-8", "surrogatepass")
+    )
 
 
 def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int], list[dict[str, Any]]],
@@ -201,7 +262,9 @@ def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int]
     @app.get("/")
     def index() -> str:
         cfg, status = status_now()
-        stories = [{**st, "affiliation": cfg.sources.outlet(st["outlet"]).affiliation} for st in recent_stories(30)]
+        stories = [
+            {**st, "affiliation": cfg.sources.outlet(st["outlet"]).affiliation} for st in recent_stories(30)
+        ]
         return render_template("index.html", s=status, stories=stories, spreading=spreading_now(conn))
 
     @app.get("/sources/<source_id>")

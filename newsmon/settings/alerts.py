@@ -99,8 +99,12 @@ class Breaking(StrictModel):
     """When a desk hears that something is happening: a story spreading across outlets, a topic surging."""
 
     outlets: int = Field(default=3, ge=2, le=50, description="Distinct outlets that make a story breaking")
-    minutes: int = Field(default=30, ge=1, le=1440, description="... within this many minutes of its first story")
-    surge: bool = Field(default=True, description="Also alert when a topic's new stories surge over its usual hour")
+    minutes: int = Field(
+        default=30, ge=1, le=1440, description="... within this many minutes of its first story"
+    )
+    surge: bool = Field(
+        default=True, description="Also alert when a topic's new stories surge over its usual hour"
+    )
     urgent: bool = Field(default=False, description="Breaking alerts bypass digests and quiet hours")
 
 
@@ -112,18 +116,24 @@ class Desk(StrictModel):
     languages: list[Language] | None = Field(
         default=None, description="Only stories in these languages")
     outlets: list[str] | None = Field(default=None, description="Only stories from these outlets")
-    mode: Literal["instant", "digest"] = Field(default="instant", description="instant alerts, or digests only")
+    mode: Literal["instant", "digest"] = Field(
+        default="instant", description="instant alerts, or digests only"
+    )
     digest_schedule: str = Field(
         default="0 8 * * *",
         description="Cron (minute hour day month weekday) of digests in the desk's time zone; in instant "
                     "mode it sends what throttling held back",
     )
-    timezone: str = Field(default="Asia/Baghdad", description="Time zone of the schedule, quiet hours and times")
+    timezone: str = Field(
+        default="Asia/Baghdad", description="Time zone of the schedule, quiet hours and times"
+    )
     throttle: Throttle | None = Field(default=None, description="Limit on instant alerts")
     quiet_hours: QuietHours | None = Field(default=None, description="Hours without instant alerts")
     breaking: Breaking | None = Field(
-        default=None, description="Breaking alerts for the desk's topics (none when absent): a story reported by "
-                                  "`outlets` outlets within `minutes`, and topic surges")
+        default=None,
+        description="Breaking alerts for the desk's topics (none when absent): a story reported by "
+        "`outlets` outlets within `minutes`, and topic surges",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -161,12 +171,22 @@ class AdminSettings(StrictModel):
     failing_after_minutes: float = Field(
         default=30, gt=0, description="A source whose polls have failed for longer than this is failing "
                                       "(a source that never succeeded is failing from its first failed poll)")
-    backlog_seconds: int = Field(default=600, ge=1, description="A queue whose oldest job waits longer is stuck")
-    scheduler_stale_seconds: int = Field(default=90, ge=10, description="A scheduler silent this long is down")
+    backlog_seconds: int = Field(
+        default=600, ge=1, description="A queue whose oldest job waits longer is stuck"
+    )
+    scheduler_stale_seconds: int = Field(
+        default=90, ge=10, description="A scheduler silent this long is down"
+    )
     startup_grace_seconds: int = Field(
-        default=60, ge=0, description="After a start, missing workers or scheduler are not problems for this long")
+        default=60,
+        ge=0,
+        description="After a start, missing workers or scheduler are not problems for this long",
+    )
     retrying_minutes: int = Field(
-        default=15, ge=1, description="A channel with retries and no delivery over this many minutes keeps retrying")
+        default=15,
+        ge=1,
+        description="A channel with retries and no delivery over this many minutes keeps retrying",
+    )
     restarts: int = Field(default=3, ge=1, description="Role exits within 10 minutes that make it restarting")
 
 
@@ -174,7 +194,9 @@ class AlertsFile(StrictModel):
     """Contents of alerts.yaml."""
 
     smtp: SmtpSettings | None = Field(default=None, description="SMTP server, needed by email channels")
-    channels: dict[Annotated[str, Field(pattern=ID_PATTERN)], Channel] = Field(description="Channels keyed by id")
+    channels: dict[Annotated[str, Field(pattern=ID_PATTERN)], Channel] = Field(
+        description="Channels keyed by id"
+    )
     desks: dict[Annotated[str, Field(pattern=ID_PATTERN)], Desk] = Field(
         default_factory=dict, description="Desks keyed by id")
     routes: list[Route] = Field(

@@ -84,9 +84,13 @@ class _NoAliasLoader(yaml.SafeLoader):
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise yaml.composer.ComposerError(None, None, f"YAML aliases (*{event.anchor}) are not allowed in "
-                                                          f"newsmon config files; write the value out",
-                                              event.start_mark)
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"YAML aliases (*{event.anchor}) are not allowed in "
+                f"newsmon config files; write the value out",
+                event.start_mark,
+            )
         return super().compose_node(parent, index)
 
 

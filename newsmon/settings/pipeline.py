@@ -38,11 +38,16 @@ class CrawlerSettings(StrictModel):
     autothrottle: bool = Field(
         default=True, description="Adapt request rates to each host's response times (Scrapy AutoThrottle)")
     max_polls_in_flight: int = Field(
-        default=16, ge=1, description="Polls one crawler process runs at once; more wait in Redis for other crawlers"
+        default=16,
+        ge=1,
+        description="Polls one crawler process runs at once; more wait in Redis for other crawlers",
     )
     poll_max_requests: int = Field(
-        default=300, ge=2, description="Requests one poll may make (index documents and articles); past it the "
-                                       "poll ends as `over-budget`")
+        default=300,
+        ge=2,
+        description="Requests one poll may make (index documents and articles); past it the "
+        "poll ends as `over-budget`",
+    )
     poll_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="Bytes one poll may download")
     poll_max_seconds: float = Field(default=300, gt=0, description="Seconds one poll may run before it stops "
                                                                    "making requests")
@@ -53,13 +58,17 @@ class CrawlerSettings(StrictModel):
 class ArchiveSettings(StrictModel):
     """How long the archive keeps stories."""
 
-    retention_days: int | None = Field(default=None, ge=1, description="Delete stories older than this; keep all when absent")
+    retention_days: int | None = Field(
+        default=None, ge=1, description="Delete stories older than this; keep all when absent"
+    )
 
 
 class WorkerSettings(StrictModel):
     """How RQ workers announce themselves."""
 
-    heartbeat_ttl: int = Field(default=60, ge=5, description="Seconds after which a silent worker counts as dead")
+    heartbeat_ttl: int = Field(
+        default=60, ge=5, description="Seconds after which a silent worker counts as dead"
+    )
 
 
 class PipelineFile(StrictModel):

@@ -27,7 +27,9 @@ class Outlet(StrictModel):
         default="not established", description="Ownership or political affiliation, where publicly known"
     )
     affiliation_source: str | None = Field(default=None, description="Where the affiliation is documented")
-    timezone: str = Field(default="Asia/Baghdad", description="Time zone of dates the outlet writes without one")
+    timezone: str = Field(
+        default="Asia/Baghdad", description="Time zone of dates the outlet writes without one"
+    )
     telegram: str | None = Field(default=None, description="Public Telegram channel, if known")
 
 
@@ -54,26 +56,33 @@ class Source(StrictModel):
     link_selector: str | None = Field(
         default=None, description="listing: CSS selector of the article links (a elements or their parents)"
     )
-    link_xpath: str | None = Field(default=None, description="listing: XPath of the article links' href values")
+    link_xpath: str | None = Field(
+        default=None, description="listing: XPath of the article links' href values"
+    )
     link_pattern: str | None = Field(
         default=None, description="listing: regular expression an article URL must match (after joining); "
                                   "RE2 syntax, so no backreferences or lookaround (use link_exclude)"
     )
     link_exclude: str | None = Field(
-        default=None, description="listing: regular expression (RE2) of URLs to leave out even when they match"
+        default=None,
+        description="listing: regular expression (RE2) of URLs to leave out even when they match",
     )
     max_age_days: float = Field(
         default=3, gt=0, description="sitemap/telegram: ignore items older than this many days"
     )
     max_items: int = Field(default=50, ge=1, le=1000, description="Most items taken from one poll")
     stale_after_hours: float | None = Field(
-        default=None, gt=0,
-        description="Call the source stale when its newest item is older than this; default 48 h or 20 intervals",
+        default=None,
+        gt=0,
+        description="Call the source stale when its newest item is older than this; default 48 h or 20 "
+                    "intervals",
     )
     timezone: str | None = Field(default=None, description="Overrides the outlet's time zone for this source")
     silent_after_intervals: float | None = Field(
         default=None, gt=0, description="Overrides alerts.yaml admin.silent_after_intervals for this source")
-    user_agent: str | None = Field(default=None, description="Overrides the crawler's User-Agent for this source")
+    user_agent: str | None = Field(
+        default=None, description="Overrides the crawler's User-Agent for this source"
+    )
 
     @property
     def effective_jitter(self) -> int:
@@ -90,7 +99,9 @@ class Source(StrictModel):
     @model_validator(mode="after")
     def _kind_fields(self) -> Source:
         if self.kind == "listing" and not (self.link_selector or self.link_xpath or self.link_pattern):
-            raise ValueError("link_selector: a listing source needs link_selector, link_xpath or link_pattern")
+            raise ValueError(
+                "link_selector: a listing source needs link_selector, link_xpath or link_pattern"
+            )
         from newsmon.patterns import compile_link_pattern, compile_xpath, css_to_xpath
 
         for name, value, check in (("link_pattern", self.link_pattern, compile_link_pattern),
@@ -110,7 +121,9 @@ class Source(StrictModel):
 class SourcesFile(StrictModel):
     """Contents of sources.yaml."""
 
-    outlets: dict[str, Outlet] = Field(default_factory=dict, description="Outlet metadata keyed by outlet name")
+    outlets: dict[str, Outlet] = Field(
+        default_factory=dict, description="Outlet metadata keyed by outlet name"
+    )
     sources: list[Source] = Field(description="Every source newsmon knows about")
 
     @model_validator(mode="after")

@@ -15,7 +15,9 @@ def upgrade() -> None:
     op.add_column("stories", sa.Column("search_text", sa.Text, nullable=False, server_default=""))
     op.create_index("ix_stories_processed", "stories", ["processed"])
     if op.get_bind().dialect.name == "sqlite":
-        op.execute("CREATE VIRTUAL TABLE stories_fts USING fts5(story_id UNINDEXED, body, tokenize='unicode61')")
+        op.execute(
+            "CREATE VIRTUAL TABLE stories_fts USING fts5(story_id UNINDEXED, body, tokenize='unicode61')"
+        )
     else:
         op.execute("ALTER TABLE stories ADD COLUMN search_vector tsvector "
                    "GENERATED ALWAYS AS (to_tsvector('simple', search_text)) STORED")

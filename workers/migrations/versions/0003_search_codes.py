@@ -21,13 +21,17 @@ def upgrade() -> None:
     sqlite = bind.dialect.name == "sqlite"
     after = ""
     while True:
-        rows = bind.execute(sa.text("SELECT id, title, text FROM stories WHERE id > :after ORDER BY id LIMIT :n"),
-                            {"after": after, "n": _BATCH}).all()
+        rows = bind.execute(
+            sa.text("SELECT id, title, text FROM stories WHERE id > :after ORDER BY id LIMIT :n"),
+            {"after": after, "n": _BATCH},
+        ).all()
         if not rows:
             break
         for story_id, title, body in rows:
             indexed = index_text(title, body)
-            bind.execute(sa.text("UPDATE stories SET search_text = :t WHERE id = :id"), {"t": indexed, "id": story_id})
+            bind.execute(
+                sa.text("UPDATE stories SET search_text = :t WHERE id = :id"), {"t": indexed, "id": story_id}
+            )
             if sqlite:
                 bind.execute(sa.text("DELETE FROM stories_fts WHERE story_id = :id"), {"id": story_id})
                 bind.execute(sa.text("INSERT INTO stories_fts (story_id, body) VALUES (:id, :body)"),
