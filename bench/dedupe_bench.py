@@ -89,7 +89,7 @@ def main() -> None:
     print(f"redis memory per story: {used / args.stories:.0f} bytes (INFO used_memory), "
           f"{usage / args.stories:.0f} bytes (MEMORY USAGE of {keys:,} keys); hash encodings {encodings}")
     if server is not None:
-        server.shutdown(nosave=True)
+        server.stop(save=False)
 
 
 if __name__ == "__main__":

@@ -511,7 +511,7 @@ def main() -> None:
         py_spy()  # refuse before any role starts
         throughput(args, conn, url, work, 0, profile=args.profile)
         if server is not None:
-            server.shutdown(nosave=True)
+            server.stop(save=False)
         return
     rates: dict[str, list[float]] = {"newsmon": [], "threads": [], "careful": []}
     cpus: dict[str, list[float]] = {
@@ -601,7 +601,7 @@ def main() -> None:
         )
         print("  peak RSS (MiB): " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(peaks.items())))
     if server is not None:
-        server.shutdown(nosave=True)
+        server.stop(save=False)
 
 
 if __name__ == "__main__":

@@ -137,7 +137,7 @@ def main() -> None:
         crawler.wait(timeout=30)
         site.stop()
         if server is not None:
-            server.shutdown(nosave=True)
+            server.stop(save=False)
     baseline = results[0][2] / results[0][1]
     print(describe())
     print(

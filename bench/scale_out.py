@@ -279,7 +279,7 @@ def main() -> None:
         )
     print(f"  {'trafilatura fast path alone':<34} {'':>22} {spread(floor, 2):>20}")
     if server is not None:
-        server.shutdown(nosave=True)
+        server.stop(save=False)
 
 
 if __name__ == "__main__":

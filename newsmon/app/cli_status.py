@@ -132,27 +132,34 @@ def error_summary(traceback: str) -> str:
     return lines[-1][:300] if lines else "no error recorded"
 
 
-def _failed(args: argparse.Namespace, conn: Any, out: TextIO) -> int:
+def print_failed(conn: Any, queue: str, action: str, out: TextIO, heading: str, indent: str = "") -> None:
+    """The jobs of one queue that failed after their last retry, each with its error (what `failed list`
+    and `alerts failed` print); `action` requeue or purge acts on each, list only prints."""
     from rq import Queue
     from rq.job import Job
     from rq.registry import FailedJobRegistry
 
     from newsmon.serializer import JobSerializer
+
+    registry = FailedJobRegistry(queue=Queue(queue, connection=conn, serializer=JobSerializer))
+    ids = registry.get_job_ids()
+    out.write(heading.format(count=len(ids), queue=queue) + "\n")
+    for job_id in ids:
+        job = Job.fetch(job_id, connection=conn, serializer=JobSerializer)
+        result = job.latest_result()
+        error = (result.exc_string if result and result.exc_string else "").strip()
+        out.write(f"{indent}{job_id}  {job.description}\n{indent}    {error_summary(error)}\n")
+        if action == "requeue":
+            registry.requeue(job_id)
+            out.write(f"{indent}    requeued\n")
+        elif action == "purge":
+            registry.remove(job, delete_job=True)
+            out.write(f"{indent}    deleted\n")
+
+
+def _failed(args: argparse.Namespace, conn: Any, out: TextIO) -> int:
     from newsmon.status import QUEUES
 
     for name in [args.queue] if args.queue else QUEUES:
-        registry = FailedJobRegistry(queue=Queue(name, connection=conn, serializer=JobSerializer))
-        ids = registry.get_job_ids()
-        out.write(f"{name}: {len(ids)} failed\n")
-        for job_id in ids:
-            job = Job.fetch(job_id, connection=conn, serializer=JobSerializer)
-            result = job.latest_result()
-            error = (result.exc_string if result and result.exc_string else "").strip()
-            out.write(f"  {job_id}  {job.description}\n    {error_summary(error)}\n")
-            if args.action == "requeue":
-                registry.requeue(job_id)
-                out.write("    requeued\n")
-            elif args.action == "purge":
-                registry.remove(job, delete_job=True)
-                out.write("    deleted\n")
+        print_failed(conn, name, args.action, out, "{queue}: {count} failed", indent="  ")
     return 0
