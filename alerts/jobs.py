@@ -36,7 +36,6 @@ from newsmon.settings import AppriseChannel, Config, ConsoleChannel, Desk, Email
 
 log = logging.getLogger(__name__)
 
-DELIVERY_STATS = keys.DELIVERY_STATS
 held_key = keys.desk_held
 last_digest_key = keys.desk_last_digest
 
@@ -204,11 +203,9 @@ def deliver(payload: dict[str, Any]) -> str:
         send(ctx.config, delivery)
     except Exception:
         ctx.redis.delete(claim_key)
-        _count(ctx.redis, delivery.channel_id, "failed_attempts")
         stats.count(ctx.redis, f"alerts:{delivery.channel_id}:retried")
         raise
     ctx.redis.set(claim_key, json.dumps({"state": "sent", "at": time.time()}), ex=keys.ALERT_SENT_TTL)
-    _count(ctx.redis, delivery.channel_id, "sent")
     stats.count(ctx.redis, f"alerts:{delivery.channel_id}:sent")
     stats.count(ctx.redis, f"queue:{keys.ALERTS_QUEUE}:out")
     log.info("sent key=%s items=%d", delivery.idempotency_key(), len(delivery.items))
@@ -234,7 +231,3 @@ def send(config: Config, delivery: Delivery) -> None:
         append_outbox(channel, delivery, rendered, config.directory.parent)
     elif isinstance(channel, ConsoleChannel):
         print_console(channel, rendered)
-
-
-def _count(conn: redis.Redis, channel_id: str, what: str) -> None:
-    conn.hincrby(DELIVERY_STATS, f"{channel_id}:{what}", 1)

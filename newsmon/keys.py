@@ -108,7 +108,6 @@ CONFIG_VERSION = "newsmon:config:version"  # JSON {version, at}; kept for good (
 CONFIG_FILES = "newsmon:config:files"  # JSON {version, files: {name: base64}}: the published bytes
 SCHEDULER_HEARTBEAT = "newsmon:scheduler:heartbeat"  # JSON written by the leading scheduler; expires
 DEDUPE_PREFIX = "newsmon:dedupe"  # newsmon:dedupe:<generation>:<shard> (workers/dedupe.py)
-DELIVERY_STATS = "newsmon:alerts:stats"  # hash of counters per channel; kept for good (admin totals)
 HEALTH_ACTIVE = "newsmon:health:active"  # hash problem id -> JSON; lives as long as the problem (admin state)
 HEALTH_LOCK = "newsmon:health:lock"
 

@@ -40,7 +40,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from newsmon.models import Story, TopicMatch
-from workers.search import index_text
+from workers.search import index_story, index_text, unindex_stories
 
 log = logging.getLogger(__name__)
 
@@ -165,9 +165,7 @@ def open_engine(url: str) -> Engine:
 # statements built once (SQLAlchemy caches their compiled form): per story only the values change
 _INSERT_STORY = insert(stories)
 _UPDATE_STORY = update(stories).where(stories.c.id == bindparam("story_id"))
-_FTS_DELETE = text("DELETE FROM stories_fts WHERE story_id = :id")
 _CLUSTER_LOCK = text("SELECT pg_advisory_xact_lock(:key)")  # held until commit
-_FTS_INSERT = text("INSERT INTO stories_fts (story_id, body) VALUES (:id, :body)")
 
 
 @dataclass(frozen=True)
@@ -341,10 +339,7 @@ class Archive:
             conn.execute(_UPDATE_STORY, {"story_id": story.id, **row})
         else:
             conn.execute(_INSERT_STORY, {"id": story.id, **row})
-        if conn.dialect.name == "sqlite":
-            if existed:
-                conn.execute(_FTS_DELETE, {"id": story.id})
-            conn.execute(_FTS_INSERT, {"id": story.id, "body": row["search_text"]})
+        index_story(conn, story.id, row["search_text"], existed)
         return row
 
     def get(self, story_id: str) -> dict[str, Any] | None:
@@ -433,11 +428,7 @@ class Archive:
             for start in range(0, len(old), 500):
                 chunk = old[start:start + 500]
                 conn.execute(stories.delete().where(stories.c.id.in_(chunk)))
-                if conn.dialect.name == "sqlite":
-                    conn.execute(
-                        text("DELETE FROM stories_fts WHERE story_id IN (SELECT value FROM json_each(:ids))"),
-                        {"ids": json.dumps(chunk)},
-                    )
+                unindex_stories(conn, chunk)
             conn.execute(clusters.delete().where(~clusters.c.id.in_(select(stories.c.cluster_id))))
         return len(old)
 

@@ -11,13 +11,14 @@ SQLite uses an FTS5 table over the normalized text; PostgreSQL a `simple` tsvect
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from newsmon.normalize import normalize, normalize_text
 from newsmon.snippets import dress, opening, windows
@@ -74,6 +75,28 @@ def _codes(normalized: str) -> set[str]:
 # a code written with a space in a query: capitals or Arabic-script letters, then digits (K 1, F 16, كيه 1),
 # so that "in 2020" stays two words
 _SPACED_CODE = re.compile(r"(?<![^\W\d_])([A-Z]{1,4}|[\u0600-\u06ff]{1,4}) (\d{1,4})(?!\d)")
+
+
+# The search index's statements, all here (its tables are made by migrations 0002 and 0003): on SQLite an
+# FTS5 table beside `stories`, kept by these statements in the archive's transaction; on PostgreSQL a
+# generated tsvector column of `stories`, which needs nothing written.
+_FTS_DELETE = text("DELETE FROM stories_fts WHERE story_id = :id")
+_FTS_INSERT = text("INSERT INTO stories_fts (story_id, body) VALUES (:id, :body)")
+_FTS_DELETE_MANY = text("DELETE FROM stories_fts WHERE story_id IN (SELECT value FROM json_each(:ids))")
+
+
+def index_story(conn: Connection, story_id: str, search_text: str, replace: bool) -> None:
+    """Index a story's search text (`replace`: it was indexed before) in the caller's transaction."""
+    if conn.dialect.name == "sqlite":
+        if replace:
+            conn.execute(_FTS_DELETE, {"id": story_id})
+        conn.execute(_FTS_INSERT, {"id": story_id, "body": search_text})
+
+
+def unindex_stories(conn: Connection, story_ids: list[str]) -> None:
+    """Take deleted stories out of the index, in the caller's transaction."""
+    if conn.dialect.name == "sqlite" and story_ids:
+        conn.execute(_FTS_DELETE_MANY, {"ids": json.dumps(story_ids)})
 
 
 def query_terms(query: str) -> list[str]:
