@@ -263,7 +263,7 @@ def test_retention_prunes_old_stories(tmp_path: Path) -> None:
     assert archive.prune(datetime.now(UTC) + timedelta(seconds=1)) == 6
     assert archive.count() == 0 and search(archive.engine, "کەرکووک") == []
     with archive.engine.connect() as conn:  # the index kept nothing of them
-        assert conn.execute(sqlalchemy.text("SELECT count(*) FROM stories_fts")).scalar() == 0
+        assert conn.execute(text("SELECT count(*) FROM stories_fts")).scalar() == 0
 
 
 def newsmon(config_dir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
