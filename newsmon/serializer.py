@@ -9,7 +9,10 @@ by either serializer are read by the other.
 from __future__ import annotations
 
 import json
+import zlib
 from typing import Any
+
+from rq.job import Job
 
 
 class JobSerializer:
@@ -24,3 +27,31 @@ class JobSerializer:
     @staticmethod
     def loads(data: bytes, *args: Any, **kwargs: Any) -> Any:
         return json.loads(data.decode("utf-8"), *args, **kwargs)
+
+
+class StoredJob(Job):
+    """An RQ job that compresses its data once. RQ's `Job.to_dict` compresses the data on every save,
+    and a worker saves a job several times (started, finished, ...) though its data never changes: for a
+    poll's batch of stories (tens of KB) that was a third of a millisecond per story. The compressed
+    bytes read from Redis, or made at the first save, are written back as they are."""
+
+    _stored: tuple[bytes, bytes] | None = None  # (data, its compressed form)
+
+    def restore(self, raw_data: Any) -> Any:
+        result = super().restore(raw_data)
+        stored = raw_data.get(b"data") if isinstance(raw_data, dict) else None
+        if isinstance(stored, bytes) and stored is not self._data:  # compressed in Redis
+            self._stored = (self._data, stored)
+        return result
+
+    def to_dict(self, include_meta: bool = True, include_result: bool = True) -> dict:
+        data = self.data
+        if self._stored is None or self._stored[0] is not data:
+            self._stored = (data, zlib.compress(data))
+        self._data = b""  # RQ's to_dict compresses whatever this holds: nothing, here
+        try:
+            obj = super().to_dict(include_meta=include_meta, include_result=include_result)
+        finally:
+            self._data = data
+        obj["data"] = self._stored[1]
+        return obj

@@ -27,3 +27,30 @@ def test_job_data_is_utf8_json_and_reads_both_ways(redis_conn: redis.Redis) -> N
     assert theirs.fetch_job(job.id).args[0] == STORY  # a worker with RQ's serializer reads ours
     old = theirs.enqueue("workers.jobs.process_story", STORY)
     assert ours.fetch_job(old.id).args[0] == STORY  # and ours reads jobs enqueued before the change
+
+
+def test_a_worker_s_saves_write_the_job_s_compressed_data_back_as_read(redis_conn: redis.Redis) -> None:
+    """StoredJob: the saves a worker makes (started, finished, ...) reuse the compressed data read from
+    Redis instead of compressing the batch again each time; what Redis holds reads back the same."""
+    from rq.job import Job
+
+    from newsmon.serializer import StoredJob
+
+    batch = [{"id": str(n), "text": "قاعدة كيه-1 " * 200} for n in range(16)]
+    queue = Queue("process", connection=redis_conn, serializer=JobSerializer, job_class=StoredJob)
+    job_id = queue.enqueue("workers.jobs.process_stories", batch).id
+    stored = redis_conn.hget(f"rq:job:{job_id}", "data")
+    job = StoredJob.fetch(job_id, connection=redis_conn, serializer=JobSerializer)
+    first, second = job.to_dict()["data"], job.to_dict()["data"]
+    assert first is stored or first == stored
+    assert second is first  # not compressed again
+    job.save()
+    job.save()
+    assert redis_conn.hget(f"rq:job:{job_id}", "data") == stored
+    assert list(Job.fetch(job_id, connection=redis_conn, serializer=JobSerializer).args) == [batch]
+    assert list(job.args) == [batch] and job.func_name == "workers.jobs.process_stories"
+    # new arguments are compressed anew
+    job.args = ([{"id": "x"}],)
+    job.save()
+    assert list(Job.fetch(job_id, connection=redis_conn, serializer=JobSerializer).args) == [[{"id": "x"}]]
+    assert zlib.decompress(redis_conn.hget(f"rq:job:{job_id}", "data")) == job.data

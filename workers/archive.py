@@ -168,6 +168,17 @@ _UPDATE_STORY = update(stories).where(stories.c.id == bindparam("story_id"))
 _CLUSTER_LOCK = text("SELECT pg_advisory_xact_lock(:key)")  # held until commit
 
 
+def _upsert_cluster(dialect_insert: Any) -> Any:
+    statement = dialect_insert(clusters)
+    return statement.on_conflict_do_update(
+        index_elements=[clusters.c.id],
+        set_={c.name: statement.excluded[c.name] for c in clusters.columns if c.name != "id"},
+    )
+
+
+_SAVE_CLUSTER = {"sqlite": _upsert_cluster(sqlite_insert), "postgresql": _upsert_cluster(postgresql_insert)}
+
+
 @dataclass(frozen=True)
 class Record:
     """A processed story as the archive records it, with what dedupe decided."""
@@ -405,9 +416,8 @@ class Archive:
 
     @staticmethod
     def _save_cluster(conn: Connection, cluster_id: str, summary: dict[str, Any]) -> None:
-        dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
-        conn.execute(dialect_insert(clusters).values(id=cluster_id, **summary)
-                     .on_conflict_do_update(index_elements=[clusters.c.id], set_=summary))
+        statement = _SAVE_CLUSTER["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
+        conn.execute(statement, {"id": cluster_id, **summary})
 
     def cluster(self, cluster_id: str) -> dict[str, Any] | None:
         """One cluster's summary, or None."""

@@ -14,7 +14,7 @@ from rq.job import Job
 
 from newsmon import jobcontext, keys, stats
 from newsmon.models import BreakingEvent, Carrier, Sighting, Story, StoryAlert, TopicMatch, as_utc, utcnow
-from newsmon.normalize import normalize_text
+from newsmon.normalize import normalize
 from newsmon.redis_conn import acquire
 from newsmon.serializer import JobSerializer
 from newsmon.settings import KEYWORDS_FILE, Config
@@ -145,8 +145,9 @@ def _process_batch(ctx: jobcontext.JobContext, payloads: list[Any]) -> tuple[lis
     for payload in payloads:
         try:
             story = Story.model_validate(payload)
-            normalized = normalize_text(story.text)
-            ready.append((story, matcher.match(story.title, story.text, story.language), normalized,
+            norm = normalize(story.text)  # once, for the matcher, dedupe, the content hash and search
+            normalized = norm.text.strip()
+            ready.append((story, matcher.match(story.title, story.text, story.language, norm), normalized,
                           f"{story.source_id}\n{story.feed_guid}" if story.feed_guid else None))
             sources.append(payload)
         except Exception as exc:  # noqa: BLE001 - named in the story's own job

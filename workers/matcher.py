@@ -106,11 +106,13 @@ class Matcher:
 
     # --- finding hits -------------------------------------------------------------------------
 
-    def find(self, text: str, field: str = "text") -> list[_Found]:
-        """Every alias occurrence in `text` that stands as a word, with original offsets."""
+    def find(self, text: str, field: str = "text", norm: Normalized | None = None) -> list[_Found]:
+        """Every alias occurrence in `text` that stands as a word, with original offsets (`norm`: the
+        text already normalized, when the caller has it)."""
         if not text or not self.alias_count:
             return []
-        norm = normalize(text)
+        if norm is None:
+            norm = normalize(text)
         ntext = norm.text
         found: list[_Found] = []
         spans: dict[tuple[int, int], list[_Entry]] = {}
@@ -168,11 +170,13 @@ class Matcher:
 
     # --- topics -------------------------------------------------------------------------------
 
-    def match(self, title: str, text: str, language: str | None = None) -> TopicResult:
-        """Evaluate every topic on a story's title and text."""
+    def match(self, title: str, text: str, language: str | None = None,
+              normalized_text: Normalized | None = None) -> TopicResult:
+        """Evaluate every topic on a story's title and text (`normalized_text`: `normalize(text)`, when
+        the caller has it: the worker normalizes a story's text once for matching, dedupe and search)."""
         by_topic: dict[str, list[_Found]] = defaultdict(list)
-        for field_name, value in (("title", title), ("text", text)):
-            for found in self.find(value, field_name):
+        for field_name, value, norm in (("title", title, None), ("text", text, normalized_text)):
+            for found in self.find(value, field_name, norm):
                 by_topic[found.entry.topic].append(found)
         result = TopicResult(matches=[])
         for topic_id, founds in by_topic.items():

@@ -8,7 +8,7 @@ import redis
 from rq import Queue, SimpleWorker
 
 from newsmon import jobcontext, keys
-from newsmon.serializer import JobSerializer
+from newsmon.serializer import JobSerializer, StoredJob
 from newsmon.settings import Config
 from workers.jobs import matcher_for
 
@@ -35,9 +35,10 @@ def run_worker(config: Config, conn: redis.Redis, archive_url: str, queues: list
         jobcontext.publish(conn, config)  # the first worker of a system deploys what it loaded
     names = queues or [keys.PROCESS_QUEUE, keys.ALERTS_QUEUE]
     worker = SimpleWorker(
-        [Queue(name, connection=conn, serializer=JobSerializer) for name in names],
+        [Queue(name, connection=conn, serializer=JobSerializer, job_class=StoredJob) for name in names],
         connection=conn,
         serializer=JobSerializer,
+        job_class=StoredJob,
         maintenance_interval=MAINTENANCE_INTERVAL,
         worker_ttl=config.pipeline.workers.heartbeat_ttl,
     )

@@ -25,19 +25,18 @@ from newsmon.snippets import dress, opening, windows
 from workers.morphology import CODE, PROCLITICS
 
 _WORD = re.compile(r"\w+")
-_CLITICS = sorted(PROCLITICS, key=len, reverse=True)
-
-
 _CLITIC_STARTS = frozenset(c[0] for c in PROCLITICS)
+_LONGEST_CLITIC = max(len(c) for c in PROCLITICS)
 
 
 def stem(token: str) -> str:
-    """A normalized token without the Arabic proclitics glued to it (when a real word remains)."""
+    """A normalized token without the longest Arabic proclitic glued to it that leaves a real word (three
+    letters or more). A few set lookups, one per possible clitic length, longest first."""
     if len(token) < 4 or token[0] not in _CLITIC_STARTS:
         return token
-    for clitic in _CLITICS:
-        if token.startswith(clitic) and len(token) - len(clitic) >= 3:
-            return token[len(clitic):]
+    for length in range(min(_LONGEST_CLITIC, len(token) - 3), 0, -1):
+        if token[:length] in PROCLITICS:
+            return token[length:]
     return token
 
 
@@ -49,7 +48,9 @@ def index_text(title: str, body: str, normalized_body: str | None = None) -> str
     normalized_title = normalize_text(title)
     words = _WORD.findall(normalized_title) + _WORD.findall(normalized_body)
     unique = set(words)
-    extra = ({stem(w) for w in unique} | _codes(normalized_title) | _codes(normalized_body)) - unique
+    # stem() returns shorter words and those not starting like a proclitic unchanged: they are not asked
+    stems = {stem(w) for w in unique if len(w) >= 4 and w[0] in _CLITIC_STARTS}
+    extra = (stems | _codes(normalized_title) | _codes(normalized_body)) - unique
     return " ".join(words) + (" " + " ".join(sorted(extra)) if extra else "")
 
 
