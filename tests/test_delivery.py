@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from alerts.jobs import DELIVERY_STATS, deliver
-from newsmon import jobcontext, keys
+from alerts.jobs import deliver
+from newsmon import jobcontext, keys, stats
 from newsmon.errors import DeliveryError
 from newsmon.settings import load_config
 from tests.conftest import SmtpServer, WebhookReceiver, write_config
@@ -169,7 +169,7 @@ def test_smtp_down_raises_and_releases_claim(
     with pytest.raises(DeliveryError, match="email via 127.0.0.1"):
         deliver(payload)
     assert not redis_conn.exists(keys.alert_sent("desk:mail:abc:k1_base"))
-    assert redis_conn.hget(DELIVERY_STATS, "mail:failed_attempts") == b"1"
+    assert stats.total(redis_conn, "alerts:mail:retried", 60) == 1
     smtp_server.start()
     assert deliver(payload) == "sent"
     assert len(smtp_server.messages) == 1

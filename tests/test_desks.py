@@ -13,8 +13,8 @@ from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
 from alerts.desks import next_digest
-from alerts.jobs import DELIVERY_STATS, digest_tick, held_key, route_story
-from newsmon import jobcontext, keys
+from alerts.jobs import digest_tick, held_key, route_story
+from newsmon import jobcontext, keys, stats
 from newsmon.app.cli_archive import routing_line
 from newsmon.models import Story, story_id_for
 from newsmon.settings import load_config
@@ -223,8 +223,8 @@ def test_webhook_failures_are_retried_and_delivered_once(desk_config, redis_conn
     work(redis_conn)
     assert len(webhook.posts) == 1 and webhook.attempts == len(script)
     assert len(smtp_server.messages) == 1  # the other channel was not held up
-    assert int(redis_conn.hget(DELIVERY_STATS, "chat:failed_attempts")) == len(script) - 1
-    assert int(redis_conn.hget(DELIVERY_STATS, "chat:sent")) == 1
+    assert stats.total(redis_conn, "alerts:chat:retried", 60) == len(script) - 1
+    assert stats.total(redis_conn, "alerts:chat:sent", 60) == 1
 
 
 def test_smtp_down_delivers_once_when_back_and_chat_is_not_delayed(desk_config, redis_conn: redis.Redis,
