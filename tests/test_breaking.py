@@ -131,6 +131,15 @@ def desks(tmp_path: Path, redis_conn: redis.Redis):
     return config
 
 
+def breaking_jsonl(lines: list[str], *options: str) -> subprocess.CompletedProcess[str]:
+    """`newsmon breaking --jsonl` on the shipped config, fed these JSON lines."""
+    return subprocess.run(
+        [sys.executable, "-m", "newsmon", "--config-dir", str(SHIPPED_CONFIG), "breaking", "--jsonl",
+         *options],
+        input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
 def copy_of_seed(n: int, outlet: str, minutes: float) -> dict:
     url = f"https://{outlet.replace(' ', '').lower()}.example/ar/{n}"
     text = SEED_TEXT if n == 0 else SEED_TEXT + f" تابعونا على {outlet}"
@@ -205,15 +214,7 @@ def test_batch_contract_on_copies_of_the_seed_story(tmp_path: Path) -> None:
                 ensure_ascii=False,
             )
         )
-    result = subprocess.run(
-        [sys.executable, "-m", "newsmon", "--config-dir", str(SHIPPED_CONFIG), "breaking", "--jsonl"],
-        input="\n".join(lines) + "\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ},
-    )
+    result = breaking_jsonl(lines)
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(events) == 1
@@ -226,26 +227,7 @@ def test_batch_contract_on_copies_of_the_seed_story(tmp_path: Path) -> None:
     )
     assert [o["outlet"] for o in event["outlets"]] == ["Kurdistan24", "Shafaq News", "Rudaw"]
     assert event["at"] == (T0 + timedelta(minutes=12)).isoformat()
-    stricter = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "newsmon",
-            "--config-dir",
-            str(SHIPPED_CONFIG),
-            "breaking",
-            "--jsonl",
-            "--outlets",
-            "3",
-            "--minutes",
-            "10",
-        ],
-        input="\n".join(lines) + "\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    stricter = breaking_jsonl(lines, "--outlets", "3", "--minutes", "10")
     assert stricter.stdout == ""  # the third outlet came 12 minutes after the first
 
 
@@ -380,24 +362,7 @@ def test_batch_contract_reports_a_surge_with_its_stories() -> None:
         lines.append(json.dumps({"id": f"k{n}", "url": f"https://o{n}.example/{n}", "title": f"Kirkuk {n}",
                                  "text": words, "outlet": f"O{n}", "language": "en", "topics": ["kirkuk"],
                                  "published": (T0 + timedelta(minutes=9 * n)).isoformat()}))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "newsmon",
-            "--config-dir",
-            str(SHIPPED_CONFIG),
-            "breaking",
-            "--jsonl",
-            "--outlets",
-            "50",
-        ],
-        input="\n".join(lines) + "\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = breaking_jsonl(lines, "--outlets", "50")
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(e["kind"], e["topic"], e["stories"], e["count"]) for e in events] == [
