@@ -58,24 +58,20 @@ STORIES = [
 ]
 
 
+def archived_story(url: str, language: str, outlet: str, title: str, body: str, days: int) -> Story:
+    """A story of source `s` at `url`, published `days` before NOW."""
+    return Story(id=story_id_for(canonical_url(url)), source_id="s", outlet=outlet, language=language,
+                 url=url, canonical_url=canonical_url(url), title=title, text=body,
+                 published=NOW - timedelta(days=days))
+
+
 def fill(archive: Archive) -> list[str]:
     from workers.jobs import matcher_for
 
     config = load_config(SHIPPED_CONFIG)
     ids = []
     for n, (language, outlet, title, body, days) in enumerate(STORIES):
-        url = f"https://news.example/{n}"
-        story = Story(
-            id=story_id_for(canonical_url(url)),
-            source_id="s",
-            outlet=outlet,
-            language=language,
-            url=url,
-            canonical_url=canonical_url(url),
-            title=title,
-            text=body,
-            published=NOW - timedelta(days=days),
-        )
+        story = archived_story(f"https://news.example/{n}", language, outlet, title, body, days)
         topics = matcher_for(config).match(title, body, language).matches
         archive.store(story, topics, f"h{n}", config.version)
         ids.append(story.id)
@@ -143,18 +139,7 @@ CODES = [
 def archive_of(db_url: str, stories: list[tuple[str, str, str, str, int]]) -> Archive:
     archive = Archive(open_engine(db_url))
     for n, (language, outlet, title, body, days) in enumerate(stories):
-        url = f"https://codes.example/{n}"
-        story = Story(
-            id=story_id_for(canonical_url(url)),
-            source_id="s",
-            outlet=outlet,
-            language=language,
-            url=url,
-            canonical_url=canonical_url(url),
-            title=title,
-            text=body,
-            published=NOW - timedelta(days=days),
-        )
+        story = archived_story(f"https://codes.example/{n}", language, outlet, title, body, days)
         archive.store(story, [], f"c{n}", "v")
     return archive
 

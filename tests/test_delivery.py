@@ -99,23 +99,15 @@ def test_long_rtl_and_mixed_subjects_arrive_intact(context, smtp_server: SmtpSer
     assert str(make_header(decode_header("\r\n".join(lines)))) == expected
 
 
+def starttls_login(server: SmtpServer, password: str) -> dict:
+    """SMTP settings for the test's TLS server: STARTTLS, then AUTH as `desk` with this password."""
+    return {"host": "localhost", "port": server.port, "sender": "newsmon@test", "starttls": True,
+            "username": "desk", "password": password, "ca_file": str(server.cert_file), "timeout": 5}
+
+
 def test_email_over_starttls_with_auth(tmp_path: Path, redis_conn: redis.Redis, webhook: WebhookReceiver,
                                        tls_smtp_server: SmtpServer) -> None:
-    install(
-        tmp_path,
-        redis_conn,
-        {
-            "host": "localhost",
-            "port": tls_smtp_server.port,
-            "sender": "newsmon@test",
-            "starttls": True,
-            "username": "desk",
-            "password": "s3cret",
-            "ca_file": str(tls_smtp_server.cert_file),
-            "timeout": 5,
-        },
-        webhook.url,
-    )
+    install(tmp_path, redis_conn, starttls_login(tls_smtp_server, "s3cret"), webhook.url)
     assert deliver(make_delivery().model_dump(mode="json")) == "sent"
     assert len(tls_smtp_server.messages) == 1
     assert tls_smtp_server.mailbox.logins == [("desk", "s3cret")]
@@ -124,21 +116,7 @@ def test_email_over_starttls_with_auth(tmp_path: Path, redis_conn: redis.Redis, 
 def test_wrong_password_is_a_delivery_error_without_the_secret(tmp_path: Path, redis_conn: redis.Redis,
                                                                 webhook: WebhookReceiver,
                                                                 tls_smtp_server: SmtpServer) -> None:
-    install(
-        tmp_path,
-        redis_conn,
-        {
-            "host": "localhost",
-            "port": tls_smtp_server.port,
-            "sender": "newsmon@test",
-            "starttls": True,
-            "username": "desk",
-            "password": "wrong-pass",
-            "ca_file": str(tls_smtp_server.cert_file),
-            "timeout": 5,
-        },
-        webhook.url,
-    )
+    install(tmp_path, redis_conn, starttls_login(tls_smtp_server, "wrong-pass"), webhook.url)
     with pytest.raises(DeliveryError) as caught:
         deliver(make_delivery().model_dump(mode="json"))
     assert "wrong-pass" not in str(caught.value)
