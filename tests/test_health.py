@@ -165,14 +165,11 @@ def test_status_cli_json_exit_code_and_failed_commands(admin, roles: Roles, redi
         timeout=30,
         what="the bad job to fail",
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), "status", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    def newsmon(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), *args],
+                              env=env, capture_output=True, text=True, timeout=60, check=False)
+
+    result = newsmon("status", "--json")
     data = json.loads(result.stdout)
     assert data["queues"]["process"]["failed"] == 1 and len(data["workers"]) == 1
     assert {"queues", "workers", "scheduler", "sources", "deliveries", "problems", "healthy", "level"} <= set(
@@ -180,42 +177,17 @@ def test_status_cli_json_exit_code_and_failed_commands(admin, roles: Roles, redi
     )
     assert "failed-jobs:process" in {p["id"] for p in data["problems"]}
     assert data["level"] == "degraded" and result.returncode == 1
-    table = subprocess.run([sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), "status"],
-                           env=env, capture_output=True, text=True, timeout=60, check=False)
+    table = newsmon("status")
     assert "queues" in table.stdout and "process" in table.stdout and "sources" in table.stdout
 
     def failed(action: str) -> str:
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "newsmon",
-                "--config-dir",
-                str(config_dir),
-                "failed",
-                action,
-                "--queue",
-                "process",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        ).stdout
+        return newsmon("failed", action, "--queue", "process").stdout
 
     listed = failed("list")
     assert "process: 1 failed" in listed and "ValidationError" in listed
     assert "deleted" in failed("purge")
     assert "process: 0 failed" in failed("list")
-    after = subprocess.run(
-        [sys.executable, "-m", "newsmon", "--config-dir", str(config_dir), "status", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    after = newsmon("status", "--json")
     assert "failed-jobs:process" not in {p["id"] for p in json.loads(after.stdout)["problems"]}
 
 
