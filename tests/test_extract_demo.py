@@ -218,3 +218,51 @@ def test_a_page_the_fast_path_returns_whole_gets_its_article() -> None:
             "attempts this year."
         ),
     ]
+
+
+_ODD_INPUTS = [
+    '<?xml version="1.0" encoding="utf-8"?><html><body><p>declared in a string</p></body></html>',
+    "",
+    "plain text, no markup",
+    "<p>a lone fragment</p>",
+    "<div><p>a</p><p>b</p></div>",
+    "<html/>\n<body><p>self-closing html</p></body>",
+    "<!DOCTYPE html>\n<html><body><p>a NUL\x00inside</p></body></html>",
+    "\ufeff<html><body>after a BOM</body></html>",
+    "<html><body>" + "<div>" * 3000 + "deep" + "</div>" * 3000 + "</body></html>",
+]
+
+
+def test_the_page_parser_builds_trafilaturas_tree_without_python_class_lookups() -> None:
+    """The extractor parses with trafilatura's settings but lxml's C-level class lookup: the same tree
+    and the same fast and full extractions as `trafilatura.load_html` on every page fixture, the seed
+    page and odd inputs; and no per-element Python lookup (lxml.html's would make a <form> a
+    FormElement)."""
+    import trafilatura
+    from lxml import etree
+    from lxml.html import HtmlElement
+
+    from crawler.extract import load_html
+
+    title, paragraphs = read_story_file(FIXTURES / "seed" / "000_128dad676d5a1ee3.txt")
+    seed = Article(path="/ar/story/128676/k1", title=title, paragraphs=paragraphs, language="ar",
+                   outlet="Kurdistan24", published=datetime(2017, 11, 16, 8, 30, tzinfo=UTC))
+    pages = [path.read_text(encoding="utf-8", errors="replace") for path in sorted(FIXTURES.rglob("*.html"))]
+    pages.append(ReplaySite.render_article(seed, "https://www.kurdistan24.net").decode())
+    assert len(pages) >= 5
+    for html in pages + _ODD_INPUTS:
+        ours, theirs = load_html(html), trafilatura.load_html(html)
+        assert (ours is None) == (theirs is None), html[:60]
+        if ours is None:
+            continue
+        assert etree.tostring(ours) == etree.tostring(theirs), html[:60]
+        for fast in (True, False):
+            mine, reference = (
+                trafilatura.bare_extraction(tree, url="https://x.example/a", with_metadata=False, fast=fast)
+                for tree in (ours, theirs)
+            )
+            assert (mine and mine.text) == (reference and reference.text), html[:60]
+    form = load_html("<html><body><form><input name='q'></form><p>text</p></body></html>")
+    assert {type(element) for element in form.iter()} == {HtmlElement}
+    theirs = trafilatura.load_html("<html><body><form></form></body></html>")
+    assert type(next(theirs.iter("form"))) is not HtmlElement  # what lxml.html's lookup makes of it
