@@ -18,6 +18,7 @@ from crawler.spiders.listing import ListingSpider
 from crawler.spiders.sitemap import SitemapSpider
 from crawler.spiders.telegram import TelegramSpider
 from newsmon.logs import quiet_libraries
+from newsmon.memory import settle_heap
 from newsmon.models import PollRequest
 from newsmon.settings import Config
 
@@ -79,6 +80,7 @@ def run_crawler(config: Config, conn: redis.Redis, overrides: dict[str, Any] | N
         process.crawl(crawler, redis_conn=conn, config=config, on_fatal=lost)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    settle_heap()
     process.start(install_signal_handlers=False)
     if fatal:
         log.error("crawler exiting with code %d: %s", EXIT_LOST_REDIS, fatal[0])

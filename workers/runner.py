@@ -8,6 +8,7 @@ import redis
 from rq import Queue, SimpleWorker
 
 from newsmon import jobcontext, keys
+from newsmon.memory import settle_heap
 from newsmon.serializer import JobSerializer, StoredJob
 from newsmon.settings import Config
 from workers.jobs import matcher_for
@@ -45,4 +46,5 @@ def run_worker(config: Config, conn: redis.Redis, archive_url: str, queues: list
     log.info("worker %s on queues %s", worker.name, names)
     # RQ sets its own loggers' level from this: at the default level its per-job lines are noise
     rq_level = logging.getLogger("rq").getEffectiveLevel()
+    settle_heap()
     worker.work(burst=burst, with_scheduler=True, logging_level=logging.getLevelName(rq_level))
