@@ -223,20 +223,10 @@ class Archive:
         similarity: float | None = None,
     ) -> bool:
         """Insert or update a story; returns True when it was new."""
+        row = self._row(story, topics, content_hash, config_version, duplicate_of, similarity)
         with self._writing() as conn:
             existed = self._existing_cluster(conn, story.id) is not None
-            self._upsert(
-                conn,
-                story,
-                topics,
-                content_hash,
-                config_version,
-                cluster_id or story.id,
-                dedupe_kind,
-                duplicate_of,
-                similarity,
-                existed,
-            )
+            self._upsert(conn, story.id, row, cluster_id or story.id, dedupe_kind, existed)
             return not existed
 
     def record(self, story: Story, topics: list[TopicMatch], content_hash: str, config_version: str,
@@ -276,34 +266,31 @@ class Archive:
         Raises:
             whatever the database raises at BEGIN or COMMIT; nothing is written then.
         """
+        # each row (its search text above all) is made before the write lock is taken: on SQLite the
+        # other workers wait for this transaction, so it holds only the statements
+        rows = [
+            self._row(r.story, r.topics, r.content_hash, r.config_version, r.duplicate_of, r.similarity,
+                      r.normalized)
+            for r in records
+        ]
         out: list[tuple[str, str, dict[str, Any]] | Exception] = []
         with self._writing() as conn:
-            for record in records:
+            for record, row in zip(records, rows):
                 try:
                     with conn.begin_nested():
-                        out.append(self._record(conn, record))
+                        out.append(self._record(conn, record, row))
                 except DBAPIError as exc:
                     out.append(exc)
         return out
 
-    def _record(self, conn: Connection, record: Record) -> tuple[str, str, dict[str, Any]]:
+    def _record(
+        self, conn: Connection, record: Record, row: dict[str, Any]
+    ) -> tuple[str, str, dict[str, Any]]:
         cluster_id, dedupe_kind = record.cluster_id, record.dedupe_kind
         existing = self._existing_cluster(conn, record.story.id)
         if existing is not None:
             cluster_id, dedupe_kind = existing, "url"
-        self._upsert(
-            conn,
-            record.story,
-            record.topics,
-            record.content_hash,
-            record.config_version,
-            cluster_id,
-            dedupe_kind,
-            record.duplicate_of,
-            record.similarity,
-            existing is not None,
-            record.normalized,
-        )
+        self._upsert(conn, record.story.id, row, cluster_id, dedupe_kind, existing is not None)
         return cluster_id, dedupe_kind, self._update_cluster(conn, cluster_id)
 
     @staticmethod
@@ -311,22 +298,17 @@ class Archive:
         return conn.execute(select(stories.c.cluster_id).where(stories.c.id == story_id)).scalar()
 
     @staticmethod
-    def _upsert(
-        conn: Connection,
+    def _row(
         story: Story,
         topics: list[TopicMatch],
         content_hash: str,
         config_version: str,
-        cluster_id: str,
-        dedupe_kind: str,
         duplicate_of: str | None,
         similarity: float | None,
-        existed: bool,
         normalized: str | None = None,
     ) -> dict[str, Any]:
-        row = {
-            "cluster_id": cluster_id,
-            "dedupe_kind": dedupe_kind,
+        """A story's columns, but for those the write decides (cluster, kind, processed)."""
+        return {
             "similarity": similarity,
             "source_id": story.source_id,
             "outlet": story.outlet,
@@ -338,7 +320,6 @@ class Archive:
             "author": story.author,
             "published": story.published,
             "fetched": story.fetched,
-            "processed": datetime.now(UTC),
             "feed_guid": story.feed_guid,
             "content_hash": content_hash,
             "duplicate_of": duplicate_of,
@@ -346,12 +327,16 @@ class Archive:
             "config_version": config_version,
             "search_text": index_text(story.title, story.text, normalized),
         }
+
+    @staticmethod
+    def _upsert(conn: Connection, story_id: str, row: dict[str, Any], cluster_id: str, dedupe_kind: str,
+                existed: bool) -> None:
+        values = {**row, "cluster_id": cluster_id, "dedupe_kind": dedupe_kind, "processed": datetime.now(UTC)}
         if existed:
-            conn.execute(_UPDATE_STORY, {"story_id": story.id, **row})
+            conn.execute(_UPDATE_STORY, {"story_id": story_id, **values})
         else:
-            conn.execute(_INSERT_STORY, {"id": story.id, **row})
-        index_story(conn, story.id, row["search_text"], existed)
-        return row
+            conn.execute(_INSERT_STORY, {"id": story_id, **values})
+        index_story(conn, story_id, row["search_text"], existed)
 
     def get(self, story_id: str) -> dict[str, Any] | None:
         """One archived story as a dict, or None."""
