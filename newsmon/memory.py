@@ -20,7 +20,8 @@ OLDER_THRESHOLDS = (20, 20)
 def settle_heap() -> None:
     """Collect once, move every object alive now out of the collector's sight (`gc.freeze`: they are
     the process's modules, settings and compiled config, never garbage), and collect the young
-    generation less often. Called by each role once it has started, before its loop."""
+    generation less often. Called by the crawler and the worker (which also runs the alerts queue)
+    once they have started, before their loops."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_THRESHOLD, *OLDER_THRESHOLDS)
