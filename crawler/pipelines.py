@@ -55,11 +55,11 @@ class EnqueueStoryPipeline:
 
     RQ's cost per job (enqueue here, and 4-12 ms in a worker) is paid per job, so the stories of one
     poll share jobs of up to `keys.PROCESS_BATCH`. A story waits for others of its poll at most
-    `crawler.batch_wait_seconds`, or until its poll ends (the spider counts a poll's stories as pending
-    until they are through the pipelines, so its end comes after its last story is here). Entries are
-    marked seen only once their job is enqueued: a crawler that dies with stories waiting fetches them
-    again on the next poll.
+    FLUSH_SECONDS, or until its poll ends. Entries are marked seen only once their job is enqueued: a
+    crawler that dies with stories waiting fetches them again on the next poll.
     """
+
+    FLUSH_SECONDS = 0.5
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
@@ -85,7 +85,7 @@ class EnqueueStoryPipeline:
         elif len(waiting) == 1:
             from twisted.internet import reactor
 
-            reactor.callLater(spider.config.pipeline.crawler.batch_wait_seconds, self._flush, poll_id)
+            reactor.callLater(self.FLUSH_SECONDS, self._flush, poll_id)
         return item
 
     def poll_finished(self, poll_id: str) -> None:

@@ -17,8 +17,6 @@ from typing import Any
 
 import redis
 import scrapy
-from scrapy import signals
-from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -93,21 +91,6 @@ class PollingSpider(scrapy.Spider):
         self.collected: list[dict[str, Any]] = []
         self.polls: dict[str, Poll] = {}
         self.stopping = False
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> PollingSpider:
-        spider = super().from_crawler(crawler, *args, **kwargs)
-        for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
-            crawler.signals.connect(spider._item_handled, signal=signal)
-        return spider
-
-    def _item_handled(self, item: Any, **_: Any) -> None:
-        """A story is through the pipelines (enqueued, waiting for its batch, or dropped): the poll it
-        belongs to ends when nothing else of it is pending, so a poll's end (its record, its lock's
-        release, the pipeline's flush) comes after its last story reached the pipeline."""
-        poll = self.polls.get(item.get("poll_id", "")) if isinstance(item, dict) else None
-        if poll is not None:
-            self._done(poll)
 
     @property
     def dry_run(self) -> bool:
@@ -394,8 +377,6 @@ class PollingSpider(scrapy.Spider):
         )
 
     def _item(self, poll: Poll, entry: Entry, story: Story) -> dict[str, Any]:
-        """A story for the pipelines; the poll waits for it (`_item_handled`) as for a request."""
-        poll.pending += 1
         return {"story": story.model_dump(mode="json"), "entry_key": entry.key, "source_id": poll.source.id,
                 "poll_id": poll.request.poll_id, "inline": entry.text is not None}
 

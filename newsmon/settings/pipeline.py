@@ -53,13 +53,6 @@ class CrawlerSettings(StrictModel):
                                                                    "making requests")
     sitemap_max_depth: int = Field(default=3, ge=1, le=10, description="Sitemap indexes followed below the "
                                                                        "source's URL")
-    batch_wait_seconds: float = Field(
-        default=0.5,
-        ge=0,
-        le=60,
-        description="Longest a fetched story waits for others of its poll before it is enqueued (a poll's "
-        "stories share jobs of up to 16); a poll's end sends its stories at once",
-    )
 
 
 class ArchiveSettings(StrictModel):
