@@ -62,12 +62,9 @@ def load_html(html: str) -> Any:
     not HTML."""
     beginning = html[:50].lower()
     html = repair_faulty_html(html, beginning)
-    tree = None
     try:
         tree = lxml.html.fromstring(html, parser=_PARSER)
-    except ValueError:  # a string that declares its encoding: parsed as bytes below
-        pass
-    except etree.LxmlError:
+    except (ValueError, etree.LxmlError):  # e.g. a string that declares its encoding: tried as bytes
         tree = None
     if tree is None or len(tree) < 1:
         try:
