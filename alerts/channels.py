@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.policy
 import fcntl
 import hashlib
 import json
@@ -10,6 +11,7 @@ import smtplib
 import ssl
 from email.header import Header
 from email.message import EmailMessage
+from email.parser import BytesParser
 from email.policy import EmailPolicy
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -19,25 +21,33 @@ import apprise
 from alerts.render import Rendered
 from newsmon.errors import DeliveryError
 from newsmon.models import Delivery
+from newsmon.sanitize import clean_line
 from newsmon.settings import AppriseChannel, ConsoleChannel, OutboxChannel, SmtpSettings
 
 log = logging.getLogger(__name__)
 
 
 class _MailPolicy(EmailPolicy):
-    """email.policy.default, except that a non-ASCII subject is encoded by email.header.Header.
+    """email.policy.default, except that newsmon encodes the Subject itself.
 
-    The default folder can leave the space between two words as the folding whitespace between two
-    encoded words (or after a line's leading space), where RFC 2047 decoders drop it: a Sorani subject
-    "هێزەکانی هاوپەیمانی" arrived as one word. Header puts every space inside an encoded word, so every
-    client decodes the original text (with SMTPUTF8 the subject goes as UTF-8 and is not encoded).
+    The default policy parses a header value as it is stored, and its parser decodes RFC 2047 encoded
+    words: a headline holding `=?utf-8?q?a=0D=0ABcc:_x?=` became a real `Bcc:` line when the message was
+    written out. So the Subject is kept as the plain text newsmon made (never parsed) and written with
+    email.header.Header: plain ASCII without `=?` is only folded; anything else (non-ASCII, or a literal
+    `=?` that a client would decode) becomes encoded words with every space inside a word, which every
+    client decodes back to the original text (the default folder could leave the space between two
+    words as folding whitespace, which RFC 2047 decoders drop: a Sorani subject arrived as one word).
     """
 
+    def header_store_parse(self, name: str, value: object) -> tuple[str, object]:
+        if name.lower() == "subject" and isinstance(value, str):
+            return name, clean_line(value, limit=SUBJECT_MAX)
+        return super().header_store_parse(name, value)
+
     def _encoded(self, name: str, value: object) -> str | None:
-        text = str(value)
-        if name.lower() != "subject" or self.utf8 or text.isascii():
+        if name.lower() != "subject" or hasattr(value, "name"):
             return None
-        return f"{name}: {Header(text, 'utf-8', header_name=name).encode(linesep=self.linesep)}{self.linesep}"
+        return f"{name}: {encode_subject(str(value), self.linesep)}{self.linesep}"
 
     def fold(self, name: str, value: str) -> str:
         encoded = self._encoded(name, value)
@@ -49,12 +59,51 @@ class _MailPolicy(EmailPolicy):
 
 
 MAIL_POLICY = _MailPolicy()
+SUBJECT_MAX = 900
+
+
+def encode_subject(text: str, linesep: str = "\r\n") -> str:
+    """The Subject header's value as written: folded ASCII, or RFC 2047 words when the text is not
+    plain ASCII or holds `=?` (a client would decode that as an encoded word)."""
+    plain = text.isascii() and "=?" not in text and text.isprintable()
+    return Header(text, "us-ascii" if plain else "utf-8", header_name="Subject").encode(linesep=linesep)
+
+
+class MessageRefused(DeliveryError):
+    """The message as written would not carry the headers newsmon meant: it is not sent."""
+
+
+def check_headers(message: EmailMessage, meant: dict[str, str]) -> None:
+    """The last check before SMTP: parse the bytes that would be sent and compare their headers with
+    the ones newsmon set (names, count and decoded values).
+
+    Raises:
+        MessageRefused: a header was added, lost or changed on the way (say by text read as a header).
+    """
+    parsed = BytesParser(policy=email.policy.default).parsebytes(message.as_bytes(), headersonly=True)
+    names = [name.lower() for name in parsed.keys()]
+    expected = [name.lower() for name in message.keys()]
+    if names != expected:
+        extra = sorted(set(names) - set(expected)) or sorted(set(expected) - set(names)) or names
+        raise MessageRefused(f"message refused before sending: its headers would be {names} "
+                             f"where newsmon set {expected} (differs in {extra})")
+    for name, value in meant.items():
+        got = " ".join(str(parsed[name] or "").split())
+        if got != " ".join(value.split()):
+            raise MessageRefused(f"message refused before sending: its {name} would read {got[:200]!r}, "
+                                 f"not the {value[:200]!r} newsmon wrote")
 
 
 def build_email(delivery: Delivery, rendered: Rendered, smtp: SmtpSettings, to: list[str]) -> EmailMessage:
-    """A multipart/alternative message (plain text + HTML) with a stable Message-ID per delivery."""
+    """A multipart/alternative message (plain text + HTML) with a stable Message-ID per delivery; its
+    headers are checked as written (check_headers) before it is returned.
+
+    Raises:
+        MessageRefused: the written message would not carry the headers set here.
+    """
     message = EmailMessage(policy=MAIL_POLICY)
-    message["Subject"] = rendered.subject
+    subject = clean_line(rendered.subject, limit=SUBJECT_MAX)
+    message["Subject"] = subject
     message["From"] = smtp.sender
     message["To"] = ", ".join(to)
     message["Date"] = formatdate(localtime=False)
@@ -66,6 +115,7 @@ def build_email(delivery: Delivery, rendered: Rendered, smtp: SmtpSettings, to: 
         message["Content-Language"] = ", ".join(languages)
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
+    check_headers(message, {"Subject": subject, "X-Newsmon-Key": key})
     return message
 
 

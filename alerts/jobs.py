@@ -25,7 +25,14 @@ from rq import Queue, Retry
 from rq.job import Job
 
 from alerts import desks
-from alerts.channels import append_outbox, build_email, print_console, send_apprise, send_email
+from alerts.channels import (
+    MessageRefused,
+    append_outbox,
+    build_email,
+    print_console,
+    send_apprise,
+    send_email,
+)
 from alerts.render import render_delivery
 from newsmon import jobcontext, keys, stats
 from newsmon.errors import DeliveryError
@@ -183,7 +190,8 @@ def deliver(payload: dict[str, Any]) -> str:
     Args:
         payload: a Delivery as JSON.
     Returns:
-        `sent`, or why nothing was sent (`already-sent`, `in-doubt`).
+        `sent`, or why nothing was sent (`already-sent`, `in-doubt`, `refused`: the message as written
+        would not carry the headers newsmon set, so it is never sent).
     Raises:
         DeliveryError: the channel failed; RQ retries with backoff, then keeps the job as failed.
     """
@@ -193,14 +201,20 @@ def deliver(payload: dict[str, Any]) -> str:
     claim = json.dumps({"state": "sending", "at": time.time()})
     if not acquire(ctx.redis, claim_key, claim, keys.ALERT_SENT_TTL):
         state = json.loads(ctx.redis.get(claim_key) or b"{}").get("state")
-        if state == "sent":
-            log.info("already sent key=%s", delivery.idempotency_key())
-            return "already-sent"
+        if state in ("sent", "refused"):
+            log.info("already %s key=%s", state, delivery.idempotency_key())
+            return "already-sent" if state == "sent" else "refused"
         log.warning("delivery in doubt, not sending again key=%s (an earlier attempt died mid-send)",
                     delivery.idempotency_key())
         return "in-doubt"
     try:
         send(ctx.config, delivery)
+    except MessageRefused as exc:  # retrying would write the same message: it is not sent, and said so
+        ctx.redis.set(claim_key, json.dumps({"state": "refused", "at": time.time(), "error": str(exc)[:500]}),
+                      ex=keys.ALERT_SENT_TTL)
+        stats.count(ctx.redis, f"alerts:{delivery.channel_id}:refused")
+        log.error("delivery refused key=%s: %s", delivery.idempotency_key(), exc)
+        return "refused"
     except Exception:
         ctx.redis.delete(claim_key)
         stats.count(ctx.redis, f"alerts:{delivery.channel_id}:retried")
