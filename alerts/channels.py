@@ -81,8 +81,8 @@ def check_headers(message: EmailMessage, meant: dict[str, str]) -> None:
         MessageRefused: a header was added, lost or changed on the way (say by text read as a header).
     """
     parsed = BytesParser(policy=email.policy.default).parsebytes(message.as_bytes(), headersonly=True)
-    names = [name.lower() for name in parsed.keys()]
-    expected = [name.lower() for name in message.keys()]
+    names = [name.lower() for name in parsed]
+    expected = [name.lower() for name in message]
     if names != expected:
         extra = sorted(set(names) - set(expected)) or sorted(set(expected) - set(names)) or names
         raise MessageRefused(f"message refused before sending: its headers would be {names} "

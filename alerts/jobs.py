@@ -17,11 +17,12 @@ import hashlib
 import json
 import logging
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
 from rq import Queue, Retry
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
 from alerts import desks
@@ -40,6 +41,7 @@ from newsmon.models import Delivery, StoryAlert, utcnow
 from newsmon.redis_conn import acquire
 from newsmon.serializer import JobSerializer
 from newsmon.settings import AppriseChannel, Config, ConsoleChannel, Desk, EmailChannel, OutboxChannel
+from newsmon.status import note_delivery
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +108,7 @@ def enqueue_deliveries(config: Config, conn: redis.Redis, desk_id: str, desk: De
         if Job.exists(job_id, connection=conn):
             continue
         queue.enqueue("alerts.jobs.deliver", delivery.model_dump(mode="json"), job_id=job_id,
-                      retry=Retry(max=retry.max, interval=retry.intervals), result_ttl=keep, failure_ttl=keep,
+                      retry=Retry(max=retry.max, interval=retry.waits()), result_ttl=keep, failure_ttl=keep,
                       description=f"deliver {delivery.idempotency_key()}")
         count += 1
     if count:
@@ -215,15 +217,49 @@ def deliver(payload: dict[str, Any]) -> str:
         stats.count(ctx.redis, f"alerts:{delivery.channel_id}:refused")
         log.error("delivery refused key=%s: %s", delivery.idempotency_key(), exc)
         return "refused"
-    except Exception:
+    except Exception as exc:
         ctx.redis.delete(claim_key)
         stats.count(ctx.redis, f"alerts:{delivery.channel_id}:retried")
+        note_delivery(ctx.redis, delivery.channel_id, exc)
         raise
     ctx.redis.set(claim_key, json.dumps({"state": "sent", "at": time.time()}), ex=keys.ALERT_SENT_TTL)
     stats.count(ctx.redis, f"alerts:{delivery.channel_id}:sent")
     stats.count(ctx.redis, f"queue:{keys.ALERTS_QUEUE}:out")
     log.info("sent key=%s items=%d", delivery.idempotency_key(), len(delivery.items))
+    if note_delivery(ctx.redis, delivery.channel_id, None):
+        flush_waiting(ctx.redis, delivery.channel_id)
     return "sent"
+
+
+def flush_waiting(conn: redis.Redis, channel_id: str) -> list[str]:
+    """A channel works again after failures: its deliveries waiting for a retry are run now rather than at
+    their next retry (up to the retry interval later), and those that ran out of retries during the
+    outage are requeued, so nobody has to `failed requeue` them. Each delivery is claimed before it is
+    sent, so a job that runs twice sends once. Returns the job ids moved."""
+    queue = Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JobSerializer)
+    moved = []
+    for failed, registry in ((False, queue.scheduled_job_registry), (True, queue.failed_job_registry)):
+        for job_id in registry.get_job_ids():
+            if not job_id.startswith("deliver-"):
+                continue
+            try:
+                job = Job.fetch(job_id, connection=conn, serializer=JobSerializer)
+            except NoSuchJobError:
+                continue
+            payload = job.args[0] if job.args and isinstance(job.args[0], dict) else {}
+            if payload.get("channel_id") != channel_id:
+                continue
+            try:
+                if failed:
+                    registry.requeue(job_id)
+                else:
+                    registry.schedule(job, datetime.now(UTC))  # the worker's scheduler runs it in a second
+            except InvalidJobOperation:
+                continue  # another worker moved it first
+            moved.append(job_id)
+    if moved:
+        log.info("channel %s works again: %d waiting deliveries sent now", channel_id, len(moved))
+    return moved
 
 
 def send(config: Config, delivery: Delivery) -> None:

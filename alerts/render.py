@@ -2,7 +2,9 @@
 
 Everything taken from a page is escaped: HTML-escaped in email (autoescape), markdown-escaped in chat.
 Times are shown in the desk's time zone. Operators may override each template by putting a file of
-the same name in `<config dir>/templates/`.
+the same name in `<config dir>/templates/`; templates render in Jinja's sandbox, so one cannot reach
+Python's internals (`__subclasses__`, `__globals__`, ...): such a template fails to render, and the
+delivery with it, with the reason.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from newsmon.languages import NAMES, RIGHT_TO_LEFT
@@ -146,7 +149,7 @@ def outlet_line(outlet: str, affiliation: str | None) -> str:
 
 def _environment(override_dir: Path | None, autoescape: bool) -> Environment:
     search = [str(override_dir)] if override_dir and override_dir.is_dir() else []
-    env = Environment(
+    env = SandboxedEnvironment(  # an operator's template cannot reach Python's internals
         loader=FileSystemLoader([*search, str(TEMPLATES)]),
         autoescape=select_autoescape(["html", "html.j2"]) if autoescape else False,
         undefined=StrictUndefined,

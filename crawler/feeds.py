@@ -54,6 +54,81 @@ def _full_text(entry: Any) -> str | None:
     return None
 
 
+TOO_DEEP = object()  # an item of a JSON Feed nested too deeply to read: skipped with its reason
+
+
+def _item_spans(text: str) -> tuple[int, int, list[tuple[int, int]]] | None:
+    """Where the top-level `items` array of a JSON object is, and where each of its elements is, found
+    without recursion (a scanner that only counts brackets outside strings): (start, end, spans)."""
+    depth, i, n = 0, 0, len(text)
+    expect_key, key = False, None
+    start = end = -1
+    element = -1
+    spans: list[tuple[int, int]] = []
+    while i < n:
+        char = text[i]
+        if char == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            if depth == 1 and expect_key:
+                try:
+                    key = json.loads(text[i:j + 1])
+                except ValueError:
+                    return None
+                expect_key = False
+            i = j + 1
+            continue
+        if char in "{[":
+            depth += 1
+            if depth == 1:
+                expect_key = char == "{"
+            elif depth == 2 and char == "[" and key == "items" and start < 0:
+                start, element = i, i + 1
+        elif char in "}]":
+            if depth == 2 and start >= 0 and end < 0 and char == "]":
+                if text[element:i].strip():
+                    spans.append((element, i))
+                end = i + 1
+            depth -= 1
+        elif char == "," and depth == 1:
+            expect_key = True
+        elif char == "," and depth == 2 and start >= 0 and end < 0:
+            spans.append((element, i))
+            element = i + 1
+        i += 1
+    return (start, end, spans) if 0 <= start < end else None
+
+
+def _deep_json_feed(body: bytes) -> dict[str, Any] | str:
+    """A JSON Feed too deep for the JSON parser as a whole: its items read one by one, so one item nested
+    50,000 levels deep costs that item only."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "JSON nested too deeply"
+    found = _item_spans(text)
+    if found is None:
+        return "JSON nested too deeply"
+    start, end, spans = found
+    try:
+        data = json.loads(text[:start] + "[]" + text[end:])
+    except (RecursionError, ValueError):
+        return "JSON nested too deeply outside its items"
+    if not isinstance(data, dict):
+        return "JSON nested too deeply"
+    items: list[Any] = []
+    for a, b in spans:
+        try:
+            items.append(json.loads(text[a:b]))
+        except RecursionError:
+            items.append(TOO_DEEP)
+        except ValueError:
+            items.append(None)
+    data["items"] = items
+    return data
+
+
 def _json_feed(body: bytes) -> dict[str, Any] | str | None:
     """The JSON Feed document, a problem (str) when it is JSON that cannot be used, or None when the body
     is no JSON Feed at all."""
@@ -63,7 +138,9 @@ def _json_feed(body: bytes) -> dict[str, Any] | str | None:
     try:
         data = json.loads(body)
     except RecursionError:
-        return "JSON nested too deeply"
+        data = _deep_json_feed(body)
+        if isinstance(data, str):
+            return data
     except ValueError:
         return None
     if not isinstance(data, dict) or "jsonfeed.org" not in str(data.get("version", "")):
@@ -87,6 +164,8 @@ def _parse_json_feed(data: dict[str, Any], url: str, tz_name: str | None) -> Par
     skipped = []
     for index, item in enumerate(data.get("items") or []):
         try:
+            if item is TOO_DEEP:
+                raise ValueError("JSON nested too deeply")
             if not isinstance(item, dict):
                 raise TypeError(f"item is a {type(item).__name__}, not an object")
             link = urljoin(url, _text_field(item, "url") or _text_field(item, "external_url"))

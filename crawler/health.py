@@ -105,6 +105,8 @@ def transport_failure(kind_name: str, message: str) -> Failure:
         return Failure("timeout", f"timed out: {message}")
     if "dns" in name or "lookup" in name or "resolve" in name or "dns lookup failed" in text:
         return Failure("dns", message if "dns lookup failed" in text else f"DNS lookup failed: {message}")
+    if "larger than download max size" in text or "max size" in text and "cancel" in name:
+        return Failure("too-large", f"response over the download limit: {message}")
     if "ignorerequest" in name:
         return Failure("refused", message)
     if "ssl" in name or "tls" in name or "certificate" in text:

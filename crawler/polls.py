@@ -13,6 +13,7 @@ from crawler import health
 from newsmon import keys, stats
 from newsmon.redis_conn import acquire, release_if_owner
 from newsmon.settings import Source
+from newsmon.urls import mask_secrets
 
 MAX_ENTRY_FAILURES = 3
 
@@ -31,6 +32,49 @@ def acquire_poll(conn: redis.Redis, source_id: str, token: str, interval: int) -
 def release_poll(conn: redis.Redis, source_id: str, token: str) -> bool:
     """Release the poll lock if this poll still holds it."""
     return release_if_owner(conn, keys.poll_lock(source_id), token)
+
+
+def took_poll(conn: redis.Redis, source_id: str, token: str, crawler: str) -> None:
+    """A crawler took the poll request: if the crawler dies, the scheduler can release the poll."""
+    record = {"token": token, "crawler": crawler, "at": time.time()}
+    conn.hset(keys.POLLS_RUNNING, source_id, json.dumps(record))
+
+
+def finished_poll(conn: redis.Redis, source_id: str, token: str) -> None:
+    """The poll ended (its lock is released by the caller)."""
+    raw = conn.hget(keys.POLLS_RUNNING, source_id)
+    if raw and json.loads(raw).get("token") == token:
+        conn.hdel(keys.POLLS_RUNNING, source_id)
+
+
+def release_orphaned(conn: redis.Redis, source_id: str) -> bool:
+    """Release the source's poll lock if the crawler that took the poll has stopped beating (killed,
+    or its machine gone), rather than waiting for the lock's TTL. True when released."""
+    raw = conn.hget(keys.POLLS_RUNNING, source_id)
+    if not raw:
+        return False  # the request still waits for a crawler, or no poll runs
+    record = json.loads(raw)
+    if conn.exists(keys.crawler_alive(record.get("crawler", ""))):
+        return False
+    released = release_poll(conn, source_id, record.get("token", ""))
+    conn.hdel(keys.POLLS_RUNNING, source_id)
+    return released
+
+
+def beat(conn: redis.Redis, identity: str, stop: Any) -> None:
+    """A crawler's heartbeat (run in a thread until `stop` is set): the polls it took stay its own."""
+    key = keys.crawler_alive(identity)
+    while True:
+        try:
+            conn.set(key, str(time.time()), ex=keys.CRAWLER_TTL)
+        except redis.RedisError:
+            pass  # the spiders notice a lost Redis and stop the crawler
+        if stop.wait(keys.CRAWLER_BEAT):
+            break
+    try:
+        conn.delete(key)
+    except redis.RedisError:
+        pass
 
 
 def entry_id(key: str) -> str:
@@ -110,11 +154,11 @@ def record_poll(conn: redis.Redis, source: Source, poll: Any, seconds: float, ba
     if poll.status in ("ok", "empty", "stale"):
         mapping.update({k: v for k, v in poll.validators.items()})
     if poll.entry_errors:
-        mapping["last_entry_error"] = poll.entry_errors[-1][:500]
+        mapping["last_entry_error"] = mask_secrets(poll.entry_errors[-1])[:500]
     skipped = list(getattr(poll, "skipped", []))
     mapping["last_skipped"] = str(len(skipped))
     if skipped:
-        mapping["last_skipped_reason"] = skipped[0][:500]
+        mapping["last_skipped_reason"] = mask_secrets(skipped[0])[:500]
     failures = int(conn.hget(key, "consecutive_failures") or 0)
     if failure is None or poll.status == "unchanged":
         mapping.update({"last_success": f"{now:.3f}", "consecutive_failures": "0", "backoff_until": "0",
@@ -125,7 +169,7 @@ def record_poll(conn: redis.Redis, source: Source, poll: Any, seconds: float, ba
         if failures == 0:
             mapping["failing_since"] = f"{now:.3f}"
         failures += 1
-        mapping.update({"last_error": failure.message[:500], "last_error_at": f"{now:.3f}",
+        mapping.update({"last_error": mask_secrets(failure.message)[:500], "last_error_at": f"{now:.3f}",
                         "failure_kind": failure.kind, "consecutive_failures": str(failures)})
         if poll.status == "stale":
             mapping["last_success"] = f"{now:.3f}"  # the source answers; its content is old
@@ -138,14 +182,14 @@ def record_poll(conn: redis.Redis, source: Source, poll: Any, seconds: float, ba
             "at": round(now, 3),
             "status": poll.status,
             "failure": failure.kind if failure else None,
-            "error": failure.message[:200] if failure else None,
+            "error": mask_secrets(failure.message)[:200] if failure else None,
             "http": poll.http_status,
             "bytes": poll.bytes,
             "items": poll.items,
             "new": poll.new,
             "seconds": round(seconds, 3),
             "skipped": len(skipped),
-            "skipped_reasons": [r[:200] for r in skipped[:5]],
+            "skipped_reasons": [mask_secrets(r)[:200] for r in skipped[:5]],
         }
     )
     pipe = conn.pipeline()

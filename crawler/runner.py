@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
+import threading
+import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,6 +15,7 @@ import redis
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
+from crawler import polls
 from crawler import settings as crawler_settings
 from crawler.spiders.base import PollingSpider
 from crawler.spiders.feed import FeedSpider
@@ -76,12 +81,21 @@ def run_crawler(config: Config, conn: redis.Redis, overrides: dict[str, Any] | N
                 crawler.spider.stopping = True
         process.stop()
 
+    identity = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     for crawler in crawlers:
-        process.crawl(crawler, redis_conn=conn, config=config, on_fatal=lost)
+        process.crawl(crawler, redis_conn=conn, config=config, on_fatal=lost, crawler_id=identity)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    beating = threading.Event()
+    heart = threading.Thread(target=polls.beat, args=(conn, identity, beating),
+                             name="newsmon-crawler-heartbeat", daemon=True)
+    heart.start()
     settle_heap()
-    process.start(install_signal_handlers=False)
+    try:
+        process.start(install_signal_handlers=False)
+    finally:
+        beating.set()
+        heart.join(timeout=5)
     if fatal:
         log.error("crawler exiting with code %d: %s", EXIT_LOST_REDIS, fatal[0])
         return EXIT_LOST_REDIS

@@ -79,8 +79,12 @@ def request_poll(conn: redis.Redis, source: Source, leader: LeaderLock) -> str:
         return "backoff"
     token = uuid.uuid4().hex
     if not polls.acquire_poll(conn, source.id, token, source.interval):
-        log.debug("poll skipped source=%s: previous poll still running", source.id)
-        return "busy"
+        if not polls.release_orphaned(conn, source.id):
+            log.debug("poll skipped source=%s: previous poll still running", source.id)
+            return "busy"
+        log.warning("poll of source=%s released: the crawler that took it stopped beating", source.id)
+        if not polls.acquire_poll(conn, source.id, token, source.interval):
+            return "busy"
     request = PollRequest(
         source_id=source.id, poll_id=uuid.uuid4().hex, lock_token=token, requested_at=utcnow()
     )

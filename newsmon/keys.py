@@ -6,7 +6,10 @@ ALERTS_QUEUE = "alerts"
 PROCESS_BATCH_JOB = "workers.jobs.process_stories"  # the stories of one poll, up to PROCESS_BATCH
 PROCESS_STORY_JOB = "workers.jobs.process_story"
 PROCESS_BATCH = 16
-PROCESS_RETRY = (3, [10, 60, 300])  # retries after the first attempt, and the waits between them (s)
+# retries after the first attempt, and the waits before them (s): the first at once, so a job whose worker
+# died is run again as soon as it is found (a scheduled retry waits for RQ's scheduler, which can itself
+# have died with that worker), then 10 s, 1 and 5 minutes
+PROCESS_RETRY = (4, [0, 10, 60, 300])
 PROCESS_FAILURE_TTL = 30 * 24 * 3600  # how long a failed story job stays in the failed registry
 
 POLL_HISTORY = 50  # polls kept per source in newsmon:source:<id>:polls
@@ -28,6 +31,16 @@ def poll_history(source_id: str) -> str:
 def poll_lock(source_id: str) -> str:
     """Held while a poll of the source is requested or running; expires if a crawler dies."""
     return f"newsmon:poll:lock:{source_id}"
+
+
+POLLS_RUNNING = "newsmon:poll:running"  # hash source id -> JSON {token, crawler, at} of polls a crawler took
+CRAWLER_BEAT = 5  # seconds between a crawler's heartbeats
+CRAWLER_TTL = 15  # a crawler silent this long is dead: the polls it took are released
+
+
+def crawler_alive(identity: str) -> str:
+    """Set while a crawler process lives (expires CRAWLER_TTL seconds after its last heartbeat)."""
+    return f"newsmon:crawler:{identity}:alive"
 
 
 def source_state(source_id: str) -> str:
@@ -110,6 +123,15 @@ SCHEDULER_HEARTBEAT = "newsmon:scheduler:heartbeat"  # JSON written by the leadi
 DEDUPE_PREFIX = "newsmon:dedupe"  # newsmon:dedupe:<generation>:<shard> (workers/dedupe.py)
 HEALTH_ACTIVE = "newsmon:health:active"  # hash problem id -> JSON; lives as long as the problem (admin state)
 HEALTH_LOCK = "newsmon:health:lock"
+# hash: failing_since, failures, last_error, last_failure, last_success of archive writes (newsmon/status.py)
+ARCHIVE_HEALTH = "newsmon:archive:health"
+
+
+
+def channel_health(channel_id: str) -> str:
+    """Hash of a channel's delivery attempts: consecutive_failures, failing_since, last_failure, last_error,
+    last_success (kept for good: it is the channel's state)."""
+    return f"newsmon:channel:{channel_id}:health"
 
 
 def desk_held(desk_id: str) -> str:

@@ -3,12 +3,20 @@
 Libraries whose INFO lines are noise (Scrapy banners and stats dumps, APScheduler job runs, RQ's
 per-job lines, alembic when no migration runs) are held at WARNING, and expected network failures
 are logged in one line without a traceback; `--log-level DEBUG` brings all of it back.
+
+Every line goes through SafeFormatter: a line is one line whatever a page put in it (line breaks,
+terminal escapes and bidi overrides in a title or URL are written as `\\n`, `\\x1b`, `\\u202e`), and
+secrets in URLs (user info, token-like query values) are masked, tracebacks included.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from typing import Any
+
+from newsmon.urls import mask_secrets
 
 QUIET_LOGGERS = ("scrapy", "twisted", "apscheduler", "alembic", "rq", "filelock", "urllib3", "trafilatura",
                  "htmldate", "courlan", "charset_normalizer", "asyncio", "py.warnings", "hpack")
@@ -36,6 +44,11 @@ NETWORK_ERRORS = (
     "ResponseFailed",
 )
 
+# job failures that are the world's, not newsmon's (a channel down, the database full or away): RQ logs
+# them with a whole traceback per attempt; one line says what failed
+EXPECTED_JOB_ERRORS = ("DeliveryError", "OperationalError", "InternalError", "InterfaceError",
+                       "ConnectionError", "TimeoutError")
+
 _level = logging.INFO
 
 
@@ -45,6 +58,12 @@ class ExpectedFailures(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING and record.name.startswith(QUIET_LOGGERS):
             return False  # Scrapy sets its loggers to DEBUG whenever a crawler process starts
+        if record.name == "rq.worker" and isinstance(record.args, tuple) and len(record.args) == 4 \
+                and "exception raised while executing" in str(record.msg):
+            last = str(record.args[3]).strip().splitlines()[-1:] or [""]
+            if last[0].split(":", 1)[0].rsplit(".", 1)[-1] in EXPECTED_JOB_ERRORS:
+                record.msg = "Worker %s: job %s: failed (%s), RQ retries it if it may: %s"
+                record.args = (*record.args[:3], last[0])
         exc_type = record.exc_info[0] if record.exc_info else None
         if record.name.startswith(REPEATS_POLL_LINE) and record.levelno < logging.CRITICAL:
             text = record.getMessage()
@@ -56,15 +75,36 @@ class ExpectedFailures(logging.Filter):
         return True
 
 
+_UNSAFE_IN_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """Text as one log line: controls, line breaks and bidi overrides written as escapes."""
+    return _UNSAFE_IN_LINE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+
+
+class SafeFormatter(logging.Formatter):
+    """Log lines that stay one line of text, with secrets in URLs masked (see the module's doc)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return one_line(mask_secrets(super().formatMessage(record)))
+
+    def formatException(self, ei: Any) -> str:
+        return mask_secrets(super().formatException(ei))
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
 def configure(level: str) -> None:
     """Set up the root handler on stderr at `level` and quiet the libraries (above DEBUG)."""
     global _level
     numeric = getattr(logging, level.upper(), logging.INFO)
     _level = numeric
-    logging.basicConfig(
-        level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    logging.basicConfig(level=numeric, format=LOG_FORMAT, stream=sys.stderr)
     for handler in logging.getLogger().handlers:
+        if not isinstance(handler.formatter, SafeFormatter):
+            handler.setFormatter(SafeFormatter(LOG_FORMAT))
         handler.setLevel(numeric)  # Scrapy resets the root logger's level; the handler keeps ours
         if numeric > logging.DEBUG and not any(isinstance(f, ExpectedFailures) for f in handler.filters):
             handler.addFilter(ExpectedFailures())

@@ -42,8 +42,8 @@ def _decoded(word: str) -> str:
 
 def _defuse_word(match: re.Match[str]) -> str:
     decoded = _decoded(match.group(0))
-    if _CONTROLS_LINE.search(decoded) or _LINE_BREAKS.search(decoded) or _SURROGATE.search(decoded):
-        return " ".join(_CONTROLS_LINE.sub("", _LINE_BREAKS.sub(" ", _SURROGATE.sub("\ufffd", decoded))).split())
+    if _CONTROLS_LINE.search(decoded) or _LINE_BREAKS.search(decoded):
+        return " ".join(_CONTROLS_LINE.sub("", _LINE_BREAKS.sub(" ", decoded)).split())
     return match.group(0)
 
 

@@ -20,6 +20,7 @@ from newsmon import keys, stats
 from newsmon.jobcontext import CONFIG_VERSION
 from newsmon.serializer import JobSerializer
 from newsmon.settings import Config
+from newsmon.urls import mask_secrets
 
 SCHEDULER_HEARTBEAT = keys.SCHEDULER_HEARTBEAT
 QUEUES = (keys.PROCESS_QUEUE, keys.ALERTS_QUEUE)
@@ -103,7 +104,8 @@ def _sources(config: Config, conn: redis.Redis, now: float) -> list[dict[str, An
         rows.append({
             "id": source.id, "outlet": source.outlet, "language": source.language, "kind": source.kind,
             "enabled": source.enabled, "interval": source.interval, "status": state.get("status"),
-            "failure": state.get("failure_kind") or None, "error": state.get("last_error"),
+            "failure": state.get("failure_kind") or None,
+            "error": mask_secrets(state.get("last_error") or "") or None,
             "last_poll": when("last_poll"), "last_success": when("last_success"),
             "last_new_story": when("last_new_story"), "failing_since": when("failing_since"),
             "consecutive_failures": int(state.get("consecutive_failures") or 0),
@@ -163,9 +165,68 @@ def _deliveries(config: Config, conn: redis.Redis, now: float) -> dict[str, dict
             channel = None
         if channel in failed:
             failed[channel] += 1
+    pipe = conn.pipeline()
+    for c in channels:
+        pipe.hgetall(keys.channel_health(c))
+    health = [{k.decode(): v.decode() for k, v in raw.items()} for raw in pipe.execute()] if channels else []
     return {c: {"sent_24h": counts[f"alerts:{c}:sent"], "retried_24h": counts[f"alerts:{c}:retried"],
                 "failed": failed[c], "sent_recent": recent[f"alerts:{c}:sent"],
-                "retried_recent": recent[f"alerts:{c}:retried"]} for c in channels}
+                "retried_recent": recent[f"alerts:{c}:retried"],
+                "consecutive_failures": int(h.get("consecutive_failures") or 0),
+                "failing_since": float(h.get("failing_since") or 0) or None,
+                "last_failure": float(h.get("last_failure") or 0) or None,
+                "last_success": float(h.get("last_success") or 0) or None,
+                "last_error": h.get("last_error") if int(h.get("consecutive_failures") or 0) else None}
+            for c, h in zip(channels, health)}
+
+
+def note_archive_failure(conn: redis.Redis, error: BaseException | str, now: float | None = None) -> None:
+    """An archive write failed (disk full, database read-only or unreachable): `archive-failing` from now
+    until a write succeeds (note_archive_ok)."""
+    now = time.time() if now is None else now
+    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    text = mask_secrets(" ".join(text.split()))[:300]
+    pipe = conn.pipeline()
+    pipe.hsetnx(keys.ARCHIVE_HEALTH, "failing_since", f"{now:.3f}")
+    pipe.hset(keys.ARCHIVE_HEALTH, mapping={"last_failure": f"{now:.3f}", "last_error": text})
+    pipe.hincrby(keys.ARCHIVE_HEALTH, "failures", 1)
+    pipe.execute()
+
+
+def note_archive_ok(pipe: redis.Redis | redis.client.Pipeline, now: float | None = None) -> None:
+    """An archive write succeeded: whatever failed before is over (added to the caller's pipeline)."""
+    pipe.hset(keys.ARCHIVE_HEALTH, "last_success", f"{time.time() if now is None else now:.3f}")
+    pipe.hdel(keys.ARCHIVE_HEALTH, "failing_since", "failures")
+
+
+def _archive_state(conn: redis.Redis) -> dict[str, Any]:
+    raw = {k.decode(): v.decode() for k, v in conn.hgetall(keys.ARCHIVE_HEALTH).items()}
+    since = float(raw.get("failing_since") or 0) or None
+    return {"failing_since": since, "failures": int(raw.get("failures") or 0),
+            "last_error": raw.get("last_error") if since else None,
+            "last_failure": float(raw.get("last_failure") or 0) or None,
+            "last_success": float(raw.get("last_success") or 0) or None}
+
+
+def note_delivery(conn: redis.Redis, channel_id: str, error: BaseException | None,
+                  now: float | None = None) -> int:
+    """Record one delivery attempt on a channel; returns the consecutive failures before it (so a
+    success that ends a failing run can send what waited)."""
+    now = time.time() if now is None else now
+    key = keys.channel_health(channel_id)
+    if error is None:
+        pipe = conn.pipeline()
+        pipe.hget(key, "consecutive_failures")
+        pipe.hset(key, mapping={"consecutive_failures": "0", "last_success": f"{now:.3f}"})
+        pipe.hdel(key, "failing_since")
+        before = pipe.execute()[0]
+        return int(before or 0)
+    text = mask_secrets(" ".join(f"{type(error).__name__}: {error}".split()))[:300]
+    pipe = conn.pipeline()
+    pipe.hincrby(key, "consecutive_failures", 1)
+    pipe.hsetnx(key, "failing_since", f"{now:.3f}")
+    pipe.hset(key, mapping={"last_failure": f"{now:.3f}", "last_error": text})
+    return int(pipe.execute()[0]) - 1
 
 
 LEVELS = ("healthy", "degraded", "unhealthy")
@@ -242,7 +303,21 @@ def problems(config: Config, status: dict[str, Any], now: float) -> list[dict[st
                 f"requeue or purge them)")
         if not starting and not any(name in w["queues"] for w in status["workers"]):
             add("no-worker", name, "unhealthy", f"no worker alive for queue {name}")
+    archive = status.get("archive") or {}
+    if archive.get("failing_since"):
+        add("archive-failing", "archive", "unhealthy",
+            f"archive writes failing for {int(now - archive['failing_since'])} s "
+            f"({archive['failures']} failed write(s); stories wait in the process queue and are retried): "
+            f"{archive['last_error']}")
     for channel, counts in status["deliveries"].items():
+        failures = counts.get("consecutive_failures", 0)
+        last = counts.get("last_failure") or 0
+        if failures >= admin.delivery_failures and now - last <= admin.retrying_minutes * 60:
+            add("delivery-failing", channel, "unhealthy",
+                f"channel {channel}: the last {failures} delivery attempts failed (for "
+                f"{int(now - (counts.get('failing_since') or now))} s; alerts wait and are retried): "
+                f"{counts.get('last_error')}")
+            continue
         if counts.get("retried_recent", 0) and not counts.get("sent_recent", 0):
             add("delivery-retrying", channel, "degraded",
                 f"channel {channel}: {counts['retried_recent']} retries and no delivery in the last "
@@ -287,6 +362,7 @@ def collect(config: Config, conn: redis.Redis, now: float | None = None,
         "sources": _sources(config, conn, now),
         "deliveries": _deliveries(config, conn, now),
         "roles": _roles(conn, now),
+        "archive": _archive_state(conn),
         "config_error": config_error,
         "starting_seconds_left": grace if grace and grace > 0 else 0,
     }

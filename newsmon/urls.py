@@ -110,3 +110,53 @@ def readable_url(url: str) -> str:
         return piece if _UNSAFE_DISPLAY.search(decoded) else decoded
 
     return urlunsplit((parts.scheme, host, decode(parts.path), decode(parts.query), decode(parts.fragment)))
+
+
+# --- secrets in URLs ------------------------------------------------------------------------------
+
+MASK = "***"
+# query parameters whose values are credentials (matched on the name, case-insensitively)
+_SECRET_PARAM = re.compile(
+    r"(?i)^(?:.*(?:token|secret|passw(?:or)?d|passwd|api[-_]?key|apikey|auth|credential|signature|session)"
+    r".*|key|pass|pwd|sig|code|access[-_]?key)$"
+)
+_URL_IN_TEXT = re.compile(r"(?i)\b[a-z][a-z0-9+.-]{1,15}://[^\s<>\"'`]+")
+# "user:password@host" where no scheme precedes it (as in "invalid hostname: user:pw@127.0.0.1")
+_USERINFO_IN_TEXT = re.compile(r"(?<![/\w@])([^\s/@:<>\"']{1,200}):([^\s/@<>\"']{1,200})@(?=[\w\[])")
+
+
+def _masked_query(query: str) -> str:
+    if not query:
+        return query
+    out = []
+    for piece in query.split("&"):
+        name, sep, value = piece.partition("=")
+        out.append(f"{name}={MASK}" if sep and value and _SECRET_PARAM.match(unquote(name)) else piece)
+    return "&".join(out)
+
+
+def mask_url(url: str) -> str:
+    """A URL with its secrets masked, for everything newsmon prints, logs or serves: the user info
+    (`user:password@`) and the values of query parameters named like credentials (token, key,
+    password, secret, auth, signature, ...). The rest is left exactly as written."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return _USERINFO_IN_TEXT.sub(f"{MASK}@", url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{MASK}@{netloc.rsplit('@', 1)[1]}"
+    query = _masked_query(parts.query)
+    if netloc == parts.netloc and query == parts.query:
+        return url
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def mask_secrets(text: str) -> str:
+    """Free text (a log line, an error message) with every URL in it masked by mask_url, and any
+    `user:password@host` written without a scheme."""
+    if "://" in text:
+        text = _URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), text)
+    if "@" in text:
+        text = _USERINFO_IN_TEXT.sub(f"{MASK}@", text)
+    return text

@@ -321,8 +321,10 @@ class Roles:
         self.logs: dict[str, Path] = {}
         self.handles: list[Any] = []
 
-    def start(self, name: str, config_dir: Path, *args: str) -> subprocess.Popen[bytes]:
-        env = dict(os.environ, REDIS_URL=self.redis_url, NEWSMON_DATA_DIR=str(self.workdir / "data"))
+    def start(self, name: str, config_dir: Path, *args: str,
+              env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        env = dict(os.environ, REDIS_URL=self.redis_url, NEWSMON_DATA_DIR=str(self.workdir / "data"),
+                   **(env or {}))
         log_path = self.workdir / f"{name}.log"
         handle = log_path.open("ab")  # closed in stop_all, after the process is gone
         self.handles.append(handle)

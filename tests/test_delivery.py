@@ -171,3 +171,22 @@ def test_outbox_line(context, tmp_path: Path) -> None:
     record = json.loads((tmp_path / "outbox.jsonl").read_text().strip())
     assert record["topics"] == ["k1_base"] and record["matches"] == {"k1_base": ["كيه-1"]}
     assert record["language"] == "ar" and record["outlet"] == "Kurdistan24" and record["desk"] == "desk"
+
+
+def test_retry_waits_repeat_the_last_interval_as_rq_reads_them(redis_conn: redis.Redis) -> None:
+    """RQ repeats the *first* interval when there are fewer intervals than retries; the policy's waits
+    are spelt out so that the last one repeats, as alerts.yaml says."""
+    from rq import Queue, Retry
+    from rq.serializers import JSONSerializer
+
+    from newsmon.settings.alerts import RetrySettings
+
+    policy = RetrySettings(max=6, intervals=[1, 2, 30])
+    job = Queue("retry-test", connection=redis_conn, serializer=JSONSerializer).enqueue(
+        "os.getcwd", retry=Retry(max=policy.max, interval=policy.waits()))
+    seen = []
+    while job.retries_left:
+        seen.append(job.get_retry_interval())
+        job.retries_left -= 1
+    assert seen == [1, 2, 30, 30, 30, 30]
+    assert RetrySettings().window_seconds() == 26930  # the shipped policy: about 7.5 hours

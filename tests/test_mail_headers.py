@@ -36,7 +36,7 @@ HOSTILE_TITLES = [
 
 def received_headers(raw: bytes) -> tuple[list[str], EmailMessage]:
     message = BytesParser(policy=email.policy.default).parsebytes(raw)
-    return [name.lower() for name in message.keys()], message  # type: ignore[return-value]
+    return [name.lower() for name in message], message  # type: ignore[return-value]
 
 
 @pytest.mark.parametrize("title", HOSTILE_TITLES)
@@ -60,7 +60,7 @@ def test_a_literal_encoded_word_arrives_as_written() -> None:
     from alerts.channels import MAIL_POLICY, encode_subject
 
     text = "about =?utf-8?q?caf=C3=A9?= syntax"
-    assert "=3D?" in encode_subject(text) or "?b?" in encode_subject(text).lower()
+    assert "=3D=3F" in encode_subject(text) or "?b?" in encode_subject(text).lower()  # `=?` encoded
     message = EmailMessage(policy=MAIL_POLICY)
     message["Subject"] = text
     message.set_content("x")

@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError, OperationalError, ProgrammingError
 
 from newsmon.models import Story, TopicMatch
 from workers.search import index_story, index_text, unindex_stories
@@ -192,6 +192,12 @@ class Record:
     duplicate_of: str | None = None
     similarity: float | None = None
     normalized: str | None = None  # the body as normalize_text gives it, when the caller has it
+
+
+def storage_failure(exc: BaseException) -> bool:
+    """Whether an archive error is the storage's (disk full, database read-only, locked or unreachable,
+    schema missing) rather than one story's data: the former makes `archive-failing`."""
+    return isinstance(exc, (OperationalError, InternalError, InterfaceError, ProgrammingError, OSError))
 
 
 class Archive:

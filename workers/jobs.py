@@ -19,8 +19,9 @@ from newsmon.redis_conn import acquire
 from newsmon.serializer import JobSerializer
 from newsmon.settings import KEYWORDS_FILE, Config
 from newsmon.snippets import excerpts
+from newsmon.status import note_archive_failure, note_archive_ok
 from workers import breaking
-from workers.archive import Archive, Record, open_engine
+from workers.archive import Archive, Record, open_engine, storage_failure
 from workers.dedupe import DedupeIndex, content_hash
 from workers.matcher import Matcher
 
@@ -180,14 +181,21 @@ def _process_batch(ctx: jobcontext.JobContext, payloads: list[Any]) -> tuple[lis
 
     try:
         outcomes = _archive(ctx.archive_url).record_many(records)
-    except BaseException:
+    except BaseException as exc:
         take_back(list(range(len(ready))))
+        if storage_failure(exc):
+            note_archive_failure(ctx.redis, exc)
         raise
     refused = [i for i, outcome in enumerate(outcomes) if isinstance(outcome, Exception)]
     take_back(refused)
     failed += [(sources[i], outcomes[i]) for i in refused]  # type: ignore[misc]
     done = []
     pipe = ctx.redis.pipeline(transaction=False)
+    storage = [outcomes[i] for i in refused if storage_failure(outcomes[i])]  # type: ignore[arg-type]
+    if len(storage) == len(outcomes):
+        note_archive_failure(ctx.redis, storage[0])  # nothing written: the database refuses every story
+    elif len(refused) < len(outcomes):
+        note_archive_ok(pipe)
     for (story, result, _, _), verdict, outcome in zip(ready, verdicts, outcomes):
         if isinstance(outcome, Exception):
             continue
@@ -315,7 +323,7 @@ def check_breaking(config: Config, conn: Any, story: Story, cluster: str, new_cl
         job_id="route-" + hashlib.sha1(signature.encode()).hexdigest()[:32],
         result_ttl=keep,
         failure_ttl=keep,
-        retry=Retry(max=config.alerts.retry.max, interval=config.alerts.retry.intervals),
+        retry=Retry(max=config.alerts.retry.max, interval=config.alerts.retry.waits()),
         description=f"route breaking {sorted(alerts)}",
     )
     stats.count(conn, f"queue:{keys.ALERTS_QUEUE}:in")
@@ -421,7 +429,7 @@ def hand_on(config: Config, conn: Any, story: Story, fresh: dict[str, list[Topic
     keep = config.job_keep_seconds
     Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JobSerializer).enqueue(
         "alerts.jobs.route_story", {"alerts": alerts}, job_id=job_id, result_ttl=keep, failure_ttl=keep,
-        retry=Retry(max=config.alerts.retry.max, interval=config.alerts.retry.intervals),
+        retry=Retry(max=config.alerts.retry.max, interval=config.alerts.retry.waits()),
         description=f"route {story.id} to {sorted(fresh)}",
     )
     stats.count(conn, f"queue:{keys.ALERTS_QUEUE}:in")

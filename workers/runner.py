@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import redis
 from rq import Queue, SimpleWorker
+from rq.job import Job
+from rq.registry import StartedJobRegistry
 
 from newsmon import jobcontext, keys
 from newsmon.memory import settle_heap
@@ -15,9 +18,40 @@ from workers.jobs import matcher_for
 
 log = logging.getLogger(__name__)
 
-# How often a worker looks for jobs abandoned by dead workers (RQ's default is 10 minutes); a job's
-# heartbeat lapses about 90 s after its worker died, so a lost job is retried within about 2.5 minutes.
-MAINTENANCE_INTERVAL = 60
+# How often a worker looks for jobs abandoned by dead workers (RQ's default is 10 minutes). A running job's
+# entry in RQ's started registry is renewed every JOB_BEAT seconds to live JOB_TTL seconds (RQ itself gives
+# a SimpleWorker's job its whole timeout + 60 s, 4 minutes), so a job whose worker died is found within
+# JOB_TTL + MAINTENANCE_INTERVAL (45 s) and retried after its retry wait (10 s for a process batch).
+MAINTENANCE_INTERVAL = 15
+JOB_BEAT = 5
+JOB_TTL = 30
+
+
+class NewsmonWorker(SimpleWorker):
+    """RQ's SimpleWorker whose running job lives JOB_TTL seconds in the started registry unless renewed
+    (RQ gives a SimpleWorker's job its timeout + 60 s); _beat_running_job renews it."""
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        return JOB_TTL
+
+
+def _beat_running_job(worker: SimpleWorker, conn: redis.Redis, stop: threading.Event) -> None:
+    """Keep the running job's started-registry entry alive for JOB_TTL seconds while this process lives."""
+    while not stop.wait(JOB_BEAT):
+        try:
+            execution = worker.execution
+            job = worker.get_current_job() if execution is not None else None
+            if execution is None or job is None:
+                continue
+            registry = StartedJobRegistry(job.origin, connection=conn, serializer=JobSerializer)
+            with conn.pipeline() as pipe:
+                execution.heartbeat(registry, JOB_TTL, pipe)
+                worker.heartbeat(JOB_TTL, pipeline=pipe)
+                pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("job heartbeat skipped: %s", exc)
+        except Exception:
+            log.exception("job heartbeat failed")
 
 
 def run_worker(config: Config, conn: redis.Redis, archive_url: str, queues: list[str] | None = None,
@@ -26,7 +60,8 @@ def run_worker(config: Config, conn: redis.Redis, archive_url: str, queues: list
 
     SimpleWorker runs jobs in this process: the compiled matcher and the archive connection are built
     once instead of per fork, and a job costs about 4 ms of overhead instead of 12. A worker killed
-    mid-job leaves the job in RQ's started registry; RQ's maintenance retries it from there.
+    mid-job leaves the job in RQ's started registry, where its entry lapses JOB_TTL seconds later (a
+    thread renews it while the worker lives); RQ's maintenance, in any live worker, retries it from there.
     """
     matcher_for(config)  # compile now: a bad alias stops the worker at start, not at its first story
     jobcontext.install(
@@ -35,7 +70,7 @@ def run_worker(config: Config, conn: redis.Redis, archive_url: str, queues: list
     if jobcontext.published_version(conn) is None:
         jobcontext.publish(conn, config)  # the first worker of a system deploys what it loaded
     names = queues or [keys.PROCESS_QUEUE, keys.ALERTS_QUEUE]
-    worker = SimpleWorker(
+    worker = NewsmonWorker(
         [Queue(name, connection=conn, serializer=JobSerializer, job_class=StoredJob) for name in names],
         connection=conn,
         serializer=JobSerializer,
@@ -47,4 +82,10 @@ def run_worker(config: Config, conn: redis.Redis, archive_url: str, queues: list
     # RQ sets its own loggers' level from this: at the default level its per-job lines are noise
     rq_level = logging.getLogger("rq").getEffectiveLevel()
     settle_heap()
-    worker.work(burst=burst, with_scheduler=True, logging_level=logging.getLevelName(rq_level))
+    stop = threading.Event()
+    threading.Thread(target=_beat_running_job, args=(worker, conn, stop), name="newsmon-job-heartbeat",
+                     daemon=True).start()
+    try:
+        worker.work(burst=burst, with_scheduler=True, logging_level=logging.getLevelName(rq_level))
+    finally:
+        stop.set()

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 import scrapy
@@ -82,8 +83,9 @@ class PollingSpider(scrapy.Spider):
     conditional_get = False
 
     def __init__(self, redis_conn: redis.Redis | None, config: Config, oneshot: PollRequest | None = None,
-                 on_fatal: Any = None, **kwargs: Any) -> None:
+                 on_fatal: Any = None, crawler_id: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.crawler_id = crawler_id  # whose heartbeat vouches for the polls this spider takes
         self.on_fatal = on_fatal  # called when Redis is lost for good: the crawler process exits non-zero
         self.redis = redis_conn
         self.config = config
@@ -159,7 +161,9 @@ class PollingSpider(scrapy.Spider):
             source = source.model_copy(update={"url": poll_request.url_override})
         poll = Poll(request=poll_request, source=source, timezone=self.config.sources.timezone_of(source))
         self.polls[poll_request.poll_id] = poll
-        headers = self._headers(source)
+        if not self.dry_run:
+            polls.took_poll(self.redis, source.id, poll_request.lock_token, self.crawler_id)
+        headers = self._headers(source, source.url)
         if self.conditional_get and not self.dry_run:
             state = polls.source_state(self.redis, source.id)
             if not polls.has_failed_entries(self.redis, source.id):
@@ -177,8 +181,18 @@ class PollingSpider(scrapy.Spider):
             log.error("malformed url source=%s url=%r: %s", source.id, source.url, exc)
             return None
 
-    def _headers(self, source: Source) -> dict[str, str]:
-        return {"User-Agent": source.user_agent} if source.user_agent else {}
+    def _headers(self, source: Source, url: str) -> dict[str, str]:
+        """The source's own headers (its credentials go only to the source's own host) and User-Agent."""
+        headers = {}
+        try:
+            own = urlsplit(url).netloc.lower() == urlsplit(source.url).netloc.lower()
+        except ValueError:
+            own = False
+        if source.headers and own:
+            headers = {name: value.get_secret_value() for name, value in source.headers.items()}
+        if source.user_agent:
+            headers["User-Agent"] = source.user_agent
+        return headers
 
     def _request(self, poll: Poll, url: str, callback: Any, errback: Any, **kwargs: Any) -> scrapy.Request:
         """A request that belongs to the poll (counted until its callback or errback has run).
@@ -187,7 +201,7 @@ class PollingSpider(scrapy.Spider):
             ValueError: the URL is malformed (a hostile or broken feed); nothing is counted then.
         """
         meta = {"poll_id": poll.request.poll_id, **kwargs.pop("meta", {})}
-        headers = kwargs.pop("headers", None) or self._headers(poll.source)
+        headers = kwargs.pop("headers", None) or self._headers(poll.source, url)
         request = scrapy.Request(url, callback=callback, errback=errback, dont_filter=True, meta=meta,
                                  headers=headers, **kwargs)
         poll.pending += 1
@@ -433,6 +447,7 @@ class PollingSpider(scrapy.Spider):
             return
         self.crawler.signals.send_catch_log(signal=POLL_FINISHED, poll_id=poll.request.poll_id)
         polls.record_poll(self.redis, source, poll, seconds, self.config.pipeline.crawler.backoff_max_seconds)
+        polls.finished_poll(self.redis, source.id, poll.request.lock_token)
         polls.release_poll(self.redis, source.id, poll.request.lock_token)
         self.crawler.stats.inc_value(f"newsmon/polls/{poll.status}")
         level = logging.WARNING if poll.failure else logging.INFO

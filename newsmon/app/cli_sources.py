@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from newsmon.models import PollRequest, utcnow
 from newsmon.settings import Config, Runtime
+from newsmon.urls import mask_secrets, mask_url
 
 
 def add_parser(commands: Any) -> None:
@@ -69,8 +70,9 @@ def _list(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextI
         rows.append({
             "id": source.id, "outlet": source.outlet, "language": source.language, "kind": source.kind,
             "enabled": source.enabled, "verified": bool(source.evidence), "affiliation": outlet.affiliation,
-            "url": source.url, "last_poll": state.get("last_poll"), "status": state.get("status"),
-            "failure": state.get("failure_kind") or None, "error": state.get("last_error"),
+            "url": mask_url(source.url), "last_poll": state.get("last_poll"), "status": state.get("status"),
+            "failure": state.get("failure_kind") or None,
+            "error": mask_secrets(state.get("last_error") or "") or None,
             "consecutive_failures": int(state.get("consecutive_failures", 0) or 0),
         })
     nothing = None
@@ -114,9 +116,10 @@ def _test(args: argparse.Namespace, config: Config, out: TextIO) -> int:
                           requested_at=utcnow(), url_override=args.url)
     poll, stories = test_poll(config, request)
     outcome = {
-        "source": source.id, "url": args.url or source.url, "status": poll.status if poll else "no result",
+        "source": source.id, "url": mask_url(args.url or source.url),
+        "status": poll.status if poll else "no result",
         "failure": poll.failure.kind if poll and poll.failure else None,
-        "error": poll.failure.message if poll and poll.failure else None,
+        "error": mask_secrets(poll.failure.message) if poll and poll.failure else None,
         "http_status": poll.http_status if poll else None, "items": poll.items if poll else 0,
         "bytes": poll.bytes if poll else 0, "entry_errors": poll.entry_errors if poll else [],
         "skipped": poll.skipped if poll else [],

@@ -26,7 +26,7 @@ from newsmon import keys, stats
 from newsmon.errors import ConfigError
 from newsmon.settings import Config
 from newsmon.status import LEVELS, collect, load_for_status
-from newsmon.urls import readable_url
+from newsmon.urls import mask_secrets, mask_url, readable_url
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +220,8 @@ def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int]
     app = Flask("newsmon", template_folder=str(Path(__file__).parent / "templates"))
     app.jinja_env.filters["when"] = _when
     app.jinja_env.filters["readable_url"] = readable_url
+    app.jinja_env.filters["masked_url"] = mask_url
+    app.jinja_env.filters["mask"] = mask_secrets
     current = {"config": config}
 
     def status_now() -> tuple[Config, dict[str, Any]]:

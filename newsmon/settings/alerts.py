@@ -11,7 +11,7 @@ from pydantic import (
 )
 
 from newsmon.languages import Language
-from newsmon.settings.common import ID_PATTERN, StrictModel, check_zone
+from newsmon.settings.common import ID_PATTERN, Name, StrictModel, check_no_controls, check_zone
 
 ALERTS_FILE = "alerts.yaml"
 
@@ -26,7 +26,7 @@ class SmtpSettings(StrictModel):
     password: SecretStr | None = Field(default=None, description="Login password; use ${SMTP_PASSWORD}")
     starttls: bool = Field(default=False, description="Upgrade the connection with STARTTLS")
     ssl: bool = Field(default=False, description="Connect with implicit TLS (port 465)")
-    timeout: float = Field(default=15.0, gt=0, description="Socket timeout in seconds")
+    timeout: float = Field(default=15.0, gt=0, le=600, description="Socket timeout in seconds")
     ca_file: str | None = Field(default=None, description="CA bundle to verify the server's certificate with")
 
 
@@ -42,6 +42,19 @@ class AppriseChannel(StrictModel):
 
     type: Literal["apprise"] = Field(description="Channel type")
     url: SecretStr = Field(description="Apprise URL; tokens inside it should come from ${VARS}")
+
+    @field_validator("url")
+    @classmethod
+    def _known(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        check_no_controls(url, "url")
+        import apprise
+
+        if apprise.Apprise.instantiate(url, suppress_exceptions=True) is None:
+            scheme = url.split("://", 1)[0] if "://" in url else url[:20]
+            raise ValueError(f"Apprise does not understand this URL (scheme {scheme!r}): see "
+                             f"https://github.com/caronc/apprise/wiki for the services and their URLs")
+        return value
 
 
 class OutboxChannel(StrictModel):
@@ -73,12 +86,21 @@ class Route(StrictModel):
 class RetrySettings(StrictModel):
     """How often and how late a failed delivery is retried (RQ Retry)."""
 
-    max: int = Field(default=8, ge=1, description="Retries after the first attempt")
-    intervals: list[int] = Field(
-        default_factory=lambda: [5, 15, 30, 60, 120, 300, 600, 900],
+    max: int = Field(default=50, ge=1, le=1000, description="Retries after the first attempt")
+    intervals: list[Annotated[int, Field(ge=0, le=86400)]] = Field(
+        default_factory=lambda: [5, 15, 30, 60, 120, 300, 600],
         min_length=1,
         description="Seconds before each retry; the last value repeats",
     )
+
+    def waits(self) -> list[int]:
+        """The wait before each of the `max` retries (the last interval repeated), as RQ's Retry takes it:
+        given fewer intervals than retries, RQ repeats the *first* one."""
+        return [*self.intervals, *[self.intervals[-1]] * max(0, self.max - len(self.intervals))][:self.max]
+
+    def window_seconds(self) -> int:
+        """How long after its first attempt a delivery is still retried."""
+        return sum(self.waits())
 
 
 class QuietHours(StrictModel):
@@ -92,7 +114,7 @@ class Throttle(StrictModel):
     """At most `max` instant alerts per `window_minutes`; the rest roll into the next digest."""
 
     max: int = Field(ge=1, description="Instant alerts allowed per window")
-    window_minutes: int = Field(default=60, ge=1, description="Length of the window")
+    window_minutes: int = Field(default=60, ge=1, le=7 * 1440, description="Length of the window")
 
 
 class Breaking(StrictModel):
@@ -115,7 +137,7 @@ class Desk(StrictModel):
     topics: list[str] = Field(min_length=1, description="Topic ids from keywords.yaml, or '*' for all")
     languages: list[Language] | None = Field(
         default=None, description="Only stories in these languages")
-    outlets: list[str] | None = Field(default=None, description="Only stories from these outlets")
+    outlets: list[Name] | None = Field(default=None, description="Only stories from these outlets")
     mode: Literal["instant", "digest"] = Field(
         default="instant", description="instant alerts, or digests only"
     )
@@ -185,7 +207,13 @@ class AdminSettings(StrictModel):
     retrying_minutes: int = Field(
         default=15,
         ge=1,
+        le=1440,
         description="A channel with retries and no delivery over this many minutes keeps retrying",
+    )
+    delivery_failures: int = Field(
+        default=3, ge=1, le=1000,
+        description="A channel whose last this many attempts all failed, the latest within "
+                    "retrying_minutes, is failing (at once, not after retrying_minutes)",
     )
     restarts: int = Field(default=3, ge=1, description="Role exits within 10 minutes that make it restarting")
 

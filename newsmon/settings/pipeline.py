@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pydantic import (
     Field,
+    field_validator,
 )
 
-from newsmon.settings.common import StrictModel
+from newsmon.settings.common import StrictModel, check_no_controls
 
 PIPELINE_FILE = "newsmon.yaml"  # optional
 
@@ -30,16 +31,23 @@ class CrawlerSettings(StrictModel):
         default="newsmon/0.1 (news monitoring; +https://github.com/newsmon/newsmon)",
         description="User-Agent of every request (a source may override it)",
     )
+
+    @field_validator("user_agent")
+    @classmethod
+    def _agent(cls, value: str) -> str:
+        return check_no_controls(value, "user_agent")
     concurrency_per_host: int = Field(default=4, ge=1, le=32, description="Parallel requests to one host")
     timeout: float = Field(default=20, gt=0, le=300, description="Seconds before a request times out")
     backoff_max_seconds: int = Field(
-        default=6 * 3600, ge=1, description="Longest pause of a failing source between two polls"
+        default=6 * 3600, ge=1, le=7 * 86400,
+        description="Longest pause of a failing source between two polls",
     )
     autothrottle: bool = Field(
         default=True, description="Adapt request rates to each host's response times (Scrapy AutoThrottle)")
     max_polls_in_flight: int = Field(
         default=16,
         ge=1,
+        le=1000,
         description="Polls one crawler process runs at once; more wait in Redis for other crawlers",
     )
     poll_max_requests: int = Field(
@@ -49,8 +57,8 @@ class CrawlerSettings(StrictModel):
         "poll ends as `over-budget`",
     )
     poll_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="Bytes one poll may download")
-    poll_max_seconds: float = Field(default=300, gt=0, description="Seconds one poll may run before it stops "
-                                                                   "making requests")
+    poll_max_seconds: float = Field(default=300, gt=0, le=86400,
+                                    description="Seconds one poll may run before it stops making requests")
     sitemap_max_depth: int = Field(default=3, ge=1, le=10, description="Sitemap indexes followed below the "
                                                                        "source's URL")
 
@@ -59,7 +67,7 @@ class ArchiveSettings(StrictModel):
     """How long the archive keeps stories."""
 
     retention_days: int | None = Field(
-        default=None, ge=1, description="Delete stories older than this; keep all when absent"
+        default=None, ge=1, le=36500, description="Delete stories older than this; keep all when absent"
     )
 
 
@@ -67,7 +75,7 @@ class WorkerSettings(StrictModel):
     """How RQ workers announce themselves."""
 
     heartbeat_ttl: int = Field(
-        default=60, ge=5, description="Seconds after which a silent worker counts as dead"
+        default=60, ge=5, le=3600, description="Seconds after which a silent worker counts as dead"
     )
 
 

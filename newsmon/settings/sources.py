@@ -7,11 +7,20 @@ from typing import Literal, get_args
 
 from pydantic import (
     Field,
+    SecretStr,
+    field_validator,
     model_validator,
 )
 
 from newsmon.languages import Language
-from newsmon.settings.common import ID_PATTERN, StrictModel
+from newsmon.settings.common import (
+    ID_PATTERN,
+    Name,
+    StrictModel,
+    check_http_url,
+    check_no_controls,
+    check_zone,
+)
 
 SOURCES_FILE = "sources.yaml"
 
@@ -23,7 +32,7 @@ class Outlet(StrictModel):
     """What desks should know about an outlet: who runs it and where."""
 
     website: str | None = Field(default=None, description="Home page")
-    affiliation: str = Field(
+    affiliation: Name = Field(
         default="not established", description="Ownership or political affiliation, where publicly known"
     )
     affiliation_source: str | None = Field(default=None, description="Where the affiliation is documented")
@@ -32,13 +41,18 @@ class Outlet(StrictModel):
     )
     telegram: str | None = Field(default=None, description="Public Telegram channel, if known")
 
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return check_zone(value)
+
 
 class Source(StrictModel):
     """One polled source: an outlet's feed, listing page, sitemap or Telegram channel in one edition."""
 
     id: str = Field(pattern=ID_PATTERN, description="Unique id, used in Redis keys and logs")
-    name: str = Field(min_length=1, description="Human-readable name of this source")
-    outlet: str = Field(min_length=1, description="The outlet that publishes it (Kurdistan24, Rudaw, ...)")
+    name: Name = Field(min_length=1, description="Human-readable name of this source")
+    outlet: Name = Field(min_length=1, description="The outlet that publishes it (Kurdistan24, Rudaw, ...)")
     language: Language = Field(
         description="Edition language: ar Arabic, ckb Sorani, kmr Kurmanji, en English, tr, fa"
     )
@@ -46,10 +60,16 @@ class Source(StrictModel):
         description="feed: RSS/Atom/JSON Feed; listing: an HTML page of article links; sitemap: a (news) "
                     "sitemap or sitemap index; telegram: a public channel's preview page t.me/s/<channel>"
     )
-    url: str = Field(pattern=r"^https?://", description="URL of the feed, page, sitemap or channel preview")
+    url: str = Field(description="URL of the feed, page, sitemap or channel preview (http or https)")
     interval: int = Field(default=300, ge=1, le=86400, description="Poll interval in seconds")
     jitter: int | None = Field(
-        default=None, ge=0, description="Max random shift of each poll in seconds; default 10% of interval"
+        default=None, ge=0, le=3600,
+        description="Max random shift of each poll in seconds (at most the interval); default 10% of interval"
+    )
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Extra request headers (say Authorization for a feed behind a login); write values as "
+                    "${VARS}: they are masked wherever newsmon prints them",
     )
     enabled: bool = Field(default=True, description="Disabled sources are validated but never polled")
     evidence: str | None = Field(default=None, description="Where the URL was seen working")
@@ -84,6 +104,30 @@ class Source(StrictModel):
         default=None, description="Overrides the crawler's User-Agent for this source"
     )
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return check_http_url(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else check_zone(value)
+
+    @field_validator("user_agent")
+    @classmethod
+    def _agent(cls, value: str | None) -> str | None:
+        return None if value is None else check_no_controls(value, "user_agent")
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for name, secret in value.items():
+            if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", name):
+                raise ValueError(f"header name {name!r} is not a valid HTTP header name")
+            check_no_controls(secret.get_secret_value(), f"header {name}")
+        return value
+
     @property
     def effective_jitter(self) -> int:
         """Jitter in seconds: explicit, or a tenth of the interval capped at 30 s."""
@@ -98,6 +142,8 @@ class Source(StrictModel):
 
     @model_validator(mode="after")
     def _kind_fields(self) -> Source:
+        if self.jitter is not None and self.jitter > self.interval:
+            raise ValueError(f"jitter: {self.jitter} s is more than the interval ({self.interval} s)")
         if self.kind == "listing" and not (self.link_selector or self.link_xpath or self.link_pattern):
             raise ValueError(
                 "link_selector: a listing source needs link_selector, link_xpath or link_pattern"
@@ -121,7 +167,7 @@ class Source(StrictModel):
 class SourcesFile(StrictModel):
     """Contents of sources.yaml."""
 
-    outlets: dict[str, Outlet] = Field(
+    outlets: dict[Name, Outlet] = Field(
         default_factory=dict, description="Outlet metadata keyed by outlet name"
     )
     sources: list[Source] = Field(description="Every source newsmon knows about")
