@@ -76,8 +76,9 @@ def _send(config: Config, conn: redis.Redis, problem: dict, state: str, stamp: s
     )
 
 
-def start_thread(config: Config, conn: redis.Redis, validate: Any = None) -> threading.Thread:
-    """Evaluate health every half minute in the background of a worker process."""
+def start_thread(live: Any, conn: redis.Redis, validate: Any = None) -> threading.Thread:
+    """Evaluate health every half minute in the background of a worker process, with the live config (a
+    LiveConfig: the published version)."""
 
     def loop() -> None:
         while True:
@@ -85,7 +86,7 @@ def start_thread(config: Config, conn: redis.Redis, validate: Any = None) -> thr
                 INTERVAL
             )  # first check after a full interval: the worker's own heartbeat is in by then
             try:
-                evaluate(config, conn, validate=validate)
+                evaluate(live.get(), conn, validate=validate)
             except redis.RedisError as exc:
                 log.warning("health check skipped: %s", exc)
 

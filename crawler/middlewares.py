@@ -36,21 +36,45 @@ def is_private(address: str) -> bool:
     )
 
 
+def source_hosts(config: Any) -> set[str]:
+    """The hosts (`host` and `host:port`) of every configured source."""
+    hosts = set()
+    for source in config.sources.sources:
+        parts = urlsplit(source.url)
+        host = (parts.hostname or "").lower()
+        hosts.add(f"{host}:{parts.port}" if parts.port else host)
+    return hosts
+
+
 class SafeTargetMiddleware:
     """Resolves each request's host (with the crawler's caching resolver) and refuses private targets."""
 
-    def __init__(self, allowed_hosts: set[str]) -> None:
-        self.allowed = allowed_hosts
+    def __init__(self, allowed_hosts: set[str], crawler: Crawler | None = None) -> None:
+        self._allowed = allowed_hosts
+        self._crawler = crawler
+        self._version: str | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SafeTargetMiddleware:
         hosts = crawler.settings.getlist("NEWSMON_ALLOWED_PRIVATE_HOSTS")
-        return cls({h.lower() for h in hosts})
+        return cls({h.lower() for h in hosts}, crawler)
+
+    @property
+    def allowed(self) -> set[str]:
+        """The configured sources' hosts, which may be private: those of the spider's running config (a
+        source added by a reload is allowed at once), else the start-up settings'."""
+        spider = getattr(self._crawler, "spider", None)
+        config = getattr(spider, "config", None)
+        if config is not None and getattr(config, "version", None) != self._version:
+            self._allowed = source_hosts(config)
+            self._version = config.version
+        return self._allowed
 
     async def process_request(self, request: Request, spider: Any = None) -> None:
         parts = urlsplit(request.url)
         host = (parts.hostname or "").lower()
-        if not host or f"{host}:{parts.port}" in self.allowed or host in self.allowed:
+        allowed = self.allowed
+        if not host or f"{host}:{parts.port}" in allowed or host in allowed:
             return
         try:
             address = str(ipaddress.ip_address(host))

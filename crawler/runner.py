@@ -9,7 +9,6 @@ import socket
 import threading
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
 import redis
 from scrapy.crawler import CrawlerProcess
@@ -17,6 +16,7 @@ from scrapy.settings import Settings
 
 from crawler import polls
 from crawler import settings as crawler_settings
+from crawler.middlewares import source_hosts
 from crawler.spiders.base import PollingSpider
 from crawler.spiders.feed import FeedSpider
 from crawler.spiders.listing import ListingSpider
@@ -43,11 +43,7 @@ def scrapy_settings(config: Config, overrides: dict[str, Any] | None = None) -> 
     settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", crawl.concurrency_per_host, priority="project")
     settings.set("DOWNLOAD_TIMEOUT", crawl.timeout, priority="project")
     settings.set("AUTOTHROTTLE_ENABLED", crawl.autothrottle, priority="project")
-    hosts = set()
-    for source in config.sources.sources:
-        parts = urlsplit(source.url)
-        hosts.add(f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname))
-    settings.set("NEWSMON_ALLOWED_PRIVATE_HOSTS", sorted(hosts), priority="project")
+    settings.set("NEWSMON_ALLOWED_PRIVATE_HOSTS", sorted(source_hosts(config)), priority="project")
     for key, value in (overrides or {}).items():
         settings.set(key, value, priority="cmdline")
     return settings
@@ -56,7 +52,8 @@ def scrapy_settings(config: Config, overrides: dict[str, Any] | None = None) -> 
 EXIT_LOST_REDIS = 3
 
 
-def run_crawler(config: Config, conn: redis.Redis, overrides: dict[str, Any] | None = None) -> int:
+def run_crawler(config: Config, conn: redis.Redis, overrides: dict[str, Any] | None = None,
+                live: Any = None) -> int:
     """Crawl until SIGINT/SIGTERM; each signal lets in-flight polls finish first.
 
     Returns the exit code: 0 after a signal, EXIT_LOST_REDIS when Redis stayed unreachable.
@@ -83,7 +80,7 @@ def run_crawler(config: Config, conn: redis.Redis, overrides: dict[str, Any] | N
 
     identity = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     for crawler in crawlers:
-        process.crawl(crawler, redis_conn=conn, config=config, on_fatal=lost, crawler_id=identity)
+        process.crawl(crawler, redis_conn=conn, config=config, on_fatal=lost, crawler_id=identity, live=live)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     beating = threading.Event()

@@ -113,20 +113,67 @@ def build_scheduler(config: Config, conn: redis.Redis, leader: LeaderLock,
             coalesce=True,
         )
     for source in config.enabled_sources():
-        first = now + timedelta(
-            seconds=1 + random.uniform(0, min(FIRST_POLL_SPREAD, source.effective_jitter))
-        )
-        scheduler.add_job(
-            request_poll,
-            IntervalTrigger(seconds=source.interval, jitter=source.effective_jitter or None),
-            args=[conn, source, leader],
-            id=f"poll:{source.id}",
-            next_run_time=first,
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=max(1, source.interval // 2),
-        )
+        _add_poll(scheduler, conn, source, leader, now)
     return scheduler
+
+
+def _add_poll(scheduler: BlockingScheduler, conn: redis.Redis, source: Source, leader: LeaderLock,
+              now: datetime) -> None:
+    first = now + timedelta(seconds=1 + random.uniform(0, min(FIRST_POLL_SPREAD, source.effective_jitter)))
+    scheduler.add_job(
+        request_poll,
+        _trigger(source),
+        args=[conn, source, leader],
+        id=f"poll:{source.id}",
+        next_run_time=first,
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=max(1, source.interval // 2),
+    )
+
+
+def _trigger(source: Source) -> IntervalTrigger:
+    return IntervalTrigger(seconds=source.interval, jitter=source.effective_jitter or None)
+
+
+def sync_sources(scheduler: BlockingScheduler, config: Config, conn: redis.Redis,
+                 leader: LeaderLock) -> dict[str, list[str]]:
+    """Make the poll schedule the config's: sources added or enabled get a job (first poll within a few
+    seconds), removed or disabled ones lose theirs, re-timed ones are rescheduled, and every job polls the
+    source as it is now configured. Returns what changed."""
+    wanted = {s.id: s for s in config.enabled_sources()}
+    jobs = {job.id.removeprefix("poll:"): job for job in scheduler.get_jobs() if job.id.startswith("poll:")}
+    changes: dict[str, list[str]] = {"added": [], "removed": [], "retimed": []}
+    for source_id, job in jobs.items():
+        if source_id not in wanted:
+            scheduler.remove_job(job.id)
+            changes["removed"].append(source_id)
+    now = datetime.now(UTC)
+    for source_id, source in wanted.items():
+        job = jobs.get(source_id)
+        if job is None:
+            _add_poll(scheduler, conn, source, leader, now)
+            changes["added"].append(source_id)
+            continue
+        old: Source = job.args[1]
+        job.modify(args=[conn, source, leader], misfire_grace_time=max(1, source.interval // 2))
+        if (old.interval, old.effective_jitter) != (source.interval, source.effective_jitter):
+            scheduler.reschedule_job(job.id, trigger=_trigger(source))
+            changes["retimed"].append(source_id)
+    return changes
+
+
+def follow_config(live: Any, scheduler: BlockingScheduler, conn: redis.Redis, leader: LeaderLock) -> None:
+    """Take a newly published config version: the poll schedule follows it (every scheduler, leader or
+    standby, so a standby that takes over polls what is live)."""
+    before = live.version
+    config = live.get()
+    if config.version == before:
+        return
+    changes = sync_sources(scheduler, config, conn, leader)
+    log.info("scheduler: sources now %d enabled (added %s, removed %s, re-timed %s)",
+             len(config.enabled_sources()), changes["added"] or "none", changes["removed"] or "none",
+             changes["retimed"] or "none")
 
 
 def _heartbeat(conn: redis.Redis, scheduler: BlockingScheduler, leader: LeaderLock) -> None:
@@ -145,11 +192,18 @@ def _on_leader(leader: LeaderLock, name: str, function: Callable[[], object]) ->
         function()
 
 
+CONFIG_CHECK = 5  # seconds between looks at the published config version
+
+
 def run_scheduler(config: Config, conn: redis.Redis,
-                  ticks: list[tuple[str, Callable[[], object], int]] | None = None) -> None:
-    """Run until SIGINT/SIGTERM, then hand the leader lock over."""
+                  ticks: list[tuple[str, Callable[[], object], int]] | None = None, live: Any = None) -> None:
+    """Run until SIGINT/SIGTERM, then hand the leader lock over. With `live` (a LiveConfig), the poll
+    schedule follows the published config version."""
     leader = LeaderLock(conn)
     scheduler = build_scheduler(config, conn, leader, ticks)
+    if live is not None:
+        scheduler.add_job(follow_config, IntervalTrigger(seconds=CONFIG_CHECK),
+                          args=[live, scheduler, conn, leader], id="config", max_instances=1, coalesce=True)
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("scheduler stopping on signal %d", signum)

@@ -4,11 +4,9 @@ RQ calls job functions by dotted path with JSON arguments, so the worker entry p
 context once here and jobs read it; a job never reads the environment itself.
 
 Hot reload: `newsmon keywords reload` validates the config directory and publishes the files' bytes
-and their version in Redis (`CONFIG_FILES`, then `CONFIG_VERSION`); each job compares the small
-version key with the running version and, when it differs, loads exactly the published bytes — never
-the files on disk, which may have been edited since. A worker that cannot load the published version
-keeps its running config, says so once, and records the refusal in `keys.CONFIG_REFUSED` for
-`newsmon status`.
+and their version in Redis (`CONFIG_FILES`, then `CONFIG_VERSION`); each job takes the published
+version through `newsmon.liveconfig.LiveConfig`, as every other role does (the published bytes, never
+the files on disk; a version that cannot be loaded here is refused and recorded for `status`).
 """
 
 from __future__ import annotations
@@ -16,8 +14,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -27,6 +23,7 @@ import redis
 
 from newsmon import keys
 from newsmon.errors import ConfigError, NewsmonError
+from newsmon.liveconfig import LiveConfig, published_version  # noqa: F401 - published_version re-exported
 from newsmon.settings import Config, load_config, read_config_files
 
 log = logging.getLogger(__name__)
@@ -46,13 +43,16 @@ class JobContext:
 
 
 _current: JobContext | None = None
-_refused: str | None = None
+_live: LiveConfig | None = None  # follows the published version for the installed context
 
 
-def install(context: JobContext) -> None:
-    """Make `context` the one jobs in this process use."""
-    global _current
+def install(context: JobContext, live: LiveConfig | None = None) -> None:
+    """Make `context` the one jobs in this process use (following `live`, the process's LiveConfig, when
+    given: the worker's jobs and its health thread then take a new version together)."""
+    global _current, _live
     _current = context
+    if live is not None:
+        _live = live
 
 
 def current() -> JobContext:
@@ -102,48 +102,10 @@ def published_directory(conn: redis.Redis) -> Path | None:
     return Path(directory) if directory and Path(directory).is_dir() else None
 
 
-def published_version(conn: redis.Redis) -> str | None:
-    raw = conn.get(CONFIG_VERSION)
-    return json.loads(raw)["version"] if raw else None
-
-
-def _who() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 def _reload_if_published(context: JobContext) -> None:
-    global _refused
-    wanted = published_version(context.redis)
-    if wanted is None or wanted == context.config.version or wanted == _refused:
-        return
-    found = published(context.redis)
-    try:
-        if found is None or found[0] != wanted:
-            raise ConfigError(CONFIG_FILES, "", f"the files of version {wanted} are not in Redis")
-        config = load_config(context.config.directory, files=found[1])
-        if config.version != wanted:
-            raise ConfigError(
-                CONFIG_FILES, "", f"published files give version {config.version}, not {wanted}"
-            )
-        if context.validate is not None:
-            context.validate(config)
-    except ConfigError as exc:
-        _refused = wanted
-        log.error("config version %s was published but cannot be loaded here; keeping version %s: %s",
-                  wanted, context.config.version, exc)
-        context.redis.hset(
-            keys.CONFIG_REFUSED,
-            _who(),
-            json.dumps(
-                {
-                    "version": wanted,
-                    "running": context.config.version,
-                    "error": str(exc)[:500],
-                    "at": time.time(),
-                }
-            ),
-        )
-        return
-    install(replace(context, config=config))
-    context.redis.hdel(keys.CONFIG_REFUSED, _who())
-    log.info("config reloaded: version %s -> %s", context.config.version, config.version)
+    global _live
+    if _live is None or _live.conn is not context.redis:
+        _live = LiveConfig(context.config, context.redis, "worker", context.validate, every=0)
+    config = _live.get()
+    if config is not context.config:
+        install(replace(context, config=config))

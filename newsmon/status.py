@@ -381,30 +381,45 @@ def mark_starting(conn: redis.Redis, config: Config, fresh: bool = False) -> Non
         conn.set(keys.STARTING, str(time.time()), nx=not fresh, ex=grace)
 
 
-def load_for_status(config_dir: Any, conn: redis.Redis | None,
-                    validate: Any = None) -> tuple[Config, str | None]:
-    """The config to report with: the directory's, else the published one, else an empty one; and the
-    directory's error, if it does not load. `validate` adds the checks `config check` makes beyond the
-    schema (the matcher's), raising ConfigError."""
+_published_cache: dict[tuple[str, str], Config] = {}
+
+
+def load_for_status(config_dir: Any, conn: redis.Redis | None, validate: Any = None,
+                    follow: bool = True) -> tuple[Config, str | None]:
+    """The config to report with, and the error of the directory on disk if it does not load.
+
+    With `follow` (a command given no --config-dir), the running system's published config when there
+    is one: what runs, not what the files say now. Else, and when nothing is published, the directory's,
+    then the published one, then an empty one. `validate` adds the checks `config check` makes beyond
+    the schema (the matcher's), raising ConfigError.
+    """
     from newsmon.errors import ConfigError
     from newsmon.settings import load_config
 
+    error = None
+    on_disk = None
     try:
-        config = load_config(config_dir)
+        on_disk = load_config(config_dir)
         if validate is not None:
-            validate(config)
-        return config, None
+            validate(on_disk)
     except ConfigError as exc:
-        error = str(exc)
-    if conn is not None:
-        from newsmon.jobcontext import published
+        error, on_disk = str(exc), None
+    if conn is not None and (follow or on_disk is None):
+        from newsmon.liveconfig import load_published, published_version
 
-        found = published(conn)
-        if found is not None:
-            try:
-                return load_config(config_dir, files=found[1]), error
-            except ConfigError:
-                pass
+        version = published_version(conn)
+        if version is not None:
+            key = (str(config_dir), version)
+            if key not in _published_cache:
+                try:
+                    _published_cache.clear()
+                    _published_cache[key] = load_published(conn, config_dir, version)
+                except ConfigError:
+                    pass
+            if key in _published_cache:
+                return _published_cache[key], error
+    if on_disk is not None:
+        return on_disk, None
     return empty_config(config_dir), error
 
 

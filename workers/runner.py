@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 import redis
 from rq import Queue, SimpleWorker
@@ -55,7 +56,7 @@ def _beat_running_job(worker: SimpleWorker, conn: redis.Redis, stop: threading.E
 
 
 def run_worker(config: Config, conn: redis.Redis, archive_url: str, queues: list[str] | None = None,
-               burst: bool = False) -> None:
+               burst: bool = False, live: Any = None) -> None:
     """Work on the queues until stopped (or until empty with `burst`).
 
     SimpleWorker runs jobs in this process: the compiled matcher and the archive connection are built
@@ -65,7 +66,7 @@ def run_worker(config: Config, conn: redis.Redis, archive_url: str, queues: list
     """
     matcher_for(config)  # compile now: a bad alias stops the worker at start, not at its first story
     jobcontext.install(
-        jobcontext.JobContext(config=config, redis=conn, archive_url=archive_url, validate=matcher_for)
+        jobcontext.JobContext(config=config, redis=conn, archive_url=archive_url, validate=matcher_for), live
     )
     if jobcontext.published_version(conn) is None:
         jobcontext.publish(conn, config)  # the first worker of a system deploys what it loaded

@@ -83,16 +83,23 @@ class PollingSpider(scrapy.Spider):
     conditional_get = False
 
     def __init__(self, redis_conn: redis.Redis | None, config: Config, oneshot: PollRequest | None = None,
-                 on_fatal: Any = None, crawler_id: str = "", **kwargs: Any) -> None:
+                 on_fatal: Any = None, crawler_id: str = "", live: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._config = config
+        self.live = live  # a LiveConfig: the spider follows the published config version
         self.crawler_id = crawler_id  # whose heartbeat vouches for the polls this spider takes
         self.on_fatal = on_fatal  # called when Redis is lost for good: the crawler process exits non-zero
         self.redis = redis_conn
-        self.config = config
         self.oneshot = oneshot  # `newsmon sources test`: one poll, nothing read from or written to Redis
         self.collected: list[dict[str, Any]] = []
         self.polls: dict[str, Poll] = {}
         self.stopping = False
+
+    @property
+    def config(self) -> Config:
+        """The running config: the published version when the crawler follows one (sources added,
+        removed or changed by `keywords reload` are polled as they now are)."""
+        return self.live.get() if self.live is not None else self._config
 
     @property
     def dry_run(self) -> bool:
@@ -109,9 +116,9 @@ class PollingSpider(scrapy.Spider):
                 yield request
             return
         assert self.redis is not None
-        limit = self.config.pipeline.crawler.max_polls_in_flight
         lost_since: float | None = None
         while not self.stopping:
+            limit = self.config.pipeline.crawler.max_polls_in_flight
             room = min(BATCH, limit - len(self.polls))
             try:
                 raw = (self.redis.lpop(keys.poll_requests(self.kind), room) or []) if room > 0 else []
@@ -183,13 +190,13 @@ class PollingSpider(scrapy.Spider):
 
     def _headers(self, source: Source, url: str) -> dict[str, str]:
         """The source's own headers (its credentials go only to the source's own host) and User-Agent."""
-        headers = {}
+        headers = {"User-Agent": self.config.pipeline.crawler.user_agent}
         try:
             own = urlsplit(url).netloc.lower() == urlsplit(source.url).netloc.lower()
         except ValueError:
             own = False
         if source.headers and own:
-            headers = {name: value.get_secret_value() for name, value in source.headers.items()}
+            headers.update({name: value.get_secret_value() for name, value in source.headers.items()})
         if source.user_agent:
             headers["User-Agent"] = source.user_agent
         return headers
@@ -200,7 +207,8 @@ class PollingSpider(scrapy.Spider):
         Raises:
             ValueError: the URL is malformed (a hostile or broken feed); nothing is counted then.
         """
-        meta = {"poll_id": poll.request.poll_id, **kwargs.pop("meta", {})}
+        meta = {"poll_id": poll.request.poll_id, "download_timeout": self.config.pipeline.crawler.timeout,
+                **kwargs.pop("meta", {})}
         headers = kwargs.pop("headers", None) or self._headers(poll.source, url)
         request = scrapy.Request(url, callback=callback, errback=errback, dont_filter=True, meta=meta,
                                  headers=headers, **kwargs)

@@ -91,6 +91,28 @@ def _load(args: argparse.Namespace) -> Config:
     return load_config(args.config_dir or default_config_dir())
 
 
+def _load_running(args: argparse.Namespace, runtime: Runtime) -> Config:
+    """The config a command reads: --config-dir (or $NEWSMON_CONFIG_DIR) when given; else the running
+    system's published version (what runs, whichever directory it came from); else ./config."""
+    if _explicit_config(args):
+        return _load(args)
+    from newsmon.jobcontext import published_directory
+    from newsmon.liveconfig import load_published, published_version
+    from newsmon.redis_conn import connect
+
+    try:
+        conn = connect(runtime.redis_url, runtime.data_dir)
+        version = published_version(conn)
+        if version is not None:
+            return load_published(conn, published_directory(conn) or default_config_dir(), version)
+    except (NothingRunning, RedisUnreachable, redis.RedisError):
+        pass
+    except ConfigError as exc:
+        log.warning("the running system's config cannot be loaded here (%s); using %s", exc,
+                    default_config_dir())
+    return _load(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `newsmon` console script."""
     args = build_parser().parse_args(argv)
@@ -181,7 +203,7 @@ def _config_check(args: argparse.Namespace, _runtime: Runtime) -> int:
 def _keywords(args: argparse.Namespace, _runtime: Runtime) -> int:
     from newsmon.app import cli_keywords
 
-    return cli_keywords.run(args, args.config_dir or default_config_dir())
+    return cli_keywords.run(args, args.config_dir or default_config_dir(), explicit=_explicit_config(args))
 
 
 def _dedupe(args: argparse.Namespace, _runtime: Runtime) -> int:
@@ -209,6 +231,13 @@ def _status(args: argparse.Namespace, runtime: Runtime) -> int:
     return cli_status.run(args, _reporting_config_dir(args, runtime), runtime)
 
 
+def _explicit_config(args: argparse.Namespace) -> bool:
+    """Whether the command was told which config to use (--config-dir or $NEWSMON_CONFIG_DIR)."""
+    import os
+
+    return bool(args.config_dir or os.environ.get("NEWSMON_CONFIG_DIR"))
+
+
 def _web_command(args: argparse.Namespace, runtime: Runtime) -> int:
     return _web(args, _reporting_config_dir(args, runtime), runtime)
 
@@ -216,19 +245,19 @@ def _web_command(args: argparse.Namespace, runtime: Runtime) -> int:
 def _archive(args: argparse.Namespace, runtime: Runtime) -> int:
     from newsmon.app import cli_archive
 
-    return cli_archive.run(args, _load(args), runtime)
+    return cli_archive.run(args, _load_running(args, runtime), runtime)
 
 
 def _alerts(args: argparse.Namespace, runtime: Runtime) -> int:
     from newsmon.app import cli_alerts
 
-    return cli_alerts.run(args, _load(args), runtime)
+    return cli_alerts.run(args, _load_running(args, runtime), runtime)
 
 
 def _sources(args: argparse.Namespace, runtime: Runtime) -> int:
     from newsmon.app import cli_sources
 
-    return cli_sources.run(args, _load(args), runtime)
+    return cli_sources.run(args, _load_running(args, runtime), runtime)
 
 
 def _run_command(args: argparse.Namespace, runtime: Runtime) -> int:
@@ -238,6 +267,7 @@ def _run_command(args: argparse.Namespace, runtime: Runtime) -> int:
 def _role(args: argparse.Namespace, runtime: Runtime) -> int:
     """One role in this process: the scheduler, a crawler or a worker."""
     config = _load(args)
+    from newsmon.liveconfig import LiveConfig
     from newsmon.redis_conn import connect, describe
 
     conn = connect(runtime.redis_url, runtime.data_dir)
@@ -252,22 +282,24 @@ def _role(args: argparse.Namespace, runtime: Runtime) -> int:
         from crawler.scheduler import run_scheduler
 
         validate = config_validator()  # one cache for every tick: the keywords compile once per version
-        ticks = [("digests", lambda: digest_tick(config, conn), DIGEST_TICK),
-                 ("health", lambda: evaluate(config, conn, validate=validate), INTERVAL)]
-        if config.pipeline.archive.retention_days:
-            ticks.append(("retention", lambda: _prune(config, runtime), 3600))
-        run_scheduler(config, conn, ticks=ticks)
+        live = LiveConfig(config, conn, "scheduler", validate)
+        ticks = [("digests", lambda: digest_tick(live.get(), conn), DIGEST_TICK),
+                 ("health", lambda: evaluate(live.get(), conn, validate=validate), INTERVAL),
+                 ("retention", lambda: _prune(live.get(), runtime), 3600)]
+        run_scheduler(config, conn, ticks=ticks, live=live)
     elif args.command == "crawler":
         from crawler.runner import run_crawler
 
-        return run_crawler(config, conn)
+        return run_crawler(config, conn, live=LiveConfig(config, conn, "crawler", config_validator()))
     elif args.command == "worker":
         from alerts.health import start_thread
+        from workers.jobs import matcher_for
         from workers.runner import run_worker
 
+        live = LiveConfig(config, conn, "worker", matcher_for)  # the jobs' and the health thread's
         if not args.burst:
-            start_thread(config, conn, validate=config_validator())
-        run_worker(config, conn, runtime.archive_url(), queues=args.queues, burst=args.burst)
+            start_thread(live, conn, validate=config_validator())
+        run_worker(config, conn, runtime.archive_url(), queues=args.queues, burst=args.burst, live=live)
     return 0
 
 
@@ -333,8 +365,9 @@ def _web(args: argparse.Namespace, config_dir: Path, runtime: Runtime) -> int:
                 return []
         return opened[0].recent(limit)
 
-    config, _error = load_for_status(config_dir, conn, config_validator())
-    app = create_app(config, conn, recent, validate=config_validator(),
+    follow = not _explicit_config(args)
+    config, _error = load_for_status(config_dir, conn, config_validator(), follow=follow)
+    app = create_app(config, conn, recent, validate=config_validator(), follow=follow,
                      host=args.host, token=os.environ.get("NEWSMON_WEB_TOKEN") or None, config_dir=config_dir)
     serve(app, args.host, args.port)
     return 0
@@ -346,6 +379,8 @@ def _prune(config: Config, runtime: Runtime) -> None:
     from workers.archive import Archive, open_engine
 
     days = config.pipeline.archive.retention_days or 0
+    if not days:
+        return
     removed = Archive(open_engine(runtime.archive_url())).prune(datetime.now(UTC) - timedelta(days=days))
     if removed:
         log.info("archive retention: %d stories older than %d days deleted", removed, days)

@@ -44,12 +44,12 @@ def add_parser(commands: Any) -> None:
                          help="add these spellings to the topic's `any` aliases (needs --topic)")
 
 
-def run(args: argparse.Namespace, config_dir: Path, out: TextIO = sys.stdout) -> int:
+def run(args: argparse.Namespace, config_dir: Path, out: TextIO = sys.stdout, explicit: bool = True) -> int:
     """Run a `keywords` action; returns the exit code."""
     from workers.matcher import Matcher
 
     if args.keywords_command == "reload":
-        return _reload(config_dir, out)
+        return _reload(config_dir, out, explicit)
     if args.keywords_command == "suggest":
         return _suggest(args, config_dir, out)
     path = args.keywords or config_dir / KEYWORDS_FILE
@@ -71,9 +71,11 @@ def run(args: argparse.Namespace, config_dir: Path, out: TextIO = sys.stdout) ->
     return 0
 
 
-def _reload(config_dir: Path, out: TextIO) -> int:
-    """Validate the whole config directory, then publish its version; a broken file is refused."""
+def _reload(config_dir: Path, out: TextIO, explicit: bool = True) -> int:
+    """Validate the whole config directory, then publish its version; a broken file is refused, and so
+    is a directory other than the running system's unless --config-dir names it."""
     from newsmon import jobcontext
+    from newsmon.errors import UsageError
     from newsmon.redis_conn import connect, describe
     from newsmon.settings import Runtime, load_config, read_config_files
     from workers.matcher import Matcher
@@ -83,6 +85,12 @@ def _reload(config_dir: Path, out: TextIO) -> int:
     Matcher(config.keywords, source=str(config.directory / KEYWORDS_FILE))
     runtime = Runtime.from_env()
     conn = connect(runtime.redis_url, runtime.data_dir)
+    running = jobcontext.published_directory(conn)
+    if not explicit and running is not None and running.resolve() != Path(config_dir).resolve():
+        raise UsageError(f"the running system was started with the config in {running}; this is "
+                         f"{Path(config_dir).resolve()}. Nothing was published: run `newsmon --config-dir "
+                         f"{running} keywords reload` to reload the running config, or give --config-dir "
+                         f"{config_dir} to replace it with this one")
     jobcontext.publish(conn, config, files)
     workers = _live_workers(conn)
     out.write(f"{config_dir}: valid; version {config.version} published to {describe(conn)}; "

@@ -110,10 +110,13 @@ def run(args: argparse.Namespace, config_dir: Path, runtime: Runtime, out: TextI
 
     conn = connect(runtime.redis_url, runtime.data_dir)
     if args.command == "status":
+        import os
+
         from newsmon.app.cli import config_validator
         from newsmon.status import collect, load_for_status
 
-        config, error = load_for_status(config_dir, conn, config_validator())
+        follow = args.config_dir is None and not os.environ.get("NEWSMON_CONFIG_DIR")
+        config, error = load_for_status(config_dir, conn, config_validator(), follow=follow)
         status = collect(config, conn, time.time(), config_error=error)
         if args.json:
             out.write(json.dumps(status, ensure_ascii=False, default=str) + "\n")

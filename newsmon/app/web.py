@@ -208,9 +208,10 @@ def _same(offered: str, token: str) -> bool:
 
 def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int], list[dict[str, Any]]],
                host: str = "127.0.0.1", token: str | None = None, config_dir: Path | None = None,
-               validate: Callable[[Config], object] | None = None) -> Flask:
-    """The Flask app. With `config_dir`, the config is read again at each request, so a config that
-    no longer loads shows as a problem (the last good one is used to report).
+               validate: Callable[[Config], object] | None = None, follow: bool = True) -> Flask:
+    """The Flask app. With `config_dir`, the config is read again at each request: the running system's
+    published version with `follow` (the page shows what runs: a source added by a reload appears at
+    once), else the directory's; a directory that no longer loads shows as a problem.
 
     Raises:
         ConfigError: bound to a non-loopback address without a token.
@@ -227,7 +228,7 @@ def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int]
     def status_now() -> tuple[Config, dict[str, Any]]:
         error = None
         if config_dir is not None:
-            loaded, error = load_for_status(config_dir, conn, validate)
+            loaded, error = load_for_status(config_dir, conn, validate, follow=follow)
             if error is None or loaded.version != "none":
                 current["config"] = loaded
         return current["config"], collect(current["config"], conn, config_error=error)
