@@ -35,7 +35,7 @@ from alerts.channels import (
     send_email,
 )
 from alerts.render import render_delivery
-from newsmon import jobcontext, keys, stats
+from newsmon import deliverylog, jobcontext, keys, stats
 from newsmon.errors import DeliveryError
 from newsmon.models import Delivery, StoryAlert, utcnow
 from newsmon.redis_conn import acquire
@@ -78,6 +78,7 @@ def route_story(payload: dict[str, Any], now: datetime | None = None) -> dict[st
         else:
             held = alert.model_copy(update={"note": note})
             ctx.redis.zadd(held_key(desk_id), {held.model_dump_json(): now.timestamp()})
+            deliverylog.held(ctx.redis, desk_id, held, note or "the desk takes digests only")
         outcome[desk_id] = decision
         if decision != desks.INSTANT and note is None:
             note = "the desk takes digests only"
@@ -208,6 +209,7 @@ def deliver(payload: dict[str, Any]) -> str:
             return "already-sent" if state == "sent" else "refused"
         log.warning("delivery in doubt, not sending again key=%s (an earlier attempt died mid-send)",
                     delivery.idempotency_key())
+        deliverylog.delivered(ctx.redis, delivery, "in-doubt", "an earlier attempt died mid-send")
         return "in-doubt"
     try:
         send(ctx.config, delivery)
@@ -215,6 +217,7 @@ def deliver(payload: dict[str, Any]) -> str:
         ctx.redis.set(claim_key, json.dumps({"state": "refused", "at": time.time(), "error": str(exc)[:500]}),
                       ex=keys.ALERT_SENT_TTL)
         stats.count(ctx.redis, f"alerts:{delivery.channel_id}:refused")
+        deliverylog.delivered(ctx.redis, delivery, "refused", str(exc)[:300])
         log.error("delivery refused key=%s: %s", delivery.idempotency_key(), exc)
         return "refused"
     except Exception as exc:
@@ -225,6 +228,7 @@ def deliver(payload: dict[str, Any]) -> str:
     ctx.redis.set(claim_key, json.dumps({"state": "sent", "at": time.time()}), ex=keys.ALERT_SENT_TTL)
     stats.count(ctx.redis, f"alerts:{delivery.channel_id}:sent")
     stats.count(ctx.redis, f"queue:{keys.ALERTS_QUEUE}:out")
+    deliverylog.delivered(ctx.redis, delivery, "sent")
     log.info("sent key=%s items=%d", delivery.idempotency_key(), len(delivery.items))
     if note_delivery(ctx.redis, delivery.channel_id, None):
         flush_waiting(ctx.redis, delivery.channel_id)

@@ -123,6 +123,8 @@ SCHEDULER_HEARTBEAT = "newsmon:scheduler:heartbeat"  # JSON written by the leadi
 DEDUPE_PREFIX = "newsmon:dedupe"  # newsmon:dedupe:<generation>:<shard> (workers/dedupe.py)
 HEALTH_ACTIVE = "newsmon:health:active"  # hash problem id -> JSON; lives as long as the problem (admin state)
 HEALTH_LOCK = "newsmon:health:lock"
+# list of JSON rows of deliveries, holds and refusals waiting to be moved into the archive (deliverylog.py)
+DELIVERY_LOG = "newsmon:deliveries:log"
 # hash: failing_since, failures, last_error, last_failure, last_success of archive writes (newsmon/status.py)
 ARCHIVE_HEALTH = "newsmon:archive:health"
 

@@ -39,6 +39,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError, OperationalError, ProgrammingError
 
+from newsmon import keys
 from newsmon.models import Story, TopicMatch
 from workers.search import index_story, index_text, unindex_stories
 
@@ -89,6 +90,31 @@ clusters = Table(
     Column("outlets", JSON, nullable=False),
     Column("languages", JSON, nullable=False),
     Column("topics", JSON, nullable=False),
+)
+
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("desk", String(100), nullable=False),
+    Column("channel", String(100)),
+    Column("mode", String(20), nullable=False),  # instant, digest, breaking, test, health
+    Column("outcome", String(20), nullable=False),  # sent, held, refused, in-doubt
+    Column("delivery_key", Text),
+    Column("slot", Text),
+    Column("note", Text),
+    Column("story_id", String(40)),
+    Column("cluster_id", String(40)),
+    Column("topics", JSON, nullable=False),
+    Column("title", Text),
+    Column("url", Text),
+    Column("outlet", String(200)),
+    Column("language", String(10)),
+    Index("ix_deliveries_at", "at"),
+    Index("ix_deliveries_story", "story_id"),
+    Index("ix_deliveries_desk_at", "desk", "at"),
 )
 
 
@@ -443,3 +469,51 @@ class Archive:
         """Number of archived stories."""
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(stories)).scalar_one())
+
+
+# --- the delivery log (newsmon/deliverylog.py writes rows to Redis; they are moved here) ------------
+
+DRAIN_BATCH = 1000
+
+
+def drain_delivery_log(conn: Any, archive: Archive, most: int = 100_000) -> int:
+    """Move the delivery rows waiting in Redis into the archive; returns how many. Rows are taken with
+    LPOP, so two drainers never move one row twice; rows the archive refuses are put back."""
+    moved = 0
+    while moved < most:
+        raw = conn.lpop(keys.DELIVERY_LOG, DRAIN_BATCH)
+        if not raw:
+            break
+        rows = []
+        for item in raw:
+            try:
+                record = json.loads(item)
+                record["at"] = datetime.fromtimestamp(float(record["at"]), tz=UTC)
+                record["delivery_key"] = record.pop("key", None)
+                record["topics"] = record.get("topics") or []
+                rows.append({c.name: record.get(c.name) for c in deliveries.columns if c.name != "id"})
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("delivery log row dropped (%s): %r", exc, item[:200])
+        try:
+            with archive._writing() as db:
+                if rows:
+                    db.execute(insert(deliveries), rows)
+        except Exception:
+            conn.lpush(keys.DELIVERY_LOG, *reversed(raw))
+            raise
+        moved += len(rows)
+    return moved
+
+
+def delivery_rows(engine: Engine, story_id: str | None = None, desk: str | None = None,
+                  since: datetime | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """The delivery log, newest first: a story's rows, a desk's, or everything since a time."""
+    query = select(deliveries).order_by(deliveries.c.at.desc(), deliveries.c.id.desc()).limit(limit)
+    if story_id is not None:
+        query = query.where(deliveries.c.story_id == story_id)
+    if desk is not None:
+        query = query.where(deliveries.c.desk == desk)
+    if since is not None:
+        query = query.where(deliveries.c.at >= since)
+    with engine.connect() as db:
+        return [dict(row._mapping) for row in db.execute(query)]

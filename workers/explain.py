@@ -13,7 +13,7 @@ from newsmon.errors import NewsmonError
 from newsmon.models import story_id_for
 from newsmon.settings import Config
 from newsmon.urls import canonical_url
-from workers.archive import Archive
+from workers.archive import Archive, delivery_rows, drain_delivery_log
 from workers.jobs import matcher_for
 
 
@@ -37,6 +37,9 @@ def explain(
     result = matcher_for(config).match(story.title, story.text, story.language)
     decisions = ({k.decode(): json.loads(v) for k, v in conn.hgetall(keys.explain(story.id)).items()}
                  if conn is not None else {})
+    if conn is not None:
+        drain_delivery_log(conn, archive)  # what the alerts role logged and the scheduler has not moved yet
+    logged = delivery_rows(engine, story_id=story.id)
     cluster = archive.cluster(row["cluster_id"]) or {}
     desks = {}
     for desk_id, desk in config.alerts.all_desks().items():
@@ -49,7 +52,11 @@ def explain(
                 topics[match.topic] = f"filtered: {reason}"
                 continue
             if conn is None:
-                topics[match.topic] = "alert record unknown: Redis is not running"
+                sent = [r for r in logged if r["desk"] == desk_id and match.topic in (r["topics"] or [])
+                        and r["outcome"] == "sent"]
+                topics[match.topic] = ("alerted by this story (from the archive's delivery log)" if sent
+                                       else "alert record unknown: Redis is not running and the archive's "
+                                            "delivery log has no delivery of it")
                 continue
             holder = conn.get(keys.cluster_alert(desk_id, row["cluster_id"], match.topic))
             owner = holder.decode().split(":")[0] if holder else None
@@ -64,6 +71,7 @@ def explain(
                  and bool(conn.exists(keys.breaking_fired(desk_id, f"breaking:{row['cluster_id']}"))))
         desks[desk_id] = {
             "topics": topics,
+            "deliveries": [_logged(r) for r in logged if r["desk"] == desk_id],
             "routing": decisions.get(desk_id),
             "timezone": desk.timezone,
             "breaking": decisions.get(keys.explain_field(desk_id, breaking=True)),
@@ -92,3 +100,12 @@ def explain(
         "desks": desks,
         "redis": redis_note,
     }
+
+
+def _logged(row: dict[str, Any]) -> dict[str, Any]:
+    """A delivery log row as explain reports it."""
+    from newsmon.models import as_utc
+
+    return {"at": as_utc(row["at"]).isoformat(timespec="seconds"), "channel": row["channel"],
+            "mode": row["mode"], "outcome": row["outcome"], "topics": row["topics"], "note": row["note"],
+            "slot": row["slot"]}

@@ -19,6 +19,7 @@ log = logging.getLogger("newsmon")
 
 EXIT_CONFIG = 2
 DIGEST_TICK = 30  # seconds between checks for due digests
+DELIVERY_LOG_TICK = 5  # seconds between moves of the alerts' delivery log into the archive
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -285,7 +286,8 @@ def _role(args: argparse.Namespace, runtime: Runtime) -> int:
         live = LiveConfig(config, conn, "scheduler", validate)
         ticks = [("digests", lambda: digest_tick(live.get(), conn), DIGEST_TICK),
                  ("health", lambda: evaluate(live.get(), conn, validate=validate), INTERVAL),
-                 ("retention", lambda: _prune(live.get(), runtime), 3600)]
+                 ("retention", lambda: _prune(live.get(), runtime), 3600),
+                 ("delivery-log", lambda: _drain_delivery_log(conn, runtime), DELIVERY_LOG_TICK)]
         run_scheduler(config, conn, ticks=ticks, live=live)
     elif args.command == "crawler":
         from crawler.runner import run_crawler
@@ -365,12 +367,44 @@ def _web(args: argparse.Namespace, config_dir: Path, runtime: Runtime) -> int:
                 return []
         return opened[0].recent(limit)
 
+    def sent(limit: int) -> list[dict]:
+        """The delivery log's newest rows (what the alerts role logged is moved in first)."""
+        from newsmon.models import as_utc
+        from workers.archive import delivery_rows, drain_delivery_log
+
+        recent(0)  # opens the archive once it exists
+        if not opened:
+            return []
+        drain_delivery_log(conn, opened[0])
+        return [{**row, "at": as_utc(row["at"]).strftime("%Y-%m-%d %H:%M:%S UTC")}
+                for row in delivery_rows(opened[0].engine, limit=limit)]
+
     follow = not _explicit_config(args)
     config, _error = load_for_status(config_dir, conn, config_validator(), follow=follow)
-    app = create_app(config, conn, recent, validate=config_validator(), follow=follow,
+    app = create_app(config, conn, recent, validate=config_validator(), follow=follow, recent_deliveries=sent,
                      host=args.host, token=os.environ.get("NEWSMON_WEB_TOKEN") or None, config_dir=config_dir)
     serve(app, args.host, args.port)
     return 0
+
+
+_archives: dict[str, object] = {}
+
+
+def _drain_delivery_log(conn: redis.Redis, runtime: Runtime) -> None:
+    """Move what the alerts role logged (deliveries, holds, refusals) into the archive."""
+    from newsmon import keys
+    from workers.archive import Archive, drain_delivery_log, open_engine
+
+    if not conn.llen(keys.DELIVERY_LOG):
+        return
+    url = runtime.archive_url()
+    try:
+        if url not in _archives:
+            _archives[url] = Archive(open_engine(url))
+        drain_delivery_log(conn, _archives[url])  # type: ignore[arg-type]
+    except Exception as exc:  # noqa: BLE001 - the rows stay in Redis for the next tick
+        log.warning("delivery log not moved into the archive (kept in Redis): %s: %s", type(exc).__name__,
+                    str(exc)[:300])
 
 
 def _prune(config: Config, runtime: Runtime) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,11 @@ def add_parser(commands: Any) -> None:
     preview.add_argument("--desk", default=None, help="only this desk")
     test = actions.add_parser("test", help="send a test message through every channel of a desk")
     test.add_argument("desk", help="desk (or route) id from alerts.yaml")
+    sent = actions.add_parser("sent", help="what desks were sent (and what was held or refused), from the "
+                                           "archive's delivery log")
+    sent.add_argument("--desk", default=None, help="only this desk")
+    sent.add_argument("--since", default="1d", help="how far back: 90m, 12h or 7d (default 1d)")
+    sent.add_argument("--json", action="store_true", help="one JSON object per line")
     failed = actions.add_parser("failed", help="list deliveries that failed after their last retry")
     failed.add_argument("--requeue", action="store_true", help="put them back on the alerts queue")
 
@@ -38,7 +44,44 @@ def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO 
         return _preview(args, config, runtime, out)
     if args.alerts_command == "test":
         return _test(args, config, out)
+    if args.alerts_command == "sent":
+        return _sent(args, config, runtime, out)
     return _failed(args, runtime, out)
+
+
+def _sent(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO) -> int:
+    """The delivery log: what each desk was sent, held or refused, newest first."""
+    from zoneinfo import ZoneInfo
+
+    from newsmon.app.cli_archive import parse_since
+    from newsmon.errors import NothingRunning
+    from newsmon.models import as_utc
+    from newsmon.redis_conn import RedisUnreachable, connect
+    from workers.archive import Archive, delivery_rows, drain_delivery_log, open_engine
+
+    engine = open_engine(runtime.archive_url(must_exist=True))
+    try:
+        drain_delivery_log(connect(runtime.redis_url, runtime.data_dir), Archive(engine))
+    except (NothingRunning, RedisUnreachable):
+        pass  # the archive answers alone
+    rows = delivery_rows(engine, desk=args.desk, since=parse_since(args.since), limit=10_000)
+    desks = config.alerts.all_desks()
+    for row in rows:
+        at = as_utc(row["at"])
+        if args.json:
+            out.write(json.dumps({**row, "at": at.isoformat(timespec="seconds")}, ensure_ascii=False,
+                                 default=str) + "\n")
+            continue
+        zone = ZoneInfo(desks[row["desk"]].timezone) if row["desk"] in desks else ZoneInfo("UTC")
+        via = f" via {row['channel']}" if row["channel"] else ""
+        note = f" ({row['note']})" if row["note"] else ""
+        story = f"{row['story_id']} {row['outlet']}: {row['title']}" if row["story_id"] else "-"
+        out.write(f"{at.astimezone(zone).strftime('%Y-%m-%d %H:%M %Z')}  {row['desk']}  {row['outcome']} "
+                  f"{row['mode']}{via}  [{', '.join(row['topics'] or [])}]  {story}{note}\n")
+    if not rows and not args.json:
+        out.write(f"nothing in the delivery log since {args.since}"
+                  f"{' for desk ' + args.desk if args.desk else ''}\n")
+    return 0
 
 
 def _outlet_of(url: str, config: Config) -> str:

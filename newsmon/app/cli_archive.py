@@ -86,12 +86,12 @@ def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO 
         return 0
     from alerts.desks import next_digest
     from newsmon.errors import NothingRunning
-    from newsmon.redis_conn import connect
+    from newsmon.redis_conn import RedisUnreachable, connect
     from workers.explain import explain
 
     try:
         conn, note = connect(runtime.redis_url, runtime.data_dir), None
-    except NothingRunning as exc:
+    except (NothingRunning, RedisUnreachable) as exc:
         conn, note = None, str(exc)  # the archive still answers for topics and dedupe
     report = explain(config, engine, conn, args.story, note)
     now = datetime.now(UTC)
@@ -244,6 +244,11 @@ def print_explanation(report: dict[str, Any], out: TextIO) -> None:
         if not desk["topics"]:
             out.write("  no topic of the story\n")
         out.writelines(f"  {topic}: {why}\n" for topic, why in desk["topics"].items())
+        for row in reversed(desk.get("deliveries") or []):
+            via = f" via {row['channel']}" if row["channel"] else ""
+            note = f" ({row['note']})" if row.get("note") else ""
+            out.write(f"  delivery log: {row['outcome']} {row['mode']}{via} at "
+                      f"{_local(row['at'], desk['timezone'])}{note}\n")
         if desk["routing"]:
             out.write(
                 f"  routing: {routing_line(desk['routing'], desk['timezone'], desk.get('next_digest'))}\n"

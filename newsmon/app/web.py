@@ -208,7 +208,8 @@ def _same(offered: str, token: str) -> bool:
 
 def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int], list[dict[str, Any]]],
                host: str = "127.0.0.1", token: str | None = None, config_dir: Path | None = None,
-               validate: Callable[[Config], object] | None = None, follow: bool = True) -> Flask:
+               validate: Callable[[Config], object] | None = None, follow: bool = True,
+               recent_deliveries: Callable[[int], list[dict[str, Any]]] | None = None) -> Flask:
     """The Flask app. With `config_dir`, the config is read again at each request: the running system's
     published version with `follow` (the page shows what runs: a source added by a reload appears at
     once), else the directory's; a directory that no longer loads shows as a problem.
@@ -268,7 +269,9 @@ def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int]
         stories = [
             {**st, "affiliation": cfg.sources.outlet(st["outlet"]).affiliation} for st in recent_stories(30)
         ]
-        return render_template("index.html", s=status, stories=stories, spreading=spreading_now(conn))
+        sent = recent_deliveries(20) if recent_deliveries is not None else []
+        return render_template("index.html", s=status, stories=stories, spreading=spreading_now(conn),
+                               sent=sent)
 
     @app.get("/sources/<source_id>")
     def source(source_id: str) -> str:
