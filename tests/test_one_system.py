@@ -25,12 +25,13 @@ CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATA
                                                               "NEWSMON_CONFIG_DIR")}
 
 
-def newsmon(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def newsmon(cwd: Path, *args: str, timeout: float = 120,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """A newsmon command run from `cwd` as a user would: no REDIS_URL, default ./config and ./var."""
     return subprocess.run(
         [sys.executable, "-m", "newsmon", *args],
         cwd=cwd,
-        env=CLEAN_ENV,
+        env={**CLEAN_ENV, **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -291,26 +292,48 @@ def test_a_role_that_keeps_restarting_and_a_broken_config_show_in_status(
     assert "worker-1 (pid" in log and "exited with code 2; restarting in" in log
 
 
+def printed(cwd: Path, line: str) -> subprocess.CompletedProcess[str]:
+    """A command line the demo printed, run as printed, in a shell."""
+    return subprocess.run(["bash", "-c", line.strip()], cwd=cwd, env=CLEAN_ENV, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
 def test_demo_keeps_what_it_found_and_leads_into_the_product(tmp_path: Path) -> None:
     demo = newsmon(tmp_path, "demo", timeout=180)
     assert demo.returncode == 0, demo.stdout + demo.stderr
-    assert "What the demo found is kept in ./var. Try next" in demo.stdout
-    assert "newsmon search كركوك" in demo.stdout and "newsmon demo --serve" in demo.stdout
-    explain_line = next(line for line in demo.stdout.splitlines() if " explain " in line)
+    assert "What the demo found is kept in ./var/demo, apart from what `newsmon run` keeps" in demo.stdout
+    steps = {line.split()[-1] if " search " in line else line.split()[-2]: line
+             for line in demo.stdout.splitlines() if line.startswith("  NEWSMON_DATA_DIR=./var/demo ")}
+    assert "demo --serve" in demo.stdout and set(steps) >= {"كركوك", "explain", "alerts"}, demo.stdout
     assert not redis_servers_under(tmp_path)
-    found = newsmon(tmp_path, "search", "كركوك", "--json")
-    assert found.returncode == 0 and "Kurdistan24" in found.stdout
-    explained = newsmon(tmp_path, *explain_line.split()[1:])
+    found = printed(tmp_path, steps["كركوك"] + " --json")
+    assert found.returncode == 0 and "Kurdistan24" in found.stdout, found.stderr
+    explained = printed(tmp_path, steps["explain"])
     assert explained.returncode == 0, explained.stderr
     assert "tagged when processed" in explained.stdout and "dedupe: a new story" in explained.stdout
     assert "alert records and routing: nothing is running" in explained.stdout
+    # what was sent is in the demo's archive after it ended: the delivery log answers
+    assert "alerted by this story (from the archive's delivery log)" in explained.stdout, explained.stdout
+    assert "delivery log: sent instant via outbox" in explained.stdout
+    sent = printed(tmp_path, steps["alerts"])
+    assert sent.returncode == 0 and sent.stdout.count("sent instant via outbox") == demo.stdout.count("\n* [")
+    # nothing of the demo's is where `newsmon run` keeps real data
+    assert sorted(p.name for p in (tmp_path / "var").iterdir()) == ["demo"]
     # a second demo clears the first one's data and finds the same alerts again
     again = newsmon(tmp_path, "demo", "--json", timeout=180)
     assert again.returncode == 0 and len(again.stdout.splitlines()) == demo.stdout.count("\n* [")
-    # a data directory that a real newsmon used is never cleared by the demo
-    (tmp_path / "var" / "DEMO").unlink()
+    # a demo directory without its marker (something else wrote there) is never cleared by the demo
+    (tmp_path / "var" / "demo" / "DEMO").unlink()
     refused = newsmon(tmp_path, "demo", timeout=60)
     assert refused.returncode == 1 and "holds a real newsmon's data" in refused.stderr
+    # an older newsmon's demo data in ./var itself: `run` refuses it, with the way out
+    (tmp_path / "old" / "var").mkdir(parents=True)
+    (tmp_path / "old" / "var" / "DEMO").write_text("made by `newsmon demo`\n")
+    old = newsmon(tmp_path / "old", "run", timeout=60)
+    assert old.returncode == 2 and "holds a demo's data" in old.stderr and "NEWSMON_DATA_DIR" in old.stderr
+
+
+DEMO_ENV = {"NEWSMON_DATA_DIR": "./var/demo"}  # as the demo prints its next steps
 
 
 def test_demo_serve_keeps_running_and_publishes_until_interrupted(tmp_path: Path) -> None:
@@ -325,17 +348,19 @@ def test_demo_serve_keeps_running_and_publishes_until_interrupted(tmp_path: Path
         )
     try:
         def processed() -> int:
-            result = newsmon(tmp_path, "status", "--json")
+            result = newsmon(tmp_path, "status", "--json", env=DEMO_ENV)
             if not result.stdout:
                 return 0
             return len([s for s in json.loads(result.stdout)["sources"] if s["status"]])
 
         wait_for(lambda: processed() == 5, timeout=90, interval=1, what="every demo source polled")
-        assert "newsmon status" in log.read_text() and "Ctrl-C stops everything" in log.read_text()
+        assert "NEWSMON_DATA_DIR=./var/demo " in log.read_text() and " status\n" in log.read_text()
+        assert "Ctrl-C stops everything" in log.read_text()
         # the first served story is published 5 s in and polled within the 10 s interval
         wait_for(
             lambda: (
-                "Drone sighted over the K-1 base" in newsmon(tmp_path, "search", "drone", "--json").stdout
+                "Drone sighted over the K-1 base" in newsmon(tmp_path, "search", "drone", "--json",
+                                                             env=DEMO_ENV).stdout
             ),
             timeout=60,
             interval=2,
@@ -345,7 +370,7 @@ def test_demo_serve_keeps_running_and_publishes_until_interrupted(tmp_path: Path
         web = subprocess.Popen(
             [sys.executable, "-m", "newsmon", "web", "--port", str(web_port)],
             cwd=tmp_path,
-            env=CLEAN_ENV,
+            env={**CLEAN_ENV, **DEMO_ENV},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

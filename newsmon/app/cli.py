@@ -107,7 +107,11 @@ def _load_running(args: argparse.Namespace, runtime: Runtime) -> Config:
         if version is not None:
             return load_published(conn, published_directory(conn) or default_config_dir(), version)
     except (NothingRunning, RedisUnreachable, redis.RedisError):
-        pass
+        from newsmon.paths import remembered_config_dir
+
+        remembered = remembered_config_dir(runtime.data_dir)  # the system that ran here, now stopped
+        if remembered is not None:
+            return load_config(remembered)
     except ConfigError as exc:
         log.warning("the running system's config cannot be loaded here (%s); using %s", exc,
                     default_config_dir())
@@ -320,18 +324,25 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, config: Config, runtime: Runtime) -> int:
     from newsmon import jobcontext
+    from newsmon.app.demo import MARKER
     from newsmon.app.supervisor import Supervisor, child_env
+    from newsmon.paths import display_path, remember_config_dir
     from newsmon.redis_conn import EmbeddedRedis, connect
 
     server = None
     redis_url = runtime.redis_url
+    if (runtime.data_dir / MARKER).exists():
+        raise UsageError(f"{display_path(runtime.data_dir)} holds a demo's data (from a newsmon before "
+                         f"demos kept theirs in {display_path(runtime.data_dir / 'demo')}); `run` keeps real "
+                         f"data apart: remove {display_path(runtime.data_dir)} or set NEWSMON_DATA_DIR to "
+                         f"another directory")
     if not redis_url:
         server = EmbeddedRedis(runtime.data_dir).start()
-        (runtime.data_dir / "DEMO").unlink(missing_ok=True)  # real data from now on: a demo must not clear it
         redis_url = server.url
     try:
         conn = connect(redis_url, runtime.data_dir)
         jobcontext.publish(conn, config)  # starting is deploying: the workers run this version
+        remember_config_dir(runtime.data_dir, config.directory)
         from newsmon.status import mark_starting
 
         mark_starting(conn, config, fresh=True)

@@ -1,10 +1,10 @@
 """`newsmon demo`: the real pipeline against the bundled replay site, with no internet.
 
-The demo keeps what it found in the data directory (the archive and the embedded Redis's saved data,
-under `$NEWSMON_DATA_DIR`, default `./var`), so `newsmon search`, `newsmon explain` and, while
-something runs, `newsmon status` and `newsmon web` work on it afterwards. It never mixes with a real
-system's data: it starts afresh in an empty data directory or one that only an earlier demo used
-(a marker file says so), and refuses a data directory that `newsmon run` has used.
+The demo keeps what it found in a data directory of its own, `demo/` under `$NEWSMON_DATA_DIR` (default
+`./var/demo`: the archive with its delivery log, the embedded Redis's saved data, its config and
+outbox), so the commands it prints (`NEWSMON_DATA_DIR=./var/demo newsmon explain ...`) work on it
+afterwards, and it never mixes with what `newsmon run` keeps in `./var`. Each demo starts afresh in
+that directory (a marker file says only demos used it).
 
 `newsmon demo --serve` keeps the replay site and every role running and publishes a new story every
 few seconds, until Ctrl-C.
@@ -32,7 +32,7 @@ from newsmon import keys
 from newsmon.app.replay import DEMO_SITE, Article, ReplaySite
 from newsmon.app.supervisor import Supervisor, child_env
 from newsmon.errors import NewsmonError
-from newsmon.paths import display_path
+from newsmon.paths import display_path, invocation, remember_config_dir
 from newsmon.redis_conn import EmbeddedRedis
 from newsmon.settings import KEYWORDS_FILE, Runtime, load_config
 from newsmon.urls import readable_url
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 DEADLINE = 55.0
 SETTLE = 1.5
 MARKER = "DEMO"  # in the data directory: only demos have used it, so a new demo may clear it
+DEMO_DIR = "demo"  # the demo's data directory, under the data directory
 SERVE_EVERY = 5.0  # seconds between stories published by --serve
 SERVE_INTERVAL = 10  # poll interval of the demo sources under --serve
 
@@ -119,10 +120,10 @@ def run_demo(keywords_dir: Path, as_json: bool, log_level: str = "WARNING", serv
         raise NewsmonError(
             "the demo runs on the embedded Redis and archive: unset REDIS_URL and DATABASE_URL"
         )
+    data_dir = data_dir / DEMO_DIR  # the demo's own data: never mixed with what `newsmon run` keeps
     prepare_data_dir(data_dir)
-    work = data_dir / "demo"
-    outbox = work / "outbox.jsonl"
-    config_dir = work / "config"
+    outbox = data_dir / "outbox.jsonl"
+    config_dir = data_dir / "config"
     site = ReplaySite.demo()
     base_url = site.start()
     server = EmbeddedRedis(data_dir).start()
@@ -138,6 +139,7 @@ def run_demo(keywords_dir: Path, as_json: bool, log_level: str = "WARNING", serv
         from newsmon.status import mark_starting
 
         jobcontext.publish(conn, config)
+        remember_config_dir(data_dir, config_dir)
         mark_starting(conn, config, fresh=True)
         supervisor.start()
         if serve:
@@ -158,6 +160,7 @@ def run_demo(keywords_dir: Path, as_json: bool, log_level: str = "WARNING", serv
                 time.sleep(0.2)
         finally:
             supervisor.stop()
+            _keep_delivery_log(conn, data_dir)
     finally:
         site.stop()
         server.stop(save=True)
@@ -190,10 +193,11 @@ def _serve(site: ReplaySite, supervisor: Supervisor, config_dir: Path, data_dir:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     where = display_path(data_dir)
+    command = f"NEWSMON_DATA_DIR={where} {invocation()}"
     print(f"newsmon demo --serve: replay site at {site.base_url}, data in {where}; a new story every "
           f"{SERVE_EVERY:.0f} s. In another terminal, from this directory:\n"
-          f"  newsmon status\n  newsmon web            (then open http://127.0.0.1:8470/)\n"
-          f"  newsmon search كركوك\nCtrl-C stops everything.", flush=True)
+          f"  {command} status\n  {command} web            (then open http://127.0.0.1:8470/)\n"
+          f"  {command} search كركوك\nCtrl-C stops everything.", flush=True)
     published = 0
     next_story = time.monotonic() + SERVE_EVERY
     try:
@@ -219,7 +223,22 @@ def _serve(site: ReplaySite, supervisor: Supervisor, config_dir: Path, data_dir:
             stop.wait(0.5)
     finally:
         supervisor.stop()
+        _keep_delivery_log(supervisor.redis, data_dir)
     return 0
+
+
+def _keep_delivery_log(conn: Any, data_dir: Path) -> None:
+    """Move the alerts' delivery log into the demo's archive before its Redis stops, so `explain` and
+    `alerts sent` answer afterwards."""
+    from workers.archive import Archive, drain_delivery_log, open_engine
+
+    archive = data_dir / "archive.sqlite"
+    if conn is None or not archive.exists():
+        return
+    try:
+        drain_delivery_log(conn, Archive(open_engine(f"sqlite:///{archive}")))
+    except Exception as exc:  # noqa: BLE001 - the demo's summary is still worth printing
+        log.warning("the demo's delivery log was not kept: %s", exc)
 
 
 def _print_summary(alerts: list[dict[str, Any]], elapsed: float, data_dir: Path) -> None:
@@ -232,8 +251,11 @@ def _print_summary(alerts: list[dict[str, Any]], elapsed: float, data_dir: Path)
         print(f"  {readable_url(alert['url'])}\n")
     where = display_path(data_dir)
     story = alerts[0].get("story_id") or alerts[0].get("id") if alerts else None
-    print(f"What the demo found is kept in {where}. Try next, from this directory:")
-    print("  newsmon search كركوك")
+    command = f"NEWSMON_DATA_DIR={where} {invocation()}"
+    print(f"What the demo found is kept in {where}, apart from what `newsmon run` keeps. Try next, from "
+          f"this directory:")
+    print(f"  {command} search كركوك")
     if story:
-        print(f"  newsmon --config-dir {display_path(data_dir / 'demo' / 'config')} explain {story}")
-    print("  newsmon demo --serve     (keeps the demo running: then `newsmon status` and `newsmon web`)")
+        print(f"  {command} explain {story}")
+        print(f"  {command} alerts sent")
+    print(f"  {invocation()} demo --serve     (keeps the demo running, with `status` and `web` to watch it)")
