@@ -61,6 +61,8 @@ class Story(_Model):
     feed_guid: str | None = None
     links: list[str] = Field(default_factory=list)  # links inside a Telegram post
     first_poll: bool = False  # taken on the source's first poll (nothing seen from it before): its backlog
+    # `backfill` or `import`: history, archived with dedupe and topics but never alerted
+    history: str | None = None
 
     @field_validator("title", "outlet", "author", mode="before")
     @classmethod

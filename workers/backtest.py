@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from newsmon.settings import KeywordsFile
@@ -89,7 +89,7 @@ def _match_part(job: tuple[str, datetime | None, int, int]) -> list[tuple]:
     query = select(stories.c.id, stories.c.title, stories.c.text, stories.c.language, stories.c.outlet,
                    stories.c.url, stories.c.topics).order_by(stories.c.id)
     if since is not None:
-        query = query.where(func.coalesce(stories.c.published, stories.c.processed) >= since)
+        query = query.where(stories.c.processed >= since)  # archive time: imported history is in the window
     out = []
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True).execute(query)

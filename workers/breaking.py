@@ -243,7 +243,7 @@ def replay_archive(engine: Any, since: datetime | None, outlets: int, minutes: i
              "FROM stories")
     params: dict[str, Any] = {}
     if since is not None:
-        query += " WHERE COALESCE(published, fetched) >= :since"
+        query += " WHERE processed >= :since"  # archive time: imported or backfilled history counts
         params["since"] = since
     with engine.connect() as conn:
         rows = conn.execute(text(query), params).mappings().all()

@@ -112,6 +112,13 @@ def process_stories(payloads: list[dict[str, Any]]) -> dict[str, Any]:
     return {"stories": done, "alone": alone}
 
 
+def archive_history(ctx: jobcontext.JobContext, payloads: list[Any]) -> tuple[list[dict[str, Any]],
+                                                                            list[tuple[Any, Exception]]]:
+    """History (`newsmon import`, `newsmon backfill`) in the calling process: the same normalization,
+    dedupe, topics and archive as a batch job; stories carry `history`, so nothing alerts."""
+    return _process_batch(ctx, payloads)
+
+
 def enqueue_alone(ctx: jobcontext.JobContext, payload: Any) -> str:
     """Enqueue one story as a `process_story` job (idempotent: a retried batch finds the job)."""
     body = json.dumps(payload, sort_keys=True, default=str)
@@ -202,7 +209,7 @@ def _process_batch(ctx: jobcontext.JobContext, payloads: list[Any]) -> tuple[lis
         cluster, kind, summary = outcome
         for topic, hits in result.suppressed.items():
             log.info("suppressed story=%s topic=%s by=%s", story.id, topic, [h.text for h in hits])
-        backlog = backlog_age(ctx.config, story) is not None
+        backlog = story.history is not None or backlog_age(ctx.config, story) is not None
         if backlog:
             fresh = {}
             hold_back(ctx.config, ctx.redis, story, result.matches)
@@ -344,18 +351,21 @@ def hold_back(config: Config, conn: Any, story: Story, topics: list[TopicMatch])
     """Record, for `newsmon explain`, that the desks following the story's topics were not alerted
     because it is old news from its source's first poll."""
     limit = config.alerts.first_poll_max_age_hours
-    assert story.published is not None
-    record = json.dumps({"decision": "not alerted: old news from the source's first poll",
-                         "note": f"published {story.published.isoformat(timespec='minutes')}, more than "
-                                 f"{limit:g} h before it was taken (first_poll_max_age_hours)",
-                         "at": utcnow().isoformat(timespec="seconds")})
+    if story.history is not None:
+        decision = f"not alerted: history taken by `newsmon {story.history}`"
+        note = "archived with dedupe and topics; history never alerts"
+    else:
+        assert story.published is not None
+        decision = "not alerted: old news from the source's first poll"
+        note = (f"published {story.published.isoformat(timespec='minutes')}, more than {limit:g} h before it "
+                f"was taken (first_poll_max_age_hours)")
+    record = json.dumps({"decision": decision, "note": note, "at": utcnow().isoformat(timespec="seconds")})
     desks = [d for d, desk in config.alerts.all_desks().items()
              if any(desk.wants(t.topic, story.language, story.outlet) for t in topics)]
     if desks:
         conn.hset(keys.explain(story.id), mapping=dict.fromkeys(desks, record))
         conn.expire(keys.explain(story.id), config.pipeline.dedupe.window_days * 86400)
-    log.info("not alerted story=%s: old news from the source's first poll (published %s)", story.id,
-             story.published.isoformat(timespec="minutes"))
+    log.info("not alerted story=%s: %s", story.id, decision.removeprefix("not alerted: "))
 
 
 def claim_cluster_topics(config: Config, conn: Any, story: Story, cluster: str,

@@ -44,6 +44,12 @@ _VOWEL_PAIRS = re.compile(r"ae|ai|ea|ei|ie|ay")
 _DOUBLED = re.compile(r"(.)\1+")
 _CONTEXT = 3  # words either side that make a word's context
 MIN_CONTEXT = 0.05  # a near spelling or a prefix must share this much context with the topic's matches
+# A spelling of a name is rare: a candidate found in more than this share of the stories read (and in at
+# least FREQUENT_STORIES of them) is a word of the language (`day` and `has` beside Daesh), unless a
+# quarter of the stories it is in also match the topic (it stands beside the topic's other aliases).
+MAX_SHARE = {"near": 0.05, "short": 0.05, "split": 0.05, "company": 0.10}
+FREQUENT_STORIES = 5
+MIN_BESIDE = 0.25
 MOST_STORIES = 20_000  # newest stories read from the archive
 
 
@@ -118,7 +124,7 @@ def _load(engine: Engine, matcher: Matcher, since: datetime | None) -> list[_Sto
     query = "SELECT id, title, text FROM stories"
     params: dict[str, Any] = {"most": MOST_STORIES}
     if since is not None:
-        query += " WHERE COALESCE(published, processed) >= :since"
+        query += " WHERE processed >= :since"  # archive time: imported or backfilled history counts
         params["since"] = since
     query += " ORDER BY processed DESC LIMIT :most"
     with engine.connect() as conn:
@@ -268,6 +274,10 @@ def _candidates(
             docs = {i for i in docs if capitals.search(f"{stories[i].title}\n{stories[i].text}")}
             if len(docs) < min_stories:
                 continue
+        beside = sum(topic_id in stories[i].topics for i in docs)
+        frequent = len(docs) >= FREQUENT_STORIES and len(docs) > MAX_SHARE.get(kind, 0.05) * len(stories)
+        if frequent and beside < MIN_BESIDE * len(docs):
+            continue  # a frequent word of the language, mostly in stories about other things
         similarity = _cosine(around.get(candidate, Counter()), topic_context)
         if kind in ("near", "short") and not initials and similarity < MIN_CONTEXT:
             continue  # one or two letters from an alias, but never in its company: another word

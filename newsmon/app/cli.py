@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         cli_archive,
         cli_breaking,
         cli_dedupe,
+        cli_history,
         cli_keywords,
         cli_sources,
         cli_status,
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_alerts.add_parser(commands)
     cli_status.add_parser(commands)
     cli_archive.add_parser(commands)
+    cli_history.add_parser(commands)
     web = commands.add_parser("web", help="status page, /metrics and /healthz over HTTP")
     web.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; "
                                                          "elsewhere NEWSMON_WEB_TOKEN is required)")
@@ -253,6 +255,12 @@ def _archive(args: argparse.Namespace, runtime: Runtime) -> int:
     return cli_archive.run(args, _load_running(args, runtime), runtime)
 
 
+def _history(args: argparse.Namespace, runtime: Runtime) -> int:
+    from newsmon.app import cli_history
+
+    return cli_history.run(args, _load_running(args, runtime), runtime)
+
+
 def _alerts(args: argparse.Namespace, runtime: Runtime) -> int:
     from newsmon.app import cli_alerts
 
@@ -302,7 +310,7 @@ def _role(args: argparse.Namespace, runtime: Runtime) -> int:
         from workers.jobs import matcher_for
         from workers.runner import run_worker
 
-        live = LiveConfig(config, conn, "worker", matcher_for)  # the jobs' and the health thread's
+        live = LiveConfig(config, conn, "worker", matcher_for, every=0)  # each job looks (one GET)
         if not args.burst:
             start_thread(live, conn, validate=config_validator())
         run_worker(config, conn, runtime.archive_url(), queues=args.queues, burst=args.burst, live=live)
@@ -314,7 +322,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Runtime], int]] = {
     "config": _config_check, "keywords": _keywords, "dedupe": _dedupe, "breaking": _breaking, "demo": _demo,
     "status": _status, "failed": _status, "web": _web_command, "search": _archive, "backtest": _archive,
     "explain": _archive, "alerts": _alerts, "sources": _sources, "run": _run_command, "scheduler": _role,
-    "crawler": _role, "worker": _role,
+    "crawler": _role, "worker": _role, "import": _history, "backfill": _history,
 }
 
 
