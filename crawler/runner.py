@@ -110,3 +110,20 @@ def test_poll(config: Config, request: PollRequest) -> tuple[Any, list[dict[str,
     process.start(install_signal_handlers=False)
     spider = crawler.spider
     return getattr(spider, "report", None), spider.collected
+
+
+def history_polls(config: Config,
+                  requests: list[PollRequest]) -> list[tuple[Any, list[dict[str, Any]], list[str]]]:
+    """Poll several sources once each, in one crawler process, without Redis (`newsmon backfill`): per
+    request (the poll's outcome, the stories it found, every entry key its index listed)."""
+    process = CrawlerProcess(scrapy_settings(config, {"LOG_LEVEL": "WARNING"}))
+    quiet_libraries()
+    crawlers = []
+    for request in requests:
+        source = config.source(request.source_id)
+        assert source is not None
+        crawler = process.create_crawler(SPIDERS[source.kind])
+        process.crawl(crawler, redis_conn=None, config=config, oneshot=request)
+        crawlers.append(crawler)
+    process.start(install_signal_handlers=False)
+    return [(getattr(c.spider, "report", None), c.spider.collected, c.spider.listed) for c in crawlers]

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import redis
@@ -81,3 +82,71 @@ def test_import_archives_history_without_alerts_and_suggest_finds_the_planted_sp
     assert not {"day", "has", "Day", "Has"} & set(candidates), candidates
     explained = newsmon(config_dir, env, "explain", "https://news.example/en/isis/0")
     assert "not alerted: history taken by `newsmon import`" in explained.stdout, explained.stdout
+
+
+def sitemap(base: str, articles: list[tuple[str, str]]) -> bytes:
+    urls = "".join(f"<url><loc>{base}{path}</loc><lastmod>{when}</lastmod></url>" for path, when in articles)
+    return (f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"{urls}</urlset>").encode()
+
+
+def test_backfill_archives_a_sitemaps_history_without_alerts_and_the_next_poll_alerts_only_the_new(
+        tmp_path: Path, redis_conn: redis.Redis, redis_url: str, replay, roles) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from crawler.scheduler import LeaderLock, request_poll
+    from newsmon.app.replay import Fixed
+    from newsmon.settings import load_config
+    from tests.conftest import make_article, wait_for
+    from workers.archive import Archive, open_engine
+
+    now = datetime.now(UTC)
+    older = []
+    for n in range(200):
+        when = now - timedelta(days=1 + n % 20, hours=n % 7)
+        path = f"/site/old/{n}"
+        replay.add_article(make_article(path, f"Rockets hit the K-1 base, report {n}", [
+            f"Report {n}: rockets hit the K-1 air base near Kirkuk, police said on the day of the attack.",
+            f"Officials counted {n * 13 + 7} craters and closed the road number {n} for the night.",
+            f"The statement {n} added that coalition troops were not hurt; an inquiry {n * 31} began.",
+            " ".join(f"w{n}x{i}" for i in range(60))],
+            published=when.isoformat()))
+        older.append((path, when.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    replay.set_fixed("/site/sitemap.xml", Fixed(content_type="application/xml",
+                                                body=sitemap(replay.base_url, older)))
+    outbox = tmp_path / "outbox.jsonl"
+    source = {"id": "site", "name": "Site", "outlet": "Kurdistan24", "language": "en", "kind": "sitemap",
+              "url": f"{replay.base_url}/site/sitemap.xml", "interval": 60, "jitter": 0, "max_age_days": 3}
+    alerts = {"channels": {"box": {"type": "outbox", "path": str(outbox)}},
+              "routes": [{"id": "desk", "topics": ["*"], "channels": ["box"]}], "first_poll_max_age_hours": 0}
+    config_dir = write_config(tmp_path / "config", [source], alerts)
+    data = tmp_path / "data"
+    env = {"REDIS_URL": redis_url, "NEWSMON_DATA_DIR": str(data)}
+
+    done = newsmon(config_dir, env, "backfill", "--days", "30")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "site: 200 listed, 200 stories read: 200 new" in done.stdout, done.stdout
+    assert "nothing was alerted" in done.stdout
+    archive = Archive(open_engine(f"sqlite:///{data / 'archive.sqlite'}"))
+    assert archive.count() == 200
+    assert not outbox.exists() and not redis_conn.keys("rq:queue:alerts")
+    resumed = newsmon(config_dir, env, "backfill")
+    assert "site: done by an earlier backfill" in resumed.stdout, resumed.stdout
+
+    # the first real poll: the sitemap now lists one story more, the only one alerted
+    replay.add_article(make_article("/site/new/1", "Drone sighted over the K-1 base", [
+        "A drone was sighted over the K-1 air base near Kirkuk on Monday evening, officials said.",
+        "Coalition troops at the base were not hurt, the statement added."], published=now.isoformat()))
+    replay.set_fixed("/site/sitemap.xml", Fixed(content_type="application/xml", body=sitemap(
+        replay.base_url, [("/site/new/1", now.strftime("%Y-%m-%dT%H:%M:%SZ")), *older])))
+    database = {"DATABASE_URL": f"sqlite:///{data / 'archive.sqlite'}"}
+    roles.start("crawler", config_dir, "crawler", env=database)
+    roles.start("worker", config_dir, "worker", env=database)
+    leader = LeaderLock(redis_conn)
+    leader.refresh()
+    assert request_poll(redis_conn, load_config(config_dir).source("site"), leader) == "requested"
+    wait_for(lambda: outbox.exists() and outbox.read_text().strip(), timeout=90, what="the new story's alert")
+    wait_for(lambda: archive.count() == 201, timeout=30, what="the new story archived")
+    time.sleep(2)
+    titles = [json.loads(line)["title"] for line in outbox.read_text().splitlines()]
+    assert titles == ["Drone sighted over the K-1 base"]

@@ -92,6 +92,7 @@ class PollingSpider(scrapy.Spider):
         self.redis = redis_conn
         self.oneshot = oneshot  # `newsmon sources test`: one poll, nothing read from or written to Redis
         self.collected: list[dict[str, Any]] = []
+        self.listed: list[str] = []  # dry run: every entry key the index listed (a backfill marks them seen)
         self.polls: dict[str, Poll] = {}
         self.stopping = False
 
@@ -325,6 +326,8 @@ class PollingSpider(scrapy.Spider):
         if poll.first is None:  # nothing seen from the source (in the seen-set's 30 days): its backlog
             poll.first = not self.dry_run and polls.first_poll(self.redis, poll.source.id)
         fresh = list(by_key) if self.dry_run else polls.unseen(self.redis, poll.source.id, list(by_key))
+        if self.dry_run:
+            self.listed.extend(fresh[: poll.source.max_items])
         for key in fresh[: poll.source.max_items]:
             entry = by_key[key]
             if not entry.text and not self._within_budget(poll):
