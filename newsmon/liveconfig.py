@@ -28,7 +28,7 @@ from newsmon.settings import Config, load_config
 
 log = logging.getLogger(__name__)
 
-REFUSAL_REFRESH = 60  # seconds between re-recordings of a standing refusal (status shows fresh ones)
+REFUSAL_REFRESH = 60  # seconds between new tries of a refused version (each failure is recorded afresh)
 
 
 def who() -> str:
@@ -82,6 +82,7 @@ class LiveConfig:
         self._checked = 0.0
         self._refused: str | None = None
         self._refused_at = 0.0
+        self.retry_after = REFUSAL_REFRESH
         self._lock = threading.Lock()  # a worker's jobs and its health thread share one
 
     @property
@@ -108,20 +109,16 @@ class LiveConfig:
         wanted = published_version(self.conn)
         if wanted is None or wanted == self.config.version:
             return False
-        if wanted == self._refused:
-            if time.monotonic() - self._refused_at >= REFUSAL_REFRESH:
-                self._refused_at = time.monotonic()
-                raw = self.conn.hget(keys.CONFIG_REFUSED, who())
-                if raw:
-                    record = json.loads(raw)
-                    record_refusal(self.conn, self.role, wanted, self.config.version, record.get("error", ""))
-            return False
+        again = wanted == self._refused
+        if again and time.monotonic() - self._refused_at < self.retry_after:
+            return False  # refused a moment ago; tried again every retry_after seconds (a variable set since)
         try:
             config = load_published(self.conn, self.config.directory, wanted, self.validate)
         except ConfigError as exc:
             self._refused, self._refused_at = wanted, time.monotonic()
-            log.error("%s: config version %s was published but cannot be loaded here; keeping version %s: %s",
-                      self.role, wanted, self.config.version, exc)
+            if not again:  # said once in the log; the record in Redis is renewed at each try
+                log.error("%s: config version %s was published but cannot be loaded here; keeping "
+                          "version %s: %s", self.role, wanted, self.config.version, exc)
             record_refusal(self.conn, self.role, wanted, self.config.version, str(exc))
             return False
         log.info("%s: config reloaded: version %s -> %s", self.role, self.config.version, config.version)

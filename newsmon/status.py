@@ -133,8 +133,12 @@ def _roles(conn: redis.Redis, now: float) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: r["name"])
 
 
-def _config_state(conn: redis.Redis, status_workers: list[dict[str, Any]]) -> dict[str, Any]:
-    """The published config version and the live workers that refused it."""
+REFUSAL_FRESH = 150  # seconds: a role other than a worker re-records a standing refusal every minute
+
+
+def _config_state(conn: redis.Redis, status_workers: list[dict[str, Any]], now: float) -> dict[str, Any]:
+    """The published config version and the live roles that refused it: workers by their heartbeat,
+    the scheduler, crawlers, web and health threads by a refusal recorded in the last REFUSAL_FRESH s."""
     raw = conn.get(CONFIG_VERSION)
     version = json.loads(raw)["version"] if raw else None
     live = {f"{w['host']}:{w['pid']}" for w in status_workers}
@@ -142,8 +146,10 @@ def _config_state(conn: redis.Redis, status_workers: list[dict[str, Any]]) -> di
     for field, value in conn.hgetall(keys.CONFIG_REFUSED).items():
         who = field.decode()
         record = json.loads(value)
-        if who in live and record.get("version") == version:
-            refused.append({"worker": who, **record})
+        role = record.get("role") or "worker"
+        fresh = role != "worker" and now - float(record.get("at") or 0) <= REFUSAL_FRESH
+        if record.get("version") == version and (who in live or fresh):
+            refused.append({"worker": who, **record, "role": role})
     return {"published": version, "refused": refused}
 
 
@@ -339,8 +345,8 @@ def problems(config: Config, status: dict[str, Any], now: float) -> list[dict[st
                 f"last exit code {role['last_exit_code']}")
     for refusal in status.get("config", {}).get("refused", []):
         add("config-refused", refusal["worker"], "degraded",
-            f"worker {refusal['worker']} cannot load published config version {refusal['version']} and keeps "
-            f"{refusal.get('running')}: {refusal.get('error')}")
+            f"{refusal.get('role', 'worker')} {refusal['worker']} cannot load published config version "
+            f"{refusal['version']} and keeps {refusal.get('running')}: {refusal.get('error')}")
     return found
 
 
@@ -366,7 +372,7 @@ def collect(config: Config, conn: redis.Redis, now: float | None = None,
         "config_error": config_error,
         "starting_seconds_left": grace if grace and grace > 0 else 0,
     }
-    status["config"] = _config_state(conn, status["workers"])
+    status["config"] = _config_state(conn, status["workers"], now)
     status["problems"] = problems(config, status, now)
     status["level"] = level_of(status["problems"])
     status["healthy"] = status["level"] == "healthy"

@@ -110,3 +110,41 @@ def _get(url: str) -> str | None:
     except OSError:
         return None
     return body if status in (200, 503) else None
+
+
+def test_a_role_that_cannot_load_the_published_version_keeps_its_own_and_shows_as_refused(
+        tmp_path: Path, redis_conn) -> None:
+    from newsmon import jobcontext
+    from newsmon.liveconfig import LiveConfig
+    from newsmon.settings import load_config
+    from newsmon.status import collect
+
+    config_dir = write_config(tmp_path / "config", [feed_source("one", "http://127.0.0.1:9/rss")],
+                              {"channels": {"c": {"type": "console"}}})
+    config = load_config(config_dir)
+    live = LiveConfig(config, redis_conn, "scheduler", every=0)
+    live.retry_after = 0  # try a refused version again at once (60 s in a role)
+    jobcontext.publish(redis_conn, config)
+    assert live.get() is config  # the same version: nothing to do
+    # a version whose alerts.yaml needs a variable this machine does not have
+    (config_dir / "alerts.yaml").write_text(yaml.safe_dump(
+        {"channels": {"c": {"type": "apprise", "url": "json://127.0.0.1:9/${NOT_ON_THIS_MACHINE}"}}}))
+    import os
+
+    os.environ["NOT_ON_THIS_MACHINE"] = "x"
+    try:
+        newer = load_config(config_dir)
+        jobcontext.publish(redis_conn, newer)
+    finally:
+        del os.environ["NOT_ON_THIS_MACHINE"]
+    assert live.get() is config  # refused: the role keeps what it runs
+    problems = [p for p in collect(config, redis_conn)["problems"] if p["kind"] == "config-refused"]
+    assert len(problems) == 1 and problems[0]["message"].startswith("scheduler "), problems
+    assert "NOT_ON_THIS_MACHINE" in problems[0]["message"]
+    # published again with the variable set here: taken, and the refusal is gone
+    os.environ["NOT_ON_THIS_MACHINE"] = "x"
+    try:
+        assert live.get().version == newer.version
+    finally:
+        del os.environ["NOT_ON_THIS_MACHINE"]
+    assert not [p for p in collect(config, redis_conn)["problems"] if p["kind"] == "config-refused"]
