@@ -150,3 +150,30 @@ def test_backfill_archives_a_sitemaps_history_without_alerts_and_the_next_poll_a
     time.sleep(2)
     titles = [json.loads(line)["title"] for line in outbox.read_text().splitlines()]
     assert titles == ["Drone sighted over the K-1 base"]
+
+
+def test_backfill_reads_a_listings_further_pages_where_configured(
+        tmp_path: Path, redis_conn: redis.Redis, redis_url: str, replay) -> None:
+    from newsmon.app.replay import Fixed
+    from tests.conftest import make_article
+    from workers.archive import Archive, open_engine
+
+    for page in (1, 2, 3):
+        links = []
+        for n in range(page * 10, page * 10 + 4):
+            replay.add_article(make_article(f"/listart/{n}", f"Peshmerga report {n}", [
+                f"Report {n}: Peshmerga forces held positions south of Kirkuk, officials said.",
+                " ".join(f"w{n}x{i}" for i in range(60))]))
+            links.append(f'<li><a href="/listart/{n}">Peshmerga report {n}</a></li>')
+        body = f"<html><body><ul>{''.join(links)}</ul></body></html>".encode()
+        replay.set_fixed("/list" if page == 1 else f"/list/page/{page}", Fixed(body=body))
+    source = {"id": "list", "name": "List", "outlet": "Rudaw", "language": "en", "kind": "listing",
+              "url": f"{replay.base_url}/list", "link_pattern": r"/listart/\d+$",
+              "page_url": f"{replay.base_url}/list/page/{{page}}", "backfill_pages": 3}
+    config_dir = write_config(tmp_path / "config", [source], {"channels": {"c": {"type": "console"}}})
+    data = tmp_path / "data"
+    done = newsmon(config_dir, {"REDIS_URL": redis_url, "NEWSMON_DATA_DIR": str(data)}, "backfill")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "list: 12 listed, 12 stories read: 12 new" in done.stdout, done.stdout
+    assert Archive(open_engine(f"sqlite:///{data / 'archive.sqlite'}")).count() == 12
+    assert replay.hits.get("/list/page/3") == 1 and not replay.hits.get("/list/page/4")

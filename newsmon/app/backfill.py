@@ -45,12 +45,29 @@ def backfill(args: argparse.Namespace, config: Config, runtime: Runtime, out: Te
     out.write(f"backfill: reading {len(todo)} source(s) back {args.days:g} days ...\n")
     out.flush()
     started = time.monotonic()
-    requests = [PollRequest(source_id=s.id, poll_id=uuid.uuid4().hex, lock_token="backfill",
-                            requested_at=utcnow()) for s in todo]
-    results = history_polls(deep, requests)
+    requests: list[PollRequest] = []
+    owners = []
+    for source in todo:
+        pages = [None]  # the source's own URL, then a listing's further pages where configured
+        if source.kind == "listing" and source.page_url:
+            pages += [source.page_url.replace("{page}", str(n)) for n in range(2, source.backfill_pages + 1)]
+        for url in pages:
+            requests.append(PollRequest(source_id=source.id, poll_id=uuid.uuid4().hex, lock_token="backfill",
+                                        requested_at=utcnow(), url_override=url))
+            owners.append(source.id)
+    found: dict[str, tuple[Any, list[dict[str, Any]], list[str]]] = {}
+    for owner, (poll, stories, listed) in zip(owners, history_polls(deep, requests)):
+        if owner not in found:
+            found[owner] = (poll, [], [])
+        elif poll is not None and poll.failure is not None and found[owner][0].failure is None:
+            found[owner] = (poll, found[owner][1], found[owner][2])  # a page that failed is said
+        found[owner][1].extend(stories)
+        found[owner][2].extend(listed)
     total = Tally()
     code = 0
-    for source, (poll, stories, listed) in zip(todo, results):
+    for source in todo:
+        poll, stories, listed = found[source.id]
+        stories = list({story["id"]: story for story in stories}.values())  # a story on two pages once
         tally = Tally()
         payloads: list[dict[str, Any]] = [{**story, "history": "backfill"} for story in stories]
         archive_batches(ctx, payloads, tally)

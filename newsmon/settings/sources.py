@@ -87,6 +87,13 @@ class Source(StrictModel):
         default=None,
         description="listing: regular expression (RE2) of URLs to leave out even when they match",
     )
+    page_url: str | None = Field(
+        default=None,
+        description="listing: the URL of page N of the listing, with {page} for N "
+                    "(https://site/news?page={page}); `newsmon backfill` reads pages 2 to backfill_pages",
+    )
+    backfill_pages: int = Field(default=10, ge=1, le=100,
+                                description="listing: pages `newsmon backfill` reads")
     max_age_days: float = Field(
         default=3, gt=0, description="sitemap/telegram: ignore items older than this many days"
     )
@@ -113,6 +120,16 @@ class Source(StrictModel):
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
         return None if value is None else check_zone(value)
+
+    @field_validator("page_url")
+    @classmethod
+    def _pages(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if "{page}" not in value:
+            raise ValueError("page_url needs {page} where the page number goes")
+        check_http_url(value.replace("{page}", "2"))
+        return value
 
     @field_validator("user_agent")
     @classmethod
