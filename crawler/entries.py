@@ -7,6 +7,7 @@ sitemaps to read next), so it can be tested on saved pages without Scrapy. Feeds
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin, urlsplit
@@ -115,6 +116,12 @@ _SITEMAP_NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9",
                "news": "http://www.google.com/schemas/sitemap-news/0.9"}
 
 
+def children_limit(max_age_days: float) -> int:
+    """How many child sitemaps of an index (newest first, within the age window) a poll follows: 3 for a
+    poll's few days; for a longer window (`newsmon backfill --days 30`) a day's worth each, at most 100."""
+    return 3 if max_age_days <= 3 else min(100, math.ceil(max_age_days) + 1)
+
+
 def parse_sitemap(body: bytes, base_url: str, max_age_days: float, max_items: int, tz_name: str | None,
                   now: datetime | None = None) -> Parsed:
     """URLs of a sitemap (newest first, no older than max_age_days), or the children of a sitemap index."""
@@ -142,7 +149,7 @@ def parse_sitemap(body: bytes, base_url: str, max_age_days: float, max_items: in
             except ValueError as exc:
                 skipped.append(f"sitemap {index}: {_item_error(exc)}")
         children.sort(reverse=True)
-        return Parsed(follow=[url for _, url in children[:3]], skipped=skipped)
+        return Parsed(follow=[url for _, url in children[:children_limit(max_age_days)]], skipped=skipped)
     if tag != "urlset":
         return Parsed(problem=f"not a sitemap (root element <{tag}>)")
     entries = []

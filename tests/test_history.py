@@ -177,3 +177,21 @@ def test_backfill_reads_a_listings_further_pages_where_configured(
     assert "list: 12 listed, 12 stories read: 12 new" in done.stdout, done.stdout
     assert Archive(open_engine(f"sqlite:///{data / 'archive.sqlite'}")).count() == 12
     assert replay.hits.get("/list/page/3") == 1 and not replay.hits.get("/list/page/4")
+
+
+def test_a_backfill_window_follows_a_sitemap_index_back_as_far_as_it_reads() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from crawler.entries import parse_sitemap
+
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    children = "".join(f"<sitemap><loc>https://x.example/sitemap-{d}.xml</loc>"
+                       f"<lastmod>{(now - timedelta(days=d)).strftime(stamp)}</lastmod></sitemap>"
+                       for d in range(60))
+    body = (f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{children}</sitemapindex>'
+            ).encode()
+    poll = parse_sitemap(body, "https://x.example/index.xml", 3, 50, "UTC", now=now)
+    assert poll.follow == [f"https://x.example/sitemap-{d}.xml" for d in range(3)]  # a poll: the newest 3
+    backfill = parse_sitemap(body, "https://x.example/index.xml", 30, 1000, "UTC", now=now)
+    assert backfill.follow == [f"https://x.example/sitemap-{d}.xml" for d in range(31)]  # 30 days back
