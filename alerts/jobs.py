@@ -108,7 +108,7 @@ def enqueue_deliveries(config: Config, conn: redis.Redis, desk_id: str, desk: De
         job_id = "deliver-" + hashlib.sha1(delivery.idempotency_key().encode()).hexdigest()[:32]
         if Job.exists(job_id, connection=conn):
             continue
-        queue.enqueue("alerts.jobs.deliver", delivery.model_dump(mode="json"), job_id=job_id,
+        queue.enqueue(keys.DELIVER_JOB, delivery.model_dump(mode="json"), job_id=job_id,
                       retry=Retry(max=retry.max, interval=retry.waits()), result_ttl=keep, failure_ttl=keep,
                       description=f"deliver {delivery.idempotency_key()}")
         count += 1
@@ -138,7 +138,7 @@ def digest_tick(config: Config, conn: redis.Redis, now: datetime | None = None) 
             continue
         job_id = f"digest-{desk_id}-{int(slot.timestamp())}".replace(".", "_")
         if not Job.exists(job_id, connection=conn):
-            queue.enqueue("alerts.jobs.send_digest", desk_id, slot.isoformat(), job_id=job_id,
+            queue.enqueue(keys.SEND_DIGEST_JOB, desk_id, slot.isoformat(), job_id=job_id,
                           description=f"digest {desk_id} {slot.isoformat()}")
         conn.set(last_digest_key(desk_id), slot.timestamp())
         started.append((desk_id, slot))

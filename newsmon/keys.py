@@ -5,6 +5,13 @@ ALERTS_QUEUE = "alerts"
 # the `process` queue's jobs, as the crawler enqueues them and a worker re-enqueues a story alone
 PROCESS_BATCH_JOB = "workers.jobs.process_stories"  # the stories of one poll, up to PROCESS_BATCH
 PROCESS_STORY_JOB = "workers.jobs.process_story"
+# the `alerts` queue's jobs, as the workers hand stories on and the alerts role enqueues its own
+ROUTE_STORY_JOB = "alerts.jobs.route_story"  # a story's alert per desk: now, or held for a digest
+DELIVER_JOB = "alerts.jobs.deliver"  # one delivery through one channel
+SEND_DIGEST_JOB = "alerts.jobs.send_digest"  # a desk's held stories up to a slot
+# every job name, with its queue: a job runs in the role that owns its queue (tests/test_cli.py checks it)
+JOBS = {PROCESS_BATCH_JOB: PROCESS_QUEUE, PROCESS_STORY_JOB: PROCESS_QUEUE, ROUTE_STORY_JOB: ALERTS_QUEUE,
+        DELIVER_JOB: ALERTS_QUEUE, SEND_DIGEST_JOB: ALERTS_QUEUE}
 PROCESS_BATCH = 16
 # retries after the first attempt, and the waits before them (s): the first at once, so a job whose worker
 # died is run again as soon as it is found (a scheduled retry waits for RQ's scheduler, which can itself

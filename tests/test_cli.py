@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import ast
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -111,6 +114,36 @@ def test_layers_import_only_downwards() -> None:
     files += [(path, role) for role in ROLES for path in (ROOT / role).rglob("*.py")]
     assert "newsmon.settings.loader" in KERNEL and "newsmon.app.cli" not in KERNEL and len(files) > 50
     assert _crossings(files) == []
+
+
+QUEUE_OWNERS = {"process": "workers", "alerts": "alerts"}  # the role whose workers run a queue's jobs
+_JOB_PATH = re.compile(r"^(crawler|workers|alerts)(\.[a-z_]+){2,}$")  # a module and its function
+
+
+def _job_name_strings(path: Path) -> list[str]:
+    """String constants in a file that read as a role's dotted function path (a job name written out)."""
+    return [node.value for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and _JOB_PATH.match(node.value)]
+
+
+def test_every_job_name_is_a_constant_that_resolves_in_the_role_owning_its_queue() -> None:
+    """Roles reach each other by RQ job names, which the import guard cannot see: each lives once, in
+    keys.JOBS with its queue, names a function of the role that owns that queue, and is written out
+    nowhere else in the kernel or a role."""
+    import importlib
+
+    from newsmon import keys
+
+    assert {keys.PROCESS_BATCH_JOB, keys.PROCESS_STORY_JOB, keys.ROUTE_STORY_JOB, keys.DELIVER_JOB,
+            keys.SEND_DIGEST_JOB} == set(keys.JOBS)
+    for name, queue in keys.JOBS.items():
+        module, function = name.rsplit(".", 1)
+        assert module.split(".")[0] == QUEUE_OWNERS[queue], f"{name} runs on {queue}, another role's queue"
+        assert callable(getattr(importlib.import_module(module), function)), name
+    written = [(path.relative_to(ROOT), value)
+               for path in [*KERNEL_FILES, *(p for role in ROLES for p in (ROOT / role).rglob("*.py"))]
+               if path.name != "keys.py" for value in _job_name_strings(path)]
+    assert written == [], f"job names written out instead of keys.*_JOB: {written}"
 
 
 def test_the_layer_guard_sees_a_crossing(tmp_path) -> None:

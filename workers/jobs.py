@@ -325,7 +325,7 @@ def check_breaking(config: Config, conn: Any, story: Story, cluster: str, new_cl
     keep = config.job_keep_seconds
     signature = "|".join(f"{d}:{a.topic_key()}" for d, a in sorted(alerts.items()))
     Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JobSerializer).enqueue(
-        "alerts.jobs.route_story",
+        keys.ROUTE_STORY_JOB,
         {"alerts": {d: a.model_dump(mode="json") for d, a in alerts.items()}},
         job_id="route-" + hashlib.sha1(signature.encode()).hexdigest()[:32],
         result_ttl=keep,
@@ -438,7 +438,7 @@ def hand_on(config: Config, conn: Any, story: Story, fresh: dict[str, list[Topic
         return 0
     keep = config.job_keep_seconds
     Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JobSerializer).enqueue(
-        "alerts.jobs.route_story", {"alerts": alerts}, job_id=job_id, result_ttl=keep, failure_ttl=keep,
+        keys.ROUTE_STORY_JOB, {"alerts": alerts}, job_id=job_id, result_ttl=keep, failure_ttl=keep,
         retry=Retry(max=config.alerts.retry.max, interval=config.alerts.retry.waits()),
         description=f"route {story.id} to {sorted(fresh)}",
     )
