@@ -153,3 +153,13 @@ def test_the_layer_guard_sees_a_crossing(tmp_path) -> None:
     assert len(_crossings([(bad, "kernel")])) == 3
     assert len(_crossings([(bad, "workers")])) == 2
     assert len(_crossings([(bad, "alerts")])) == 3
+
+
+def test_every_failure_kind_the_crawler_can_name_is_in_the_readme() -> None:
+    """A failure kind added to the crawler without a word in the README fails here."""
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "crawler").rglob("*.py"))
+    kinds = set(re.findall(r'Failure\(\s*"([a-z-]+)"', source)) | {"over-budget"}
+    assert len(kinds) >= 15, kinds
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = sorted(k for k in kinds if f"`{k}`" not in readme)
+    assert missing == [], f"failure kinds not in the README: {missing}"
