@@ -53,7 +53,7 @@ class EnqueueStoryPipeline:
     """Enqueues stories on the `process` queue, a poll's stories together, then marks their feed
     entries as seen.
 
-    RQ's cost per job (enqueue here, and 4-12 ms in a worker) is paid per job, so the stories of one
+    RQ's cost per job (the enqueue here, and its overhead in a worker) is paid per job, so the stories of one
     poll share jobs of up to `keys.PROCESS_BATCH`. A story waits for others of its poll at most
     FLUSH_SECONDS, or until its poll ends. Entries are marked seen only once their job is enqueued: a
     crawler that dies with stories waiting fetches them again on the next poll.

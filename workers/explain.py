@@ -1,4 +1,4 @@
-"""What `newsmon explain` tells (newsmon/cli_archive.py prints it): why a story did or did not alert —
+"""What `newsmon explain` tells (newsmon/app/cli_archive.py prints it): why a story did or did not alert —
 topics, suppressions, desk filters, dedupe, the cluster's earlier alerts, what routing decided."""
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ def run_worker(config: Config, conn: redis.Redis, archive_url: str, queues: list
     """Work on the queues until stopped (or until empty with `burst`).
 
     SimpleWorker runs jobs in this process: the compiled matcher and the archive connection are built
-    once instead of per fork, and a job costs about 4 ms of overhead instead of 12. A worker killed
+    once instead of per fork, and a job costs less overhead than a forked one. A worker killed
     mid-job leaves the job in RQ's started registry, where its entry lapses JOB_TTL seconds later (a
     thread renews it while the worker lives); RQ's maintenance, in any live worker, retries it from there.
     """
