@@ -38,10 +38,6 @@ _CHALLENGES = (
         ),
     ),
 )
-# failure kinds that mean "try again later, more slowly"; the others are also retried, with backoff
-TRANSPORT = frozenset(
-    {"blocked", "challenge", "rate-limited", "server-error", "timeout", "dns", "connection", "tls"}
-)
 
 
 @dataclass(frozen=True)

@@ -261,35 +261,6 @@ class Archive:
             self._upsert(conn, story.id, row, cluster_id or story.id, dedupe_kind, existed)
             return not existed
 
-    def record(self, story: Story, topics: list[TopicMatch], content_hash: str, config_version: str,
-               cluster_id: str, dedupe_kind: str, duplicate_of: str | None = None,
-               similarity: float | None = None) -> tuple[str, str, dict[str, Any]]:
-        """Archive a processed story and refresh its cluster's summary, in one transaction.
-
-        A story already archived (the same URL again: an edit in place, or a retried job) keeps its
-        cluster and is recorded as kind `url`. Returns (cluster, kind, cluster summary).
-
-        Raises:
-            whatever the database raises; nothing is written then.
-        """
-        outcome = self.record_many(
-            [
-                Record(
-                    story,
-                    topics,
-                    content_hash,
-                    config_version,
-                    cluster_id,
-                    dedupe_kind,
-                    duplicate_of,
-                    similarity,
-                )
-            ]
-        )[0]
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
-
     def record_many(self, records: list[Record]) -> list[tuple[str, str, dict[str, Any]] | Exception]:
         """Archive several processed stories in one transaction (one commit for a poll's stories),
         each in a savepoint of its own: a story the database refuses is rolled back alone and its
@@ -398,11 +369,6 @@ class Archive:
                 )
             }
         )
-
-    def update_cluster(self, cluster_id: str) -> dict[str, Any]:
-        """Recompute a cluster's summary from its member stories and return it."""
-        with self._writing() as conn:
-            return self._update_cluster(conn, cluster_id)
 
     @staticmethod
     def _update_cluster(conn: Connection, cluster_id: str) -> dict[str, Any]:

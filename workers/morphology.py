@@ -112,7 +112,6 @@ class AliasRule:
     suffixes: frozenset[str] | None  # None: any word ending (wildcard)
     prefixes: bool
     case_sensitive: bool
-    article_dropped: frozenset[str]  # keys that are the alias without its Arabic article
 
 
 def _is_arabic(char: str) -> bool:
@@ -258,4 +257,4 @@ def compile_alias(alias: Alias, nisba: bool = False) -> AliasRule:
         suffixes = LATIN_SUFFIXES
     sensitive = spec.case == "sensitive" or (spec.case == "auto" and _auto_case_sensitive(body))
     return AliasRule(term=term, keys=tuple(sorted(keys)), suffixes=suffixes, prefixes=not spec.exact,
-                     case_sensitive=sensitive, article_dropped=frozenset(dropped))
+                     case_sensitive=sensitive)
