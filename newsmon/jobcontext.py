@@ -23,7 +23,7 @@ import redis
 
 from newsmon import keys
 from newsmon.errors import ConfigError, NewsmonError
-from newsmon.liveconfig import LiveConfig, published_version  # noqa: F401 - published_version re-exported
+from newsmon.liveconfig import LiveConfig
 from newsmon.settings import Config, load_config, read_config_files
 
 log = logging.getLogger(__name__)
@@ -84,15 +84,6 @@ def publish(conn: redis.Redis, config: Config, files: dict[str, bytes] | None = 
                                        "directory": str(Path(config.directory).resolve())}))
     pipe.set(CONFIG_VERSION, json.dumps({"version": config.version, "at": time.time()}))
     pipe.execute()
-
-
-def published(conn: redis.Redis) -> tuple[str, dict[str, bytes]] | None:
-    """The published version and its files, or None when nothing was published."""
-    raw = conn.get(CONFIG_FILES)
-    if not raw:
-        return None
-    data = json.loads(raw)
-    return data["version"], {name: base64.b64decode(b) for name, b in data["files"].items()}
 
 
 def published_directory(conn: redis.Redis) -> Path | None:

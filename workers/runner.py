@@ -12,6 +12,7 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 
 from newsmon import jobcontext, keys
+from newsmon.liveconfig import published_version
 from newsmon.memory import settle_heap
 from newsmon.serializer import JobSerializer, StoredJob
 from newsmon.settings import Config
@@ -68,7 +69,7 @@ def run_worker(config: Config, conn: redis.Redis, archive_url: str, queues: list
     jobcontext.install(
         jobcontext.JobContext(config=config, redis=conn, archive_url=archive_url, validate=matcher_for), live
     )
-    if jobcontext.published_version(conn) is None:
+    if published_version(conn) is None:
         jobcontext.publish(conn, config)  # the first worker of a system deploys what it loaded
     names = queues or [keys.PROCESS_QUEUE, keys.ALERTS_QUEUE]
     worker = NewsmonWorker(

@@ -97,7 +97,7 @@ def _load(args: argparse.Namespace) -> Config:
 def _load_running(args: argparse.Namespace, runtime: Runtime) -> Config:
     """The config a command reads: --config-dir (or $NEWSMON_CONFIG_DIR) when given; else the running
     system's published version (what runs, whichever directory it came from); else ./config."""
-    if _explicit_config(args):
+    if explicit_config(args):
         return _load(args)
     from newsmon.jobcontext import published_directory
     from newsmon.liveconfig import load_published, published_version
@@ -173,9 +173,7 @@ def config_validator() -> Callable[[Config], None]:
 def _reporting_config_dir(args: argparse.Namespace, runtime: Runtime) -> Path:
     """The config that `status` and `web` report with: --config-dir or $NEWSMON_CONFIG_DIR when given,
     else the directory the running system was started with (published in Redis), else the default."""
-    import os
-
-    if args.config_dir or os.environ.get("NEWSMON_CONFIG_DIR"):
+    if explicit_config(args):
         return args.config_dir or default_config_dir()
     from newsmon.jobcontext import published_directory
     from newsmon.redis_conn import connect
@@ -210,7 +208,7 @@ def _config_check(args: argparse.Namespace, _runtime: Runtime) -> int:
 def _keywords(args: argparse.Namespace, _runtime: Runtime) -> int:
     from newsmon.app import cli_keywords
 
-    return cli_keywords.run(args, args.config_dir or default_config_dir(), explicit=_explicit_config(args))
+    return cli_keywords.run(args, args.config_dir or default_config_dir(), explicit=explicit_config(args))
 
 
 def _dedupe(args: argparse.Namespace, _runtime: Runtime) -> int:
@@ -238,7 +236,7 @@ def _status(args: argparse.Namespace, runtime: Runtime) -> int:
     return cli_status.run(args, _reporting_config_dir(args, runtime), runtime)
 
 
-def _explicit_config(args: argparse.Namespace) -> bool:
+def explicit_config(args: argparse.Namespace) -> bool:
     """Whether the command was told which config to use (--config-dir or $NEWSMON_CONFIG_DIR)."""
     import os
 
@@ -398,7 +396,7 @@ def _web(args: argparse.Namespace, config_dir: Path, runtime: Runtime) -> int:
         return [{**row, "at": as_utc(row["at"]).strftime("%Y-%m-%d %H:%M:%S UTC")}
                 for row in delivery_rows(opened[0].engine, limit=limit)]
 
-    follow = not _explicit_config(args)
+    follow = not explicit_config(args)
     config, _error = load_for_status(config_dir, conn, config_validator(), follow=follow)
     app = create_app(config, conn, recent, validate=config_validator(), follow=follow, recent_deliveries=sent,
                      host=args.host, token=os.environ.get("NEWSMON_WEB_TOKEN") or None, config_dir=config_dir)

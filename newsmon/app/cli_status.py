@@ -110,12 +110,10 @@ def run(args: argparse.Namespace, config_dir: Path, runtime: Runtime, out: TextI
 
     conn = connect(runtime.redis_url, runtime.data_dir)
     if args.command == "status":
-        import os
-
-        from newsmon.app.cli import config_validator
+        from newsmon.app.cli import config_validator, explicit_config
         from newsmon.status import collect, load_for_status
 
-        follow = args.config_dir is None and not os.environ.get("NEWSMON_CONFIG_DIR")
+        follow = not explicit_config(args)  # else the running system's published config
         config, error = load_for_status(config_dir, conn, config_validator(), follow=follow)
         status = collect(config, conn, time.time(), config_error=error)
         if args.json:
