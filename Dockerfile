@@ -5,6 +5,7 @@ COPY newsmon newsmon
 COPY crawler crawler
 COPY workers workers
 COPY alerts alerts
+COPY app app
 COPY config config
 RUN pip install --no-cache-dir .
 ENV NEWSMON_CONFIG_DIR=/app/config NEWSMON_DATA_DIR=/data

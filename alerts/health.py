@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
+from newsmon.alerts.jobs import enqueue_deliveries
 
-from alerts.jobs import enqueue_deliveries
 from newsmon import keys
 from newsmon.redis_conn import acquire
 from newsmon.settings import Config, Desk

@@ -21,12 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from rq import Queue, Retry
-from rq.exceptions import InvalidJobOperation, NoSuchJobError
-from rq.job import Job
-
-from alerts import desks
-from alerts.channels import (
+from newsmon.alerts import desks
+from newsmon.alerts.channels import (
     MessageRefused,
     append_outbox,
     build_email,
@@ -34,7 +30,11 @@ from alerts.channels import (
     send_apprise,
     send_email,
 )
-from alerts.render import render_delivery
+from newsmon.alerts.render import render_delivery
+from rq import Queue, Retry
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job
+
 from newsmon import deliverylog, jobcontext, keys, stats
 from newsmon.errors import DeliveryError
 from newsmon.models import Delivery, StoryAlert, utcnow

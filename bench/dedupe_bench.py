@@ -21,9 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from newsmon.workers.dedupe import DedupeIndex
+
 from bench.benchredis import bench_redis
 from bench.machine import describe
-from workers.dedupe import DedupeIndex
 
 ALPHABETS = [
     "ابتثجحخدذرزسشصضطظعغفقكلمنهوية",

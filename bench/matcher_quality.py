@@ -13,9 +13,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from newsmon.workers.matcher import Matcher
+
 from newsmon.settings import load_config
 from tests.test_matcher_corpus import TOPICS, evaluate, load_corpus
-from workers.matcher import Matcher
 
 
 def main() -> None:
@@ -34,7 +35,7 @@ def main() -> None:
     for line in errors:
         print("wrong:", line)
     if "--keyboard" in sys.argv[1:]:
-        from workers import morphology
+        from newsmon.workers import morphology
 
         keywords = load_config(ROOT / "config").keywords
         with_forms = by_language(Matcher(keywords), corpus)["all"]

@@ -53,10 +53,11 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from newsmon.app.replay import Article, Feed, ReplaySite
+
 from bench.benchredis import bench_redis
 from bench.machine import describe, spread
 from newsmon import keys
-from newsmon.app.replay import Article, Feed, ReplaySite
 from newsmon.models import PollRequest
 
 ALPHABETS = {"ar": "ابتثجحخدذرزسشصضطظعغفقكلمنهوية", "ckb": "ئابپتجچحخدرڕزژسشعغفڤقکگلڵمنوۆهەیێ",
@@ -260,7 +261,7 @@ def throughput(args: argparse.Namespace, conn: redis.Redis, redis_url: str, work
                               {"channels": {}, "routes": []})
     data_dir = work / f"{prefix}-data"
     data_dir.mkdir()
-    from workers.archive import open_engine
+    from newsmon.workers.archive import open_engine
 
     open_engine(f"sqlite:///{data_dir / 'archive.sqlite'}").dispose()  # migrated before the clock starts
     roles = Roles(config_dir, redis_url, data_dir)

@@ -12,9 +12,8 @@ from urllib.parse import urljoin
 import feedparser
 import lxml.html
 from lxml.etree import ParserError
-
-from crawler.dates import parse_date
-from crawler.entries import Entry, Parsed, _newest, check_link
+from newsmon.crawler.dates import parse_date
+from newsmon.crawler.entries import Entry, Parsed, _newest, check_link
 
 FULL_CONTENT_CHARS = 400  # a feed body shorter than this is a teaser: fetch the article page
 

@@ -8,8 +8,8 @@ import time
 from typing import Any
 
 import redis
+from newsmon.crawler import health
 
-from crawler import health
 from newsmon import keys, stats
 from newsmon.redis_conn import acquire, release_if_owner
 from newsmon.settings import Source

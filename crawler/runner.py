@@ -11,17 +11,17 @@ import uuid
 from typing import Any
 
 import redis
+from newsmon.crawler import polls
+from newsmon.crawler import settings as crawler_settings
+from newsmon.crawler.middlewares import source_hosts
+from newsmon.crawler.spiders.base import PollingSpider
+from newsmon.crawler.spiders.feed import FeedSpider
+from newsmon.crawler.spiders.listing import ListingSpider
+from newsmon.crawler.spiders.sitemap import SitemapSpider
+from newsmon.crawler.spiders.telegram import TelegramSpider
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
-from crawler import polls
-from crawler import settings as crawler_settings
-from crawler.middlewares import source_hosts
-from crawler.spiders.base import PollingSpider
-from crawler.spiders.feed import FeedSpider
-from crawler.spiders.listing import ListingSpider
-from crawler.spiders.sitemap import SitemapSpider
-from crawler.spiders.telegram import TelegramSpider
 from newsmon.logs import quiet_libraries
 from newsmon.memory import settle_heap
 from newsmon.models import PollRequest

@@ -22,8 +22,8 @@ from typing import Any
 import redis
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from newsmon.crawler import polls
 
-from crawler import polls
 from newsmon import keys
 from newsmon.models import PollRequest, utcnow
 from newsmon.redis_conn import acquire, release_if_owner

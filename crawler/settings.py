@@ -1,8 +1,8 @@
 """Scrapy settings of the newsmon crawler: polite, bounded, and single-threaded where lxml runs."""
 
 BOT_NAME = "newsmon"
-SPIDER_MODULES = ["crawler.spiders"]
-NEWSPIDER_MODULE = "crawler.spiders"
+SPIDER_MODULES = ["newsmon.crawler.spiders"]
+NEWSPIDER_MODULE = "newsmon.crawler.spiders"
 
 # USER_AGENT, DOWNLOAD_TIMEOUT, CONCURRENT_REQUESTS_PER_DOMAIN and AUTOTHROTTLE_ENABLED come from
 # newsmon.yaml's `crawler:` section (crawler/runner.py, scrapy_settings), which has their defaults
@@ -31,7 +31,7 @@ LOGSTATS_INTERVAL = 300
 
 DOWNLOADER_MIDDLEWARES = {
     # before robots.txt (100): a hostile link must not even have its robots.txt fetched
-    "crawler.middlewares.SafeTargetMiddleware": 50,
+    "newsmon.crawler.middlewares.SafeTargetMiddleware": 50,
 }
 
 SPIDER_MIDDLEWARES = {
@@ -41,6 +41,6 @@ SPIDER_MIDDLEWARES = {
 }
 
 ITEM_PIPELINES = {
-    "crawler.pipelines.ValidateStoryPipeline": 100,
-    "crawler.pipelines.EnqueueStoryPipeline": 800,
+    "newsmon.crawler.pipelines.ValidateStoryPipeline": 100,
+    "newsmon.crawler.pipelines.EnqueueStoryPipeline": 800,
 }

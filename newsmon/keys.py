@@ -3,15 +3,18 @@
 PROCESS_QUEUE = "process"
 ALERTS_QUEUE = "alerts"
 # the `process` queue's jobs, as the crawler enqueues them and a worker re-enqueues a story alone
-PROCESS_BATCH_JOB = "workers.jobs.process_stories"  # the stories of one poll, up to PROCESS_BATCH
-PROCESS_STORY_JOB = "workers.jobs.process_story"
+PROCESS_BATCH_JOB = "newsmon.workers.jobs.process_stories"  # the stories of one poll, up to PROCESS_BATCH
+PROCESS_STORY_JOB = "newsmon.workers.jobs.process_story"
 # the `alerts` queue's jobs, as the workers hand stories on and the alerts role enqueues its own
-ROUTE_STORY_JOB = "alerts.jobs.route_story"  # a story's alert per desk: now, or held for a digest
-DELIVER_JOB = "alerts.jobs.deliver"  # one delivery through one channel
-SEND_DIGEST_JOB = "alerts.jobs.send_digest"  # a desk's held stories up to a slot
+ROUTE_STORY_JOB = "newsmon.alerts.jobs.route_story"  # a story's alert per desk: now, or held for a digest
+DELIVER_JOB = "newsmon.alerts.jobs.deliver"  # one delivery through one channel
+SEND_DIGEST_JOB = "newsmon.alerts.jobs.send_digest"  # a desk's held stories up to a slot
 # every job name, with its queue: a job runs in the role that owns its queue (tests/test_cli.py checks it)
 JOBS = {PROCESS_BATCH_JOB: PROCESS_QUEUE, PROCESS_STORY_JOB: PROCESS_QUEUE, ROUTE_STORY_JOB: ALERTS_QUEUE,
         DELIVER_JOB: ALERTS_QUEUE, SEND_DIGEST_JOB: ALERTS_QUEUE}
+# the names jobs had before the roles were installed under `newsmon`: a job an older newsmon left queued
+# runs under its new name (newsmon.serializer reads it so)
+RENAMED_JOBS = {name.removeprefix("newsmon."): name for name in JOBS}
 PROCESS_BATCH = 16
 # retries after the first attempt, and the waits before them (s): the first at once, so a job whose worker
 # died is run again as soon as it is found (a scheduled retry waits for RQ's scheduler, which can itself

@@ -14,6 +14,8 @@ from typing import Any
 
 from rq.job import Job
 
+from newsmon.keys import RENAMED_JOBS
+
 
 class JobSerializer:
     """`dumps`/`loads` as RQ expects them (bytes out, bytes in)."""
@@ -26,7 +28,12 @@ class JobSerializer:
 
     @staticmethod
     def loads(data: bytes, *args: Any, **kwargs: Any) -> Any:
-        return json.loads(data.decode("utf-8"), *args, **kwargs)
+        value = json.loads(data.decode("utf-8"), *args, **kwargs)
+        # a job's data is [function name, instance, args, kwargs]; one queued under a name jobs had before
+        # is read under its name now
+        if type(value) is list and len(value) == 4 and type(value[0]) is str and value[0] in RENAMED_JOBS:
+            value[0] = RENAMED_JOBS[value[0]]
+        return value
 
 
 class StoredJob(Job):

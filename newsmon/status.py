@@ -3,7 +3,7 @@ and the problems an admin must hear about, as plain data.
 
 Kernel, not application: the alerts role's health check (`alerts/health.py`) reads the same problems
 that `newsmon status` and the web page show, so all three agree. Printing and HTML of it live in the
-application layer (`newsmon/app/cli_status.py`, `newsmon/app/web.py`)."""
+application layer (`app/cli_status.py`, `app/web.py`)."""
 
 from __future__ import annotations
 

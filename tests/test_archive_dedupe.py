@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 import redis
+from newsmon.workers.archive import Archive, open_engine
+from newsmon.workers.dedupe import DedupeIndex, content_hash
 
 from newsmon.models import Hit, Story, TopicMatch, story_id_for
 from newsmon.urls import canonical_url, url_key
-from workers.archive import Archive, open_engine
-from workers.dedupe import DedupeIndex, content_hash
 
 
 def make_story(url: str = "https://www.kurdistan24.net/ar/story/1", text: str = "نص الخبر عن قاعدة كيه-1",
@@ -103,7 +103,7 @@ def test_the_script_and_python_agree_on_where_each_field_lives(redis_conn: redis
     Python looks for it."""
     import zlib
 
-    from workers import dedupe
+    from newsmon.workers import dedupe
 
     index = DedupeIndex(redis_conn)
     now = 1_800_000_000.0
@@ -175,7 +175,7 @@ def test_copies_decided_at_once_make_one_cluster(redis_url: str, redis_conn: red
 def test_record_many_keeps_clusters_and_summaries(archive: Archive) -> None:
     """A batch in one transaction (savepoint per story) on SQLite and PostgreSQL: a copy joins the first
     story's cluster, the summary counts both, and recording the same story again keeps its cluster."""
-    from workers.archive import Record
+    from newsmon.workers.archive import Record
 
     first = make_story(text="نص الخبر عن قاعدة كيه-1 " * 20)
     copy = make_story(

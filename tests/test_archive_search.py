@@ -12,6 +12,9 @@ from zoneinfo import ZoneInfo
 
 import redis
 import yaml
+from newsmon.workers.archive import Archive, open_engine
+from newsmon.workers.backtest import backtest
+from newsmon.workers.search import search
 from sqlalchemy import create_engine, inspect, text
 
 from newsmon import jobcontext
@@ -19,9 +22,6 @@ from newsmon.models import Story, story_id_for
 from newsmon.settings import load_config, load_keywords
 from newsmon.urls import canonical_url
 from tests.conftest import SHIPPED_CONFIG, Roles, wait_for, write_config
-from workers.archive import Archive, open_engine
-from workers.backtest import backtest
-from workers.search import search
 
 NOW = datetime.now(UTC)
 STORIES = [
@@ -66,7 +66,7 @@ def archived_story(url: str, language: str, outlet: str, title: str, body: str, 
 
 
 def fill(archive: Archive) -> list[str]:
-    from workers.jobs import matcher_for
+    from newsmon.workers.jobs import matcher_for
 
     config = load_config(SHIPPED_CONFIG)
     ids = []
@@ -90,8 +90,7 @@ def test_migrations_reach_head_and_upgrade_an_old_archive(db_url: str) -> None:
 def test_archive_made_before_migrations_is_stamped_and_upgraded(tmp_path: Path) -> None:
     from alembic import command
     from alembic.config import Config as AlembicConfig
-
-    from workers.archive import MIGRATIONS
+    from newsmon.workers.archive import MIGRATIONS
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     old = create_engine(url)
@@ -163,8 +162,7 @@ def test_an_archive_indexed_before_codes_is_reindexed(tmp_path: Path) -> None:
     """Migration 0003 rebuilds the index of stories stored by the older code (no joined codes)."""
     from alembic import command
     from alembic.config import Config as AlembicConfig
-
-    from workers.archive import MIGRATIONS
+    from newsmon.workers.archive import MIGRATIONS
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     config = AlembicConfig()
@@ -274,7 +272,7 @@ def test_search_and_backtest_cli(tmp_path: Path) -> None:
 def test_explain_suppressed_and_deduplicated_stories(
     tmp_path: Path, redis_conn: redis.Redis, redis_url: str
 ) -> None:
-    from workers.jobs import process_story
+    from newsmon.workers.jobs import process_story
 
     alerts = {"channels": {"c": {"type": "console"}},
               "desks": {"arabic": {"topics": ["coalition_troops"], "languages": ["ar"], "channels": ["c"]}}}
@@ -342,7 +340,7 @@ def test_reload_takes_a_good_config_and_refuses_a_bad_one(
             title=f"Story {n}",
             text=content + f" (unique {n * 104729})",
         ).model_dump(mode="json")
-        queue.enqueue("workers.jobs.process_story", payload)
+        queue.enqueue(keys.PROCESS_STORY_JOB, payload)
         return wait_for(lambda: archive.get(payload["id"]), timeout=30, what=f"story {n} archived")
 
     first = process(1, "Iraq's oil exports rose by four percent in November, the ministry said on Sunday.")
@@ -393,8 +391,7 @@ def test_models_and_migrations_agree(db_url: str) -> None:
     generated tsvector and its GIN index) are dialect-specific and named here, nothing else."""
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
-
-    from workers.archive import metadata
+    from newsmon.workers.archive import metadata
 
     engine = open_engine(db_url)
     search_only = {"stories_fts", "stories_fts_data", "stories_fts_idx", "stories_fts_docsize",
@@ -418,7 +415,7 @@ def test_backtest_in_a_process_with_threads_starts_its_children_fresh(tmp_path: 
     running, the backtest's pool is started fresh and gives the same report."""
     import threading
 
-    from workers import backtest as module
+    from newsmon.workers import backtest as module
 
     archive = Archive(open_engine(f"sqlite:///{tmp_path / 'archive.sqlite'}"))
     fill(archive)
@@ -450,9 +447,10 @@ def test_the_index_finds_codes_as_the_matchers_rule_does() -> None:
     matcher's CODE pattern finds, on random text of letters, digits, spaces and dashes in two scripts."""
     import random
 
+    from newsmon.workers.morphology import CODE
+    from newsmon.workers.search import _codes
+
     from newsmon.normalize import normalize_text
-    from workers.morphology import CODE
-    from workers.search import _codes
 
     rng = random.Random(17)
     pieces = [

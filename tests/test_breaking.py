@@ -13,18 +13,18 @@ from pathlib import Path
 
 import pytest
 import redis
+from newsmon.alerts.render import render_delivery
+from newsmon.workers import breaking
+from newsmon.workers.archive import Archive, open_engine
+from newsmon.workers.jobs import process_story
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from alerts.render import render_delivery
 from newsmon import jobcontext, keys
 from newsmon.models import BreakingEvent, Delivery, Sighting, Story, StoryAlert, TopicMatch, story_id_for
 from newsmon.settings import load_config
 from newsmon.urls import canonical_url
 from tests.conftest import FIXTURES, SHIPPED_CONFIG, write_config
-from workers import breaking
-from workers.archive import Archive, open_engine
-from workers.jobs import process_story
 
 T0 = datetime(2026, 11, 16, 7, 0, tzinfo=UTC)  # 10:00 in Baghdad
 SEED = (FIXTURES / "seed" / "000_128dad676d5a1ee3.txt").read_text(encoding="utf-8")
@@ -167,8 +167,9 @@ def test_the_worker_hands_one_breaking_alert_to_the_desk_that_asks(desks, redis_
     assert alert.title == SEED_TITLE and alert.outlet == "Kurdistan24"
     assert alert.story_id == copy_of_seed(0, "Kurdistan24", 0)["id"]  # the cluster's first story
     # counted for /metrics and listed as spreading now on the web page
-    from newsmon import stats
     from newsmon.app.web import spreading_now
+
+    from newsmon import stats
 
     assert stats.totals(redis_conn, ["breaking:cluster", "breaking:surge"], 60) == {"breaking:cluster": 1,
                                                                                  "breaking:surge": 0}
@@ -268,7 +269,7 @@ def test_a_desks_breaking_settings_are_validated(tmp_path: Path) -> None:
 
 def test_a_digest_desk_gets_the_breaking_alert_in_its_digest_and_explain_says_so(
         tmp_path: Path, redis_conn: redis.Redis) -> None:
-    from alerts.jobs import held_key, route_story, send_digest
+    from newsmon.alerts.jobs import held_key, route_story, send_digest
     from newsmon.app.cli_archive import routing_line
 
     alerts = {
@@ -295,7 +296,7 @@ def test_a_digest_desk_gets_the_breaking_alert_in_its_digest_and_explain_says_so
     assert send_digest("evening", (T0 + timedelta(hours=8)).isoformat()) == 2
     queue = Queue(keys.ALERTS_QUEUE, connection=redis_conn, serializer=JSONSerializer)
     [digest] = [
-        Delivery.model_validate(j.args[0]) for j in queue.jobs if j.func_name == "alerts.jobs.deliver"
+        Delivery.model_validate(j.args[0]) for j in queue.jobs if j.func_name == keys.DELIVER_JOB
     ]
     text = render_delivery(digest).text
     assert "BREAKING: reported by 3 outlets in 14 minutes: Kurdistan24 10:00 (Arabic)" in text
@@ -310,7 +311,7 @@ def test_a_digest_desk_gets_the_breaking_alert_in_its_digest_and_explain_says_so
     import io
 
     from newsmon.app.cli_archive import print_explanation
-    from workers.explain import explain
+    from newsmon.workers.explain import explain
 
     engine = open_engine(f"sqlite:///{tmp_path / 'archive.sqlite'}")
     out = io.StringIO()

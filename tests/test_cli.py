@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from newsmon.app.cli import build_parser
+
 from tests.conftest import ROOT
 
 
@@ -49,17 +49,19 @@ def test_environment_variables_are_documented(variable: str) -> None:
     assert variable in (ROOT / "README.md").read_text()
 
 
-KERNEL_FILES = sorted(path for path in (ROOT / "newsmon").rglob("*.py")
-                      if path.name != "__main__.py" and "app" not in path.relative_to(ROOT / "newsmon").parts)
+# The repository keeps one top-level folder per layer, all installed under the one name `newsmon`
+# (pyproject.toml maps them): the kernel newsmon/, the roles, the application app/. newsmon/__main__.py
+# (`python -m newsmon`) only starts the application's CLI: an entry point, outside the layers.
+ROLES = ("crawler", "workers", "alerts")
+LAYER_OF_FOLDER = {"newsmon": "kernel", **{role: role for role in ROLES}, "app": "application"}
+KERNEL_FILES = sorted(path for path in (ROOT / "newsmon").rglob("*.py") if path.name != "__main__.py")
 KERNEL = [
     ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__") for path in KERNEL_FILES
 ]
 
 
-def _imports(path) -> list[str]:
+def _imports(path: Path) -> list[str]:
     """The absolute module names a file imports (at any depth: inside functions too)."""
-    import ast
-
     names = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
@@ -70,23 +72,28 @@ def _imports(path) -> list[str]:
 
 
 def _layer(name: str) -> str:
-    top = name.split(".")[0]
-    if top in ("crawler", "workers", "alerts"):
-        return top
-    if name == "newsmon.app" or name.startswith("newsmon.app."):
-        return "application"
-    return "kernel" if top == "newsmon" else "other"
+    """The layer of an imported module name: `newsmon.<role>...` is that role, `newsmon.app...` the
+    application, the rest of `newsmon` the kernel; a folder's own name (`crawler.x`, `app.x`) is
+    `unmapped`: it resolves only from a checkout, never once installed."""
+    parts = name.split(".")
+    if parts[0] in LAYER_OF_FOLDER and parts[0] != "newsmon":
+        return "unmapped"
+    if parts[0] != "newsmon":
+        return "other"
+    if len(parts) > 1 and parts[1] in LAYER_OF_FOLDER and parts[1] != "newsmon":
+        return LAYER_OF_FOLDER[parts[1]]
+    return "kernel"
 
 
 def test_role_packages_import_and_kernel_stays_independent() -> None:
     """Importing every kernel module loads no role and nothing of the application layer."""
     code = (
         f"import sys, {', '.join(KERNEL)};"
-        "bad=[m for m in sys.modules if m.split('.')[0] in ('crawler','workers','alerts')"
-        " or m.startswith('newsmon.app')];"
+        f"bad=[m for m in sys.modules if m.split('.')[0] in {(*ROLES, 'app')!r}"
+        f" or m.split('.')[:2] in {[['newsmon', p] for p in (*ROLES, 'app')]!r}];"
         "assert not bad, bad;"
-        "import crawler.spiders.feed, crawler.scheduler, crawler.pipelines, workers.jobs, alerts.jobs,"
-        " newsmon.app.cli, newsmon.app.web, newsmon.app.demo"
+        "import newsmon.crawler.spiders.feed, newsmon.crawler.scheduler, newsmon.crawler.pipelines,"
+        " newsmon.workers.jobs, newsmon.alerts.jobs, newsmon.app.cli, newsmon.app.web, newsmon.app.demo"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
@@ -94,30 +101,46 @@ def test_role_packages_import_and_kernel_stays_independent() -> None:
     assert result.returncode == 0, result.stderr
 
 
-ROLES = ("crawler", "workers", "alerts")
+def _allowed(layer: str, target: str) -> bool:
+    if target in ("other", "kernel") or layer == "application":
+        return target != "unmapped"
+    return target == layer and layer in ROLES
 
 
 def _crossings(files) -> list[str]:
-    found = []
-    for path, layer in files:
-        for name in _imports(path):
-            target = _layer(name)
-            if target not in {"kernel", "other"} | ({layer} if layer in ROLES else set()):
-                found.append(f"{path.name} ({layer}) imports {name} ({target})")
-    return found
+    """Imports that run from a layer into one above it, into another role, or into an unmapped name."""
+    return [f"{path.name} ({layer}) imports {name} ({_layer(name)})" for path, layer in files
+            for name in _imports(path) if not _allowed(layer, _layer(name))]
+
+
+def _files_by_layer() -> list[tuple[Path, str]]:
+    return [(path, layer) for folder, layer in LAYER_OF_FOLDER.items()
+            for path in (ROOT / folder).rglob("*.py") if path != ROOT / "newsmon" / "__main__.py"]
 
 
 def test_layers_import_only_downwards() -> None:
-    """The kernel imports no role and no application module; a role imports no other role and nothing of
-    the application layer (roles meet through Redis and RQ job names). Only the application sits on top."""
-    files = [(path, "kernel") for path in KERNEL_FILES]
-    files += [(path, role) for role in ROLES for path in (ROOT / role).rglob("*.py")]
-    assert "newsmon.settings.loader" in KERNEL and "newsmon.app.cli" not in KERNEL and len(files) > 50
+    """Drawn by top-level folder, every import runs downwards: the kernel imports no role and no
+    application module; a role imports the kernel only (roles meet through Redis and RQ job names); the
+    application sits on top. No module imports a folder by its own name instead of `newsmon.<folder>`."""
+    files = _files_by_layer()
+    assert {layer for _, layer in files} == {"kernel", "application", *ROLES} and len(files) > 80
+    assert "newsmon.settings.loader" in KERNEL and not any(k.startswith("newsmon.app") for k in KERNEL)
     assert _crossings(files) == []
 
 
+def test_everything_installs_under_one_name() -> None:
+    """pyproject.toml installs each layer's folder under `newsmon` and no top-level package beside it."""
+    import tomllib
+
+    tool = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    assert all(p == "newsmon" or p.startswith("newsmon.") for p in tool["packages"])
+    assert {f"newsmon.{folder}": folder for folder in (*ROLES, "app")}.items() <= tool["package-dir"].items()
+    folders = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()} - {"tests", "bench"}
+    assert folders == set(LAYER_OF_FOLDER), folders
+
+
 QUEUE_OWNERS = {"process": "workers", "alerts": "alerts"}  # the role whose workers run a queue's jobs
-_JOB_PATH = re.compile(r"^(crawler|workers|alerts)(\.[a-z_]+){2,}$")  # a module and its function
+_JOB_PATH = re.compile(r"^(newsmon\.)?(crawler|workers|alerts)(\.[a-z_]+){2,}$")  # a module and its function
 
 
 def _job_name_strings(path: Path) -> list[str]:
@@ -138,21 +161,22 @@ def test_every_job_name_is_a_constant_that_resolves_in_the_role_owning_its_queue
             keys.SEND_DIGEST_JOB} == set(keys.JOBS)
     for name, queue in keys.JOBS.items():
         module, function = name.rsplit(".", 1)
-        assert module.split(".")[0] == QUEUE_OWNERS[queue], f"{name} runs on {queue}, another role's queue"
+        assert _layer(module) == QUEUE_OWNERS[queue], f"{name} runs on {queue}, another role's queue"
         assert callable(getattr(importlib.import_module(module), function)), name
     written = [(path.relative_to(ROOT), value)
-               for path in [*KERNEL_FILES, *(p for role in ROLES for p in (ROOT / role).rglob("*.py"))]
-               if path.name != "keys.py" for value in _job_name_strings(path)]
+               for path, layer in _files_by_layer() if layer != "application" and path.name != "keys.py"
+               for value in _job_name_strings(path)]
     assert written == [], f"job names written out instead of keys.*_JOB: {written}"
 
 
 def test_the_layer_guard_sees_a_crossing(tmp_path) -> None:
     bad = tmp_path / "bad.py"
-    bad.write_text("import workers.jobs\n\ndef f():\n    from newsmon.app.cli import main\n"
-                   "    from newsmon import app\n")
-    assert len(_crossings([(bad, "kernel")])) == 3
-    assert len(_crossings([(bad, "workers")])) == 2
-    assert len(_crossings([(bad, "alerts")])) == 3
+    bad.write_text("import workers.jobs\nimport newsmon.workers.jobs\n\ndef f():\n"
+                   "    from newsmon.app.cli import main\n    from newsmon import app\n")
+    assert len(_crossings([(bad, "kernel")])) == 4
+    assert len(_crossings([(bad, "workers")])) == 3  # its own role by its installed name is fine
+    assert len(_crossings([(bad, "alerts")])) == 4
+    assert len(_crossings([(bad, "application")])) == 1  # the application may import any role, not by folder
 
 
 def test_every_failure_kind_the_crawler_can_name_is_in_the_readme() -> None:

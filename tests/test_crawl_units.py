@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
-from crawler import health
-from crawler.dates import parse_date
-from crawler.entries import parse_listing, parse_sitemap, parse_telegram
-from crawler.middlewares import is_private
+from newsmon.crawler import health
+from newsmon.crawler.dates import parse_date
+from newsmon.crawler.entries import parse_listing, parse_sitemap, parse_telegram
+from newsmon.crawler.middlewares import is_private
 
 
 @pytest.mark.parametrize(

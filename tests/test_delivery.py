@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from newsmon.alerts.jobs import deliver
 
-from alerts.jobs import deliver
 from newsmon import jobcontext, keys, stats
 from newsmon.errors import DeliveryError
 from newsmon.settings import load_config
@@ -85,7 +85,7 @@ def test_long_rtl_and_mixed_subjects_arrive_intact(context, smtp_server: SmtpSer
     and with the classic RFC 2047 decoder (which drops whitespace between encoded words, as clients do)."""
     from email.header import decode_header, make_header
 
-    from alerts.render import subject_of
+    from newsmon.alerts.render import subject_of
 
     delivery = make_delivery(make_alert(title=title, language=language))
     expected = subject_of(delivery)

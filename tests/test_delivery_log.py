@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import redis
+from newsmon.workers.jobs import process_story
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
@@ -18,7 +19,6 @@ from newsmon.models import Story, story_id_for
 from newsmon.settings import load_config
 from newsmon.urls import canonical_url
 from tests.conftest import write_config
-from workers.jobs import process_story
 
 SOURCE = {"id": "s1", "name": "S", "outlet": "Kurdistan24", "language": "en", "kind": "feed",
           "url": "http://127.0.0.1:9/feed"}

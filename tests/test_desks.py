@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 import redis
+from newsmon.alerts.desks import next_digest
+from newsmon.alerts.jobs import digest_tick, held_key, route_story
+from newsmon.app.cli_archive import routing_line
+from newsmon.workers.jobs import process_story
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
-from alerts.desks import next_digest
-from alerts.jobs import digest_tick, held_key, route_story
 from newsmon import jobcontext, keys, stats
-from newsmon.app.cli_archive import routing_line
 from newsmon.models import Story, story_id_for
 from newsmon.settings import load_config
 from newsmon.urls import canonical_url
 from tests.conftest import SmtpServer, WebhookReceiver, write_config
-from workers.jobs import process_story
 
 SOURCE = {"id": "s1", "name": "S", "outlet": "O", "language": "ar", "kind": "feed", "url": "http://x/f"}
 K1_AR = "قال مصدر امني إن صاروخين سقطا مساء امس على قاعدة كيه-1 غرب كركوك من دون اصابات. " * 2
@@ -80,7 +80,7 @@ def route_queued(conn: redis.Redis, now: datetime) -> None:
     """Take the route_story jobs off the queue and run them on the controlled clock."""
     queue = Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JSONSerializer)
     for job in queue.jobs:
-        if job.func_name == "alerts.jobs.route_story":
+        if job.func_name == keys.ROUTE_STORY_JOB:
             route_story(job.args[0], now=now)
             queue.remove(job)
 

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-from crawler.extract import extract_article
-from crawler.language import detect_language
 from newsmon.app.replay import Article, ReplaySite, read_story_file
+from newsmon.crawler.extract import extract_article
+from newsmon.crawler.language import detect_language
+
 from newsmon.errors import FetchError
 from tests.conftest import FIXTURES
 
@@ -177,7 +177,7 @@ def test_comment_markers_inside_paragraphs_keep_the_whole_text() -> None:
 def test_a_date_without_a_zone_is_the_outlets_time_on_every_path() -> None:
     """`2026-11-16T10:30:00` from a Baghdad outlet is 07:30 UTC whether it comes from the page's meta,
     its <time> element or the feed (one date function, in the outlet's zone)."""
-    from crawler.dates import parse_date
+    from newsmon.crawler.dates import parse_date
 
     body = (
         "<p>" + "The governor said the road to the base would reopen on Monday after repairs. " * 4 + "</p>"
@@ -241,8 +241,7 @@ def test_the_page_parser_builds_trafilaturas_tree_without_python_class_lookups()
     import trafilatura
     from lxml import etree
     from lxml.html import HtmlElement
-
-    from crawler.extract import load_html
+    from newsmon.crawler.extract import load_html
 
     title, paragraphs = read_story_file(FIXTURES / "seed" / "000_128dad676d5a1ee3.txt")
     seed = Article(path="/ar/story/128676/k1", title=title, paragraphs=paragraphs, language="ar",

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 import redis
 import yaml
+from newsmon.alerts.health import ACTIVE, evaluate
+from newsmon.app.replay import Fixed, ReplaySite
+from newsmon.crawler.scheduler import LeaderLock, request_poll
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from alerts.health import ACTIVE, evaluate
-from crawler.scheduler import LeaderLock, request_poll
 from newsmon import keys
-from newsmon.app.replay import Fixed, ReplaySite
 from newsmon.settings import load_config
 from newsmon.status import collect
 from tests.conftest import Roles, feed_source, free_port, require, wait_for, write_config
@@ -101,7 +101,7 @@ def test_stalled_queue_raises_backlog_alert_and_clears_when_drained(admin, roles
         what="the alerts worker in status",
     )
     queue = Queue(keys.PROCESS_QUEUE, connection=redis_conn, serializer=JSONSerializer)
-    queue.enqueue("workers.jobs.process_story", {"not": "a story"})  # fails when a worker finally takes it
+    queue.enqueue(keys.PROCESS_STORY_JOB, {"not": "a story"})  # fails when a worker finally takes it
     wait_for(
         lambda: (collect(config, redis_conn)["queues"]["process"]["oldest_age_seconds"] or 0) > 2,
         timeout=30,
@@ -158,7 +158,7 @@ def test_status_cli_json_exit_code_and_failed_commands(admin, roles: Roles, redi
     _config, config_dir, _ = admin
     env = {**os.environ, "REDIS_URL": redis_url}
     queue = Queue(keys.PROCESS_QUEUE, connection=redis_conn, serializer=JSONSerializer)
-    queue.enqueue("workers.jobs.process_story", {"not": "a story"})
+    queue.enqueue(keys.PROCESS_STORY_JOB, {"not": "a story"})
     roles.start("worker", config_dir, "worker")
     wait_for(
         lambda: Queue(keys.PROCESS_QUEUE, connection=redis_conn).failed_job_registry.count == 1,
@@ -286,9 +286,10 @@ def test_web_pages_metrics_health_and_tokens_over_http(admin, redis_conn: redis.
             {"at": now, "status": "ok", "failure": None, "error": None, "http": 200, "bytes": 1234,
              "items": items, "new": new, "seconds": 0.5}))
     Queue(keys.PROCESS_QUEUE, connection=redis_conn, serializer=JSONSerializer).enqueue(
-        "workers.jobs.process_story", {"not": "a story"})
+        keys.PROCESS_STORY_JOB, {"not": "a story"})
+    from newsmon.workers.archive import Archive, open_engine
+
     from newsmon.models import Story
-    from workers.archive import Archive, open_engine
 
     archive = Archive(open_engine(f"sqlite:///{tmp_path / 'data' / 'archive.sqlite'}"))
     archive.store(
@@ -395,8 +396,9 @@ def test_web_pages_metrics_health_and_tokens_over_http(admin, redis_conn: redis.
 def test_web_page_renders_in_headless_chromium(admin, redis_conn: redis.Redis, redis_url: str,
                                                tmp_path: Path) -> None:
     require(CHROMIUM is not None, "needs Debian's chromium package (.ci/run installs it)")
+    from newsmon.workers.archive import Archive, open_engine
+
     from newsmon.models import Story
-    from workers.archive import Archive, open_engine
 
     _config, config_dir, _ = admin
     archive = Archive(open_engine(f"sqlite:///{tmp_path / 'data' / 'archive.sqlite'}"))
@@ -419,7 +421,7 @@ def test_web_page_renders_in_headless_chromium(admin, redis_conn: redis.Redis, r
     redis_conn.hset(keys.source_state("dark"), mapping={"status": "error", "failure_kind": "blocked",
                                                         "consecutive_failures": "3", "polls_total": "3"})
     Queue(keys.PROCESS_QUEUE, connection=redis_conn, serializer=JSONSerializer).enqueue(
-        "workers.jobs.process_story", {"not": "a story"})
+        keys.PROCESS_STORY_JOB, {"not": "a story"})
     web, port = start_web(config_dir, redis_url, tmp_path, "127.0.0.1", None)
     try:
         dom = dump_dom(f"http://127.0.0.1:{port}/")

@@ -94,11 +94,12 @@ def test_backfill_archives_a_sitemaps_history_without_alerts_and_the_next_poll_a
         tmp_path: Path, redis_conn: redis.Redis, redis_url: str, replay, roles) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from crawler.scheduler import LeaderLock, request_poll
     from newsmon.app.replay import Fixed
+    from newsmon.crawler.scheduler import LeaderLock, request_poll
+    from newsmon.workers.archive import Archive, open_engine
+
     from newsmon.settings import load_config
     from tests.conftest import make_article, wait_for
-    from workers.archive import Archive, open_engine
 
     now = datetime.now(UTC)
     older = []
@@ -155,8 +156,9 @@ def test_backfill_archives_a_sitemaps_history_without_alerts_and_the_next_poll_a
 def test_backfill_reads_a_listings_further_pages_where_configured(
         tmp_path: Path, redis_conn: redis.Redis, redis_url: str, replay) -> None:
     from newsmon.app.replay import Fixed
+    from newsmon.workers.archive import Archive, open_engine
+
     from tests.conftest import make_article
-    from workers.archive import Archive, open_engine
 
     for page in (1, 2, 3):
         links = []
@@ -182,7 +184,7 @@ def test_backfill_reads_a_listings_further_pages_where_configured(
 def test_a_backfill_window_follows_a_sitemap_index_back_as_far_as_it_reads() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from crawler.entries import parse_sitemap
+    from newsmon.crawler.entries import parse_sitemap
 
     now = datetime(2026, 12, 1, 12, tzinfo=UTC)
     stamp = "%Y-%m-%dT%H:%M:%SZ"

@@ -9,10 +9,10 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 
 import pytest
+from newsmon.alerts.channels import MessageRefused, check_headers
+from newsmon.alerts.jobs import deliver
+from newsmon.alerts.render import subject_of
 
-from alerts.channels import MessageRefused, check_headers
-from alerts.jobs import deliver
-from alerts.render import subject_of
 from newsmon.sanitize import clean_line
 from tests.conftest import SmtpServer
 from tests.test_delivery import context  # noqa: F401 - the fixture
@@ -57,7 +57,7 @@ def test_a_title_cannot_add_a_header_through_a_real_smtp_server(context, smtp_se
 
 def test_a_literal_encoded_word_arrives_as_written() -> None:
     """A harmless `=?...?=` in a headline is sent encoded, so a client shows it as the page wrote it."""
-    from alerts.channels import MAIL_POLICY, encode_subject
+    from newsmon.alerts.channels import MAIL_POLICY, encode_subject
 
     text = "about =?utf-8?q?caf=C3=A9?= syntax"
     assert "=3D=3F" in encode_subject(text) or "?b?" in encode_subject(text).lower()  # `=?` encoded

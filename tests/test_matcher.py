@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from newsmon.workers.matcher import Matcher
 
 from newsmon.normalize import normalize
 from newsmon.settings import KeywordsFile, load_config
 from tests.conftest import FIXTURES, SHIPPED_CONFIG
-from workers.matcher import Matcher
 
 SEED = (FIXTURES / "seed" / "000_128dad676d5a1ee3.txt").read_text(encoding="utf-8")
 

@@ -42,6 +42,10 @@ def test_pip_install_dot_runs_the_demo_from_anywhere(tmp_path: Path) -> None:
     where = subprocess.run([str(fresh / "bin" / "python"), "-c", "import newsmon; print(newsmon.__file__)"],
                            cwd=elsewhere, env=env, capture_output=True, text=True, check=True)
     assert where.stdout.startswith(str(site)), where.stdout  # the installed copy, not the repository's
+    # one name in site-packages: the roles and the application live inside the newsmon package
+    assert not {"crawler", "workers", "alerts", "app", "config"} & {p.name for p in site.iterdir()}
+    installed = {p.name for p in (site / "newsmon").iterdir()}
+    assert {"crawler", "workers", "alerts", "app", "shipped_config"} <= installed, installed
     demo = subprocess.run([str(fresh / "bin" / "newsmon"), "demo", "--json"], cwd=elsewhere, env=env,
                           capture_output=True, text=True, timeout=180, check=False)
     assert demo.returncode == 0, demo.stderr[-3000:]

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from newsmon.workers.archive import Archive, open_engine
+from newsmon.workers.jobs import process_story
 from rq import Queue
 from rq.serializers import JSONSerializer
 
@@ -14,8 +16,6 @@ from newsmon.models import Story, story_id_for
 from newsmon.settings import load_config
 from newsmon.urls import canonical_url
 from tests.conftest import write_config
-from workers.archive import Archive, open_engine
-from workers.jobs import process_story
 
 SOURCE = {"id": "s1", "name": "S", "outlet": "O", "language": "en", "kind": "feed", "url": "http://x/f"}
 K1 = ("Two rockets struck the K-1 air base west of the city late on Friday, a security source said, "
@@ -98,7 +98,7 @@ def test_edit_in_place_updates_without_alerting_again(archive: Archive, redis_co
 
 
 def test_retried_job_enqueues_an_alert_it_had_not_enqueued(archive: Archive, redis_conn: redis.Redis) -> None:
-    from workers.jobs import claim_cluster_topics, matcher_for
+    from newsmon.workers.jobs import claim_cluster_topics, matcher_for
 
     payload = story("https://shafaq.com/en/Security/rockets", K1)
     config = jobcontext.current().config
@@ -114,7 +114,7 @@ def test_a_batch_processes_each_story_and_a_bad_one_costs_only_itself(archive: A
                                                                      redis_conn: redis.Redis) -> None:
     """A poll's stories come as one job; a story that cannot be processed goes to a job of its own (with
     retries, then the failed registry) and the others are archived and alerted as if alone."""
-    from workers.jobs import process_stories
+    from newsmon.workers.jobs import process_stories
 
     good = story("https://shafaq.com/en/Security/rockets", K1)
     copy = story("https://www.kurdistan24.net/en/story/1/rockets", K1 + " More soon.", outlet="Kurdistan24")
@@ -137,9 +137,8 @@ def test_a_story_the_database_refuses_is_rolled_back_alone(archive: Archive, red
     """The batch is one transaction with a savepoint per story: a row the database refuses (here a
     trigger, as a constraint would) is rolled back and taken out of the dedupe index, goes to a job of
     its own, and the others are committed and alerted."""
+    from newsmon.workers.jobs import process_stories
     from sqlalchemy import text
-
-    from workers.jobs import process_stories
 
     with archive.engine.begin() as conn:
         conn.execute(text("CREATE TRIGGER refuse BEFORE INSERT ON stories WHEN NEW.title = 'refuse me' "

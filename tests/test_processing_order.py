@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import pytest
 import redis
+from newsmon.workers.archive import Archive
 
 from tests.test_process_job import K1, archive, story  # noqa: F401 - the fixture is used by name
-from workers.archive import Archive
 
 
 def test_a_failed_archive_write_takes_the_story_out_of_the_index(archive: Archive,  # noqa: F811
                                                                   redis_conn: redis.Redis,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from workers.jobs import process_story
+    from newsmon.workers.jobs import process_story
 
     first = story("https://shafaq.com/en/Security/rockets", K1)
     real_record = Archive.record_many
@@ -39,8 +39,8 @@ def test_without_the_removal_a_copy_would_point_at_the_missing_story(archive: Ar
                                                                     redis_conn: redis.Redis,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The same failure with the index's removal disabled: proves the first test can fail."""
-    from workers.dedupe import DedupeIndex
-    from workers.jobs import process_story
+    from newsmon.workers.dedupe import DedupeIndex
+    from newsmon.workers.jobs import process_story
 
     monkeypatch.setattr(DedupeIndex, "remove", lambda self, *a, **k: 0)
     monkeypatch.setattr(

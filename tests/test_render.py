@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 
-from alerts.render import escape_markdown, render_delivery
+from newsmon.alerts.render import escape_markdown, render_delivery
+
 from newsmon.models import Delivery, Hit, StoryAlert, TopicMatch
 
 

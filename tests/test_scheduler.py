@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import redis
+from newsmon.crawler import polls
+from newsmon.crawler.scheduler import LeaderLock, request_poll
 
-from crawler import polls
-from crawler.scheduler import LeaderLock, request_poll
 from newsmon import keys
 from newsmon.models import PollRequest
 from newsmon.settings import Source

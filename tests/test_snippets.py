@@ -3,11 +3,12 @@ was left out; in HTML, paragraphs kept, the title highlighted, links readable.""
 
 from __future__ import annotations
 
-from alerts.render import render_delivery
+from newsmon.alerts.render import render_delivery
+from newsmon.workers.jobs import snippets
+
 from newsmon.models import Carrier, Hit, Story, TopicMatch
 from newsmon.snippets import excerpts
 from tests.test_render import make_alert, make_delivery
-from workers.jobs import snippets
 
 TEXT = (
     "The council met on Monday to discuss the budget. A drone was shot down near the K-1 air base "

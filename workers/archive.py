@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from newsmon.workers.search import index_story, index_text, unindex_stories
 from sqlalchemy import (
     JSON,
     Column,
@@ -41,7 +42,6 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError, Operationa
 
 from newsmon import keys
 from newsmon.models import Story, TopicMatch
-from workers.search import index_story, index_text, unindex_stories
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from newsmon.workers.archive import stories
+from newsmon.workers.matcher import Matcher
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from newsmon.settings import KeywordsFile
-from workers.archive import stories
-from workers.matcher import Matcher
 
 BATCH = 2000
 
@@ -81,7 +81,7 @@ _worker_matcher: Matcher | None = None
 def _match_part(job: tuple[str, datetime | None, int, int]) -> list[tuple]:
     """Match one share of the archive (rows whose position modulo `parts` is `part`), reading it from
     the database in this process, so that no story text crosses between processes."""
-    from workers.archive import open_engine
+    from newsmon.workers.archive import open_engine
 
     assert _worker_matcher is not None
     url, since, part, parts = job

@@ -1,4 +1,4 @@
-"""What `newsmon explain` tells (newsmon/app/cli_archive.py prints it): why a story did or did not alert —
+"""What `newsmon explain` tells (app/cli_archive.py prints it): why a story did or did not alert —
 topics, suppressions, desk filters, dedupe, the cluster's earlier alerts, what routing decided."""
 
 from __future__ import annotations
@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from newsmon.workers.archive import Archive, delivery_rows, drain_delivery_log
+from newsmon.workers.jobs import matcher_for
 from sqlalchemy.engine import Engine
 
 from newsmon import keys
@@ -13,8 +15,6 @@ from newsmon.errors import NewsmonError
 from newsmon.models import story_id_for
 from newsmon.settings import Config
 from newsmon.urls import canonical_url
-from workers.archive import Archive, delivery_rows, drain_delivery_log
-from workers.jobs import matcher_for
 
 
 def explain(

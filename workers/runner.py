@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 import redis
+from newsmon.workers.jobs import matcher_for
 from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.registry import StartedJobRegistry
@@ -16,7 +17,6 @@ from newsmon.liveconfig import published_version
 from newsmon.memory import settle_heap
 from newsmon.serializer import JobSerializer, StoredJob
 from newsmon.settings import Config
-from workers.jobs import matcher_for
 
 log = logging.getLogger(__name__)
 

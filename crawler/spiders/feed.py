@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from newsmon.crawler.entries import Parsed
+from newsmon.crawler.feeds import parse_feed
+from newsmon.crawler.spiders.base import Poll, PollingSpider
 from scrapy.http import Response
-
-from crawler.entries import Parsed
-from crawler.feeds import parse_feed
-from crawler.spiders.base import Poll, PollingSpider
 
 
 class FeedSpider(PollingSpider):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import gzip
 
+from newsmon.crawler.entries import Parsed, parse_sitemap
+from newsmon.crawler.spiders.base import Poll, PollingSpider
 from scrapy.http import Response
-
-from crawler.entries import Parsed, parse_sitemap
-from crawler.spiders.base import Poll, PollingSpider
 
 
 class SitemapSpider(PollingSpider):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from newsmon.crawler.entries import Parsed, parse_telegram
+from newsmon.crawler.extract import decode_html
+from newsmon.crawler.spiders.base import Poll, PollingSpider
 from scrapy.http import Response
-
-from crawler.entries import Parsed, parse_telegram
-from crawler.extract import decode_html
-from crawler.spiders.base import Poll, PollingSpider
 
 
 class TelegramSpider(PollingSpider):

@@ -7,8 +7,7 @@ Revises: 0002
 
 import sqlalchemy as sa
 from alembic import op
-
-from workers.search import index_text
+from newsmon.workers.search import index_text
 
 revision = "0003"
 down_revision = "0002"

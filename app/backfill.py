@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any, TextIO
 
 from newsmon.app.cli_history import Tally, archive_batches, context
+
 from newsmon.errors import UsageError
 from newsmon.models import PollRequest, utcnow
 from newsmon.settings import Config, Runtime
@@ -26,8 +27,8 @@ MAX_ITEMS = 1000
 
 
 def backfill(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO) -> int:
-    from crawler import polls
-    from crawler.runner import history_polls
+    from newsmon.crawler import polls
+    from newsmon.crawler.runner import history_polls
 
     ctx = context(config, runtime)  # the running system's Redis and archive (says so if nothing runs)
     sources = [s for s in config.enabled_sources() if args.source in (None, s.id)]

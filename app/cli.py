@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
 def config_validator() -> Callable[[Config], None]:
     """What `config check` checks beyond the schema (the keywords compile into a matcher), for status and
     health; remembered per config version, so a large keywords file is compiled once per change."""
-    from workers.matcher import Matcher
+    from newsmon.workers.matcher import Matcher
 
     checked: dict[str, ConfigError | None] = {}
 
@@ -191,7 +191,7 @@ def _terminate(signum: int, _frame: object) -> None:
 def _config_check(args: argparse.Namespace, _runtime: Runtime) -> int:
     directory = args.check_dir or args.config_dir or default_config_dir()
     config = load_config(directory)
-    from workers.matcher import Matcher
+    from newsmon.workers.matcher import Matcher
 
     Matcher(config.keywords, source=str(config.directory / "keywords.yaml"))
     enabled = len(config.enabled_sources())
@@ -288,9 +288,9 @@ def _role(args: argparse.Namespace, runtime: Runtime) -> int:
 
     mark_starting(conn, config)
     if args.command == "scheduler":
-        from alerts.health import INTERVAL, evaluate
-        from alerts.jobs import digest_tick
-        from crawler.scheduler import run_scheduler
+        from newsmon.alerts.health import INTERVAL, evaluate
+        from newsmon.alerts.jobs import digest_tick
+        from newsmon.crawler.scheduler import run_scheduler
 
         validate = config_validator()  # one cache for every tick: the keywords compile once per version
         live = LiveConfig(config, conn, "scheduler", validate)
@@ -300,13 +300,13 @@ def _role(args: argparse.Namespace, runtime: Runtime) -> int:
                  ("delivery-log", lambda: _drain_delivery_log(conn, runtime), DELIVERY_LOG_TICK)]
         run_scheduler(config, conn, ticks=ticks, live=live)
     elif args.command == "crawler":
-        from crawler.runner import run_crawler
+        from newsmon.crawler.runner import run_crawler
 
         return run_crawler(config, conn, live=LiveConfig(config, conn, "crawler", config_validator()))
     elif args.command == "worker":
-        from alerts.health import start_thread
-        from workers.jobs import matcher_for
-        from workers.runner import run_worker
+        from newsmon.alerts.health import start_thread
+        from newsmon.workers.jobs import matcher_for
+        from newsmon.workers.runner import run_worker
 
         live = LiveConfig(config, conn, "worker", matcher_for, every=0)  # each job looks (one GET)
         if not args.burst:
@@ -329,9 +329,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, config: Config, runtime: Runtime) -> int:
-    from newsmon import jobcontext
     from newsmon.app.demo import MARKER
     from newsmon.app.supervisor import Supervisor, child_env
+
+    from newsmon import jobcontext
     from newsmon.paths import display_path, remember_config_dir
     from newsmon.redis_conn import EmbeddedRedis, connect
 
@@ -368,9 +369,10 @@ def _web(args: argparse.Namespace, config_dir: Path, runtime: Runtime) -> int:
     import os
 
     from newsmon.app.web import create_app, serve
+    from newsmon.workers.archive import Archive, open_engine
+
     from newsmon.redis_conn import connect
     from newsmon.status import load_for_status
-    from workers.archive import Archive, open_engine
 
     conn = connect(runtime.redis_url, runtime.data_dir)
     opened: list[Archive] = []
@@ -386,8 +388,9 @@ def _web(args: argparse.Namespace, config_dir: Path, runtime: Runtime) -> int:
 
     def sent(limit: int) -> list[dict]:
         """The delivery log's newest rows (what the alerts role logged is moved in first)."""
+        from newsmon.workers.archive import delivery_rows, drain_delivery_log
+
         from newsmon.models import as_utc
-        from workers.archive import delivery_rows, drain_delivery_log
 
         recent(0)  # opens the archive once it exists
         if not opened:
@@ -409,8 +412,9 @@ _archives: dict[str, object] = {}
 
 def _drain_delivery_log(conn: redis.Redis, runtime: Runtime) -> None:
     """Move what the alerts role logged (deliveries, holds, refusals) into the archive."""
+    from newsmon.workers.archive import Archive, drain_delivery_log, open_engine
+
     from newsmon import keys
-    from workers.archive import Archive, drain_delivery_log, open_engine
 
     if not conn.llen(keys.DELIVERY_LOG):
         return
@@ -427,7 +431,7 @@ def _drain_delivery_log(conn: redis.Redis, runtime: Runtime) -> None:
 def _prune(config: Config, runtime: Runtime) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from workers.archive import Archive, open_engine
+    from newsmon.workers.archive import Archive, open_engine
 
     days = config.pipeline.archive.retention_days or 0
     if not days:

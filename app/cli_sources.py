@@ -106,7 +106,7 @@ def _print_rows(rows: list[dict], running: bool, out: TextIO) -> None:
 
 
 def _test(args: argparse.Namespace, config: Config, out: TextIO) -> int:
-    from crawler.runner import test_poll
+    from newsmon.crawler.runner import test_poll
 
     source = config.source(args.source_id)
     if source is None:

@@ -73,7 +73,7 @@ class Tally:
 def archive_batches(ctx: Any, payloads: Iterable[dict[str, Any]], tally: Tally,
                     on_batch: Any = None) -> None:
     """Archive stories in batches of BATCH, as a worker's batch job would (never alerting)."""
-    from workers.jobs import archive_history
+    from newsmon.workers.jobs import archive_history
 
     batch: list[dict[str, Any]] = []
     for payload in payloads:
@@ -90,7 +90,8 @@ def archive_batches(ctx: Any, payloads: Iterable[dict[str, Any]], tally: Tally,
 
 
 def _records(handle: TextIO, tally: Tally, out: TextIO) -> Iterator[dict[str, Any]]:
-    from crawler.language import detect_language
+    from newsmon.crawler.language import detect_language
+
     from newsmon.models import Story, story_id_for
     from newsmon.urls import canonical_url
 

@@ -54,10 +54,11 @@ def _sent(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextI
     from zoneinfo import ZoneInfo
 
     from newsmon.app.cli_archive import parse_since
+    from newsmon.workers.archive import Archive, delivery_rows, drain_delivery_log, open_engine
+
     from newsmon.errors import NothingRunning
     from newsmon.models import as_utc
     from newsmon.redis_conn import RedisUnreachable, connect
-    from workers.archive import Archive, delivery_rows, drain_delivery_log, open_engine
 
     engine = open_engine(runtime.archive_url(must_exist=True))
     try:
@@ -108,7 +109,7 @@ def load_story(reference: str, runtime: Runtime, config: Config) -> Story:
     Raises:
         NewsmonError: nothing found under that reference.
     """
-    from crawler.language import detect_language
+    from newsmon.crawler.language import detect_language
 
     if reference.startswith(("http://", "https://")):
         from newsmon.app.cli_keywords import fetch_article
@@ -135,7 +136,7 @@ def load_story(reference: str, runtime: Runtime, config: Config) -> Story:
             text=text.strip(),
             published=modified,
         )
-    from workers.archive import Archive, open_engine
+    from newsmon.workers.archive import Archive, open_engine
 
     row = Archive(open_engine(runtime.archive_url())).get(reference)
     if row is None:
@@ -146,9 +147,9 @@ def load_story(reference: str, runtime: Runtime, config: Config) -> Story:
 def _preview(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO) -> int:
     """Each desk's message for the story, rendered as it would be sent: an instant alert, or for a
     digest desk the digest of its next slot (with this story; others held by then join it)."""
-    from alerts.desks import next_digest
-    from alerts.render import render_delivery
-    from workers.jobs import matcher_for, snippets
+    from newsmon.alerts.desks import next_digest
+    from newsmon.alerts.render import render_delivery
+    from newsmon.workers.jobs import matcher_for, snippets
 
     story = load_story(args.story, runtime, config)
     result = matcher_for(config).match(story.title, story.text, story.language)
@@ -198,8 +199,8 @@ def _preview(args: argparse.Namespace, config: Config, runtime: Runtime, out: Te
 
 
 def _test(args: argparse.Namespace, config: Config, out: TextIO) -> int:
-    from alerts.channels import masked_url
-    from alerts.jobs import send
+    from newsmon.alerts.channels import masked_url
+    from newsmon.alerts.jobs import send
 
     desk = config.alerts.all_desks().get(args.desk)
     if desk is None:
@@ -226,8 +227,9 @@ def _test(args: argparse.Namespace, config: Config, out: TextIO) -> int:
 
 
 def _failed(args: argparse.Namespace, runtime: Runtime, out: TextIO) -> int:
-    from newsmon import keys
     from newsmon.app.cli_status import print_failed
+
+    from newsmon import keys
     from newsmon.redis_conn import connect
 
     conn = connect(runtime.redis_url, runtime.data_dir)

@@ -25,12 +25,12 @@ from typing import Any
 
 import redis
 import yaml
+from newsmon.app.replay import DEMO_SITE, Article, ReplaySite
+from newsmon.app.supervisor import Supervisor, child_env
 from rq import Queue
 from rq.registry import StartedJobRegistry
 
 from newsmon import keys
-from newsmon.app.replay import DEMO_SITE, Article, ReplaySite
-from newsmon.app.supervisor import Supervisor, child_env
 from newsmon.errors import NewsmonError
 from newsmon.paths import display_path, invocation, remember_config_dir
 from newsmon.redis_conn import EmbeddedRedis
@@ -230,7 +230,7 @@ def _serve(site: ReplaySite, supervisor: Supervisor, config_dir: Path, data_dir:
 def _keep_delivery_log(conn: Any, data_dir: Path) -> None:
     """Move the alerts' delivery log into the demo's archive before its Redis stops, so `explain` and
     `alerts sent` answer afterwards."""
-    from workers.archive import Archive, drain_delivery_log, open_engine
+    from newsmon.workers.archive import Archive, drain_delivery_log, open_engine
 
     archive = data_dir / "archive.sqlite"
     if conn is None or not archive.exists():

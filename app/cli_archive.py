@@ -64,7 +64,7 @@ def parse_since(value: str | None) -> datetime | None:
 
 def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO = sys.stdout) -> int:
     """Run one of the commands; returns the exit code."""
-    from workers.archive import open_engine
+    from newsmon.workers.archive import open_engine
 
     engine = open_engine(runtime.archive_url(must_exist=True))
     if args.command == "search":
@@ -74,8 +74,9 @@ def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO 
     if args.command == "backtest" and args.keywords is None:
         raise UsageError("backtest needs --keywords FILE (a candidate keywords file) or --breaking")
     if args.command == "backtest":
+        from newsmon.workers.backtest import backtest
+
         from newsmon.settings import load_keywords
-        from workers.backtest import backtest
 
         report = backtest(engine, config.keywords, load_keywords(args.keywords), parse_since(args.since),
                           samples=args.samples, candidate_source=args.keywords)
@@ -84,10 +85,11 @@ def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO 
         else:
             print_report(report, out)
         return 0
-    from alerts.desks import next_digest
+    from newsmon.alerts.desks import next_digest
+    from newsmon.workers.explain import explain
+
     from newsmon.errors import NothingRunning
     from newsmon.redis_conn import RedisUnreachable, connect
-    from workers.explain import explain
 
     try:
         conn, note = connect(runtime.redis_url, runtime.data_dir), None
@@ -112,7 +114,7 @@ def _backtest_breaking(args: argparse.Namespace, config: Config, engine: Any, ou
     """The breaking events the archive's stories would have made with these thresholds."""
     from zoneinfo import ZoneInfo
 
-    from workers.breaking import event_record, replay_archive
+    from newsmon.workers.breaking import event_record, replay_archive
 
     names = {t: topic.name for t, topic in config.keywords.topics.items()}
     events = replay_archive(engine, parse_since(args.since), args.outlets, args.minutes, names)
@@ -184,7 +186,7 @@ def _time(value: Any, zone: Any) -> datetime | None:
 
 
 def _search(args: argparse.Namespace, config: Config, engine: Any, out: TextIO) -> int:
-    from workers.search import search
+    from newsmon.workers.search import search
 
     zone = validate_search(args, config, engine)
     hits = search(engine, args.query, topic=args.topic, outlet=args.outlet, language=args.lang,
