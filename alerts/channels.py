@@ -17,8 +17,8 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 import apprise
-from newsmon.alerts.render import Rendered
 
+from newsmon.alerts.render import Rendered
 from newsmon.errors import DeliveryError
 from newsmon.models import Delivery
 from newsmon.sanitize import clean_line

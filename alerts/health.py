@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from newsmon.alerts.jobs import enqueue_deliveries
 
 from newsmon import keys
+from newsmon.alerts.jobs import enqueue_deliveries
 from newsmon.redis_conn import acquire
 from newsmon.settings import Config, Desk
 from newsmon.status import collect, load_for_status

@@ -21,6 +21,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
+from rq import Queue, Retry
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job
+
+from newsmon import deliverylog, jobcontext, keys, stats
 from newsmon.alerts import desks
 from newsmon.alerts.channels import (
     MessageRefused,
@@ -31,11 +36,6 @@ from newsmon.alerts.channels import (
     send_email,
 )
 from newsmon.alerts.render import render_delivery
-from rq import Queue, Retry
-from rq.exceptions import InvalidJobOperation, NoSuchJobError
-from rq.job import Job
-
-from newsmon import deliverylog, jobcontext, keys, stats
 from newsmon.errors import DeliveryError
 from newsmon.models import Delivery, StoryAlert, utcnow
 from newsmon.redis_conn import acquire

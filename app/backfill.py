@@ -17,7 +17,6 @@ from dataclasses import replace
 from typing import Any, TextIO
 
 from newsmon.app.cli_history import Tally, archive_batches, context
-
 from newsmon.errors import UsageError
 from newsmon.models import PollRequest, utcnow
 from newsmon.settings import Config, Runtime

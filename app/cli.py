@@ -329,10 +329,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, config: Config, runtime: Runtime) -> int:
+    from newsmon import jobcontext
     from newsmon.app.demo import MARKER
     from newsmon.app.supervisor import Supervisor, child_env
-
-    from newsmon import jobcontext
     from newsmon.paths import display_path, remember_config_dir
     from newsmon.redis_conn import EmbeddedRedis, connect
 
@@ -369,10 +368,9 @@ def _web(args: argparse.Namespace, config_dir: Path, runtime: Runtime) -> int:
     import os
 
     from newsmon.app.web import create_app, serve
-    from newsmon.workers.archive import Archive, open_engine
-
     from newsmon.redis_conn import connect
     from newsmon.status import load_for_status
+    from newsmon.workers.archive import Archive, open_engine
 
     conn = connect(runtime.redis_url, runtime.data_dir)
     opened: list[Archive] = []
@@ -388,9 +386,8 @@ def _web(args: argparse.Namespace, config_dir: Path, runtime: Runtime) -> int:
 
     def sent(limit: int) -> list[dict]:
         """The delivery log's newest rows (what the alerts role logged is moved in first)."""
-        from newsmon.workers.archive import delivery_rows, drain_delivery_log
-
         from newsmon.models import as_utc
+        from newsmon.workers.archive import delivery_rows, drain_delivery_log
 
         recent(0)  # opens the archive once it exists
         if not opened:
@@ -412,9 +409,8 @@ _archives: dict[str, object] = {}
 
 def _drain_delivery_log(conn: redis.Redis, runtime: Runtime) -> None:
     """Move what the alerts role logged (deliveries, holds, refusals) into the archive."""
-    from newsmon.workers.archive import Archive, drain_delivery_log, open_engine
-
     from newsmon import keys
+    from newsmon.workers.archive import Archive, drain_delivery_log, open_engine
 
     if not conn.llen(keys.DELIVERY_LOG):
         return

@@ -54,11 +54,10 @@ def _sent(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextI
     from zoneinfo import ZoneInfo
 
     from newsmon.app.cli_archive import parse_since
-    from newsmon.workers.archive import Archive, delivery_rows, drain_delivery_log, open_engine
-
     from newsmon.errors import NothingRunning
     from newsmon.models import as_utc
     from newsmon.redis_conn import RedisUnreachable, connect
+    from newsmon.workers.archive import Archive, delivery_rows, drain_delivery_log, open_engine
 
     engine = open_engine(runtime.archive_url(must_exist=True))
     try:
@@ -227,9 +226,8 @@ def _test(args: argparse.Namespace, config: Config, out: TextIO) -> int:
 
 
 def _failed(args: argparse.Namespace, runtime: Runtime, out: TextIO) -> int:
-    from newsmon.app.cli_status import print_failed
-
     from newsmon import keys
+    from newsmon.app.cli_status import print_failed
     from newsmon.redis_conn import connect
 
     conn = connect(runtime.redis_url, runtime.data_dir)

@@ -74,9 +74,8 @@ def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO 
     if args.command == "backtest" and args.keywords is None:
         raise UsageError("backtest needs --keywords FILE (a candidate keywords file) or --breaking")
     if args.command == "backtest":
-        from newsmon.workers.backtest import backtest
-
         from newsmon.settings import load_keywords
+        from newsmon.workers.backtest import backtest
 
         report = backtest(engine, config.keywords, load_keywords(args.keywords), parse_since(args.since),
                           samples=args.samples, candidate_source=args.keywords)
@@ -86,10 +85,9 @@ def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO 
             print_report(report, out)
         return 0
     from newsmon.alerts.desks import next_digest
-    from newsmon.workers.explain import explain
-
     from newsmon.errors import NothingRunning
     from newsmon.redis_conn import RedisUnreachable, connect
+    from newsmon.workers.explain import explain
 
     try:
         conn, note = connect(runtime.redis_url, runtime.data_dir), None

@@ -59,9 +59,9 @@ def run(args: argparse.Namespace, config_dir: Path | None, out: TextIO = sys.std
 def scratch_index(settings: DedupeSettings, redis_url: str | None) -> Iterator[Any]:
     """A dedupe index in the given Redis, or in a throw-away embedded one removed afterwards."""
     import redis
-    from newsmon.workers.dedupe import DedupeIndex
 
     from newsmon.redis_conn import EmbeddedRedis
+    from newsmon.workers.dedupe import DedupeIndex
 
     scratch = server = None
     if redis_url:

@@ -91,7 +91,6 @@ def archive_batches(ctx: Any, payloads: Iterable[dict[str, Any]], tally: Tally,
 
 def _records(handle: TextIO, tally: Tally, out: TextIO) -> Iterator[dict[str, Any]]:
     from newsmon.crawler.language import detect_language
-
     from newsmon.models import Story, story_id_for
     from newsmon.urls import canonical_url
 

@@ -74,12 +74,11 @@ def run(args: argparse.Namespace, config_dir: Path, out: TextIO = sys.stdout, ex
 def _reload(config_dir: Path, out: TextIO, explicit: bool = True) -> int:
     """Validate the whole config directory, then publish its version; a broken file is refused, and so
     is a directory other than the running system's unless --config-dir names it."""
-    from newsmon.workers.matcher import Matcher
-
     from newsmon import jobcontext
     from newsmon.errors import UsageError
     from newsmon.redis_conn import connect, describe
     from newsmon.settings import Runtime, load_config, read_config_files
+    from newsmon.workers.matcher import Matcher
 
     files = read_config_files(config_dir)  # exactly these bytes are validated and published
     config = load_config(config_dir, files=files)  # raises ConfigError: exit 2, nothing is published
@@ -151,9 +150,10 @@ def fetch_article(url: str) -> tuple[Any, str | None, str]:
     Raises:
         FetchError: the page could not be fetched or holds no article.
     """
+    from w3lib.encoding import html_to_unicode
+
     from newsmon.crawler.extract import extract_article
     from newsmon.crawler.language import detect_language
-    from w3lib.encoding import html_to_unicode
 
     request = urllib.request.Request(url, headers={"User-Agent": "newsmon keywords test"})
     try:
@@ -214,11 +214,10 @@ def _print_result(result: Any, title: str, text: str, out: TextIO) -> None:
 def _suggest(args: argparse.Namespace, config_dir: Path, out: TextIO) -> int:
     """List the spellings the archive holds that the config misses, or add accepted ones."""
     from newsmon.app.cli_archive import parse_since
-    from newsmon.workers.archive import open_engine
-    from newsmon.workers.suggest import suggest
-
     from newsmon.errors import UsageError
     from newsmon.settings import Runtime
+    from newsmon.workers.archive import open_engine
+    from newsmon.workers.suggest import suggest
 
     path = config_dir / KEYWORDS_FILE
     keywords = load_keywords(path)
@@ -256,8 +255,9 @@ def accept_aliases(path: Path, topic: str, aliases: list[str]) -> list[str]:
     """
     import io
 
-    from newsmon.workers.matcher import Matcher
     from ruamel.yaml import YAML  # round-trips comments and layout, which PyYAML drops
+
+    from newsmon.workers.matcher import Matcher
 
     yaml = YAML()  # round-trip mode: comments, order and quoting kept
     yaml.preserve_quotes = True

@@ -111,7 +111,6 @@ def run(args: argparse.Namespace, config_dir: Path, runtime: Runtime, out: TextI
     conn = connect(runtime.redis_url, runtime.data_dir)
     if args.command == "status":
         from newsmon.app.cli import config_validator, explicit_config
-
         from newsmon.status import collect, load_for_status
 
         follow = not explicit_config(args)  # else the running system's published config

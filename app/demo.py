@@ -25,12 +25,12 @@ from typing import Any
 
 import redis
 import yaml
-from newsmon.app.replay import DEMO_SITE, Article, ReplaySite
-from newsmon.app.supervisor import Supervisor, child_env
 from rq import Queue
 from rq.registry import StartedJobRegistry
 
 from newsmon import keys
+from newsmon.app.replay import DEMO_SITE, Article, ReplaySite
+from newsmon.app.supervisor import Supervisor, child_env
 from newsmon.errors import NewsmonError
 from newsmon.paths import display_path, invocation, remember_config_dir
 from newsmon.redis_conn import EmbeddedRedis

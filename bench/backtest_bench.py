@@ -24,11 +24,10 @@ from sqlalchemy import insert
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from newsmon.workers.archive import Archive, open_engine, stories
-from newsmon.workers.backtest import backtest
-
 from bench.machine import describe
 from newsmon.settings import load_config, load_keywords
+from newsmon.workers.archive import Archive, open_engine, stories
+from newsmon.workers.backtest import backtest
 
 ALPHABETS = {"ar": "ابتثجحخدذرزسشصضطظعغفقكلمنهوية", "ckb": "ئابپتجچحخدرڕزژسشعغفڤقکگلڵمنوۆهەیێ",
              "kmr": "abcçdeêfghiîjklmnopqrsştuûvwxyz", "en": "abcdefghijklmnopqrstuvwxyz"}

@@ -21,10 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from newsmon.workers.dedupe import DedupeIndex
-
 from bench.benchredis import bench_redis
 from bench.machine import describe
+from newsmon.workers.dedupe import DedupeIndex
 
 ALPHABETS = [
     "ابتثجحخدذرزسشصضطظعغفقكلمنهوية",

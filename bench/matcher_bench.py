@@ -28,10 +28,9 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from newsmon.workers.matcher import Matcher
-
 from bench.machine import describe, spread
 from newsmon.settings import KeywordsFile
+from newsmon.workers.matcher import Matcher
 
 ALPHABETS = {
     "ar": "ابتثجحخدذرزسشصضطظعغفقكلمنهوية",

@@ -13,9 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from newsmon.workers.matcher import Matcher
-
 from newsmon.settings import load_config
+from newsmon.workers.matcher import Matcher
 from tests.test_matcher_corpus import TOPICS, evaluate, load_corpus
 
 

@@ -53,11 +53,10 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from newsmon.app.replay import Article, Feed, ReplaySite
-
 from bench.benchredis import bench_redis
 from bench.machine import describe, spread
 from newsmon import keys
+from newsmon.app.replay import Article, Feed, ReplaySite
 from newsmon.models import PollRequest
 
 ALPHABETS = {"ar": "ابتثجحخدذرزسشصضطظعغفقكلمنهوية", "ckb": "ئابپتجچحخدرڕزژسشعغفڤقکگلڵمنوۆهەیێ",

@@ -36,8 +36,6 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from newsmon.app.replay import Article
-
 from bench.benchredis import bench_redis
 from bench.machine import describe, spread
 from bench.pipeline import (
@@ -51,6 +49,7 @@ from bench.pipeline import (
     write_config,
 )
 from newsmon import keys, stats
+from newsmon.app.replay import Article
 from newsmon.models import PollRequest, Story, story_id_for
 
 
@@ -83,8 +82,9 @@ def make_stories(count: int, seed: int) -> list[dict]:
 
 
 def _reset_archive(url: str) -> None:
-    from newsmon.workers.archive import clusters, open_engine, stories
     from sqlalchemy import delete
+
+    from newsmon.workers.archive import clusters, open_engine, stories
 
     engine = open_engine(url)
     with engine.begin() as conn:

@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
-from newsmon.crawler.dates import parse_date
 from parsel import Selector
+
+from newsmon.crawler.dates import parse_date
 
 _HTTP = ("http://", "https://")
 

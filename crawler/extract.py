@@ -15,10 +15,10 @@ import charset_normalizer
 import lxml.html
 import trafilatura
 from lxml import etree
-from newsmon.crawler.dates import parse_date
 from parsel import Selector
 from trafilatura.utils import repair_faulty_html
 
+from newsmon.crawler.dates import parse_date
 from newsmon.errors import FetchError
 from newsmon.urls import same_site
 

@@ -12,6 +12,7 @@ from urllib.parse import urljoin
 import feedparser
 import lxml.html
 from lxml.etree import ParserError
+
 from newsmon.crawler.dates import parse_date
 from newsmon.crawler.entries import Entry, Parsed, _newest, check_link
 

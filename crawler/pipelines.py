@@ -6,13 +6,13 @@ import logging
 from typing import Any
 
 import redis
-from newsmon.crawler import polls
-from newsmon.crawler.extract import MIN_TEXT_CHARS
 from rq import Queue, Retry
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from newsmon import keys, stats
+from newsmon.crawler import polls
+from newsmon.crawler.extract import MIN_TEXT_CHARS
 from newsmon.serializer import JobSerializer
 
 log = logging.getLogger(__name__)

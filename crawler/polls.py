@@ -8,9 +8,9 @@ import time
 from typing import Any
 
 import redis
-from newsmon.crawler import health
 
 from newsmon import keys, stats
+from newsmon.crawler import health
 from newsmon.redis_conn import acquire, release_if_owner
 from newsmon.settings import Source
 from newsmon.urls import mask_secrets

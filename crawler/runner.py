@@ -11,6 +11,9 @@ import uuid
 from typing import Any
 
 import redis
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
 from newsmon.crawler import polls
 from newsmon.crawler import settings as crawler_settings
 from newsmon.crawler.middlewares import source_hosts
@@ -19,9 +22,6 @@ from newsmon.crawler.spiders.feed import FeedSpider
 from newsmon.crawler.spiders.listing import ListingSpider
 from newsmon.crawler.spiders.sitemap import SitemapSpider
 from newsmon.crawler.spiders.telegram import TelegramSpider
-from scrapy.crawler import CrawlerProcess
-from scrapy.settings import Settings
-
 from newsmon.logs import quiet_libraries
 from newsmon.memory import settle_heap
 from newsmon.models import PollRequest

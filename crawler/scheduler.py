@@ -22,9 +22,9 @@ from typing import Any
 import redis
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from newsmon.crawler import polls
 
 from newsmon import keys
+from newsmon.crawler import polls
 from newsmon.models import PollRequest, utcnow
 from newsmon.redis_conn import acquire, release_if_owner
 from newsmon.settings import Config, Source

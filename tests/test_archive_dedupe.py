@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 import redis
-from newsmon.workers.archive import Archive, open_engine
-from newsmon.workers.dedupe import DedupeIndex, content_hash
 
 from newsmon.models import Hit, Story, TopicMatch, story_id_for
 from newsmon.urls import canonical_url, url_key
+from newsmon.workers.archive import Archive, open_engine
+from newsmon.workers.dedupe import DedupeIndex, content_hash
 
 
 def make_story(url: str = "https://www.kurdistan24.net/ar/story/1", text: str = "نص الخبر عن قاعدة كيه-1",

@@ -12,15 +12,15 @@ from zoneinfo import ZoneInfo
 
 import redis
 import yaml
-from newsmon.workers.archive import Archive, open_engine
-from newsmon.workers.backtest import backtest
-from newsmon.workers.search import search
 from sqlalchemy import create_engine, inspect, text
 
 from newsmon import jobcontext
 from newsmon.models import Story, story_id_for
 from newsmon.settings import load_config, load_keywords
 from newsmon.urls import canonical_url
+from newsmon.workers.archive import Archive, open_engine
+from newsmon.workers.backtest import backtest
+from newsmon.workers.search import search
 from tests.conftest import SHIPPED_CONFIG, Roles, wait_for, write_config
 
 NOW = datetime.now(UTC)
@@ -90,6 +90,7 @@ def test_migrations_reach_head_and_upgrade_an_old_archive(db_url: str) -> None:
 def test_archive_made_before_migrations_is_stamped_and_upgraded(tmp_path: Path) -> None:
     from alembic import command
     from alembic.config import Config as AlembicConfig
+
     from newsmon.workers.archive import MIGRATIONS
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
@@ -162,6 +163,7 @@ def test_an_archive_indexed_before_codes_is_reindexed(tmp_path: Path) -> None:
     """Migration 0003 rebuilds the index of stories stored by the older code (no joined codes)."""
     from alembic import command
     from alembic.config import Config as AlembicConfig
+
     from newsmon.workers.archive import MIGRATIONS
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
@@ -391,6 +393,7 @@ def test_models_and_migrations_agree(db_url: str) -> None:
     generated tsvector and its GIN index) are dialect-specific and named here, nothing else."""
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
+
     from newsmon.workers.archive import metadata
 
     engine = open_engine(db_url)
@@ -447,10 +450,9 @@ def test_the_index_finds_codes_as_the_matchers_rule_does() -> None:
     matcher's CODE pattern finds, on random text of letters, digits, spaces and dashes in two scripts."""
     import random
 
+    from newsmon.normalize import normalize_text
     from newsmon.workers.morphology import CODE
     from newsmon.workers.search import _codes
-
-    from newsmon.normalize import normalize_text
 
     rng = random.Random(17)
     pieces = [

@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 import redis
-from newsmon.alerts.render import render_delivery
-from newsmon.workers import breaking
-from newsmon.workers.archive import Archive, open_engine
-from newsmon.workers.jobs import process_story
 from rq import Queue
 from rq.serializers import JSONSerializer
 
 from newsmon import jobcontext, keys
+from newsmon.alerts.render import render_delivery
 from newsmon.models import BreakingEvent, Delivery, Sighting, Story, StoryAlert, TopicMatch, story_id_for
 from newsmon.settings import load_config
 from newsmon.urls import canonical_url
+from newsmon.workers import breaking
+from newsmon.workers.archive import Archive, open_engine
+from newsmon.workers.jobs import process_story
 from tests.conftest import FIXTURES, SHIPPED_CONFIG, write_config
 
 T0 = datetime(2026, 11, 16, 7, 0, tzinfo=UTC)  # 10:00 in Baghdad
@@ -167,9 +167,8 @@ def test_the_worker_hands_one_breaking_alert_to_the_desk_that_asks(desks, redis_
     assert alert.title == SEED_TITLE and alert.outlet == "Kurdistan24"
     assert alert.story_id == copy_of_seed(0, "Kurdistan24", 0)["id"]  # the cluster's first story
     # counted for /metrics and listed as spreading now on the web page
-    from newsmon.app.web import spreading_now
-
     from newsmon import stats
+    from newsmon.app.web import spreading_now
 
     assert stats.totals(redis_conn, ["breaking:cluster", "breaking:surge"], 60) == {"breaking:cluster": 1,
                                                                                  "breaking:surge": 0}

@@ -12,10 +12,10 @@ from typing import Any, ClassVar
 
 import pytest
 import requests
-from newsmon.alerts.channels import send_apprise
-from newsmon.alerts.render import render_delivery
 from pydantic import SecretStr
 
+from newsmon.alerts.channels import send_apprise
+from newsmon.alerts.render import render_delivery
 from newsmon.settings import AppriseChannel
 from tests.test_render import make_alert, make_delivery
 

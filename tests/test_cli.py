@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from newsmon.app.cli import build_parser
 
+from newsmon.app.cli import build_parser
 from tests.conftest import ROOT
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from newsmon.crawler import health
 from newsmon.crawler.dates import parse_date
 from newsmon.crawler.entries import parse_listing, parse_sitemap, parse_telegram

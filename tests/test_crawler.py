@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 import redis
-from newsmon.app.replay import Fixed, ReplaySite
-from newsmon.crawler import polls
-from newsmon.crawler.scheduler import LeaderLock, request_poll
 from rq import Queue
 from rq.serializers import JSONSerializer
 
 from newsmon import keys
+from newsmon.app.replay import Fixed, ReplaySite
+from newsmon.crawler import polls
+from newsmon.crawler.scheduler import LeaderLock, request_poll
 from newsmon.settings import load_config
 from tests.conftest import (
     FIXTURES,

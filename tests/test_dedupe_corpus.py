@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import redis
 import yaml
-from newsmon.workers.dedupe import DedupeIndex
 
 from newsmon.models import story_id_for
 from newsmon.urls import canonical_url
+from newsmon.workers.dedupe import DedupeIndex
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "corpus" / "dedupe.yaml"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import redis
-from newsmon.alerts.jobs import deliver
 
 from newsmon import jobcontext, keys, stats
+from newsmon.alerts.jobs import deliver
 from newsmon.errors import DeliveryError
 from newsmon.settings import load_config
 from tests.conftest import SmtpServer, WebhookReceiver, write_config

@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 import redis
-from newsmon.alerts.desks import next_digest
-from newsmon.alerts.jobs import digest_tick, held_key, route_story
-from newsmon.app.cli_archive import routing_line
-from newsmon.workers.jobs import process_story
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
 from newsmon import jobcontext, keys, stats
+from newsmon.alerts.desks import next_digest
+from newsmon.alerts.jobs import digest_tick, held_key, route_story
+from newsmon.app.cli_archive import routing_line
 from newsmon.models import Story, story_id_for
 from newsmon.settings import load_config
 from newsmon.urls import canonical_url
+from newsmon.workers.jobs import process_story
 from tests.conftest import SmtpServer, WebhookReceiver, write_config
 
 SOURCE = {"id": "s1", "name": "S", "outlet": "O", "language": "ar", "kind": "feed", "url": "http://x/f"}

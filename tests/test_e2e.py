@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import redis
-from newsmon.app.replay import ReplaySite
-from newsmon.workers.archive import Archive, open_engine
 from rq import Queue
 from rq.registry import StartedJobRegistry
 
 from newsmon import keys, stats
+from newsmon.app.replay import ReplaySite
+from newsmon.workers.archive import Archive, open_engine
 from tests.conftest import (
     Roles,
     SmtpServer,

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from newsmon.app.replay import Article, ReplaySite, read_story_file
 from newsmon.crawler.extract import extract_article
 from newsmon.crawler.language import detect_language
-
 from newsmon.errors import FetchError
 from tests.conftest import FIXTURES
 
@@ -241,6 +241,7 @@ def test_the_page_parser_builds_trafilaturas_tree_without_python_class_lookups()
     import trafilatura
     from lxml import etree
     from lxml.html import HtmlElement
+
     from newsmon.crawler.extract import load_html
 
     title, paragraphs = read_story_file(FIXTURES / "seed" / "000_128dad676d5a1ee3.txt")

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 import redis
-from newsmon.alerts.jobs import enqueue_deliveries
 from rq import Queue, Retry
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from newsmon import keys
+from newsmon.alerts.jobs import enqueue_deliveries
 from newsmon.models import Story, story_id_for
 from newsmon.settings import load_config
 from newsmon.status import collect
@@ -150,7 +150,6 @@ def test_a_dead_mail_server_is_failing_within_a_minute_and_what_waited_goes_out_
 def test_a_crawler_killed_mid_poll_frees_its_source_within_a_minute(
         tmp_path: Path, roles: Roles, redis_conn: redis.Redis, replay) -> None:
     from newsmon.app.replay import Fixed
-
     from tests.conftest import add_feed, make_article
 
     article = make_article("/slow/1", "Rockets hit the K-1 base", ["Rockets hit the K-1 base near Kirkuk."])

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from newsmon.crawler.feeds import parse_feed
 
+from newsmon.crawler.feeds import parse_feed
 from tests.conftest import FIXTURES
 
 CORPUS = sorted(p for p in (FIXTURES / "feedparser-corpus").rglob("*") if p.is_file() and p.suffix == ".xml")

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 import redis
 import yaml
-from newsmon.alerts.health import ACTIVE, evaluate
-from newsmon.app.replay import Fixed, ReplaySite
-from newsmon.crawler.scheduler import LeaderLock, request_poll
 from rq import Queue
 from rq.serializers import JSONSerializer
 
 from newsmon import keys
+from newsmon.alerts.health import ACTIVE, evaluate
+from newsmon.app.replay import Fixed, ReplaySite
+from newsmon.crawler.scheduler import LeaderLock, request_poll
 from newsmon.settings import load_config
 from newsmon.status import collect
 from tests.conftest import Roles, feed_source, free_port, require, wait_for, write_config
@@ -287,9 +287,8 @@ def test_web_pages_metrics_health_and_tokens_over_http(admin, redis_conn: redis.
              "items": items, "new": new, "seconds": 0.5}))
     Queue(keys.PROCESS_QUEUE, connection=redis_conn, serializer=JSONSerializer).enqueue(
         keys.PROCESS_STORY_JOB, {"not": "a story"})
-    from newsmon.workers.archive import Archive, open_engine
-
     from newsmon.models import Story
+    from newsmon.workers.archive import Archive, open_engine
 
     archive = Archive(open_engine(f"sqlite:///{tmp_path / 'data' / 'archive.sqlite'}"))
     archive.store(
@@ -396,9 +395,8 @@ def test_web_pages_metrics_health_and_tokens_over_http(admin, redis_conn: redis.
 def test_web_page_renders_in_headless_chromium(admin, redis_conn: redis.Redis, redis_url: str,
                                                tmp_path: Path) -> None:
     require(CHROMIUM is not None, "needs Debian's chromium package (.ci/run installs it)")
-    from newsmon.workers.archive import Archive, open_engine
-
     from newsmon.models import Story
+    from newsmon.workers.archive import Archive, open_engine
 
     _config, config_dir, _ = admin
     archive = Archive(open_engine(f"sqlite:///{tmp_path / 'data' / 'archive.sqlite'}"))

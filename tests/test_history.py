@@ -96,9 +96,8 @@ def test_backfill_archives_a_sitemaps_history_without_alerts_and_the_next_poll_a
 
     from newsmon.app.replay import Fixed
     from newsmon.crawler.scheduler import LeaderLock, request_poll
-    from newsmon.workers.archive import Archive, open_engine
-
     from newsmon.settings import load_config
+    from newsmon.workers.archive import Archive, open_engine
     from tests.conftest import make_article, wait_for
 
     now = datetime.now(UTC)
@@ -157,7 +156,6 @@ def test_backfill_reads_a_listings_further_pages_where_configured(
         tmp_path: Path, redis_conn: redis.Redis, redis_url: str, replay) -> None:
     from newsmon.app.replay import Fixed
     from newsmon.workers.archive import Archive, open_engine
-
     from tests.conftest import make_article
 
     for page in (1, 2, 3):

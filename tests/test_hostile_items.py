@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from jinja2.sandbox import SecurityError
+
 from newsmon.alerts.render import render_delivery
 from newsmon.crawler.feeds import parse_feed
 from newsmon.crawler.health import transport_failure
-
 from tests.test_render import make_delivery
 
 GOOD = [{"id": str(i), "url": f"https://x.example/{i}", "title": f"K-1 story {i}", "content_text": "text"}

@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
-from newsmon.workers.archive import Archive, open_engine
-from newsmon.workers.suggest import suggest
 
 from newsmon.models import Story, story_id_for
 from newsmon.settings import KeywordsFile, load_keywords
 from newsmon.urls import canonical_url
+from newsmon.workers.archive import Archive, open_engine
+from newsmon.workers.suggest import suggest
 from tests.conftest import write_config
 
 KEYWORDS = """\

@@ -9,10 +9,10 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 
 import pytest
+
 from newsmon.alerts.channels import MessageRefused, check_headers
 from newsmon.alerts.jobs import deliver
 from newsmon.alerts.render import subject_of
-
 from newsmon.sanitize import clean_line
 from tests.conftest import SmtpServer
 from tests.test_delivery import context  # noqa: F401 - the fixture

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from newsmon.workers.matcher import Matcher
 
 from newsmon.normalize import normalize
 from newsmon.settings import KeywordsFile, load_config
+from newsmon.workers.matcher import Matcher
 from tests.conftest import FIXTURES, SHIPPED_CONFIG
 
 SEED = (FIXTURES / "seed" / "000_128dad676d5a1ee3.txt").read_text(encoding="utf-8")

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
-from newsmon.workers.matcher import Matcher
 
 from newsmon.settings import load_config
+from newsmon.workers.matcher import Matcher
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "matcher.yaml"
 SHIPPED = Path(__file__).resolve().parent.parent / "config"

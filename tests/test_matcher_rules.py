@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from newsmon.workers.matcher import Matcher
 
 from newsmon.errors import ConfigError
 from newsmon.normalize import normalize
 from newsmon.settings import KeywordsFile
+from newsmon.workers.matcher import Matcher
 
 
 def compile_topics(topics: dict) -> Matcher:

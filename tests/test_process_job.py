@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 import redis
-from newsmon.workers.archive import Archive, open_engine
-from newsmon.workers.jobs import process_story
 from rq import Queue
 from rq.serializers import JSONSerializer
 
@@ -15,6 +13,8 @@ from newsmon import jobcontext, keys
 from newsmon.models import Story, story_id_for
 from newsmon.settings import load_config
 from newsmon.urls import canonical_url
+from newsmon.workers.archive import Archive, open_engine
+from newsmon.workers.jobs import process_story
 from tests.conftest import write_config
 
 SOURCE = {"id": "s1", "name": "S", "outlet": "O", "language": "en", "kind": "feed", "url": "http://x/f"}
@@ -137,8 +137,9 @@ def test_a_story_the_database_refuses_is_rolled_back_alone(archive: Archive, red
     """The batch is one transaction with a savepoint per story: a row the database refuses (here a
     trigger, as a constraint would) is rolled back and taken out of the dedupe index, goes to a job of
     its own, and the others are committed and alerted."""
-    from newsmon.workers.jobs import process_stories
     from sqlalchemy import text
+
+    from newsmon.workers.jobs import process_stories
 
     with archive.engine.begin() as conn:
         conn.execute(text("CREATE TRIGGER refuse BEFORE INSERT ON stories WHEN NEW.title = 'refuse me' "

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 import redis
-from newsmon.workers.archive import Archive
 
+from newsmon.workers.archive import Archive
 from tests.test_process_job import K1, archive, story  # noqa: F401 - the fixture is used by name
 
 

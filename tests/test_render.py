@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 from newsmon.alerts.render import escape_markdown, render_delivery
-
 from newsmon.models import Delivery, Hit, StoryAlert, TopicMatch
 
 

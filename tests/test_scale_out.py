@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import redis
-from newsmon.app.replay import ReplaySite
 
 from newsmon import keys
+from newsmon.app.replay import ReplaySite
 from tests.conftest import Roles, add_feed, feed_source, make_article, wait_for, write_config
 
 pytestmark = pytest.mark.e2e
@@ -100,12 +100,12 @@ def test_four_workers_racing_on_copies_send_one_alert(
     """Twelve outlets' copies of one agency story, each its own job, pushed at once to four idle workers
     (each blocked on the queue, so each is woken with a copy): one cluster, one alert, and for the desk
     that asks for breaking stories one breaking alert."""
-    from newsmon.workers.archive import Archive, open_engine
     from rq import Queue, Worker
     from rq.registry import FinishedJobRegistry
 
     from newsmon.models import Story, story_id_for
     from newsmon.serializer import JobSerializer
+    from newsmon.workers.archive import Archive, open_engine
 
     outbox = tmp_path / "outbox.jsonl"
     alerts = {"channels": {"box": {"type": "outbox", "path": str(outbox)}},

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import redis
-from newsmon.crawler import polls
-from newsmon.crawler.scheduler import LeaderLock, request_poll
 
 from newsmon import keys
+from newsmon.crawler import polls
+from newsmon.crawler.scheduler import LeaderLock, request_poll
 from newsmon.models import PollRequest
 from newsmon.settings import Source
 from tests.conftest import wait_for

@@ -12,11 +12,11 @@ from types import SimpleNamespace
 
 import pytest
 import redis
+
+from newsmon import keys
 from newsmon.app.replay import Fixed, ReplaySite
 from newsmon.crawler import health, polls
 from newsmon.crawler.scheduler import LeaderLock, request_poll
-
-from newsmon import keys
 from newsmon.errors import ConfigError
 from newsmon.settings import load_config
 from newsmon.urls import mask_secrets, mask_url

@@ -4,10 +4,9 @@ was left out; in HTML, paragraphs kept, the title highlighted, links readable.""
 from __future__ import annotations
 
 from newsmon.alerts.render import render_delivery
-from newsmon.workers.jobs import snippets
-
 from newsmon.models import Carrier, Hit, Story, TopicMatch
 from newsmon.snippets import excerpts
+from newsmon.workers.jobs import snippets
 from tests.test_render import make_alert, make_delivery
 
 TEXT = (

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from newsmon.crawler.health import transport_failure
 
+from newsmon.crawler.health import transport_failure
 from newsmon.settings import load_config
 from newsmon.status import level_of, problems
 from tests.conftest import feed_source, write_config

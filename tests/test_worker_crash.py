@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 import redis
-from newsmon.alerts.jobs import enqueue_deliveries
 from rq import Queue
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from newsmon import keys
+from newsmon.alerts.jobs import enqueue_deliveries
 from newsmon.models import Hit, Story, StoryAlert, TopicMatch
 from newsmon.settings import load_config
 from tests.conftest import Roles, SmtpServer, wait_for, write_config

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from newsmon.workers.search import index_story, index_text, unindex_stories
 from sqlalchemy import (
     JSON,
     Column,
@@ -42,6 +41,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError, Operationa
 
 from newsmon import keys
 from newsmon.models import Story, TopicMatch
+from newsmon.workers.search import index_story, index_text, unindex_stories
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from newsmon.workers.archive import stories
-from newsmon.workers.matcher import Matcher
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from newsmon.settings import KeywordsFile
+from newsmon.workers.archive import stories
+from newsmon.workers.matcher import Matcher
 
 BATCH = 2000
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from newsmon.workers.archive import Archive, delivery_rows, drain_delivery_log
-from newsmon.workers.jobs import matcher_for
 from sqlalchemy.engine import Engine
 
 from newsmon import keys
@@ -15,6 +13,8 @@ from newsmon.errors import NewsmonError
 from newsmon.models import story_id_for
 from newsmon.settings import Config
 from newsmon.urls import canonical_url
+from newsmon.workers.archive import Archive, delivery_rows, drain_delivery_log
+from newsmon.workers.jobs import matcher_for
 
 
 def explain(

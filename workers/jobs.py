@@ -9,10 +9,6 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from newsmon.workers import breaking
-from newsmon.workers.archive import Archive, Record, open_engine, storage_failure
-from newsmon.workers.dedupe import DedupeIndex, content_hash
-from newsmon.workers.matcher import Matcher
 from rq import Queue, Retry
 from rq.job import Job
 
@@ -24,6 +20,10 @@ from newsmon.serializer import JobSerializer
 from newsmon.settings import KEYWORDS_FILE, Config
 from newsmon.snippets import excerpts
 from newsmon.status import note_archive_failure, note_archive_ok
+from newsmon.workers import breaking
+from newsmon.workers.archive import Archive, Record, open_engine, storage_failure
+from newsmon.workers.dedupe import DedupeIndex, content_hash
+from newsmon.workers.matcher import Matcher
 
 log = logging.getLogger(__name__)
 

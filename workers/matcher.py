@@ -11,12 +11,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import ahocorasick
-from newsmon.workers.morphology import MAX_PROCLITIC, PROCLITICS, AliasError, AliasRule, compile_alias
 
 from newsmon.errors import ConfigError
 from newsmon.models import Hit, TopicMatch
 from newsmon.normalize import Normalized, normalize
 from newsmon.settings import Alias, KeywordsFile
+from newsmon.workers.morphology import MAX_PROCLITIC, PROCLITICS, AliasError, AliasRule, compile_alias
 
 _MAX_SUFFIX = 8
 _PROCLITIC_ENDS = frozenset(p[-1] for p in PROCLITICS)

@@ -7,7 +7,6 @@ import threading
 from typing import Any
 
 import redis
-from newsmon.workers.jobs import matcher_for
 from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.registry import StartedJobRegistry
@@ -17,6 +16,7 @@ from newsmon.liveconfig import published_version
 from newsmon.memory import settle_heap
 from newsmon.serializer import JobSerializer, StoredJob
 from newsmon.settings import Config
+from newsmon.workers.jobs import matcher_for
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from newsmon.workers.morphology import CODE, PROCLITICS
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from newsmon.normalize import normalize, normalize_text
 from newsmon.snippets import dress, opening, windows
+from newsmon.workers.morphology import CODE, PROCLITICS
 
 _WORD = re.compile(r"\w+")
 _CLITIC_STARTS = frozenset(c[0] for c in PROCLITICS)

@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from newsmon.workers.matcher import Matcher
 from sqlalchemy import text as sql
 from sqlalchemy.engine import Engine
 
 from newsmon.normalize import normalize, normalize_text
 from newsmon.settings import KeywordsFile, alias_term
 from newsmon.snippets import excerpts
+from newsmon.workers.matcher import Matcher
 
 _WORD = re.compile(r"[^\W_]+")
 _KEYBOARD = str.maketrans({"\u06af": "\u0643", "\u067e": "\u0628", "\u0686": "\u062c", "\u0698": "\u0632"})

@@ -18,11 +18,6 @@ from urllib.parse import urlsplit
 
 import redis
 import scrapy
-from newsmon.crawler import health, polls
-from newsmon.crawler.entries import Entry, Parsed
-from newsmon.crawler.extract import decode_html, extract_article
-from newsmon.crawler.language import detect_language
-from newsmon.crawler.pipelines import POLL_FINISHED
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -30,6 +25,11 @@ from scrapy.utils.asyncio import sleep
 from twisted.python.failure import Failure as TwistedFailure
 
 from newsmon import keys
+from newsmon.crawler import health, polls
+from newsmon.crawler.entries import Entry, Parsed
+from newsmon.crawler.extract import decode_html, extract_article
+from newsmon.crawler.language import detect_language
+from newsmon.crawler.pipelines import POLL_FINISHED
 from newsmon.errors import FetchError
 from newsmon.models import PollRequest, Story, story_id_for, utcnow
 from newsmon.settings import Config, Source

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from scrapy.http import Response
+
 from newsmon.crawler.entries import Parsed
 from newsmon.crawler.feeds import parse_feed
 from newsmon.crawler.spiders.base import Poll, PollingSpider
-from scrapy.http import Response
 
 
 class FeedSpider(PollingSpider):

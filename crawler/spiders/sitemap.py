@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import gzip
 
+from scrapy.http import Response
+
 from newsmon.crawler.entries import Parsed, parse_sitemap
 from newsmon.crawler.spiders.base import Poll, PollingSpider
-from scrapy.http import Response
 
 
 class SitemapSpider(PollingSpider):

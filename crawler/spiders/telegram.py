@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from scrapy.http import Response
+
 from newsmon.crawler.entries import Parsed, parse_telegram
 from newsmon.crawler.extract import decode_html
 from newsmon.crawler.spiders.base import Poll, PollingSpider
-from scrapy.http import Response
 
 
 class TelegramSpider(PollingSpider):

@@ -7,6 +7,7 @@ Revises: 0002
 
 import sqlalchemy as sa
 from alembic import op
+
 from newsmon.workers.search import index_text
 
 revision = "0003"
