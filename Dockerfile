@@ -3,6 +3,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY newsmon newsmon
 COPY crawler crawler
+COPY scheduler scheduler
 COPY workers workers
 COPY alerts alerts
 COPY app app

@@ -4,6 +4,8 @@
                   quiet hours, throttling), with a note saying why
     send_digest   gather a desk's held stories up to a slot and deliver them as one message a channel
     deliver       send one delivery through one channel, exactly once
+    digests_due   start the digests that are due (the scheduler enqueues it while stories are held)
+    notify_admins deliver a health problem that started or cleared on the admin channels
 
 Delivery is at least once with an idempotency key claimed in Redis (SET NX) before anything is
 sent: a failed send releases the claim and raises, so RQ retries with backoff; a send that succeeds
@@ -117,6 +119,20 @@ def enqueue_deliveries(config: Config, conn: redis.Redis, desk_id: str, desk: De
     return count
 
 
+def notify_admins(notice: dict[str, str]) -> int:
+    """Job entry point: one `deliver` job per admin channel for a health notice (`newsmon.health` hands
+    it on: {"id", "state", "message", "at"}). Returns the number enqueued."""
+    ctx = jobcontext.current()
+    channels = ctx.config.alerts.admin.channels
+    if not channels:
+        return 0
+    admins = Desk(channels=channels, topics=["*"])
+    return enqueue_deliveries(ctx.config, ctx.redis, ADMIN_DESK, admins, "health", [], health=notice)
+
+
+ADMIN_DESK = "admin"  # the desk id health notices are delivered as
+
+
 # --- digests --------------------------------------------------------------------------------------
 
 
@@ -143,6 +159,13 @@ def digest_tick(config: Config, conn: redis.Redis, now: datetime | None = None) 
         conn.set(last_digest_key(desk_id), slot.timestamp())
         started.append((desk_id, slot))
     return started
+
+
+def digests_due() -> list[list[str]]:
+    """Job entry point: `digest_tick` with the live config (the scheduler enqueues it every half minute
+    while some desk holds stories). Returns the (desk, slot) pairs started."""
+    ctx = jobcontext.current()
+    return [[desk_id, slot.isoformat()] for desk_id, slot in digest_tick(ctx.config, ctx.redis)]
 
 
 def _record_digest(

@@ -18,8 +18,6 @@ from newsmon.settings import Config, Runtime, default_config_dir, load_config
 log = logging.getLogger("newsmon")
 
 EXIT_CONFIG = 2
-DIGEST_TICK = 30  # seconds between checks for due digests
-DELIVERY_LOG_TICK = 5  # seconds between moves of the alerts' delivery log into the archive
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -288,29 +286,22 @@ def _role(args: argparse.Namespace, runtime: Runtime) -> int:
 
     mark_starting(conn, config)
     if args.command == "scheduler":
-        from newsmon.alerts.health import INTERVAL, evaluate
-        from newsmon.alerts.jobs import digest_tick
-        from newsmon.crawler.scheduler import run_scheduler
+        from newsmon.scheduler.clock import run_scheduler
 
         validate = config_validator()  # one cache for every tick: the keywords compile once per version
-        live = LiveConfig(config, conn, "scheduler", validate)
-        ticks = [("digests", lambda: digest_tick(live.get(), conn), DIGEST_TICK),
-                 ("health", lambda: evaluate(live.get(), conn, validate=validate), INTERVAL),
-                 ("retention", lambda: _prune(live.get(), runtime), 3600),
-                 ("delivery-log", lambda: _drain_delivery_log(conn, runtime), DELIVERY_LOG_TICK)]
-        run_scheduler(config, conn, ticks=ticks, live=live)
+        run_scheduler(config, conn, live=LiveConfig(config, conn, "scheduler", validate), validate=validate)
     elif args.command == "crawler":
         from newsmon.crawler.runner import run_crawler
 
         return run_crawler(config, conn, live=LiveConfig(config, conn, "crawler", config_validator()))
     elif args.command == "worker":
-        from newsmon.alerts.health import start_thread
+        from newsmon.health import start_standby
         from newsmon.workers.jobs import matcher_for
         from newsmon.workers.runner import run_worker
 
         live = LiveConfig(config, conn, "worker", matcher_for, every=0)  # each job looks (one GET)
         if not args.burst:
-            start_thread(live, conn, validate=config_validator())
+            start_standby(live, conn, validate=config_validator())
         run_worker(config, conn, runtime.archive_url(), queues=args.queues, burst=args.burst, live=live)
     return 0
 
@@ -404,34 +395,3 @@ def _web(args: argparse.Namespace, config_dir: Path, runtime: Runtime) -> int:
     return 0
 
 
-_archives: dict[str, object] = {}
-
-
-def _drain_delivery_log(conn: redis.Redis, runtime: Runtime) -> None:
-    """Move what the alerts role logged (deliveries, holds, refusals) into the archive."""
-    from newsmon import keys
-    from newsmon.workers.archive import Archive, drain_delivery_log, open_engine
-
-    if not conn.llen(keys.DELIVERY_LOG):
-        return
-    url = runtime.archive_url()
-    try:
-        if url not in _archives:
-            _archives[url] = Archive(open_engine(url))
-        drain_delivery_log(conn, _archives[url])  # type: ignore[arg-type]
-    except Exception as exc:  # noqa: BLE001 - the rows stay in Redis for the next tick
-        log.warning("delivery log not moved into the archive (kept in Redis): %s: %s", type(exc).__name__,
-                    str(exc)[:300])
-
-
-def _prune(config: Config, runtime: Runtime) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from newsmon.workers.archive import Archive, open_engine
-
-    days = config.pipeline.archive.retention_days or 0
-    if not days:
-        return
-    removed = Archive(open_engine(runtime.archive_url())).prune(datetime.now(UTC) - timedelta(days=days))
-    if removed:
-        log.info("archive retention: %d stories older than %d days deleted", removed, days)

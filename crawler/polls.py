@@ -1,4 +1,5 @@
-"""Poll bookkeeping in Redis: the per-source poll lock, the seen-set, entry failures and source health."""
+"""Poll bookkeeping in Redis: the seen-set, entry failures and source health (the poll lock itself is the
+kernel's `newsmon.leases`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import redis
 
 from newsmon import keys, stats
 from newsmon.crawler import health
-from newsmon.redis_conn import acquire, release_if_owner
 from newsmon.settings import Source
 from newsmon.urls import mask_secrets
 
@@ -19,62 +19,18 @@ MAX_ENTRY_FAILURES = 3
 
 
 
-def poll_lock_ttl(interval: int) -> int:
-    """How long a poll lock may live: long enough for a slow poll, short enough after a crash."""
-    return max(120, 2 * interval)
 
 
-def acquire_poll(conn: redis.Redis, source_id: str, token: str, interval: int) -> bool:
-    """Take the source's poll lock; False while a previous poll is requested or running."""
-    return acquire(conn, keys.poll_lock(source_id), token, poll_lock_ttl(interval))
 
 
-def release_poll(conn: redis.Redis, source_id: str, token: str) -> bool:
-    """Release the poll lock if this poll still holds it."""
-    return release_if_owner(conn, keys.poll_lock(source_id), token)
 
 
-def took_poll(conn: redis.Redis, source_id: str, token: str, crawler: str) -> None:
-    """A crawler took the poll request: if the crawler dies, the scheduler can release the poll."""
-    record = {"token": token, "crawler": crawler, "at": time.time()}
-    conn.hset(keys.POLLS_RUNNING, source_id, json.dumps(record))
 
 
-def finished_poll(conn: redis.Redis, source_id: str, token: str) -> None:
-    """The poll ended (its lock is released by the caller)."""
-    raw = conn.hget(keys.POLLS_RUNNING, source_id)
-    if raw and json.loads(raw).get("token") == token:
-        conn.hdel(keys.POLLS_RUNNING, source_id)
 
 
-def release_orphaned(conn: redis.Redis, source_id: str) -> bool:
-    """Release the source's poll lock if the crawler that took the poll has stopped beating (killed,
-    or its machine gone), rather than waiting for the lock's TTL. True when released."""
-    raw = conn.hget(keys.POLLS_RUNNING, source_id)
-    if not raw:
-        return False  # the request still waits for a crawler, or no poll runs
-    record = json.loads(raw)
-    if conn.exists(keys.crawler_alive(record.get("crawler", ""))):
-        return False
-    released = release_poll(conn, source_id, record.get("token", ""))
-    conn.hdel(keys.POLLS_RUNNING, source_id)
-    return released
 
 
-def beat(conn: redis.Redis, identity: str, stop: Any) -> None:
-    """A crawler's heartbeat (run in a thread until `stop` is set): the polls it took stay its own."""
-    key = keys.crawler_alive(identity)
-    while True:
-        try:
-            conn.set(key, str(time.time()), ex=keys.CRAWLER_TTL)
-        except redis.RedisError:
-            pass  # the spiders notice a lost Redis and stop the crawler
-        if stop.wait(keys.CRAWLER_BEAT):
-            break
-    try:
-        conn.delete(key)
-    except redis.RedisError:
-        pass
 
 
 def entry_id(key: str) -> str:
@@ -201,8 +157,3 @@ def record_poll(conn: redis.Redis, source: Source, poll: Any, seconds: float, ba
     stats.count(pipe, f"polls:{poll.status}")
     pipe.execute()
 
-
-def backoff_remaining(conn: redis.Redis, source_id: str, now: float | None = None) -> float:
-    """Seconds the source is still paused after failures (0 when it may be polled)."""
-    until = float(conn.hget(keys.source_state(source_id), "backoff_until") or 0)
-    return max(0.0, until - (time.time() if now is None else now))

@@ -14,7 +14,7 @@ import redis
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
-from newsmon.crawler import polls
+from newsmon import leases
 from newsmon.crawler import settings as crawler_settings
 from newsmon.crawler.middlewares import source_hosts
 from newsmon.crawler.spiders.base import PollingSpider
@@ -84,7 +84,7 @@ def run_crawler(config: Config, conn: redis.Redis, overrides: dict[str, Any] | N
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     beating = threading.Event()
-    heart = threading.Thread(target=polls.beat, args=(conn, identity, beating),
+    heart = threading.Thread(target=leases.beat, args=(conn, identity, beating),
                              name="newsmon-crawler-heartbeat", daemon=True)
     heart.start()
     settle_heap()

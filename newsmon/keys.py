@@ -9,12 +9,19 @@ PROCESS_STORY_JOB = "newsmon.workers.jobs.process_story"
 ROUTE_STORY_JOB = "newsmon.alerts.jobs.route_story"  # a story's alert per desk: now, or held for a digest
 DELIVER_JOB = "newsmon.alerts.jobs.deliver"  # one delivery through one channel
 SEND_DIGEST_JOB = "newsmon.alerts.jobs.send_digest"  # a desk's held stories up to a slot
+# the scheduler's periodic jobs that are another role's work (newsmon.scheduler.periodic lists them)
+DIGEST_TICK_JOB = "newsmon.alerts.jobs.digests_due"  # start the digests that are due
+NOTIFY_ADMINS_JOB = "newsmon.alerts.jobs.notify_admins"  # a health problem started or cleared
+PRUNE_ARCHIVE_JOB = "newsmon.workers.maintenance.prune_archive"  # archive retention
+DRAIN_DELIVERY_LOG_JOB = "newsmon.workers.maintenance.drain_delivery_log"  # the delivery log into the archive
 # every job name, with its queue: a job runs in the role that owns its queue (tests/test_cli.py checks it)
-JOBS = {PROCESS_BATCH_JOB: PROCESS_QUEUE, PROCESS_STORY_JOB: PROCESS_QUEUE, ROUTE_STORY_JOB: ALERTS_QUEUE,
-        DELIVER_JOB: ALERTS_QUEUE, SEND_DIGEST_JOB: ALERTS_QUEUE}
+JOBS = {PROCESS_BATCH_JOB: PROCESS_QUEUE, PROCESS_STORY_JOB: PROCESS_QUEUE, PRUNE_ARCHIVE_JOB: PROCESS_QUEUE,
+        DRAIN_DELIVERY_LOG_JOB: PROCESS_QUEUE, ROUTE_STORY_JOB: ALERTS_QUEUE, DELIVER_JOB: ALERTS_QUEUE,
+        SEND_DIGEST_JOB: ALERTS_QUEUE, DIGEST_TICK_JOB: ALERTS_QUEUE, NOTIFY_ADMINS_JOB: ALERTS_QUEUE}
 # the names jobs had before the roles were installed under `newsmon`: a job an older newsmon left queued
 # runs under its new name (newsmon.serializer reads it so)
-RENAMED_JOBS = {name.removeprefix("newsmon."): name for name in JOBS}
+RENAMED_JOBS = {name.removeprefix("newsmon."): name for name in
+                (PROCESS_BATCH_JOB, PROCESS_STORY_JOB, ROUTE_STORY_JOB, DELIVER_JOB, SEND_DIGEST_JOB)}
 PROCESS_BATCH = 16
 # retries after the first attempt, and the waits before them (s): the first at once, so a job whose worker
 # died is run again as soon as it is found (a scheduled retry waits for RQ's scheduler, which can itself
@@ -129,6 +136,14 @@ BREAKING_EVENTS = (
 STATS_PREFIX = "newsmon:stats"  # per-minute counters: newsmon:stats:<name>:<minute> (newsmon/stats.py)
 CONFIG_VERSION = "newsmon:config:version"  # JSON {version, at}; kept for good (the deployed config)
 CONFIG_FILES = "newsmon:config:files"  # JSON {version, files: {name: base64}}: the published bytes
+SCHEDULER_HANDED_TTL = 86400
+
+
+def scheduler_handed(name: str) -> str:
+    """The id of the job a periodic entry of the scheduler last handed to another role."""
+    return f"newsmon:scheduler:handed:{name}"
+
+
 SCHEDULER_HEARTBEAT = "newsmon:scheduler:heartbeat"  # JSON written by the leading scheduler; expires
 DEDUPE_PREFIX = "newsmon:dedupe"  # newsmon:dedupe:<generation>:<shard> (workers/dedupe.py)
 HEALTH_ACTIVE = "newsmon:health:active"  # hash problem id -> JSON; lives as long as the problem (admin state)

@@ -1,7 +1,7 @@
 """The state of a running newsmon, read from Redis: queues, workers, scheduler, sources, deliveries,
 and the problems an admin must hear about, as plain data.
 
-Kernel, not application: the alerts role's health check (`alerts/health.py`) reads the same problems
+Kernel, not application: the health check (`newsmon/health.py`, run by the scheduler) reads the same problems
 that `newsmon status` and the web page show, so all three agree. Printing and HTML of it live in the
 application layer (`app/cli_status.py`, `app/web.py`)."""
 

@@ -52,7 +52,7 @@ def test_environment_variables_are_documented(variable: str) -> None:
 # The repository keeps one top-level folder per layer, all installed under the one name `newsmon`
 # (pyproject.toml maps them): the kernel newsmon/, the roles, the application app/. newsmon/__main__.py
 # (`python -m newsmon`) only starts the application's CLI: an entry point, outside the layers.
-ROLES = ("crawler", "workers", "alerts")
+ROLES = ("crawler", "scheduler", "workers", "alerts")
 LAYER_OF_FOLDER = {"newsmon": "kernel", **{role: role for role in ROLES}, "app": "application"}
 KERNEL_FILES = sorted(path for path in (ROOT / "newsmon").rglob("*.py") if path.name != "__main__.py")
 KERNEL = [
@@ -92,7 +92,7 @@ def test_role_packages_import_and_kernel_stays_independent() -> None:
         f"bad=[m for m in sys.modules if m.split('.')[0] in {(*ROLES, 'app')!r}"
         f" or m.split('.')[:2] in {[['newsmon', p] for p in (*ROLES, 'app')]!r}];"
         "assert not bad, bad;"
-        "import newsmon.crawler.spiders.feed, newsmon.crawler.scheduler, newsmon.crawler.pipelines,"
+        "import newsmon.crawler.spiders.feed, newsmon.scheduler.clock, newsmon.crawler.pipelines,"
         " newsmon.workers.jobs, newsmon.alerts.jobs, newsmon.app.cli, newsmon.app.web, newsmon.app.demo"
     )
     result = subprocess.run(
@@ -140,7 +140,8 @@ def test_everything_installs_under_one_name() -> None:
 
 
 QUEUE_OWNERS = {"process": "workers", "alerts": "alerts"}  # the role whose workers run a queue's jobs
-_JOB_PATH = re.compile(r"^(newsmon\.)?(crawler|workers|alerts)(\.[a-z_]+){2,}$")  # a module and its function
+# a module and its function
+_JOB_PATH = re.compile(r"^(newsmon\.)?(crawler|scheduler|workers|alerts)(\.[a-z_]+){2,}$")
 
 
 def _job_name_strings(path: Path) -> list[str]:
@@ -157,8 +158,8 @@ def test_every_job_name_is_a_constant_that_resolves_in_the_role_owning_its_queue
 
     from newsmon import keys
 
-    assert {keys.PROCESS_BATCH_JOB, keys.PROCESS_STORY_JOB, keys.ROUTE_STORY_JOB, keys.DELIVER_JOB,
-            keys.SEND_DIGEST_JOB} == set(keys.JOBS)
+    names = {value for name, value in vars(keys).items() if name.endswith("_JOB")}
+    assert names == set(keys.JOBS) and len(names) == 9
     for name, queue in keys.JOBS.items():
         module, function = name.rsplit(".", 1)
         assert _layer(module) == QUEUE_OWNERS[queue], f"{name} runs on {queue}, another role's queue"

@@ -12,7 +12,7 @@ from rq.serializers import JSONSerializer
 from newsmon import keys
 from newsmon.app.replay import Fixed, ReplaySite
 from newsmon.crawler import polls
-from newsmon.crawler.scheduler import LeaderLock, request_poll
+from newsmon.scheduler.clock import LeaderLock, request_poll
 from newsmon.settings import load_config
 from tests.conftest import (
     FIXTURES,

@@ -19,9 +19,9 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from newsmon import keys
-from newsmon.alerts.health import ACTIVE, evaluate
 from newsmon.app.replay import Fixed, ReplaySite
-from newsmon.crawler.scheduler import LeaderLock, request_poll
+from newsmon.health import ACTIVE, evaluate
+from newsmon.scheduler.clock import LeaderLock, request_poll
 from newsmon.settings import load_config
 from newsmon.status import collect
 from tests.conftest import Roles, feed_source, free_port, require, wait_for, write_config

@@ -95,7 +95,7 @@ def test_backfill_archives_a_sitemaps_history_without_alerts_and_the_next_poll_a
     from datetime import UTC, datetime, timedelta
 
     from newsmon.app.replay import Fixed
-    from newsmon.crawler.scheduler import LeaderLock, request_poll
+    from newsmon.scheduler.clock import LeaderLock, request_poll
     from newsmon.settings import load_config
     from newsmon.workers.archive import Archive, open_engine
     from tests.conftest import make_article, wait_for

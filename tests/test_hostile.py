@@ -17,7 +17,7 @@ import yaml
 from newsmon import keys
 from newsmon.app.replay import Fixed, ReplaySite
 from newsmon.crawler import polls
-from newsmon.crawler.scheduler import LeaderLock, request_poll
+from newsmon.scheduler.clock import LeaderLock, request_poll
 from newsmon.settings import load_config
 from tests.conftest import Roles, make_article, queued_stories, wait_for, write_config
 

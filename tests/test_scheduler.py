@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import redis
 
-from newsmon import keys
-from newsmon.crawler import polls
-from newsmon.crawler.scheduler import LeaderLock, request_poll
+from newsmon import keys, leases
 from newsmon.models import PollRequest
+from newsmon.scheduler.clock import LeaderLock, request_poll
 from newsmon.settings import Source
 from tests.conftest import wait_for
 
@@ -44,7 +43,7 @@ def test_no_new_poll_while_previous_runs(redis_conn: redis.Redis) -> None:
     assert redis_conn.llen(keys.poll_requests("feed")) == 1
     request = PollRequest.model_validate_json(redis_conn.lpop(keys.poll_requests("feed")))
     assert request.source_id == "k24-ar"
-    assert 0 < redis_conn.ttl(keys.poll_lock("k24-ar")) <= polls.poll_lock_ttl(60)
-    assert polls.release_poll(redis_conn, "k24-ar", "someone-else") is False
-    assert polls.release_poll(redis_conn, "k24-ar", request.lock_token) is True
+    assert 0 < redis_conn.ttl(keys.poll_lock("k24-ar")) <= leases.poll_lock_ttl(60)
+    assert leases.release_poll(redis_conn, "k24-ar", "someone-else") is False
+    assert leases.release_poll(redis_conn, "k24-ar", request.lock_token) is True
     assert request_poll(redis_conn, SOURCE, leader) == "requested"

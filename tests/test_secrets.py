@@ -16,8 +16,8 @@ import redis
 from newsmon import keys
 from newsmon.app.replay import Fixed, ReplaySite
 from newsmon.crawler import health, polls
-from newsmon.crawler.scheduler import LeaderLock, request_poll
 from newsmon.errors import ConfigError
+from newsmon.scheduler.clock import LeaderLock, request_poll
 from newsmon.settings import load_config
 from newsmon.urls import mask_secrets, mask_url
 from tests.conftest import Roles, feed_source, wait_for, write_config

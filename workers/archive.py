@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +187,12 @@ def open_engine(url: str) -> Engine:
                 raise
             time.sleep(0.2 * (attempt + 1))
     return engine
+
+
+@lru_cache(maxsize=4)
+def shared_archive(url: str) -> Archive:
+    """The archive at `url`, opened once per process (its engine keeps the connection pool)."""
+    return Archive(open_engine(url))
 
 
 # statements built once (SQLAlchemy caches their compiled form): per story only the values change

@@ -6,7 +6,6 @@ import hashlib
 import json
 import logging
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from rq import Queue, Retry
@@ -21,7 +20,7 @@ from newsmon.settings import KEYWORDS_FILE, Config
 from newsmon.snippets import excerpts
 from newsmon.status import note_archive_failure, note_archive_ok
 from newsmon.workers import breaking
-from newsmon.workers.archive import Archive, Record, open_engine, storage_failure
+from newsmon.workers.archive import Record, shared_archive, storage_failure
 from newsmon.workers.dedupe import DedupeIndex, content_hash
 from newsmon.workers.matcher import Matcher
 
@@ -54,11 +53,6 @@ def _dedupe_index(ctx: jobcontext.JobContext) -> DedupeIndex:
     if key not in _indexes:
         _indexes[key] = DedupeIndex(ctx.redis, ctx.config.pipeline.dedupe)
     return _indexes[key]
-
-
-@lru_cache(maxsize=4)
-def _archive(url: str) -> Archive:
-    return Archive(open_engine(url))
 
 
 def snippets(
@@ -187,7 +181,7 @@ def _process_batch(ctx: jobcontext.JobContext, payloads: list[Any]) -> tuple[lis
                 index.remove(story.id, story.text, guid)
 
     try:
-        outcomes = _archive(ctx.archive_url).record_many(records)
+        outcomes = shared_archive(ctx.archive_url).record_many(records)
     except BaseException as exc:
         take_back(list(range(len(ready))))
         if storage_failure(exc):

@@ -24,7 +24,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.asyncio import sleep
 from twisted.python.failure import Failure as TwistedFailure
 
-from newsmon import keys
+from newsmon import keys, leases
 from newsmon.crawler import health, polls
 from newsmon.crawler.entries import Entry, Parsed
 from newsmon.crawler.extract import decode_html, extract_article
@@ -170,7 +170,7 @@ class PollingSpider(scrapy.Spider):
         poll = Poll(request=poll_request, source=source, timezone=self.config.sources.timezone_of(source))
         self.polls[poll_request.poll_id] = poll
         if not self.dry_run:
-            polls.took_poll(self.redis, source.id, poll_request.lock_token, self.crawler_id)
+            leases.took_poll(self.redis, source.id, poll_request.lock_token, self.crawler_id)
         headers = self._headers(source, source.url)
         if self.conditional_get and not self.dry_run:
             state = polls.source_state(self.redis, source.id)
@@ -458,8 +458,8 @@ class PollingSpider(scrapy.Spider):
             return
         self.crawler.signals.send_catch_log(signal=POLL_FINISHED, poll_id=poll.request.poll_id)
         polls.record_poll(self.redis, source, poll, seconds, self.config.pipeline.crawler.backoff_max_seconds)
-        polls.finished_poll(self.redis, source.id, poll.request.lock_token)
-        polls.release_poll(self.redis, source.id, poll.request.lock_token)
+        leases.finished_poll(self.redis, source.id, poll.request.lock_token)
+        leases.release_poll(self.redis, source.id, poll.request.lock_token)
         self.crawler.stats.inc_value(f"newsmon/polls/{poll.status}")
         level = logging.WARNING if poll.failure else logging.INFO
         log.log(level, "poll done source=%s kind=%s status=%s new=%d bytes=%d seconds=%.2f%s%s", source.id,

@@ -1,8 +1,10 @@
-"""The scheduler role: APScheduler asks the crawler, through Redis, to poll each source on its interval.
+"""The scheduler role's clock: APScheduler asks the crawler, through Redis, to poll each source on its
+interval, and runs the periodic jobs of `newsmon.scheduler.periodic`.
 
-Only the scheduler holding the leader lock requests polls, so a second scheduler started by mistake
-waits as a hot spare instead of doubling the polls. A poll is requested only when the source's poll
-lock is free, that is when the previous poll has finished (or its lock expired after a crash).
+Only the scheduler holding the leader lock requests polls and runs the periodic jobs, so a second
+scheduler started by mistake waits as a hot spare instead of doubling them. A poll is requested only
+when the source's poll lease is free (`newsmon.leases`), that is when the previous poll has finished
+(or its crawler stopped beating, or its lock expired).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,17 +26,16 @@ import redis
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from newsmon import keys
-from newsmon.crawler import polls
+from newsmon import keys, leases
 from newsmon.models import PollRequest, utcnow
 from newsmon.redis_conn import acquire, release_if_owner
+from newsmon.scheduler.periodic import LEADER_RENEW, PERIODIC, Periodic
 from newsmon.settings import Config, Source
 
 log = logging.getLogger(__name__)
 
 LEADER_TTL = 30
 HEARTBEAT_TTL = 300
-LEADER_RENEW = 10
 FIRST_POLL_SPREAD = 5.0
 
 _RENEW = """
@@ -73,17 +75,17 @@ def request_poll(conn: redis.Redis, source: Source, leader: LeaderLock) -> str:
     """Ask the crawler to poll `source` now; returns `requested`, `standby`, `backoff` or `busy`."""
     if not leader.held:
         return "standby"
-    paused = polls.backoff_remaining(conn, source.id)
+    paused = leases.backoff_remaining(conn, source.id)
     if paused > 0:
         log.debug("poll skipped source=%s: backing off for %.0f s after failures", source.id, paused)
         return "backoff"
     token = uuid.uuid4().hex
-    if not polls.acquire_poll(conn, source.id, token, source.interval):
-        if not polls.release_orphaned(conn, source.id):
+    if not leases.acquire_poll(conn, source.id, token, source.interval):
+        if not leases.release_orphaned(conn, source.id):
             log.debug("poll skipped source=%s: previous poll still running", source.id)
             return "busy"
         log.warning("poll of source=%s released: the crawler that took it stopped beating", source.id)
-        if not polls.acquire_poll(conn, source.id, token, source.interval):
+        if not leases.acquire_poll(conn, source.id, token, source.interval):
             return "busy"
     request = PollRequest(
         source_id=source.id, poll_id=uuid.uuid4().hex, lock_token=token, requested_at=utcnow()
@@ -93,21 +95,38 @@ def request_poll(conn: redis.Redis, source: Source, leader: LeaderLock) -> str:
     return "requested"
 
 
-def build_scheduler(config: Config, conn: redis.Redis, leader: LeaderLock,
-                    ticks: list[tuple[str, Callable[[], object], int]] | None = None) -> BlockingScheduler:
-    """An APScheduler with one interval job per enabled source, the leader-lock heartbeat, and the
-    given periodic ticks (name, function, seconds), which run on the leader only."""
+@dataclass
+class Clock:
+    """What the periodic jobs run with: the connection, the live config, the leader lease."""
+
+    conn: redis.Redis
+    live: Any  # a LiveConfig
+    leader: LeaderLock
+    validate: Any = None
+    scheduler: BlockingScheduler | None = None
+
+    def follow_config(self) -> None:
+        assert self.scheduler is not None
+        follow_config(self.live, self.scheduler, self.conn, self.leader)
+
+
+def build_scheduler(config: Config, conn: redis.Redis, leader: LeaderLock, live: Any = None,
+                    validate: Any = None, periodic: tuple[Periodic, ...] = PERIODIC) -> BlockingScheduler:
+    """An APScheduler with one interval job per enabled source, the leader lease and heartbeat, and the
+    periodic jobs (on the leader only, unless a job runs on every scheduler). Without `live`, the config
+    given is the one followed."""
     scheduler = BlockingScheduler(timezone=UTC)
+    clock = Clock(conn, live if live is not None else _Fixed(config), leader, validate, scheduler)
     now = datetime.now(UTC)
     scheduler.add_job(leader.refresh, IntervalTrigger(seconds=LEADER_RENEW), id="leader", next_run_time=now)
     scheduler.add_job(_on_leader, IntervalTrigger(seconds=LEADER_RENEW), id="heartbeat", next_run_time=now,
                       args=[leader, "heartbeat", lambda: _heartbeat(conn, scheduler, leader)])
-    for name, function, seconds in ticks or []:
+    for job in periodic:
         scheduler.add_job(
-            _on_leader,
-            IntervalTrigger(seconds=seconds),
-            args=[leader, name, function],
-            id=name,
+            _guarded,
+            IntervalTrigger(seconds=job.seconds),
+            args=[None if job.every_scheduler else leader, job, clock],
+            id=job.name,
             next_run_time=now + timedelta(seconds=2),
             max_instances=1,
             coalesce=True,
@@ -115,6 +134,31 @@ def build_scheduler(config: Config, conn: redis.Redis, leader: LeaderLock,
     for source in config.enabled_sources():
         _add_poll(scheduler, conn, source, leader, now)
     return scheduler
+
+
+class _Fixed:
+    """A config that never changes, read as a LiveConfig is."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.version = config.version
+
+    def get(self) -> Config:
+        return self.config
+
+
+def _guarded(leader: LeaderLock | None, job: Periodic, clock: Clock) -> None:
+    """Run a periodic job (on the leader only when `leader` is given); a failure is logged, and the job
+    runs again at its next interval."""
+    if leader is not None and not leader.held:
+        return
+    log.debug("tick %s", job.name)
+    try:
+        job.run(clock)
+    except redis.RedisError as exc:
+        log.warning("scheduler job %s skipped: %s", job.name, exc)
+    except Exception:
+        log.exception("scheduler job %s failed", job.name)
 
 
 def _add_poll(scheduler: BlockingScheduler, conn: redis.Redis, source: Source, leader: LeaderLock,
@@ -192,18 +236,11 @@ def _on_leader(leader: LeaderLock, name: str, function: Callable[[], object]) ->
         function()
 
 
-CONFIG_CHECK = 5  # seconds between looks at the published config version
-
-
-def run_scheduler(config: Config, conn: redis.Redis,
-                  ticks: list[tuple[str, Callable[[], object], int]] | None = None, live: Any = None) -> None:
+def run_scheduler(config: Config, conn: redis.Redis, live: Any = None, validate: Any = None) -> None:
     """Run until SIGINT/SIGTERM, then hand the leader lock over. With `live` (a LiveConfig), the poll
-    schedule follows the published config version."""
+    schedule and the periodic jobs follow the published config version."""
     leader = LeaderLock(conn)
-    scheduler = build_scheduler(config, conn, leader, ticks)
-    if live is not None:
-        scheduler.add_job(follow_config, IntervalTrigger(seconds=CONFIG_CHECK),
-                          args=[live, scheduler, conn, leader], id="config", max_instances=1, coalesce=True)
+    scheduler = build_scheduler(config, conn, leader, live=live, validate=validate)
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("scheduler stopping on signal %d", signum)
@@ -211,7 +248,8 @@ def run_scheduler(config: Config, conn: redis.Redis,
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("scheduler started sources=%d", len(config.enabled_sources()))
+    log.info("scheduler started sources=%d periodic=%s", len(config.enabled_sources()),
+             ", ".join(f"{job.name}/{job.seconds}s" for job in PERIODIC))
     try:
         scheduler.start()
     finally:

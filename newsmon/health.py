@@ -1,9 +1,11 @@
 """Health alerts for admins: each problem fires once when it starts and once when it clears.
 
 Problems come from `newsmon.status` (a source failing or silent, a queue backing up, no worker for a
-queue, no scheduler ticking). The scheduler's leader and every worker run `evaluate` every half
-minute; a short Redis lock lets one of them do it each time, so a dead scheduler is still noticed by
-the workers and dead workers by the scheduler.
+queue, no scheduler ticking). The scheduler's leader runs `evaluate` every half minute (one of its
+periodic jobs); while no scheduler beats, one worker stands in (`start_standby`), so a dead scheduler
+is still told to admins. A short Redis lock makes each half minute's run one process's. What started
+or cleared is handed to the alerts role as a `notify_admins` job, which delivers it on the admin
+channels.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
+from rq import Queue
 
-from newsmon import keys
-from newsmon.alerts.jobs import enqueue_deliveries
+from newsmon import keys, stats
 from newsmon.redis_conn import acquire
-from newsmon.settings import Config, Desk
+from newsmon.serializer import JobSerializer
+from newsmon.settings import Config
 from newsmon.status import collect, load_for_status
 
 log = logging.getLogger(__name__)
@@ -29,7 +32,6 @@ log = logging.getLogger(__name__)
 ACTIVE = keys.HEALTH_ACTIVE
 LOCK = keys.HEALTH_LOCK
 INTERVAL = 30
-ADMIN_DESK = "admin"
 
 
 def evaluate(config: Config, conn: redis.Redis, now: float | None = None,
@@ -65,31 +67,43 @@ def evaluate(config: Config, conn: redis.Redis, now: float | None = None,
 
 
 def _send(config: Config, conn: redis.Redis, problem: dict, state: str, stamp: str) -> None:
-    channels = config.alerts.admin.channels
-    if not channels:
+    if not config.alerts.admin.channels:
         return
-    # one job per channel, keyed by problem, state and time: never doubled, never merged
-    health = {"id": problem["id"], "state": state, "message": f"[{problem.get('level', 'unhealthy')}] "
+    notice = {"id": problem["id"], "state": state, "message": f"[{problem.get('level', 'unhealthy')}] "
               f"{problem['message']}", "at": stamp}
-    enqueue_deliveries(
-        config, conn, ADMIN_DESK, Desk(channels=channels, topics=["*"]), "health", [], health=health
-    )
+    # keyed by problem, state and time: never doubled, never merged
+    job_id = "notify-" + uuid.uuid5(uuid.NAMESPACE_URL, json.dumps(notice, sort_keys=True)).hex
+    Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JobSerializer).enqueue(
+        keys.NOTIFY_ADMINS_JOB, notice, job_id=job_id, result_ttl=config.job_keep_seconds,
+        failure_ttl=config.job_keep_seconds, description=f"notify admins: {problem['id']} {state}")
+    stats.count(conn, f"queue:{keys.ALERTS_QUEUE}:in")
 
 
-def start_thread(live: Any, conn: redis.Redis, validate: Any = None) -> threading.Thread:
-    """Evaluate health every half minute in the background of a worker process, with the live config (a
-    LiveConfig: the published version)."""
+def scheduler_beats(conn: redis.Redis, now: float | None = None) -> bool:
+    """Whether a scheduler leader has ticked lately (its heartbeat is renewed every few seconds)."""
+    raw = conn.get(keys.SCHEDULER_HEARTBEAT)
+    if not raw:
+        return False
+    try:
+        at = float(json.loads(raw).get("at", 0))
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return (time.time() if now is None else now) - at < 2 * INTERVAL
+
+
+def start_standby(live: Any, conn: redis.Redis, validate: Any = None) -> threading.Thread:
+    """In a worker: evaluate health every half minute while no scheduler beats (the scheduler runs it
+    otherwise), with the live config (a LiveConfig: the published version)."""
 
     def loop() -> None:
         while True:
-            time.sleep(
-                INTERVAL
-            )  # first check after a full interval: the worker's own heartbeat is in by then
+            time.sleep(INTERVAL)  # first look after a full interval: a starting scheduler beats by then
             try:
-                evaluate(live.get(), conn, validate=validate)
+                if not scheduler_beats(conn):
+                    evaluate(live.get(), conn, validate=validate)
             except redis.RedisError as exc:
                 log.warning("health check skipped: %s", exc)
 
-    thread = threading.Thread(target=loop, name="newsmon-health", daemon=True)
+    thread = threading.Thread(target=loop, name="newsmon-health-standby", daemon=True)
     thread.start()
     return thread
