@@ -43,10 +43,61 @@ def test_every_command_has_help_and_is_documented(command: tuple[str, ...]) -> N
     assert f"newsmon {' '.join(command)}" in readme, f"README does not document `newsmon {' '.join(command)}`"
 
 
-@pytest.mark.parametrize("variable", ["REDIS_URL", "DATABASE_URL", "NEWSMON_DATA_DIR", "NEWSMON_CONFIG_DIR",
-                                      "NEWSMON_TEST_REDIS_URL", "NEWSMON_TEST_DATABASE_URL"])
-def test_environment_variables_are_documented(variable: str) -> None:
-    assert variable in (ROOT / "README.md").read_text()
+def _environment_variables(path: Path) -> set[str]:
+    """The environment variables a Python file reads by name: os.environ.get("X"), os.environ["X"],
+    os.getenv("X"), environ.setdefault/pop("X")."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        key = None
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) \
+                and node.value.attr == "environ":
+            key = node.slice
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args and (
+                (node.func.attr in ("get", "setdefault", "pop") and isinstance(node.func.value, ast.Attribute)
+                 and node.func.value.attr == "environ") or node.func.attr == "getenv"):
+            key = node.args[0]
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            found.add(key.value)
+    return found
+
+
+def test_every_environment_variable_the_code_reads_is_documented() -> None:
+    """Each variable newsmon or its test set-up (conftest.py) reads from the environment has a row in the
+    README's table."""
+    files = [path for folder in LAYER_OF_FOLDER for path in (ROOT / folder).rglob("*.py")]
+    files.append(ROOT / "tests" / "conftest.py")
+    read = set().union(*(_environment_variables(path) for path in files))
+    assert {"REDIS_URL", "DATABASE_URL", "NEWSMON_DATA_DIR", "NEWSMON_CONFIG_DIR", "NEWSMON_WEB_TOKEN",
+            "NEWSMON_TEST_REDIS_URL", "NEWSMON_TEST_DATABASE_URL", "NEWSMON_TEST_STRICT"} <= read, read
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Environment variables"):readme.index("## One system on one machine")]
+    assert sorted(name for name in read if f"| `{name}` |" not in table) == []
+
+
+def test_the_readme_config_reference_is_the_models() -> None:
+    """The README lists every field of every config file as the models define it: a field added (or a
+    description changed) without `python -m newsmon.settings.reference --write README.md` fails here."""
+    from newsmon.settings import reference
+
+    rows = [row for _, model in reference.FILES for row in reference.fields(model)]
+    assert len(rows) > 100 and all(description for _, _, _, description in rows)
+    assert reference.block((ROOT / "README.md").read_text(encoding="utf-8")) == reference.render()
+
+
+def test_the_reference_check_sees_a_field_added_without_readme_text() -> None:
+    from pydantic import Field
+
+    from newsmon.settings import reference
+    from newsmon.settings.pipeline import PipelineFile
+
+    class Grown(PipelineFile):
+        max_story_bytes: int = Field(default=1, description="a field the README does not know yet")
+
+    block = reference.block((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert block is not None
+    paths = {path for path, *_ in reference.fields(Grown)}
+    assert "max_story_bytes" in paths and "`max_story_bytes`" not in block
+    assert {path for path in paths if f"| `{path}` |" not in block} == {"max_story_bytes"}
 
 
 # The repository keeps one top-level folder per layer, all installed under the one name `newsmon`

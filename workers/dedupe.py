@@ -7,7 +7,8 @@ see config/newsmon.yaml). Exact copies are found by the hash of the normalized t
 GUID, and the same URL by the story id itself (a hash of the URL's identity).
 
 The index lives in Redis so that every worker on every machine sees the same clusters. To stay small
-(about 270 bytes a story) it is packed into small hashes, which Redis stores as compact listpacks:
+(bench/dedupe_bench.py measures the bytes a story takes) it is packed into small hashes, which Redis
+stores as compact listpacks:
 `newsmon:dedupe:<generation>:<shard>`, one generation per seventh of the window, each key expiring
 a window after its generation. Fields are binary: `S`+story → 8-bit signature + cluster, `B`+band
 hash → story, `T`+text hash → story, `G`+GUID hash → story. A generation's shard count is sized
