@@ -43,7 +43,6 @@ def quiet_end(desk: Desk, now: datetime) -> datetime:
     return candidate
 
 
-throttle_key = keys.desk_instant
 
 
 def decide(
@@ -58,7 +57,7 @@ def decide(
         assert desk.quiet_hours is not None
         return HOLD, f"held during quiet hours ({desk.quiet_hours.start}-{desk.quiet_hours.end})"
     if desk.throttle is not None:
-        key = throttle_key(desk_id)
+        key = keys.desk_instant(desk_id)
         window = desk.throttle.window_minutes * 60
         stamp = now.timestamp()
         conn.zremrangebyscore(key, 0, stamp - window)
@@ -72,7 +71,7 @@ def count_instant(conn: redis.Redis, desk_id: str, desk: Desk, member: str, now:
     """Count an instant alert towards the desk's throttle."""
     if desk.throttle is None:
         return
-    key = throttle_key(desk_id)
+    key = keys.desk_instant(desk_id)
     conn.zadd(key, {member: now.timestamp()})
     conn.expire(key, desk.throttle.window_minutes * 60 + 60)
 

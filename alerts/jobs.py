@@ -47,8 +47,6 @@ from newsmon.status import note_delivery
 
 log = logging.getLogger(__name__)
 
-held_key = keys.desk_held
-last_digest_key = keys.desk_last_digest
 
 
 # --- routing --------------------------------------------------------------------------------------
@@ -79,7 +77,7 @@ def route_story(payload: dict[str, Any], now: datetime | None = None) -> dict[st
             desks.count_instant(ctx.redis, desk_id, desk, f"{alert.cluster_id}:{alert.topic_key()}", now)
         else:
             held = alert.model_copy(update={"note": note})
-            ctx.redis.zadd(held_key(desk_id), {held.model_dump_json(): now.timestamp()})
+            ctx.redis.zadd(keys.desk_held(desk_id), {held.model_dump_json(): now.timestamp()})
             deliverylog.held(ctx.redis, desk_id, held, note or "the desk takes digests only")
         outcome[desk_id] = decision
         if decision != desks.INSTANT and note is None:
@@ -143,11 +141,11 @@ def digest_tick(config: Config, conn: redis.Redis, now: datetime | None = None) 
     queue = Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JobSerializer)
     started = []
     for desk_id, desk in config.alerts.all_desks().items():
-        oldest = conn.zrange(held_key(desk_id), 0, 0, withscores=True)
+        oldest = conn.zrange(keys.desk_held(desk_id), 0, 0, withscores=True)
         if not oldest:
             continue
         held_since = datetime.fromtimestamp(oldest[0][1], tz=now.tzinfo)
-        last = conn.get(last_digest_key(desk_id))
+        last = conn.get(keys.desk_last_digest(desk_id))
         last_slot = datetime.fromtimestamp(float(last), tz=now.tzinfo) if last else None
         slot = desks.due_slot(desk, held_since, last_slot, now)
         if slot is None:
@@ -156,7 +154,7 @@ def digest_tick(config: Config, conn: redis.Redis, now: datetime | None = None) 
         if not Job.exists(job_id, connection=conn):
             queue.enqueue(keys.SEND_DIGEST_JOB, desk_id, slot.isoformat(), job_id=job_id,
                           description=f"digest {desk_id} {slot.isoformat()}")
-        conn.set(last_digest_key(desk_id), slot.timestamp())
+        conn.set(keys.desk_last_digest(desk_id), slot.timestamp())
         started.append((desk_id, slot))
     return started
 
@@ -195,13 +193,13 @@ def send_digest(desk_id: str, slot_iso: str) -> int:
     ctx = jobcontext.current()
     desk = ctx.config.alerts.all_desks().get(desk_id)
     slot = datetime.fromisoformat(slot_iso)
-    members = ctx.redis.zrangebyscore(held_key(desk_id), "-inf", slot.timestamp())
+    members = ctx.redis.zrangebyscore(keys.desk_held(desk_id), "-inf", slot.timestamp())
     if desk is None or not members:
         return 0
     items = [StoryAlert.model_validate_json(m) for m in members]
     items.sort(key=lambda a: (a.published or a.received, a.received))
     enqueue_deliveries(ctx.config, ctx.redis, desk_id, desk, "digest", items, slot=slot)
-    ctx.redis.zrem(held_key(desk_id), *members)
+    ctx.redis.zrem(keys.desk_held(desk_id), *members)
     _record_digest(ctx.config, ctx.redis, desk_id, items, slot)
     log.info("digest desk=%s slot=%s stories=%d", desk_id, slot_iso, len(items))
     return len(items)

@@ -29,8 +29,6 @@ from newsmon.status import collect, load_for_status
 
 log = logging.getLogger(__name__)
 
-ACTIVE = keys.HEALTH_ACTIVE
-LOCK = keys.HEALTH_LOCK
 INTERVAL = 30
 
 
@@ -45,22 +43,22 @@ def evaluate(config: Config, conn: redis.Redis, now: float | None = None,
         (problems that started, problems that cleared).
     """
     now = time.time() if now is None else now
-    if exclusive and not acquire(conn, LOCK, uuid.uuid4().hex, INTERVAL // 2):
+    if exclusive and not acquire(conn, keys.HEALTH_LOCK, uuid.uuid4().hex, INTERVAL // 2):
         return [], []
     on_disk, error = load_for_status(config.directory, conn, validate)
     current = {
         p["id"]: p for p in collect(config if error else on_disk, conn, now, config_error=error)["problems"]
     }
-    active = {k.decode(): json.loads(v) for k, v in conn.hgetall(ACTIVE).items()}
+    active = {k.decode(): json.loads(v) for k, v in conn.hgetall(keys.HEALTH_ACTIVE).items()}
     started = [p for pid, p in current.items() if pid not in active]
     cleared = [p for pid, p in active.items() if pid not in current]
     stamp = datetime.fromtimestamp(now, tz=UTC).isoformat(timespec="seconds")
     for problem in started:
-        conn.hset(ACTIVE, problem["id"], json.dumps({**problem, "since": stamp}))
+        conn.hset(keys.HEALTH_ACTIVE, problem["id"], json.dumps({**problem, "since": stamp}))
         _send(config, conn, problem, "firing", stamp)
         log.warning("health problem started: %s", problem["message"])
     for problem in cleared:
-        conn.hdel(ACTIVE, problem["id"])
+        conn.hdel(keys.HEALTH_ACTIVE, problem["id"])
         _send(config, conn, problem, "resolved", stamp)
         log.info("health problem cleared: %s", problem["message"])
     return started, cleared

@@ -4,7 +4,7 @@ RQ calls job functions by dotted path with JSON arguments, so the worker entry p
 context once here and jobs read it; a job never reads the environment itself.
 
 Hot reload: `newsmon keywords reload` validates the config directory and publishes the files' bytes
-and their version in Redis (`CONFIG_FILES`, then `CONFIG_VERSION`); each job takes the published
+and their version in Redis (`keys.CONFIG_FILES`, then `keys.CONFIG_VERSION`); each job takes the published
 version through `newsmon.liveconfig.LiveConfig`, as every other role does (the published bytes, never
 the files on disk; a version that cannot be loaded here is refused and recorded for `status`).
 """
@@ -28,8 +28,6 @@ from newsmon.settings import Config, load_config, read_config_files
 
 log = logging.getLogger(__name__)
 
-CONFIG_VERSION = keys.CONFIG_VERSION
-CONFIG_FILES = keys.CONFIG_FILES
 
 
 @dataclass(frozen=True)
@@ -80,15 +78,15 @@ def publish(conn: redis.Redis, config: Config, files: dict[str, bytes] | None = 
             raise ConfigError(str(config.directory), "", "the files changed while being published; try again")
     encoded = {name: base64.b64encode(raw).decode() for name, raw in files.items()}
     pipe = conn.pipeline(transaction=True)
-    pipe.set(CONFIG_FILES, json.dumps({"version": config.version, "files": encoded,
+    pipe.set(keys.CONFIG_FILES, json.dumps({"version": config.version, "files": encoded,
                                        "directory": str(Path(config.directory).resolve())}))
-    pipe.set(CONFIG_VERSION, json.dumps({"version": config.version, "at": time.time()}))
+    pipe.set(keys.CONFIG_VERSION, json.dumps({"version": config.version, "at": time.time()}))
     pipe.execute()
 
 
 def published_directory(conn: redis.Redis) -> Path | None:
     """The config directory the running system was started (or last reloaded) with, when it exists here."""
-    raw = conn.get(CONFIG_FILES)
+    raw = conn.get(keys.CONFIG_FILES)
     directory = json.loads(raw).get("directory") if raw else None
     return Path(directory) if directory and Path(directory).is_dir() else None
 

@@ -13,7 +13,6 @@ import redis
 from newsmon import keys
 
 KEEP = 26 * 3600
-PREFIX = keys.STATS_PREFIX
 
 
 def _minute(now: float | None) -> int:
@@ -24,7 +23,7 @@ def count(
     conn: redis.Redis | redis.client.Pipeline, name: str, amount: int = 1, now: float | None = None
 ) -> None:
     """Add to a counter in the current minute."""
-    key = f"{PREFIX}:{name}:{_minute(now)}"
+    key = f"{keys.STATS_PREFIX}:{name}:{_minute(now)}"
     conn.incrby(key, amount)
     conn.expire(key, KEEP)
 
@@ -32,7 +31,7 @@ def count(
 def total(conn: redis.Redis, name: str, minutes: int, now: float | None = None) -> int:
     """The counter's sum over the last `minutes` minutes (the current one included)."""
     last = _minute(now)
-    values = conn.mget([f"{PREFIX}:{name}:{m}" for m in range(last - minutes + 1, last + 1)])
+    values = conn.mget([f"{keys.STATS_PREFIX}:{name}:{m}" for m in range(last - minutes + 1, last + 1)])
     return sum(int(v) for v in values if v)
 
 
@@ -40,8 +39,8 @@ def totals(conn: redis.Redis, names: list[str], minutes: int, now: float | None 
     """Several counters' sums over the last `minutes` minutes, in one round trip."""
     last = _minute(now)
     window = range(last - minutes + 1, last + 1)
-    keys = [f"{PREFIX}:{name}:{m}" for name in names for m in window]
-    values = conn.mget(keys) if keys else []
+    counters = [f"{keys.STATS_PREFIX}:{name}:{m}" for name in names for m in window]
+    values = conn.mget(counters) if counters else []
     out = {}
     for index, name in enumerate(names):
         chunk = values[index * len(window):(index + 1) * len(window)]
@@ -52,7 +51,7 @@ def totals(conn: redis.Redis, names: list[str], minutes: int, now: float | None 
 def names(conn: redis.Redis, prefix: str) -> set[str]:
     """Counter names starting with `prefix` that have values in the last 26 hours."""
     found = set()
-    for key in conn.scan_iter(f"{PREFIX}:{prefix}*", count=1000):
-        name = key.decode().removeprefix(f"{PREFIX}:")
+    for key in conn.scan_iter(f"{keys.STATS_PREFIX}:{prefix}*", count=1000):
+        name = key.decode().removeprefix(f"{keys.STATS_PREFIX}:")
         found.add(name.rsplit(":", 1)[0])
     return found

@@ -17,12 +17,10 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
 from newsmon import keys, stats
-from newsmon.jobcontext import CONFIG_VERSION
 from newsmon.serializer import JobSerializer
 from newsmon.settings import Config
 from newsmon.urls import mask_secrets
 
-SCHEDULER_HEARTBEAT = keys.SCHEDULER_HEARTBEAT
 QUEUES = (keys.PROCESS_QUEUE, keys.ALERTS_QUEUE)
 RATE_MINUTES = 5
 
@@ -70,7 +68,7 @@ def _workers(conn: redis.Redis, now: float, ttl: int) -> list[dict[str, Any]]:
 
 
 def _scheduler(conn: redis.Redis, now: float) -> dict[str, Any]:
-    raw = conn.get(SCHEDULER_HEARTBEAT)
+    raw = conn.get(keys.SCHEDULER_HEARTBEAT)
     if not raw:
         return {"alive": False, "leader": None, "heartbeat_age_seconds": None, "next_polls": {}}
     beat = json.loads(raw)
@@ -139,7 +137,7 @@ REFUSAL_FRESH = 150  # seconds: a role other than a worker re-records a standing
 def _config_state(conn: redis.Redis, status_workers: list[dict[str, Any]], now: float) -> dict[str, Any]:
     """The published config version and the live roles that refused it: workers by their heartbeat,
     the scheduler, crawlers, web and health threads by a refusal recorded in the last REFUSAL_FRESH s."""
-    raw = conn.get(CONFIG_VERSION)
+    raw = conn.get(keys.CONFIG_VERSION)
     version = json.loads(raw)["version"] if raw else None
     live = {f"{w['host']}:{w['pid']}" for w in status_workers}
     refused = []

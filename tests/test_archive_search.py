@@ -371,7 +371,7 @@ def test_reload_takes_a_good_config_and_refuses_a_bad_one(
     refused = newsmon(config_dir, env, "keywords", "reload")
     assert refused.returncode == 2 and "may only end" in refused.stderr
     # even if a version is published behind its back, the worker keeps the config it has ...
-    redis_conn.set(jobcontext.CONFIG_VERSION, json.dumps({"version": "broken", "at": 0}))
+    redis_conn.set(keys.CONFIG_VERSION, json.dumps({"version": "broken", "at": 0}))
     third = process(3, "Oil exports fell slightly in December according to the ministry.")
     assert [t["topic"] for t in third["topics"]] == ["oil"] and third["config_version"] == second[
         "config_version"

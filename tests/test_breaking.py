@@ -268,7 +268,7 @@ def test_a_desks_breaking_settings_are_validated(tmp_path: Path) -> None:
 
 def test_a_digest_desk_gets_the_breaking_alert_in_its_digest_and_explain_says_so(
         tmp_path: Path, redis_conn: redis.Redis) -> None:
-    from newsmon.alerts.jobs import held_key, route_story, send_digest
+    from newsmon.alerts.jobs import route_story, send_digest
     from newsmon.app.cli_archive import routing_line
 
     alerts = {
@@ -290,7 +290,7 @@ def test_a_digest_desk_gets_the_breaking_alert_in_its_digest_and_explain_says_so
         process_story(copy_of_seed(n, outlet, minutes))
     for payload in route_jobs(redis_conn):
         route_story(payload, now=T0 + timedelta(minutes=15))
-    held = [StoryAlert.model_validate_json(m) for m in redis_conn.zrange(held_key("evening"), 0, -1)]
+    held = [StoryAlert.model_validate_json(m) for m in redis_conn.zrange(keys.desk_held("evening"), 0, -1)]
     assert sorted(bool(a.breaking) for a in held) == [False, True]
     assert send_digest("evening", (T0 + timedelta(hours=8)).isoformat()) == 2
     queue = Queue(keys.ALERTS_QUEUE, connection=redis_conn, serializer=JSONSerializer)

@@ -14,7 +14,7 @@ from rq.serializers import JSONSerializer
 
 from newsmon import jobcontext, keys, stats
 from newsmon.alerts.desks import next_digest
-from newsmon.alerts.jobs import digest_tick, held_key, route_story
+from newsmon.alerts.jobs import digest_tick, route_story
 from newsmon.app.cli_archive import routing_line
 from newsmon.models import Story, story_id_for
 from newsmon.settings import load_config
@@ -115,7 +115,7 @@ def test_digest_in_order_and_in_the_desk_time_zone(desk_config, redis_conn: redi
         process_story(story(n, K1_EN, "en", published=datetime(2026, 11, 26, hour, 0, tzinfo=UTC)))
     route_queued(redis_conn, day)
     work(redis_conn)
-    assert smtp_server.messages == [] and redis_conn.zcard(held_key("morning")) == 3
+    assert smtp_server.messages == [] and redis_conn.zcard(keys.desk_held("morning")) == 3
     assert (
         digest_tick(jobcontext.current().config, redis_conn, now=datetime(2026, 11, 27, 4, 59, tzinfo=UTC))
         == []
@@ -130,7 +130,7 @@ def test_digest_in_order_and_in_the_desk_time_zone(desk_config, redis_conn: redi
     assert (
         "2026-11-26 08:00 +03" in text and "2026-11-27 08:00 +03" in text
     )  # published and slot, Baghdad time
-    assert redis_conn.zcard(held_key("morning")) == 0
+    assert redis_conn.zcard(keys.desk_held("morning")) == 0
     assert (
         digest_tick(jobcontext.current().config, redis_conn, now=datetime(2026, 11, 27, 5, 2, tzinfo=UTC))
         == []

@@ -20,7 +20,7 @@ from rq.serializers import JSONSerializer
 
 from newsmon import keys
 from newsmon.app.replay import Fixed, ReplaySite
-from newsmon.health import ACTIVE, evaluate
+from newsmon.health import evaluate
 from newsmon.scheduler.clock import LeaderLock, request_poll
 from newsmon.settings import load_config
 from newsmon.status import collect
@@ -124,7 +124,7 @@ def test_stalled_queue_raises_backlog_alert_and_clears_when_drained(admin, roles
     queue.failed_job_registry.remove(queue.failed_job_registry.get_job_ids()[0], delete_job=True)
     _, cleared = evaluate(config, redis_conn, exclusive=False)  # ... until it is requeued or purged
     assert [p["id"] for p in cleared] == ["failed-jobs:process"]
-    assert not redis_conn.hlen(ACTIVE)
+    assert not redis_conn.hlen(keys.HEALTH_ACTIVE)
     wait_for(lambda: len(health_lines(outbox)) == 6, timeout=30, what="three alerts fired and three resolved")
     states = sorted((line["id"], line["state"]) for line in health_lines(outbox))
     assert states == sorted(
