@@ -70,6 +70,7 @@ def _list(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextI
         rows.append({
             "id": source.id, "outlet": source.outlet, "language": source.language, "kind": source.kind,
             "enabled": source.enabled, "verified": bool(source.evidence), "affiliation": outlet.affiliation,
+            "affiliation_source": outlet.affiliation_source,
             "url": mask_url(source.url), "last_poll": state.get("last_poll"), "status": state.get("status"),
             "failure": state.get("failure_kind") or None,
             "error": mask_secrets(state.get("last_error") or "") or None,

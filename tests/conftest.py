@@ -283,6 +283,22 @@ def add_feed(site: ReplaySite, path: str, articles: list[Article], language: str
                               articles=list(articles)))
 
 
+# --- archive ---------------------------------------------------------------------------------------
+
+
+def archive_story(archive: Any, story: Any, topics: list[Any], content_hash: str, config_version: str,
+                  cluster_id: str | None = None) -> bool:
+    """Archive one story as the workers do (Archive.record_many); True when it was new, False when the
+    archive already held it (a retried job)."""
+    from newsmon.workers.archive import Record
+
+    outcome = archive.record_many([Record(story, topics, content_hash, config_version, cluster_id or story.id,
+                                          "new")])[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome[1] != "url"
+
+
 # --- config directories ---------------------------------------------------------------------------
 
 

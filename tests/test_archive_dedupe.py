@@ -12,6 +12,7 @@ from newsmon.models import Hit, Story, TopicMatch, story_id_for
 from newsmon.urls import canonical_url, url_key
 from newsmon.workers.archive import Archive, open_engine
 from newsmon.workers.dedupe import DedupeIndex, content_hash
+from tests.conftest import archive_story
 
 
 def make_story(url: str = "https://www.kurdistan24.net/ar/story/1", text: str = "نص الخبر عن قاعدة كيه-1",
@@ -41,13 +42,14 @@ def test_archive_round_trip_and_upsert(archive: Archive) -> None:
     topics = [
         TopicMatch(topic="k1_base", name="K-1", hits=[Hit(term="كيه-1", text="كيه-1", start=16, end=21)])
     ]
-    assert archive.store(story, topics, content_hash(story.title, story.text), "v1") is True
+    assert archive_story(archive, story, topics, content_hash(story.title, story.text), "v1") is True
     row = archive.get(story.id)
     assert row is not None
     assert row["text"] == story.text and row["language"] == "ar"
     assert row["topics"][0]["topic"] == "k1_base" and row["topics"][0]["hits"][0]["text"] == "كيه-1"
     assert row["config_version"] == "v1"
-    assert archive.store(story, [], content_hash(story.title, story.text), "v2") is False  # retried job
+    retried = archive_story(archive, story, [], content_hash(story.title, story.text), "v2")
+    assert retried is False  # a retried job: the story was there
     assert archive.count() == 1
     assert archive.get(story.id)["config_version"] == "v2"
 
@@ -118,7 +120,7 @@ def test_the_script_and_python_agree_on_where_each_field_lives(redis_conn: redis
     fields = [(b"S" + old, sig + old), (b"T" + dedupe._digest(normalized), old)]
     fields += [(band, old) for band in dedupe._bands(values)]
     for field, value in fields:
-        redis_conn.hset(index._key(generation, shards, field), field, value)
+        redis_conn.hset(f"newsmon:dedupe:{generation}:{zlib.crc32(field) % shards}", field, value)
     copy = index.check_and_add("00000000000000bb", text + " تابعونا", now=now + 60)
     assert (copy.kind, copy.cluster, copy.duplicate_of) == ("near", old.hex(), old.hex())
     written = redis_conn.hget(

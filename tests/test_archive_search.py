@@ -21,7 +21,7 @@ from newsmon.urls import canonical_url
 from newsmon.workers.archive import Archive, open_engine
 from newsmon.workers.backtest import backtest
 from newsmon.workers.search import search
-from tests.conftest import SHIPPED_CONFIG, Roles, wait_for, write_config
+from tests.conftest import SHIPPED_CONFIG, Roles, archive_story, wait_for, write_config
 
 NOW = datetime.now(UTC)
 STORIES = [
@@ -73,7 +73,7 @@ def fill(archive: Archive) -> list[str]:
     for n, (language, outlet, title, body, days) in enumerate(STORIES):
         story = archived_story(f"https://news.example/{n}", language, outlet, title, body, days)
         topics = matcher_for(config).match(title, body, language).matches
-        archive.store(story, topics, f"h{n}", config.version)
+        archive_story(archive, story, topics, f"h{n}", config.version)
         ids.append(story.id)
     return ids
 
@@ -140,7 +140,7 @@ def archive_of(db_url: str, stories: list[tuple[str, str, str, str, int]]) -> Ar
     archive = Archive(open_engine(db_url))
     for n, (language, outlet, title, body, days) in enumerate(stories):
         story = archived_story(f"https://codes.example/{n}", language, outlet, title, body, days)
-        archive.store(story, [], f"c{n}", "v")
+        archive_story(archive, story, [], f"c{n}", "v")
     return archive
 
 

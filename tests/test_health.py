@@ -24,7 +24,7 @@ from newsmon.health import evaluate
 from newsmon.scheduler.clock import LeaderLock, request_poll
 from newsmon.settings import load_config
 from newsmon.status import collect
-from tests.conftest import Roles, feed_source, free_port, require, wait_for, write_config
+from tests.conftest import Roles, archive_story, feed_source, free_port, require, wait_for, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -291,7 +291,8 @@ def test_web_pages_metrics_health_and_tokens_over_http(admin, redis_conn: redis.
     from newsmon.workers.archive import Archive, open_engine
 
     archive = Archive(open_engine(f"sqlite:///{tmp_path / 'data' / 'archive.sqlite'}"))
-    archive.store(
+    archive_story(
+        archive,
         Story(
             id="0123456789abcdef",
             source_id="dark",
@@ -401,7 +402,8 @@ def test_web_page_renders_in_headless_chromium(admin, redis_conn: redis.Redis, r
     _config, config_dir, _ = admin
     archive = Archive(open_engine(f"sqlite:///{tmp_path / 'data' / 'archive.sqlite'}"))
     url = "https://www.kurdistan24.net/ar/story/1/%D9%82%D8%A7%D8%B9%D8%AF%D8%A9-%D9%83%D9%8A%D9%87-1"
-    archive.store(
+    archive_story(
+        archive,
         Story(
             id="0123456789abcdef",
             source_id="dark",

@@ -17,7 +17,7 @@ from newsmon.settings import KeywordsFile, load_keywords
 from newsmon.urls import canonical_url
 from newsmon.workers.archive import Archive, open_engine
 from newsmon.workers.suggest import suggest
-from tests.conftest import write_config
+from tests.conftest import archive_story, write_config
 
 KEYWORDS = """\
 # keywords for the suggest test: comments and layout must survive --accept
@@ -74,7 +74,8 @@ def make_archive(url: str) -> Archive:
     archive = Archive(open_engine(url))
     for n, text in enumerate(STORIES):
         link = f"https://suggest.example/{n}"
-        archive.store(
+        archive_story(
+        archive,
             Story(
                 id=story_id_for(canonical_url(link)),
                 source_id="s",

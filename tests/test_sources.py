@@ -344,3 +344,15 @@ def test_sources_list_shows_last_outcome(site, redis_url: str, tmp_path: Path) -
     assert rows["shafaq-all"]["kind"] == "listing" and rows["other"]["enabled"] is False
     table = _newsmon(tmp_path / "config", redis_url, "sources", "list")
     assert "blocked" in table.stdout and "(blocked, 1x)" in table.stdout
+
+
+def test_sources_list_json_says_where_each_outlet_s_affiliation_is_documented(redis_url: str) -> None:
+    """The shipped outlets carry `affiliation_source`: `sources list --json` shows it by the affiliation."""
+    from tests.conftest import SHIPPED_CONFIG
+
+    result = _newsmon(SHIPPED_CONFIG, redis_url, "sources", "list", "--json")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    catalogue = load_config(SHIPPED_CONFIG).sources
+    documented = [r for r in rows if r["affiliation_source"]]
+    assert documented and all(r["affiliation_source"] == catalogue.outlet(r["outlet"]).affiliation_source
+                              for r in rows), rows[:3]

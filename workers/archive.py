@@ -250,24 +250,6 @@ class Archive:
             with conn.begin():
                 yield conn
 
-    def store(
-        self,
-        story: Story,
-        topics: list[TopicMatch],
-        content_hash: str,
-        config_version: str,
-        cluster_id: str | None = None,
-        dedupe_kind: str = "new",
-        duplicate_of: str | None = None,
-        similarity: float | None = None,
-    ) -> bool:
-        """Insert or update a story; returns True when it was new."""
-        row = self._row(story, topics, content_hash, config_version, duplicate_of, similarity)
-        with self._writing() as conn:
-            existed = self._existing_cluster(conn, story.id) is not None
-            self._upsert(conn, story.id, row, cluster_id or story.id, dedupe_kind, existed)
-            return not existed
-
     def record_many(self, records: list[Record]) -> list[tuple[str, str, dict[str, Any]] | Exception]:
         """Archive several processed stories in one transaction (one commit for a poll's stories),
         each in a savepoint of its own: a story the database refuses is rolled back alone and its

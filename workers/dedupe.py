@@ -260,10 +260,6 @@ class DedupeIndex:
     def _ttl(self) -> int:
         return int(self.settings.window_days * 86400 + 2 * self.generation_seconds)
 
-    def _key(self, generation: int, shards: int, field: bytes) -> str:
-        """Where a field lives (the scripts compute the same)."""
-        return f"{self.prefix}:{generation}:{zlib.crc32(field) % shards}"
-
     def _span(self, now: float) -> tuple[int, int]:
         """The first live generation and the current one."""
         return self._generation(now - self.settings.window_days * 86400), self._generation(now)
