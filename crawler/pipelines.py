@@ -1,4 +1,10 @@
-"""Item pipelines: validate extracted stories, then enqueue them on the RQ `process` queue."""
+"""Item pipelines: validate extracted stories, then enqueue them on the RQ `process` queue.
+
+A dry run (`newsmon sources test`, `newsmon backfill`) installs the validation only and collects what
+passes through Scrapy's `item_scraped` signal (crawler/runner.py): no pipeline knows about it. The enqueue
+pipeline owns batching: it sends a poll's stories when a batch is full, FLUSH_SECONDS after the first
+waited, when the spider announces the poll's end (crawler/signals.py) and when the crawler closes.
+"""
 
 from __future__ import annotations
 
@@ -13,17 +19,33 @@ from scrapy.exceptions import DropItem
 from newsmon import keys, stats
 from newsmon.crawler import polls
 from newsmon.crawler.extract import MIN_TEXT_CHARS
+from newsmon.crawler.signals import POLL_FINISHED
 from newsmon.serializer import JobSerializer
 
 log = logging.getLogger(__name__)
 
-POLL_FINISHED = object()  # Scrapy signal sent by the spider when a poll has no request left (poll_id=)
+REDIS_SETTING = "NEWSMON_REDIS"  # a Shared(redis.Redis) the runner puts in the crawler's settings
+
+
+class Shared:
+    """An object handed to the crawler's components through its settings, which Scrapy deep-copies: it
+    stays the one object (a Redis connection must not be copied)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __copy__(self) -> Shared:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> Shared:
+        return self
 
 MIN_POST_CHARS = 10
 
 
 class ValidateStoryPipeline:
-    """Drops stories without a title or with too little text to be an article."""
+    """Drops stories without a title or with too little text to be an article (the spider, which keeps
+    the seen-set, hears of each drop through Scrapy's `item_dropped` signal)."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
@@ -42,9 +64,6 @@ class ValidateStoryPipeline:
             problem = f"text too short ({len(story['text'].strip())} chars)"
         if problem:
             self.crawler.stats.inc_value("newsmon/stories/dropped")
-            spider = self.crawler.spider
-            if not spider.dry_run:
-                polls.mark_seen(spider.redis, item["source_id"], item["entry_key"])
             raise DropItem(f"story dropped source={item['source_id']} url={story['url']}: {problem}")
         return item
 
@@ -63,7 +82,8 @@ class EnqueueStoryPipeline:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self._queue: Queue | None = None
+        self.redis: redis.Redis = crawler.settings[REDIS_SETTING].value
+        self._queue = Queue(keys.PROCESS_QUEUE, connection=self.redis, serializer=JobSerializer)
         self._waiting: dict[str, list[dict[str, Any]]] = {}
 
     @classmethod
@@ -73,10 +93,6 @@ class EnqueueStoryPipeline:
         return pipeline
 
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
-        spider = self.crawler.spider
-        if spider.dry_run:
-            spider.collected.append(item["story"])
-            return item
         poll_id = item.get("poll_id") or item["source_id"]
         waiting = self._waiting.setdefault(poll_id, [])
         waiting.append(item)
@@ -100,9 +116,7 @@ class EnqueueStoryPipeline:
         items = self._waiting.pop(poll_id, None)
         if not items:
             return
-        conn = self.crawler.spider.redis
-        if self._queue is None:
-            self._queue = Queue(keys.PROCESS_QUEUE, connection=conn, serializer=JobSerializer)
+        conn = self.redis
         stories = [item["story"] for item in items]
         attempts, intervals = keys.PROCESS_RETRY
         retry = Retry(max=attempts, interval=intervals)

@@ -11,12 +11,14 @@ import uuid
 from typing import Any
 
 import redis
+from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from newsmon import leases
 from newsmon.crawler import settings as crawler_settings
 from newsmon.crawler.middlewares import source_hosts
+from newsmon.crawler.pipelines import REDIS_SETTING, Shared
 from newsmon.crawler.spiders.base import PollingSpider
 from newsmon.crawler.spiders.feed import FeedSpider
 from newsmon.crawler.spiders.listing import ListingSpider
@@ -34,8 +36,10 @@ SPIDERS: dict[str, type[PollingSpider]] = {
 }
 
 
-def scrapy_settings(config: Config, overrides: dict[str, Any] | None = None) -> Settings:
-    """The crawler's Scrapy settings from crawler/settings.py and newsmon.yaml."""
+def scrapy_settings(config: Config, overrides: dict[str, Any] | None = None,
+                    conn: redis.Redis | None = None) -> Settings:
+    """The crawler's Scrapy settings from crawler/settings.py and newsmon.yaml. Without a connection (a dry
+    run), the stories are validated and not enqueued: the caller collects them (`_collect`)."""
     settings = Settings()
     settings.setmodule(crawler_settings, priority="project")
     crawl = config.pipeline.crawler
@@ -44,9 +48,26 @@ def scrapy_settings(config: Config, overrides: dict[str, Any] | None = None) -> 
     settings.set("DOWNLOAD_TIMEOUT", crawl.timeout, priority="project")
     settings.set("AUTOTHROTTLE_ENABLED", crawl.autothrottle, priority="project")
     settings.set("NEWSMON_ALLOWED_PRIVATE_HOSTS", sorted(source_hosts(config)), priority="project")
+    if conn is not None:
+        settings.set(REDIS_SETTING, Shared(conn), priority="project")
+    else:
+        pipelines = {name: order for name, order in settings.getdict("ITEM_PIPELINES").items()
+                     if not name.endswith(".EnqueueStoryPipeline")}
+        settings.set("ITEM_PIPELINES", pipelines, priority="project")
     for key, value in (overrides or {}).items():
         settings.set(key, value, priority="cmdline")
     return settings
+
+
+def _collect(crawler: Any) -> list[dict[str, Any]]:
+    """The stories a dry-run crawler's validation lets through (Scrapy's item_scraped signal), in order."""
+    stories: list[dict[str, Any]] = []
+
+    def scraped(item: dict[str, Any]) -> None:
+        stories.append(item["story"])
+
+    crawler.signals.connect(scraped, signal=signals.item_scraped, weak=False)
+    return stories
 
 
 EXIT_LOST_REDIS = 3
@@ -58,7 +79,7 @@ def run_crawler(config: Config, conn: redis.Redis, overrides: dict[str, Any] | N
 
     Returns the exit code: 0 after a signal, EXIT_LOST_REDIS when Redis stayed unreachable.
     """
-    process = CrawlerProcess(scrapy_settings(config, overrides))
+    process = CrawlerProcess(scrapy_settings(config, overrides, conn))
     quiet_libraries()  # Scrapy has just set its loggers to DEBUG
     crawlers = [process.create_crawler(spider) for spider in SPIDERS.values()]
     fatal: list[str] = []
@@ -106,10 +127,10 @@ def test_poll(config: Config, request: PollRequest) -> tuple[Any, list[dict[str,
     process = CrawlerProcess(scrapy_settings(config, {"LOG_LEVEL": "WARNING"}))
     quiet_libraries()
     crawler = process.create_crawler(SPIDERS[source.kind])
+    stories = _collect(crawler)
     process.crawl(crawler, redis_conn=None, config=config, oneshot=request)
     process.start(install_signal_handlers=False)
-    spider = crawler.spider
-    return getattr(spider, "report", None), spider.collected
+    return getattr(crawler.spider, "report", None), stories
 
 
 def history_polls(config: Config,
@@ -123,7 +144,7 @@ def history_polls(config: Config,
         source = config.source(request.source_id)
         assert source is not None
         crawler = process.create_crawler(SPIDERS[source.kind])
+        crawlers.append((crawler, _collect(crawler)))
         process.crawl(crawler, redis_conn=None, config=config, oneshot=request)
-        crawlers.append(crawler)
     process.start(install_signal_handlers=False)
-    return [(getattr(c.spider, "report", None), c.spider.collected, c.spider.listed) for c in crawlers]
+    return [(getattr(c.spider, "report", None), stories, c.spider.listed) for c, stories in crawlers]

@@ -101,3 +101,18 @@ def test_parsers_name_what_they_cannot_use() -> None:
         .link
         == "https://x/a/1"
     )
+
+
+def test_the_pipelines_know_nothing_of_the_spider_or_a_dry_run() -> None:
+    """The dry run is a crawler without the enqueue pipeline whose runner collects what passes; the
+    pipelines read no spider state, and the spider imports no pipeline (it announces a poll's end through
+    crawler/signals.py and hears of dropped stories through Scrapy's item_dropped)."""
+    import ast
+
+    from tests.conftest import ROOT
+
+    pipelines = ast.parse((ROOT / "crawler" / "pipelines.py").read_text(encoding="utf-8"))
+    touched = {node.attr for node in ast.walk(pipelines) if isinstance(node, ast.Attribute)}
+    assert not touched & {"spider", "dry_run", "collected", "oneshot"}, touched & {"spider", "dry_run"}
+    spider = (ROOT / "crawler" / "spiders" / "base.py").read_text(encoding="utf-8")
+    assert "newsmon.crawler.pipelines" not in spider and "import pipelines" not in spider

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -81,8 +82,15 @@ def crawl(replay: ReplaySite, roles: Roles, redis_conn: redis.Redis, tmp_path: P
             for n in range(20)
         ],
     )
+    long_text = " ".join(BODY) * 3
+    replay.set_fixed("/untitled/rss", Fixed(
+        content_type="application/rss+xml",
+        body=f"""<?xml version="1.0"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">
+        <channel><title>Untitled</title><item><title> </title><link>{base}/untitled/1</link>
+        <guid>{base}/untitled/1</guid><content:encoded><![CDATA[<p>{long_text}</p>]]></content:encoded></item>
+        </channel></rss>""".encode()))
     sources = [feed_source(name, f"{base}/{name}/rss") for name in ("good", "mixed", "challenge", "forbidden",
-                                                                    "malformed", "polite", "big")]
+                                                                    "malformed", "polite", "big", "untitled")]
     config_dir = write_config(tmp_path / "config", sources, ALERTS)
     config = load_config(config_dir)
     roles.start("crawler", config_dir, "crawler")
@@ -175,3 +183,15 @@ def test_robots_txt_is_obeyed(crawl, redis_conn: redis.Redis, replay: ReplaySite
     assert "/private/1" not in replay.hits
     assert "robots.txt" in state["last_entry_error"].lower()  # the skipped page names why
     assert not polls.has_failed_entries(redis_conn, "polite")  # a disallowed page is not retried
+
+
+def test_a_story_the_validation_drops_is_seen_and_not_taken_again(crawl, redis_conn: redis.Redis) -> None:
+    """The spider keeps the seen-set: a story the pipeline drops (no title) is marked seen through Scrapy's
+    item_dropped signal, so the next poll does not take it again."""
+    crawl("untitled")
+    first = json.loads(redis_conn.lindex(keys.poll_history("untitled"), 0))
+    assert first["new"] == 1 and queued_stories(redis_conn) == [], first
+    assert redis_conn.exists(keys.seen_entries("untitled"))
+    crawl("untitled")
+    second = json.loads(redis_conn.lindex(keys.poll_history("untitled"), 0))
+    assert second["new"] == 0 and queued_stories(redis_conn) == [], second

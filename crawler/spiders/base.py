@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import redis
 import scrapy
+from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -29,7 +30,7 @@ from newsmon.crawler import health, polls
 from newsmon.crawler.entries import Entry, Parsed
 from newsmon.crawler.extract import decode_html, extract_article
 from newsmon.crawler.language import detect_language
-from newsmon.crawler.pipelines import POLL_FINISHED
+from newsmon.crawler.signals import POLL_FINISHED
 from newsmon.errors import FetchError
 from newsmon.models import PollRequest, Story, story_id_for, utcnow
 from newsmon.settings import Config, Source
@@ -91,10 +92,20 @@ class PollingSpider(scrapy.Spider):
         self.on_fatal = on_fatal  # called when Redis is lost for good: the crawler process exits non-zero
         self.redis = redis_conn
         self.oneshot = oneshot  # `newsmon sources test`: one poll, nothing read from or written to Redis
-        self.collected: list[dict[str, Any]] = []
         self.listed: list[str] = []  # dry run: every entry key the index listed (a backfill marks them seen)
         self.polls: dict[str, Poll] = {}
         self.stopping = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> PollingSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._story_dropped, signal=signals.item_dropped)
+        return spider
+
+    def _story_dropped(self, item: Any, exception: Any = None) -> None:
+        """The validation refused a story: its entry counts as seen, so later polls do not fetch it again."""
+        if not self.dry_run and isinstance(item, dict) and "entry_key" in item:
+            polls.mark_seen(self.redis, item["source_id"], item["entry_key"])
 
     @property
     def config(self) -> Config:
