@@ -54,12 +54,34 @@ def free_port() -> int:
 # --- Redis ----------------------------------------------------------------------------------------
 
 
+def worker_database(url: str, worker: str | None) -> str:
+    """The Redis database a pytest-xdist worker uses: NEWSMON_TEST_REDIS_URL's database for the first
+    (gw0), the ones below it for the others (gw1 the next lower, ...), so parallel workers never flush each
+    other's keys."""
+    from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+    if not worker or not worker.startswith("gw"):
+        return url
+    index = int(worker[2:])
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    unix = parts.scheme == "unix"
+    base = int((query.get("db", ["0"])[0] if unix else parts.path.strip("/")) or 0)
+    if base - index < 0:
+        raise pytest.UsageError(f"NEWSMON_TEST_REDIS_URL's database {base} leaves none for xdist worker "
+                                f"{worker}: name a higher one (15) or run fewer workers")
+    if unix:
+        return f"unix://{parts.path}?{urlencode({**query, 'db': [str(base - index)]}, doseq=True)}"
+    return urlunsplit(parts._replace(path=f"/{base - index}"))
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    """NEWSMON_TEST_REDIS_URL (a database the tests may flush), else a private embedded Redis."""
+    """NEWSMON_TEST_REDIS_URL (a database the tests may flush; one per xdist worker, counting down), else a
+    private embedded Redis."""
     explicit = os.environ.get("NEWSMON_TEST_REDIS_URL")
     if explicit:
-        yield explicit
+        yield worker_database(explicit, os.environ.get("PYTEST_XDIST_WORKER"))
         return
     from newsmon.redis_conn import EmbeddedRedis
 
