@@ -90,15 +90,16 @@ def scheduler_beats(conn: redis.Redis, now: float | None = None) -> bool:
 
 
 def start_standby(live: Any, conn: redis.Redis, validate: Any = None) -> threading.Thread:
-    """In a worker: evaluate health every half minute while no scheduler beats (the scheduler runs it
-    otherwise), with the live config (a LiveConfig: the published version)."""
+    """In a worker: every half minute, take a newly published config (so an idle worker follows it too)
+    and, while no scheduler beats, evaluate health (the scheduler runs it otherwise)."""
 
     def loop() -> None:
         while True:
             time.sleep(INTERVAL)  # first look after a full interval: a starting scheduler beats by then
             try:
+                config = live.get()
                 if not scheduler_beats(conn):
-                    evaluate(live.get(), conn, validate=validate)
+                    evaluate(config, conn, validate=validate)
             except redis.RedisError as exc:
                 log.warning("health check skipped: %s", exc)
 

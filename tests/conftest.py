@@ -92,6 +92,13 @@ def redis_url() -> Iterator[str]:
     shutil.rmtree(directory, ignore_errors=True)
 
 
+def db_clients(conn: redis.Redis, **kwargs: Any) -> list[dict[str, Any]]:
+    """CLIENT LIST, of this connection's database only: the list is the server's, and other tests (xdist
+    workers) may run roles on other databases of the same server."""
+    db = str(conn.connection_pool.connection_kwargs.get("db", 0))
+    return [c for c in conn.client_list(**kwargs) if str(c.get("db")) == db]
+
+
 @pytest.fixture
 def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
     """A connection to the test Redis, flushed before and after the test."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import redis
 
 from newsmon.memory import OLDER_THRESHOLDS, YOUNG_THRESHOLD
-from tests.conftest import feed_source, wait_for, write_config
+from tests.conftest import db_clients, feed_source, wait_for, write_config
 
 # runs a role through the CLI in this interpreter, then prints what the collector was left with
 _RUN_ROLE = (
@@ -52,7 +52,7 @@ def test_a_crawler_settles_its_heap_before_its_loop(redis_url: str, redis_conn: 
     crawler = _role(redis_url, tmp_path, "crawler")
     try:
         # polling Redis for poll requests: the reactor runs, start-up is over
-        wait_for(lambda: any(c.get("cmd") == "lpop" for c in redis_conn.client_list()), timeout=120,
+        wait_for(lambda: any(c.get("cmd") == "lpop" for c in db_clients(redis_conn)), timeout=120,
                  what="the crawler polling Redis")
         crawler.send_signal(signal.SIGTERM)
         out, err = crawler.communicate(timeout=60)

@@ -12,7 +12,7 @@ import redis
 
 from newsmon import keys
 from newsmon.app.replay import ReplaySite
-from tests.conftest import Roles, add_feed, feed_source, make_article, wait_for, write_config
+from tests.conftest import Roles, add_feed, db_clients, feed_source, make_article, wait_for, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -115,7 +115,7 @@ def test_four_workers_racing_on_copies_send_one_alert(
     for n in range(4):
         roles.start(f"worker-{n + 1}", config_dir, "worker", "--queues", keys.PROCESS_QUEUE)
     wait_for(lambda: [str(w.get_state()) for w in Worker.all(connection=redis_conn)].count("idle") >= 4
-             and len(redis_conn.client_list(_type="normal")) >= 4, timeout=60, what="four idle workers")
+             and len(db_clients(redis_conn, _type="normal")) >= 4, timeout=60, what="four idle workers")
     queue = Queue(keys.PROCESS_QUEUE, connection=redis_conn, serializer=JobSerializer)
     copies = []
     for n in range(12):

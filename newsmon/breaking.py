@@ -9,8 +9,9 @@
   `SURGE_MINIMUM`); it ends when the count falls below that again. One event per start.
 
 The decisions are pure functions of times (tests drive the clock). `Detector` applies them in memory
-(`newsmon breaking --jsonl`, `newsmon backtest --breaking`); `observe` applies them on Redis, where
-every worker sees the same sightings and counts and a SET NX per (desk, event) makes one alert.
+(`newsmon breaking --jsonl`, `newsmon backtest --breaking`); on Redis every process sees the same
+sightings and counts: the workers record each story's sighting in its cluster as they archive it, the
+alerts role counts new clusters per topic and decides, per desk, what is breaking (alerts/breaking.py).
 """
 
 from __future__ import annotations
@@ -149,21 +150,20 @@ return redis.call('HVALS', KEYS[1])
 """
 
 
-def record_sighting(conn: Any, cluster: str, sighting: Sighting) -> list[Sighting]:
-    """Add a story's sighting to its cluster (each outlet at its earliest); returns all the cluster's."""
+def record_sighting(conn: Any, cluster: str, sighting: Sighting) -> Any:
+    """Add a story's sighting to its cluster (each outlet at its earliest). On a pipeline the write is
+    queued; on a connection it returns all the cluster's sightings (raw: `sightings` reads them)."""
     value = json.dumps(
         {**sighting.model_dump(mode="json"), "ts": sighting.at.timestamp()}, ensure_ascii=False
     )
-    rows = conn.eval(
-        _EARLIEST,
-        1,
-        keys.breaking_sightings(cluster),
-        sighting.outlet,
-        sighting.at.timestamp(),
-        value,
-        keys.BREAKING_TTL,
-    )
-    return [Sighting.model_validate({k: v for k, v in json.loads(row).items() if k != "ts"}) for row in rows]
+    return conn.eval(_EARLIEST, 1, keys.breaking_sightings(cluster), sighting.outlet, sighting.at.timestamp(),
+                     value, keys.BREAKING_TTL)
+
+
+def sightings(conn: Any, cluster: str) -> list[Sighting]:
+    """The cluster's sightings, each outlet at its earliest story."""
+    return [Sighting.model_validate({k: v for k, v in json.loads(row).items() if k != "ts"})
+            for row in conn.hvals(keys.breaking_sightings(cluster))]
 
 
 def record_new_cluster(conn: Any, topic: str, cluster: str, at: datetime) -> tuple[int, float]:
@@ -192,11 +192,6 @@ def surge_change(conn: Any, topic: str, count: int, usual: float, at: datetime) 
         return acquire(conn, keys.surge_active(topic), str(int(at.timestamp())), 6 * HOUR)
     conn.delete(keys.surge_active(topic))
     return False
-
-
-def claim(conn: Any, desk_id: str, event: BreakingEvent) -> bool:
-    """Claim the event for the desk: True for exactly one caller."""
-    return acquire(conn, keys.breaking_fired(desk_id, event.key()), "1", keys.BREAKING_TTL)
 
 
 def remember(conn: Any, event: BreakingEvent) -> None:
@@ -231,32 +226,3 @@ def event_record(
     return {"kind": "surge", "cluster": None, "first_story": None, "topic": event.topic, "outlets": [],
             "stories": [names.get(s, s) for s in stories or []], "count": event.count, "usual": event.usual,
             "at": event.at.isoformat()}
-
-
-def replay_archive(engine: Any, since: datetime | None, outlets: int, minutes: int,
-                   names: dict[str, str] | None = None) -> list[BreakingEvent]:
-    """The breaking events the archive's stories would have made with these thresholds, in time order
-    (each story at its publication time, else its fetch time)."""
-    from sqlalchemy import text
-
-    query = ("SELECT id, cluster_id, outlet, language, title, url, published, fetched, topics, dedupe_kind "
-             "FROM stories")
-    params: dict[str, Any] = {}
-    if since is not None:
-        query += " WHERE processed >= :since"  # archive time: imported or backfilled history counts
-        params["since"] = since
-    with engine.connect() as conn:
-        rows = conn.execute(text(query), params).mappings().all()
-    stories = []
-    for row in rows:
-        at = as_utc(row["published"] or row["fetched"])
-        topics = row["topics"] if isinstance(row["topics"], list) else json.loads(row["topics"] or "[]")
-        stories.append((at, row, [t["topic"] for t in topics]))
-    stories.sort(key=lambda item: item[0])
-    detector = Detector(outlets=outlets, minutes=minutes)
-    events: list[BreakingEvent] = []
-    for at, row, topics in stories:
-        sighting = Sighting(outlet=row["outlet"], at=at, language=row["language"], story_id=row["id"],
-                            title=row["title"], url=row["url"])
-        events += detector.add(row["cluster_id"], sighting, row["dedupe_kind"] == "new", topics, names)
-    return events

@@ -1,0 +1,41 @@
+"""Decision: which desks hear of a story's topics for the first time in its cluster (one alert per story,
+not per copy), claimed once in Redis whichever worker asks first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from newsmon import keys
+from newsmon.models import Story, TopicMatch
+from newsmon.redis_conn import acquire
+from newsmon.settings import Config
+
+
+def claim_cluster_topics(config: Config, conn: Any, story: Story, cluster: str,
+                         topics: list[TopicMatch]) -> dict[str, list[TopicMatch]]:
+    """Per desk, the story's topics that the desk follows and no earlier story of its cluster sent it.
+
+    Each (desk, cluster, topic) is claimed once with SET NX as "<story>:pending" and marked
+    "<story>:done" once the alert is handed on; a retried job of the same story that finds its own
+    pending claims (it died before handing on) still alerts, an edit of the story does not.
+    """
+    ttl = config.pipeline.dedupe.window_days * 86400
+    pending = f"{story.id}:pending".encode()
+    fresh: dict[str, list[TopicMatch]] = {}
+    for desk_id, desk in config.alerts.all_desks().items():
+        for topic in topics:
+            if not desk.wants(topic.topic, story.language, story.outlet):
+                continue
+            key = keys.cluster_alert(desk_id, cluster, topic.topic)
+            if acquire(conn, key, pending, ttl) or conn.get(key) == pending:
+                fresh.setdefault(desk_id, []).append(topic)
+    return fresh
+
+
+def mark_alerted(conn: Any, story_id: str, cluster: str, fresh: dict[str, list[TopicMatch]]) -> None:
+    """Turn this story's pending claims into done ones once its alerts are handed on."""
+    for desk_id, topics in fresh.items():
+        for topic in topics:
+            conn.set(
+                keys.cluster_alert(desk_id, cluster, topic.topic), f"{story_id}:done", xx=True, keepttl=True
+            )
