@@ -296,7 +296,7 @@ def _role(args: argparse.Namespace, runtime: Runtime) -> int:
         return run_crawler(config, conn, live=LiveConfig(config, conn, "crawler", config_validator()))
     elif args.command == "worker":
         from newsmon.health import start_standby
-        from newsmon.workers.jobs import matcher_for
+        from newsmon.workers.matcher import matcher_for
         from newsmon.workers.runner import run_worker
 
         live = LiveConfig(config, conn, "worker", matcher_for, every=0)  # each job looks (one GET)

@@ -146,9 +146,10 @@ def load_story(reference: str, runtime: Runtime, config: Config) -> Story:
 def _preview(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO) -> int:
     """Each desk's message for the story, rendered as it would be sent: an instant alert, or for a
     digest desk the digest of its next slot (with this story; others held by then join it)."""
+    from newsmon.alerts.building import snippets
     from newsmon.alerts.desks import next_digest
     from newsmon.alerts.render import render_delivery
-    from newsmon.workers.jobs import matcher_for, snippets
+    from newsmon.workers.matcher import matcher_for
 
     story = load_story(args.story, runtime, config)
     result = matcher_for(config).match(story.title, story.text, story.language)

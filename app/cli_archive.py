@@ -112,7 +112,8 @@ def _backtest_breaking(args: argparse.Namespace, config: Config, engine: Any, ou
     """The breaking events the archive's stories would have made with these thresholds."""
     from zoneinfo import ZoneInfo
 
-    from newsmon.workers.breaking import event_record, replay_archive
+    from newsmon.breaking import event_record
+    from newsmon.workers.backtest import replay_archive
 
     names = {t: topic.name for t, topic in config.keywords.topics.items()}
     events = replay_archive(engine, parse_since(args.since), args.outlets, args.minutes, names)

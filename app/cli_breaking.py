@@ -32,7 +32,7 @@ def run(args: argparse.Namespace, config_dir: Path | None, out: TextIO = sys.std
     """Cluster the stories with a throw-away index, each story's `published` as the clock, and print one
     JSON line per event."""
     from newsmon.app.cli_dedupe import jsonl_stories, published_at, scratch_index
-    from newsmon.workers.breaking import Detector, event_record
+    from newsmon.breaking import Detector, event_record
     from newsmon.workers.matcher import Matcher
 
     config = load_config(config_dir or default_config_dir())

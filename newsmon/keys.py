@@ -6,6 +6,7 @@ ALERTS_QUEUE = "alerts"
 PROCESS_BATCH_JOB = "newsmon.workers.jobs.process_stories"  # the stories of one poll, up to PROCESS_BATCH
 PROCESS_STORY_JOB = "newsmon.workers.jobs.process_story"
 # the `alerts` queue's jobs, as the workers hand stories on and the alerts role enqueues its own
+DECIDE_JOB = "newsmon.alerts.decide.decide_stories"  # a batch's processed stories: every decision about desks
 ROUTE_STORY_JOB = "newsmon.alerts.jobs.route_story"  # a story's alert per desk: now, or held for a digest
 DELIVER_JOB = "newsmon.alerts.jobs.deliver"  # one delivery through one channel
 SEND_DIGEST_JOB = "newsmon.alerts.jobs.send_digest"  # a desk's held stories up to a slot
@@ -16,8 +17,9 @@ PRUNE_ARCHIVE_JOB = "newsmon.workers.maintenance.prune_archive"  # archive reten
 DRAIN_DELIVERY_LOG_JOB = "newsmon.workers.maintenance.drain_delivery_log"  # the delivery log into the archive
 # every job name, with its queue: a job runs in the role that owns its queue (tests/test_cli.py checks it)
 JOBS = {PROCESS_BATCH_JOB: PROCESS_QUEUE, PROCESS_STORY_JOB: PROCESS_QUEUE, PRUNE_ARCHIVE_JOB: PROCESS_QUEUE,
-        DRAIN_DELIVERY_LOG_JOB: PROCESS_QUEUE, ROUTE_STORY_JOB: ALERTS_QUEUE, DELIVER_JOB: ALERTS_QUEUE,
-        SEND_DIGEST_JOB: ALERTS_QUEUE, DIGEST_TICK_JOB: ALERTS_QUEUE, NOTIFY_ADMINS_JOB: ALERTS_QUEUE}
+        DRAIN_DELIVERY_LOG_JOB: PROCESS_QUEUE, DECIDE_JOB: ALERTS_QUEUE, ROUTE_STORY_JOB: ALERTS_QUEUE,
+        DELIVER_JOB: ALERTS_QUEUE, SEND_DIGEST_JOB: ALERTS_QUEUE, DIGEST_TICK_JOB: ALERTS_QUEUE,
+        NOTIFY_ADMINS_JOB: ALERTS_QUEUE}
 # the names jobs had before the roles were installed under `newsmon`: a job an older newsmon left queued
 # runs under its new name (newsmon.serializer reads it so)
 RENAMED_JOBS = {name.removeprefix("newsmon."): name for name in

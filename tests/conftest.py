@@ -328,6 +328,50 @@ def archive_story(archive: Any, story: Any, topics: list[Any], content_hash: str
     return outcome[1] != "url"
 
 
+# --- the process and alerts roles in this process -------------------------------------------------
+
+
+def run_decisions() -> dict[str, int]:
+    """Run the `decide_stories` jobs the workers handed to the alerts role, as an alerts worker would,
+    with the installed job context; the route jobs they enqueue stay queued for the test to read.
+    Returns the desks alerted per story id."""
+    from rq import Queue
+
+    from newsmon import jobcontext, keys
+    from newsmon.alerts.decide import decide_stories
+    from newsmon.serializer import JobSerializer
+
+    conn = jobcontext.current().redis
+    queue = Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JobSerializer)
+    alerted: dict[str, int] = {}
+    for job in queue.jobs:
+        if job.func_name != keys.DECIDE_JOB:
+            continue
+        queue.remove(job.id)
+        for decided in decide_stories(*job.args)["stories"]:
+            alerted[decided["story"]] = alerted.get(decided["story"], 0) + decided["alerts"]
+        job.delete()
+    return alerted
+
+
+def process_and_decide(payload: dict[str, Any]) -> dict[str, Any]:
+    """`process_story`, then the alerts role's decisions on it: its result with `alerts`, the desks
+    handed the story (or a breaking event of it)."""
+    from newsmon.workers.jobs import process_story
+
+    result = process_story(payload)
+    return {**result, "alerts": run_decisions().get(result["story"], 0)}
+
+
+def batch_and_decide(payloads: list[Any]) -> dict[str, Any]:
+    """`process_stories`, then the alerts role's decisions: each story's result with `alerts`."""
+    from newsmon.workers.jobs import process_stories
+
+    result = process_stories(payloads)
+    alerted = run_decisions()
+    return {**result, "stories": [{**r, "alerts": alerted.get(r["story"], 0)} for r in result["stories"]]}
+
+
 # --- config directories ---------------------------------------------------------------------------
 
 

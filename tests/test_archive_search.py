@@ -66,7 +66,7 @@ def archived_story(url: str, language: str, outlet: str, title: str, body: str, 
 
 
 def fill(archive: Archive) -> list[str]:
-    from newsmon.workers.jobs import matcher_for
+    from newsmon.workers.matcher import matcher_for
 
     config = load_config(SHIPPED_CONFIG)
     ids = []
@@ -274,7 +274,7 @@ def test_search_and_backtest_cli(tmp_path: Path) -> None:
 def test_explain_suppressed_and_deduplicated_stories(
     tmp_path: Path, redis_conn: redis.Redis, redis_url: str
 ) -> None:
-    from newsmon.workers.jobs import process_story
+    from tests.conftest import process_and_decide as process_story
 
     alerts = {"channels": {"c": {"type": "console"}},
               "desks": {"arabic": {"topics": ["coalition_troops"], "languages": ["ar"], "channels": ["c"]}}}

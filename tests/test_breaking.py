@@ -16,15 +16,15 @@ import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from newsmon import jobcontext, keys
+from newsmon import breaking, jobcontext, keys
+from newsmon.alerts.breaking import claim
 from newsmon.alerts.render import render_delivery
 from newsmon.models import BreakingEvent, Delivery, Sighting, Story, StoryAlert, TopicMatch, story_id_for
 from newsmon.settings import load_config
 from newsmon.urls import canonical_url
-from newsmon.workers import breaking
 from newsmon.workers.archive import Archive, open_engine
-from newsmon.workers.jobs import process_story
 from tests.conftest import FIXTURES, SHIPPED_CONFIG, write_config
+from tests.conftest import process_and_decide as process_story
 
 T0 = datetime(2026, 11, 16, 7, 0, tzinfo=UTC)  # 10:00 in Baghdad
 SEED = (FIXTURES / "seed" / "000_128dad676d5a1ee3.txt").read_text(encoding="utf-8")
@@ -104,9 +104,9 @@ def test_two_workers_recording_copies_at_once_fire_once(redis_url: str, redis_co
         conn = redis.Redis.from_url(redis_url)
         barrier.wait()
         for outlet in outlets:
-            sightings = breaking.record_sighting(conn, "c1", seen(outlet, 1))
-            within = breaking.spread(sightings, 3, 30)
-            if within and breaking.claim(conn, "desk", breaking.cluster_event("c1", within, T0)):
+            breaking.record_sighting(conn, "c1", seen(outlet, 1))  # a worker archiving a copy
+            within = breaking.spread(breaking.sightings(conn, "c1"), 3, 30)  # the alerts role deciding
+            if within and claim(conn, "desk", breaking.cluster_event("c1", within, T0)):
                 won.append(name)
 
     threads = [threading.Thread(target=worker, args=("a", ["Kurdistan24", "Rudaw", "INA"])),
@@ -116,7 +116,8 @@ def test_two_workers_recording_copies_at_once_fire_once(redis_url: str, redis_co
     for thread in threads:
         thread.join()
     assert len(won) == 1
-    assert len(breaking.record_sighting(redis_conn, "c1", seen("Rudaw", 3))) == 5  # each outlet once
+    breaking.record_sighting(redis_conn, "c1", seen("Rudaw", 3))
+    assert len(breaking.sightings(redis_conn, "c1")) == 5  # each outlet once
 
 
 @pytest.fixture

@@ -210,7 +210,7 @@ def test_every_job_name_is_a_constant_that_resolves_in_the_role_owning_its_queue
     from newsmon import keys
 
     names = {value for name, value in vars(keys).items() if name.endswith("_JOB")}
-    assert names == set(keys.JOBS) and len(names) == 9
+    assert names == set(keys.JOBS) and len(names) == 10
     for name, queue in keys.JOBS.items():
         module, function = name.rsplit(".", 1)
         assert _layer(module) == QUEUE_OWNERS[queue], f"{name} runs on {queue}, another role's queue"

@@ -17,7 +17,7 @@ from newsmon import jobcontext, keys
 from newsmon.models import Story, story_id_for
 from newsmon.settings import load_config
 from newsmon.urls import canonical_url
-from newsmon.workers.jobs import process_story
+from tests.conftest import process_and_decide as process_story
 from tests.conftest import write_config
 
 SOURCE = {"id": "s1", "name": "S", "outlet": "Kurdistan24", "language": "en", "kind": "feed",

@@ -19,8 +19,8 @@ from newsmon.app.cli_archive import routing_line
 from newsmon.models import Story, story_id_for
 from newsmon.settings import load_config
 from newsmon.urls import canonical_url
-from newsmon.workers.jobs import process_story
 from tests.conftest import SmtpServer, WebhookReceiver, write_config
+from tests.conftest import process_and_decide as process_story
 
 SOURCE = {"id": "s1", "name": "S", "outlet": "O", "language": "ar", "kind": "feed", "url": "http://x/f"}
 K1_AR = "قال مصدر امني إن صاروخين سقطا مساء امس على قاعدة كيه-1 غرب كركوك من دون اصابات. " * 2

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import redis
 
+from newsmon.alerts.backlog import backlog_age
 from newsmon.app.replay import ReplaySite
 from newsmon.models import Story
 from newsmon.settings import load_config
 from newsmon.workers.archive import Archive, open_engine
-from newsmon.workers.jobs import backlog_age
 from tests.conftest import Roles, WebhookReceiver, add_feed, feed_source, make_article, wait_for, write_config
 from tests.test_e2e import settle
 

@@ -14,7 +14,7 @@ from newsmon.models import Story, story_id_for
 from newsmon.settings import load_config
 from newsmon.urls import canonical_url
 from newsmon.workers.archive import Archive, open_engine
-from newsmon.workers.jobs import process_story
+from tests.conftest import process_and_decide as process_story
 from tests.conftest import write_config
 
 SOURCE = {"id": "s1", "name": "S", "outlet": "O", "language": "en", "kind": "feed", "url": "http://x/f"}
@@ -98,7 +98,8 @@ def test_edit_in_place_updates_without_alerting_again(archive: Archive, redis_co
 
 
 def test_retried_job_enqueues_an_alert_it_had_not_enqueued(archive: Archive, redis_conn: redis.Redis) -> None:
-    from newsmon.workers.jobs import claim_cluster_topics, matcher_for
+    from newsmon.alerts.claims import claim_cluster_topics
+    from newsmon.workers.matcher import matcher_for
 
     payload = story("https://shafaq.com/en/Security/rockets", K1)
     config = jobcontext.current().config
@@ -114,7 +115,7 @@ def test_a_batch_processes_each_story_and_a_bad_one_costs_only_itself(archive: A
                                                                      redis_conn: redis.Redis) -> None:
     """A poll's stories come as one job; a story that cannot be processed goes to a job of its own (with
     retries, then the failed registry) and the others are archived and alerted as if alone."""
-    from newsmon.workers.jobs import process_stories
+    from tests.conftest import batch_and_decide as process_stories
 
     good = story("https://shafaq.com/en/Security/rockets", K1)
     copy = story("https://www.kurdistan24.net/en/story/1/rockets", K1 + " More soon.", outlet="Kurdistan24")
@@ -139,7 +140,7 @@ def test_a_story_the_database_refuses_is_rolled_back_alone(archive: Archive, red
     its own, and the others are committed and alerted."""
     from sqlalchemy import text
 
-    from newsmon.workers.jobs import process_stories
+    from tests.conftest import batch_and_decide as process_stories
 
     with archive.engine.begin() as conn:
         conn.execute(text("CREATE TRIGGER refuse BEFORE INSERT ON stories WHEN NEW.title = 'refuse me' "

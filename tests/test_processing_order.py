@@ -13,7 +13,7 @@ from tests.test_process_job import K1, archive, story  # noqa: F401 - the fixtur
 def test_a_failed_archive_write_takes_the_story_out_of_the_index(archive: Archive,  # noqa: F811
                                                                   redis_conn: redis.Redis,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from newsmon.workers.jobs import process_story
+    from tests.conftest import process_and_decide as process_story
 
     first = story("https://shafaq.com/en/Security/rockets", K1)
     real_record = Archive.record_many
@@ -40,7 +40,7 @@ def test_without_the_removal_a_copy_would_point_at_the_missing_story(archive: Ar
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The same failure with the index's removal disabled: proves the first test can fail."""
     from newsmon.workers.dedupe import DedupeIndex
-    from newsmon.workers.jobs import process_story
+    from tests.conftest import process_and_decide as process_story
 
     monkeypatch.setattr(DedupeIndex, "remove", lambda self, *a, **k: 0)
     monkeypatch.setattr(

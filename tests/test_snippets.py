@@ -3,10 +3,10 @@ was left out; in HTML, paragraphs kept, the title highlighted, links readable.""
 
 from __future__ import annotations
 
+from newsmon.alerts.building import snippets
 from newsmon.alerts.render import render_delivery
 from newsmon.models import Carrier, Hit, Story, TopicMatch
 from newsmon.snippets import excerpts
-from newsmon.workers.jobs import snippets
 from tests.test_render import make_alert, make_delivery
 
 TEXT = (

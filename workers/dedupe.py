@@ -303,3 +303,14 @@ class DedupeIndex:
         fields += _bands(signature(normalized))
         first, current = self._span(now)
         return int(self._remove(args=[self.prefix, first, current, ref, *fields]))
+
+
+_indexes: dict[tuple[int, str], DedupeIndex] = {}
+
+
+def shared_index(conn: redis.Redis, settings: DedupeSettings) -> DedupeIndex:
+    """One index per connection and settings in a process, so its generation cache lives across jobs."""
+    key = (id(conn), settings.model_dump_json())
+    if key not in _indexes:
+        _indexes[key] = DedupeIndex(conn, settings)
+    return _indexes[key]

@@ -14,7 +14,7 @@ from newsmon.models import story_id_for
 from newsmon.settings import Config
 from newsmon.urls import canonical_url
 from newsmon.workers.archive import Archive, delivery_rows, drain_delivery_log
-from newsmon.workers.jobs import matcher_for
+from newsmon.workers.matcher import matcher_for
 
 
 def explain(

@@ -15,7 +15,7 @@ import ahocorasick
 from newsmon.errors import ConfigError
 from newsmon.models import Hit, TopicMatch
 from newsmon.normalize import Normalized, normalize
-from newsmon.settings import Alias, KeywordsFile
+from newsmon.settings import KEYWORDS_FILE, Alias, Config, KeywordsFile
 from newsmon.workers.morphology import MAX_PROCLITIC, PROCLITICS, AliasError, AliasRule, compile_alias
 
 _MAX_SUFFIX = 8
@@ -261,3 +261,18 @@ def _role_path(role: str) -> str:
         _, index, group = role.split(":")
         return f"near[{index}].{group}"
     return role
+
+
+_matchers: dict[str, Matcher] = {}
+
+
+def matcher_for(config: Config) -> Matcher:
+    """The compiled matcher of a config version, built once per process.
+
+    Raises:
+        ConfigError: an alias cannot be compiled.
+    """
+    if config.version not in _matchers:
+        _matchers.clear()
+        _matchers[config.version] = Matcher(config.keywords, source=str(config.directory / KEYWORDS_FILE))
+    return _matchers[config.version]

@@ -16,7 +16,7 @@ from newsmon.liveconfig import published_version
 from newsmon.memory import settle_heap
 from newsmon.serializer import JobSerializer, StoredJob
 from newsmon.settings import Config
-from newsmon.workers.jobs import matcher_for
+from newsmon.workers.matcher import matcher_for
 
 log = logging.getLogger(__name__)
 
