@@ -32,6 +32,12 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHIPPED_CONFIG = ROOT / "config"
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: twice the cores, at most 8 (and so at most 8 Redis databases below
+    NEWSMON_TEST_REDIS_URL's): the tests mostly wait on real processes, so two share a core well."""
+    return max(2, min(8, 2 * (os.cpu_count() or 1)))
+
+
 def wait_for(
     condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1, what: str = ""
 ) -> Any:
