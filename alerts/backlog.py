@@ -25,26 +25,37 @@ def backlog_age(config: Config, story: Story, now: datetime | None = None) -> ti
 
 
 def held_back(config: Config, story: Story) -> bool:
-    """Whether no desk hears of the story: history (`newsmon import`/`backfill`) or first-poll backlog."""
-    return story.history is not None or backlog_age(config, story) is not None
+    """Whether no desk hears of the story: old news from its source's first poll (history never reaches
+    the alerts role: the workers archive it without handing it on)."""
+    return backlog_age(config, story) is not None
 
 
 def hold_back(config: Config, conn: Any, story: Story, topics: list[TopicMatch]) -> None:
     """Record, for `newsmon explain`, that the desks following the story's topics were not alerted
-    because it is history or old news from its source's first poll."""
+    because it is old news from its source's first poll."""
+    assert story.published is not None
     limit = config.alerts.first_poll_max_age_hours
-    if story.history is not None:
-        decision = f"not alerted: history taken by `newsmon {story.history}`"
-        note = "archived with dedupe and topics; history never alerts"
-    else:
-        assert story.published is not None
-        decision = "not alerted: old news from the source's first poll"
-        note = (f"published {story.published.isoformat(timespec='minutes')}, more than {limit:g} h before it "
-                f"was taken (first_poll_max_age_hours)")
+    note = (f"published {story.published.isoformat(timespec='minutes')}, more than {limit:g} h before it "
+            f"was taken (first_poll_max_age_hours)")
+    explain_not_alerted(config, conn, story.id, story.language, story.outlet, [t.topic for t in topics],
+                        "not alerted: old news from the source's first poll", note)
+
+
+def history_held_back(config: Config, conn: Any, story_id: str, language: str, outlet: str,
+                      topics: list[str], command: str) -> None:
+    """Record, for `newsmon explain`, that history taken by `newsmon import` or `backfill` alerted no desk
+    that follows its topics (called where the history is archived)."""
+    explain_not_alerted(config, conn, story_id, language, outlet, topics,
+                        f"not alerted: history taken by `newsmon {command}`",
+                        "archived with dedupe and topics; history never alerts")
+
+
+def explain_not_alerted(config: Config, conn: Any, story_id: str, language: str, outlet: str,
+                        topics: list[str], decision: str, note: str) -> None:
     record = json.dumps({"decision": decision, "note": note, "at": utcnow().isoformat(timespec="seconds")})
     desks = [d for d, desk in config.alerts.all_desks().items()
-             if any(desk.wants(t.topic, story.language, story.outlet) for t in topics)]
+             if any(desk.wants(topic, language, outlet) for topic in topics)]
     if desks:
-        conn.hset(keys.explain(story.id), mapping=dict.fromkeys(desks, record))
-        conn.expire(keys.explain(story.id), config.pipeline.dedupe.window_days * 86400)
-    log.info("not alerted story=%s: %s", story.id, decision.removeprefix("not alerted: "))
+        conn.hset(keys.explain(story_id), mapping=dict.fromkeys(desks, record))
+        conn.expire(keys.explain(story_id), config.pipeline.dedupe.window_days * 86400)
+    log.info("not alerted story=%s: %s", story_id, decision.removeprefix("not alerted: "))

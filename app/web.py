@@ -306,8 +306,10 @@ def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int]
 
 
 def serve(app: Flask, host: str, port: int) -> None:
-    """Serve with waitress until interrupted."""
-    from waitress import serve as waitress_serve
+    """Serve with waitress until interrupted. The address is logged once the socket listens, with the
+    port the system chose when `port` is 0 (so a caller can wait for that line instead of guessing)."""
+    from waitress import create_server
 
-    log.info("status page on http://%s:%d/", host, port)
-    waitress_serve(app, host=host, port=port, threads=4, ident="newsmon")
+    server = create_server(app, host=host, port=port, threads=4, ident="newsmon")
+    log.info("status page on http://%s:%d/", host, server.effective_port)
+    server.run()

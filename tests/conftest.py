@@ -318,6 +318,33 @@ def add_feed(site: ReplaySite, path: str, articles: list[Article], language: str
                               articles=list(articles)))
 
 
+# --- the web page -------------------------------------------------------------------------------------
+
+
+def start_web_process(args: list[str], env: dict[str, str], log_path: Path,
+                      cwd: Path | None = None) -> tuple[subprocess.Popen[bytes], int]:
+    """`newsmon <args> web --port 0 ...`: the system picks a free port (no race with parallel tests for a
+    port chosen in advance) and the server logs it once it listens, which is the readiness signal."""
+    import re
+
+    log_file = log_path.open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "newsmon", *args, "--port", "0"], env=env, cwd=cwd,
+                               stdout=log_file, stderr=subprocess.STDOUT)
+    log_file.close()
+
+    def listening() -> int | None:
+        found = re.search(r"status page on http://[^:]+:(\d+)/", log_path.read_text(errors="replace"))
+        if found:
+            return int(found.group(1))
+        if process.poll() is not None:
+            raise AssertionError(f"newsmon web exited with {process.returncode}: "
+                                 f"{log_path.read_text(errors='replace')[-2000:]}")
+        return None
+
+    port = wait_for(listening, timeout=60, what="the web server to listen")
+    return process, port
+
+
 # --- archive ---------------------------------------------------------------------------------------
 
 

@@ -24,7 +24,15 @@ from newsmon.health import evaluate
 from newsmon.scheduler.clock import LeaderLock, request_poll
 from newsmon.settings import load_config
 from newsmon.status import collect
-from tests.conftest import Roles, archive_story, feed_source, free_port, require, wait_for, write_config
+from tests.conftest import (
+    Roles,
+    archive_story,
+    feed_source,
+    require,
+    start_web_process,
+    wait_for,
+    write_config,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -222,40 +230,11 @@ def dump_dom(url: str) -> str:
 def start_web(
     config_dir: Path, redis_url: str, tmp_path: Path, host: str, token: str | None
 ) -> tuple[subprocess.Popen, int]:
-    port = free_port()
     env = {**os.environ, "REDIS_URL": redis_url, "NEWSMON_DATA_DIR": str(tmp_path / "data")}
     if token:
         env["NEWSMON_WEB_TOKEN"] = token
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "newsmon",
-            "--config-dir",
-            str(config_dir),
-            "web",
-            "--host",
-            host,
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    import urllib.request
-
-    def up() -> bool:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
-        except urllib.error.HTTPError:
-            return True
-        except OSError:
-            return False
-        return True
-
-    wait_for(up, timeout=30, what="the web server")
-    return process, port
+    return start_web_process(["--config-dir", str(config_dir), "web", "--host", host], env,
+                             tmp_path / f"web-{host}.log")
 
 
 def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
@@ -360,7 +339,7 @@ def test_web_pages_metrics_health_and_tokens_over_http(admin, redis_conn: redis.
             "--host",
             "0.0.0.0",
             "--port",
-            str(free_port()),
+            "0",
         ],
         env={**os.environ, "REDIS_URL": redis_url},
         capture_output=True,

@@ -13,7 +13,14 @@ import pytest
 import yaml
 
 from newsmon.app.replay import ReplaySite
-from tests.conftest import add_feed, feed_source, free_port, make_article, wait_for, write_config
+from tests.conftest import (
+    add_feed,
+    feed_source,
+    make_article,
+    start_web_process,
+    wait_for,
+    write_config,
+)
 from tests.test_health import http_get
 from tests.test_one_system import CLEAN_ENV, newsmon, stop
 
@@ -92,9 +99,7 @@ def test_a_reload_reaches_every_role_and_commands_read_what_runs(replay: ReplayS
         assert replay.hits.get("/one/rss", 0) == hits_one
 
         # `web` without --config-dir shows the new source
-        port = free_port()
-        web = subprocess.Popen([sys.executable, "-m", "newsmon", "web", "--port", str(port)], cwd=home,
-                               env=CLEAN_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        web, port = start_web_process(["web"], CLEAN_ENV, tmp_path / "web.log", cwd=home)
         page = wait_for(lambda: _get(f"http://127.0.0.1:{port}/"), timeout=30, what="the web page")
         assert 'data-source="two"' in page and 'data-source="one"' not in page  # `one` is disabled
     finally:

@@ -17,7 +17,15 @@ import pytest
 import yaml
 
 from newsmon.app.replay import ReplaySite
-from tests.conftest import add_feed, feed_source, free_port, make_article, wait_for, write_config
+from tests.conftest import (
+    add_feed,
+    feed_source,
+    free_port,
+    make_article,
+    start_web_process,
+    wait_for,
+    write_config,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -176,7 +184,7 @@ def test_no_redis_server_outlives_its_owner(tmp_path: Path) -> None:
         assert second.returncode == 1 and "already running under ./var" in second.stderr
         # a command killed by SIGPIPE or SIGTERM leaves nothing behind (it never started a server)
         web = subprocess.Popen(
-            [sys.executable, "-m", "newsmon", "web", "--port", str(free_port())],
+            [sys.executable, "-m", "newsmon", "web", "--port", "0"],
             cwd=tmp_path,
             env=CLEAN_ENV,
             stdout=subprocess.DEVNULL,
@@ -366,14 +374,8 @@ def test_demo_serve_keeps_running_and_publishes_until_interrupted(tmp_path: Path
             interval=2,
             what="a served story in the archive",
         )
-        web_port = free_port()
-        web = subprocess.Popen(
-            [sys.executable, "-m", "newsmon", "web", "--port", str(web_port)],
-            cwd=tmp_path,
-            env={**CLEAN_ENV, **DEMO_ENV},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        web, web_port = start_web_process(["web"], {**CLEAN_ENV, **DEMO_ENV}, tmp_path / "web.log",
+                                          cwd=tmp_path)
         try:
             import urllib.request
 

@@ -171,7 +171,8 @@ def _process_batch(ctx: jobcontext.JobContext, payloads: list[Any]) -> tuple[lis
         if story.history is None:  # who carried the cluster when: breaking spreads are read from it
             breaking.record_sighting(pipe, cluster, breaking.sighting_of(story))
         cluster_topics = summary.get("topics") or []
-        if result.matches or cluster_topics:
+        handing = story.history is None and bool(result.matches or cluster_topics)  # history never alerts
+        if handing:
             handed.append({
                 "story": story.model_dump(mode="json"), "cluster": cluster, "new_cluster": kind == "new",
                 "also": [o for o in summary["outlets"] if o != story.outlet],
@@ -186,8 +187,8 @@ def _process_batch(ctx: jobcontext.JobContext, payloads: list[Any]) -> tuple[lis
         log.info("processed story=%s kind=%s cluster=%s members=%d topics=%s url=%s", story.id, kind,
                  cluster, summary["member_count"], topics, story.url)
         done.append({"kind": kind, "story": story.id, "cluster": cluster,
-                     "duplicate_of": verdict.duplicate_of, "topics": topics,
-                     "handed_on": bool(result.matches or cluster_topics)})
+                     "duplicate_of": verdict.duplicate_of, "topics": topics, "language": story.language,
+                     "outlet": story.outlet, "handed_on": handing})
     pipe.execute()
     if handed:
         hand_on(ctx.config, ctx.redis, handed)
