@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
@@ -62,7 +64,6 @@ def escape_markdown(value: object) -> str:
 def chat_link(url: str) -> str:
     """The story's own URL as the one link of a chat message: characters that markdown or chat clients
     read as syntax or mentions are percent-encoded (the link still opens the same page)."""
-    from urllib.parse import quote, urlsplit, urlunsplit
 
     try:
         parts = urlsplit(url)
@@ -203,7 +204,6 @@ def render_health(delivery: Delivery) -> Rendered:
 
 def render_delivery(delivery: Delivery, override_dir: Path | None = None) -> Rendered:
     """Render a delivery; templates in `override_dir` (config/templates) replace the shipped ones."""
-    from zoneinfo import ZoneInfo
 
     if delivery.kind == "health":
         return render_health(delivery)

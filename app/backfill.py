@@ -26,6 +26,7 @@ MAX_ITEMS = 1000
 
 
 def backfill(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO) -> int:
+    # imported here: Scrapy and trafilatura load only for the commands that crawl
     from newsmon.crawler import polls
     from newsmon.crawler.runner import history_polls
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -11,8 +12,14 @@ from pathlib import Path
 
 import redis
 
+from newsmon import jobcontext
+from newsmon.app.configs import config_validator, explicit_config, load, load_running, reporting_config_dir
 from newsmon.errors import ConfigError, NewsmonError, NothingRunning, UsageError
-from newsmon.redis_conn import RedisUnreachable
+from newsmon.liveconfig import LiveConfig
+from newsmon.logs import configure
+from newsmon.models import as_utc
+from newsmon.paths import display_path, remember_config_dir
+from newsmon.redis_conn import EmbeddedRedis, RedisUnreachable, connect, describe
 from newsmon.settings import Config, Runtime, default_config_dir, load_config
 
 log = logging.getLogger("newsmon")
@@ -36,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config-dir", type=Path, default=None, dest="check_dir",
                        help="directory to check (default: the global --config-dir)")
 
+    # imported here: each command's module loads only when that command runs
     from newsmon.app import (
         cli_alerts,
         cli_archive,
@@ -83,39 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(level: str) -> None:
-    from newsmon.logs import configure
 
     configure(level)
 
 
-def _load(args: argparse.Namespace) -> Config:
-    return load_config(args.config_dir or default_config_dir())
 
 
-def _load_running(args: argparse.Namespace, runtime: Runtime) -> Config:
-    """The config a command reads: --config-dir (or $NEWSMON_CONFIG_DIR) when given; else the running
-    system's published version (what runs, whichever directory it came from); else ./config."""
-    if explicit_config(args):
-        return _load(args)
-    from newsmon.jobcontext import published_directory
-    from newsmon.liveconfig import load_published, published_version
-    from newsmon.redis_conn import connect
-
-    try:
-        conn = connect(runtime.redis_url, runtime.data_dir)
-        version = published_version(conn)
-        if version is not None:
-            return load_published(conn, published_directory(conn) or default_config_dir(), version)
-    except (NothingRunning, RedisUnreachable, redis.RedisError):
-        from newsmon.paths import remembered_config_dir
-
-        remembered = remembered_config_dir(runtime.data_dir)  # the system that ran here, now stopped
-        if remembered is not None:
-            return load_config(remembered)
-    except ConfigError as exc:
-        log.warning("the running system's config cannot be loaded here (%s); using %s", exc,
-                    default_config_dir())
-    return _load(args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,39 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def config_validator() -> Callable[[Config], None]:
-    """What `config check` checks beyond the schema (the keywords compile into a matcher), for status and
-    health; remembered per config version, so a large keywords file is compiled once per change."""
-    from newsmon.workers.matcher import Matcher
-
-    checked: dict[str, ConfigError | None] = {}
-
-    def validate(config: Config) -> None:
-        if config.version not in checked:
-            try:
-                Matcher(config.keywords, source=str(config.directory / "keywords.yaml"))
-                checked[config.version] = None
-            except ConfigError as exc:
-                checked[config.version] = exc
-        found = checked[config.version]
-        if found is not None:
-            raise found
-
-    return validate
 
 
-def _reporting_config_dir(args: argparse.Namespace, runtime: Runtime) -> Path:
-    """The config that `status` and `web` report with: --config-dir or $NEWSMON_CONFIG_DIR when given,
-    else the directory the running system was started with (published in Redis), else the default."""
-    if explicit_config(args):
-        return args.config_dir or default_config_dir()
-    from newsmon.jobcontext import published_directory
-    from newsmon.redis_conn import connect
-
-    try:
-        return published_directory(connect(runtime.redis_url, runtime.data_dir)) or default_config_dir()
-    except (NothingRunning, RedisUnreachable, redis.RedisError):
-        return default_config_dir()
 
 
 def _terminate(signum: int, _frame: object) -> None:
@@ -189,6 +139,7 @@ def _terminate(signum: int, _frame: object) -> None:
 def _config_check(args: argparse.Namespace, _runtime: Runtime) -> int:
     directory = args.check_dir or args.config_dir or default_config_dir()
     config = load_config(directory)
+    # imported here: the archive and matcher (SQLAlchemy, numpy) load only where used
     from newsmon.workers.matcher import Matcher
 
     Matcher(config.keywords, source=str(config.directory / "keywords.yaml"))
@@ -204,24 +155,28 @@ def _config_check(args: argparse.Namespace, _runtime: Runtime) -> int:
 
 
 def _keywords(args: argparse.Namespace, _runtime: Runtime) -> int:
+    # imported here: each command's module loads only when that command runs
     from newsmon.app import cli_keywords
 
     return cli_keywords.run(args, args.config_dir or default_config_dir(), explicit=explicit_config(args))
 
 
 def _dedupe(args: argparse.Namespace, _runtime: Runtime) -> int:
+    # imported here: each command's module loads only when that command runs
     from newsmon.app import cli_dedupe
 
     return cli_dedupe.run(args, args.config_dir)
 
 
 def _breaking(args: argparse.Namespace, _runtime: Runtime) -> int:
+    # imported here: each command's module loads only when that command runs
     from newsmon.app import cli_breaking
 
     return cli_breaking.run(args, args.config_dir)
 
 
 def _demo(args: argparse.Namespace, runtime: Runtime) -> int:
+    # imported here: each command's module loads only when that command runs
     from newsmon.app.demo import run_demo
 
     return run_demo(args.config_dir or default_config_dir(), args.json, log_level=args.log_level,
@@ -229,59 +184,60 @@ def _demo(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 def _status(args: argparse.Namespace, runtime: Runtime) -> int:
+    # imported here: each command's module loads only when that command runs
     from newsmon.app import cli_status
 
-    return cli_status.run(args, _reporting_config_dir(args, runtime), runtime)
+    return cli_status.run(args, reporting_config_dir(args, runtime), runtime)
 
 
-def explicit_config(args: argparse.Namespace) -> bool:
-    """Whether the command was told which config to use (--config-dir or $NEWSMON_CONFIG_DIR)."""
-    import os
-
-    return bool(args.config_dir or os.environ.get("NEWSMON_CONFIG_DIR"))
 
 
 def _web_command(args: argparse.Namespace, runtime: Runtime) -> int:
-    return _web(args, _reporting_config_dir(args, runtime), runtime)
+    return _web(args, reporting_config_dir(args, runtime), runtime)
 
 
 def _archive(args: argparse.Namespace, runtime: Runtime) -> int:
+    # imported here: each command's module loads only when that command runs
     from newsmon.app import cli_archive
 
-    return cli_archive.run(args, _load_running(args, runtime), runtime)
+    return cli_archive.run(args, load_running(args, runtime), runtime)
 
 
 def _history(args: argparse.Namespace, runtime: Runtime) -> int:
-    from newsmon.app import cli_history
+    # imported here: each command's module loads only when that command runs
+    from newsmon.app import backfill, cli_history
 
-    return cli_history.run(args, _load_running(args, runtime), runtime)
+    if args.command == "backfill":
+        return backfill.backfill(args, load_running(args, runtime), runtime, sys.stdout)
+    return cli_history.run(args, load_running(args, runtime), runtime)
 
 
 def _alerts(args: argparse.Namespace, runtime: Runtime) -> int:
+    # imported here: each command's module loads only when that command runs
     from newsmon.app import cli_alerts
 
-    return cli_alerts.run(args, _load_running(args, runtime), runtime)
+    return cli_alerts.run(args, load_running(args, runtime), runtime)
 
 
 def _sources(args: argparse.Namespace, runtime: Runtime) -> int:
+    # imported here: each command's module loads only when that command runs
     from newsmon.app import cli_sources
 
-    return cli_sources.run(args, _load_running(args, runtime), runtime)
+    return cli_sources.run(args, load_running(args, runtime), runtime)
 
 
 def _run_command(args: argparse.Namespace, runtime: Runtime) -> int:
-    return _run(args, _load(args), runtime)
+    return _run(args, load(args), runtime)
 
 
 def _role(args: argparse.Namespace, runtime: Runtime) -> int:
     """One role in this process: the scheduler, a crawler or a worker."""
-    config = _load(args)
-    from newsmon.liveconfig import LiveConfig
-    from newsmon.redis_conn import connect, describe
+    config = load(args)
 
     conn = connect(runtime.redis_url, runtime.data_dir)
     log.info("%s using redis %s, config %s (version %s)", args.command, describe(conn), config.directory,
              config.version)
+    # imported here: Scrapy and trafilatura load only for the commands that crawl
     from newsmon.status import mark_starting
 
     mark_starting(conn, config)
@@ -320,11 +276,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, config: Config, runtime: Runtime) -> int:
-    from newsmon import jobcontext
+    # imported here: RQ loads only for the commands that read the queues
     from newsmon.app.demo import MARKER
     from newsmon.app.supervisor import Supervisor, child_env
-    from newsmon.paths import display_path, remember_config_dir
-    from newsmon.redis_conn import EmbeddedRedis, connect
 
     server = None
     redis_url = runtime.redis_url
@@ -356,10 +310,9 @@ def _run(args: argparse.Namespace, config: Config, runtime: Runtime) -> int:
 
 
 def _web(args: argparse.Namespace, config_dir: Path, runtime: Runtime) -> int:
-    import os
 
+    # imported here: the archive and matcher (SQLAlchemy, numpy) load only where used
     from newsmon.app.web import create_app, serve
-    from newsmon.redis_conn import connect
     from newsmon.status import load_for_status
     from newsmon.workers.archive import Archive, open_engine
 
@@ -377,7 +330,7 @@ def _web(args: argparse.Namespace, config_dir: Path, runtime: Runtime) -> int:
 
     def sent(limit: int) -> list[dict]:
         """The delivery log's newest rows (what the alerts role logged is moved in first)."""
-        from newsmon.models import as_utc
+        # imported here: the archive and matcher (SQLAlchemy, numpy) load only where used
         from newsmon.workers.archive import delivery_rows, drain_delivery_log
 
         recent(0)  # opens the archive once it exists

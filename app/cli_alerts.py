@@ -8,12 +8,15 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from newsmon.errors import DeliveryError, NewsmonError
-from newsmon.models import Delivery, Story, StoryAlert, story_id_for, utcnow
+from newsmon import keys
+from newsmon.errors import DeliveryError, NewsmonError, NothingRunning
+from newsmon.models import Delivery, Story, StoryAlert, as_utc, story_id_for, utcnow
+from newsmon.redis_conn import RedisUnreachable, connect
 from newsmon.settings import AppriseChannel, Config, EmailChannel, Runtime
-from newsmon.urls import canonical_url
+from newsmon.urls import canonical_url, same_site
 
 
 def add_parser(commands: Any) -> None:
@@ -51,12 +54,9 @@ def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO 
 
 def _sent(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO) -> int:
     """The delivery log: what each desk was sent, held or refused, newest first."""
-    from zoneinfo import ZoneInfo
 
+    # imported here: the archive and matcher (SQLAlchemy, numpy) load only where used
     from newsmon.app.cli_archive import parse_since
-    from newsmon.errors import NothingRunning
-    from newsmon.models import as_utc
-    from newsmon.redis_conn import RedisUnreachable, connect
     from newsmon.workers.archive import Archive, delivery_rows, drain_delivery_log, open_engine
 
     engine = open_engine(runtime.archive_url(must_exist=True))
@@ -86,9 +86,7 @@ def _sent(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextI
 
 def _outlet_of(url: str, config: Config) -> str:
     """The outlet a previewed URL belongs to: the catalogue's outlet on the same site, else the host."""
-    from urllib.parse import urlsplit
 
-    from newsmon.urls import same_site
 
     for source in config.sources.sources:
         if same_site(source.url, url):
@@ -108,6 +106,7 @@ def load_story(reference: str, runtime: Runtime, config: Config) -> Story:
     Raises:
         NewsmonError: nothing found under that reference.
     """
+    # imported here: Scrapy and trafilatura load only for the commands that crawl
     from newsmon.crawler.language import detect_language
 
     if reference.startswith(("http://", "https://")):
@@ -146,6 +145,7 @@ def load_story(reference: str, runtime: Runtime, config: Config) -> Story:
 def _preview(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO) -> int:
     """Each desk's message for the story, rendered as it would be sent: an instant alert, or for a
     digest desk the digest of its next slot (with this story; others held by then join it)."""
+    # imported here: the archive and matcher (SQLAlchemy, numpy) load only where used
     from newsmon.alerts.building import snippets
     from newsmon.alerts.desks import next_digest
     from newsmon.alerts.render import render_delivery
@@ -199,6 +199,7 @@ def _preview(args: argparse.Namespace, config: Config, runtime: Runtime, out: Te
 
 
 def _test(args: argparse.Namespace, config: Config, out: TextIO) -> int:
+    # imported here: Jinja2 and Apprise load only for the commands that render or send
     from newsmon.alerts.channels import masked_url
     from newsmon.alerts.jobs import send
 
@@ -227,9 +228,8 @@ def _test(args: argparse.Namespace, config: Config, out: TextIO) -> int:
 
 
 def _failed(args: argparse.Namespace, runtime: Runtime, out: TextIO) -> int:
-    from newsmon import keys
+    # imported here: each command's module loads only when that command runs
     from newsmon.app.cli_status import print_failed
-    from newsmon.redis_conn import connect
 
     conn = connect(runtime.redis_url, runtime.data_dir)
     action = "requeue" if args.requeue else "list"

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import re
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from newsmon.errors import NewsmonError, UsageError
+from newsmon.breaking import event_record
+from newsmon.errors import NewsmonError, NothingRunning, UsageError
 from newsmon.languages import LANGUAGES
 from newsmon.models import as_utc
-from newsmon.settings import Config, Runtime
+from newsmon.redis_conn import RedisUnreachable, connect
+from newsmon.settings import Config, Runtime, load_keywords
 
 DEFAULT_ZONE = "Asia/Baghdad"  # a desk's default zone
 
@@ -64,6 +67,7 @@ def parse_since(value: str | None) -> datetime | None:
 
 def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO = sys.stdout) -> int:
     """Run one of the commands; returns the exit code."""
+    # imported here: the archive and matcher (SQLAlchemy, numpy) load only where used
     from newsmon.workers.archive import open_engine
 
     engine = open_engine(runtime.archive_url(must_exist=True))
@@ -74,7 +78,6 @@ def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO 
     if args.command == "backtest" and args.keywords is None:
         raise UsageError("backtest needs --keywords FILE (a candidate keywords file) or --breaking")
     if args.command == "backtest":
-        from newsmon.settings import load_keywords
         from newsmon.workers.backtest import backtest
 
         report = backtest(engine, config.keywords, load_keywords(args.keywords), parse_since(args.since),
@@ -85,8 +88,6 @@ def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO 
             print_report(report, out)
         return 0
     from newsmon.alerts.desks import next_digest
-    from newsmon.errors import NothingRunning
-    from newsmon.redis_conn import RedisUnreachable, connect
     from newsmon.workers.explain import explain
 
     try:
@@ -110,9 +111,8 @@ def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO 
 
 def _backtest_breaking(args: argparse.Namespace, config: Config, engine: Any, out: TextIO) -> int:
     """The breaking events the archive's stories would have made with these thresholds."""
-    from zoneinfo import ZoneInfo
 
-    from newsmon.breaking import event_record
+    # imported here: the archive and matcher (SQLAlchemy, numpy) load only where used
     from newsmon.workers.backtest import replay_archive
 
     names = {t: topic.name for t, topic in config.keywords.topics.items()}
@@ -142,7 +142,6 @@ def _backtest_breaking(args: argparse.Namespace, config: Config, engine: Any, ou
 
 def _one_of(option: str, value: str, valid: list[str]) -> None:
     """Refuse a filter value no story can have, naming what is valid (or the closest values)."""
-    import difflib
 
     if value in valid:
         return
@@ -159,7 +158,6 @@ def validate_search(args: argparse.Namespace, config: Config, engine: Any) -> An
     Raises:
         UsageError: a value no story can have.
     """
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     if args.lang is not None:
         _one_of("--lang", args.lang, list(LANGUAGES))
@@ -168,6 +166,7 @@ def validate_search(args: argparse.Namespace, config: Config, engine: Any) -> An
     if args.outlet is not None:
         outlets = {s.outlet for s in config.sources.sources} | set(config.sources.outlets)
         if args.outlet not in outlets:
+            # imported here: the archive and matcher (SQLAlchemy, numpy) load only where used
             from sqlalchemy import text
 
             with engine.connect() as conn:  # an outlet no longer configured but still in the archive
@@ -185,6 +184,7 @@ def _time(value: Any, zone: Any) -> datetime | None:
 
 
 def _search(args: argparse.Namespace, config: Config, engine: Any, out: TextIO) -> int:
+    # imported here: the archive and matcher (SQLAlchemy, numpy) load only where used
     from newsmon.workers.search import search
 
     zone = validate_search(args, config, engine)

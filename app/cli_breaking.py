@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from newsmon.breaking import Detector, event_record
 from newsmon.models import Sighting
 from newsmon.settings import default_config_dir, load_config
 
@@ -31,8 +32,8 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace, config_dir: Path | None, out: TextIO = sys.stdout) -> int:
     """Cluster the stories with a throw-away index, each story's `published` as the clock, and print one
     JSON line per event."""
+    # imported here: the archive and matcher (SQLAlchemy, numpy) load only where used
     from newsmon.app.cli_dedupe import jsonl_stories, published_at, scratch_index
-    from newsmon.breaking import Detector, event_record
     from newsmon.workers.matcher import Matcher
 
     config = load_config(config_dir or default_config_dir())

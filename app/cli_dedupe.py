@@ -13,7 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+import redis
+
 from newsmon.models import as_utc, story_id_for, utcnow
+from newsmon.redis_conn import EmbeddedRedis
 from newsmon.settings import DedupeSettings, default_config_dir, load_config
 from newsmon.urls import canonical_url
 
@@ -58,9 +61,8 @@ def run(args: argparse.Namespace, config_dir: Path | None, out: TextIO = sys.std
 @contextmanager
 def scratch_index(settings: DedupeSettings, redis_url: str | None) -> Iterator[Any]:
     """A dedupe index in the given Redis, or in a throw-away embedded one removed afterwards."""
-    import redis
 
-    from newsmon.redis_conn import EmbeddedRedis
+    # imported here: the archive and matcher (SQLAlchemy, numpy) load only where used
     from newsmon.workers.dedupe import DedupeIndex
 
     scratch = server = None

@@ -15,7 +15,11 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from newsmon.jobcontext import JobContext
+from newsmon.models import Story, story_id_for
+from newsmon.redis_conn import connect
 from newsmon.settings import Config, Runtime
+from newsmon.urls import canonical_url
 
 BATCH = 16
 
@@ -36,17 +40,12 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO = sys.stdout) -> int:
-    if args.command == "import":
-        return _import(args, config, runtime, out)
-    from newsmon.app.backfill import backfill
-
-    return backfill(args, config, runtime, out)
+    """`newsmon import` (`newsmon backfill` is app/backfill.py, which archives through this module)."""
+    return _import(args, config, runtime, out)
 
 
 def context(config: Config, runtime: Runtime) -> Any:
     """The job context the workers would use, in this process."""
-    from newsmon.jobcontext import JobContext
-    from newsmon.redis_conn import connect
 
     conn = connect(runtime.redis_url, runtime.data_dir)
     return JobContext(config=config, redis=conn, archive_url=runtime.archive_url())
@@ -74,6 +73,7 @@ def archive_batches(ctx: Any, payloads: Iterable[dict[str, Any]], tally: Tally,
                     on_batch: Any = None) -> None:
     """Archive stories in batches of BATCH, as a worker's batch job would (never alerting); `explain`
     then says, for the desks that follow a story's topics, that history does not alert."""
+    # imported here: the archive and matcher (SQLAlchemy, numpy) load only where used
     from newsmon.alerts.backlog import history_held_back
     from newsmon.workers.jobs import archive_history
 
@@ -99,9 +99,8 @@ def archive_batches(ctx: Any, payloads: Iterable[dict[str, Any]], tally: Tally,
 
 
 def _records(handle: TextIO, tally: Tally, out: TextIO) -> Iterator[dict[str, Any]]:
+    # imported here: Scrapy and trafilatura load only for the commands that crawl
     from newsmon.crawler.language import detect_language
-    from newsmon.models import Story, story_id_for
-    from newsmon.urls import canonical_url
 
     for number, line in enumerate(handle, 1):
         if not line.strip():

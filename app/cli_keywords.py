@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import urllib.request
 from pathlib import Path
 from typing import Any, TextIO
 
-from newsmon.errors import FetchError
-from newsmon.settings import KEYWORDS_FILE, load_keywords
+from newsmon import jobcontext
+from newsmon.errors import FetchError, UsageError
+from newsmon.redis_conn import connect, describe
+from newsmon.settings import KEYWORDS_FILE, Runtime, load_config, load_keywords, read_config_files
 
 FETCH_TIMEOUT = 20
 
@@ -46,6 +49,7 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace, config_dir: Path, out: TextIO = sys.stdout, explicit: bool = True) -> int:
     """Run a `keywords` action; returns the exit code."""
+    # imported here: the archive and matcher (SQLAlchemy, numpy) load only where used
     from newsmon.workers.matcher import Matcher
 
     if args.keywords_command == "reload":
@@ -74,10 +78,7 @@ def run(args: argparse.Namespace, config_dir: Path, out: TextIO = sys.stdout, ex
 def _reload(config_dir: Path, out: TextIO, explicit: bool = True) -> int:
     """Validate the whole config directory, then publish its version; a broken file is refused, and so
     is a directory other than the running system's unless --config-dir names it."""
-    from newsmon import jobcontext
-    from newsmon.errors import UsageError
-    from newsmon.redis_conn import connect, describe
-    from newsmon.settings import Runtime, load_config, read_config_files
+    # imported here: the archive and matcher (SQLAlchemy, numpy) load only where used
     from newsmon.workers.matcher import Matcher
 
     files = read_config_files(config_dir)  # exactly these bytes are validated and published
@@ -99,12 +100,14 @@ def _reload(config_dir: Path, out: TextIO, explicit: bool = True) -> int:
 
 
 def _live_workers(conn: Any) -> int:
+    # imported here: RQ loads only for the commands that read the queues
     from rq import Worker
 
     return len(Worker.all(connection=conn))
 
 
 def _print_check(matcher: Any, path: Path, out: TextIO) -> None:
+    # imported here: numpy loads only for the commands that normalize text
     from newsmon.normalize import normalize
 
     topics = matcher.keywords.topics
@@ -150,6 +153,7 @@ def fetch_article(url: str) -> tuple[Any, str | None, str]:
     Raises:
         FetchError: the page could not be fetched or holds no article.
     """
+    # imported here: Scrapy and trafilatura load only for the commands that crawl
     from w3lib.encoding import html_to_unicode
 
     from newsmon.crawler.extract import extract_article
@@ -213,9 +217,8 @@ def _print_result(result: Any, title: str, text: str, out: TextIO) -> None:
 
 def _suggest(args: argparse.Namespace, config_dir: Path, out: TextIO) -> int:
     """List the spellings the archive holds that the config misses, or add accepted ones."""
+    # imported here: the archive and matcher (SQLAlchemy, numpy) load only where used
     from newsmon.app.cli_archive import parse_since
-    from newsmon.errors import UsageError
-    from newsmon.settings import Runtime
     from newsmon.workers.archive import open_engine
     from newsmon.workers.suggest import suggest
 
@@ -253,8 +256,8 @@ def accept_aliases(path: Path, topic: str, aliases: list[str]) -> list[str]:
     Raises:
         ConfigError: the result would not load (the file is left as it was).
     """
-    import io
 
+    # imported here: ruamel.yaml loads only for `keywords suggest --accept`
     from ruamel.yaml import YAML  # round-trips comments and layout, which PyYAML drops
 
     from newsmon.workers.matcher import Matcher

@@ -9,7 +9,11 @@ import time
 import uuid
 from typing import Any, TextIO
 
+import redis
+
+from newsmon.errors import NothingRunning
 from newsmon.models import PollRequest, utcnow
+from newsmon.redis_conn import find_embedded
 from newsmon.settings import Config, Runtime
 from newsmon.urls import mask_secrets, mask_url
 
@@ -37,9 +41,8 @@ def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO 
 
 def _states(config: Config, runtime: Runtime) -> dict[str, dict[str, str]] | None:
     """Each source's health hash, from the running system; None when nothing is running."""
-    import redis
 
-    from newsmon.redis_conn import find_embedded
+    # imported here: RQ loads only for the commands that read the queues
     from newsmon.status import source_states
 
     url = runtime.redis_url or find_embedded(runtime.data_dir)
@@ -55,6 +58,7 @@ def _ago(value: str | None) -> str:
     """How long ago a stored epoch time was ("-" for never)."""
     if not value or value == "0":
         return "-"
+    # imported here: each command's module loads only when that command runs
     from newsmon.app.cli_status import duration
 
     return f"{duration(max(0.0, time.time() - float(value)))} ago"
@@ -78,7 +82,6 @@ def _list(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextI
         })
     nothing = None
     if found is None:
-        from newsmon.errors import NothingRunning
 
         nothing = (
             str(NothingRunning(runtime.data_dir))
@@ -107,6 +110,7 @@ def _print_rows(rows: list[dict], running: bool, out: TextIO) -> None:
 
 
 def _test(args: argparse.Namespace, config: Config, out: TextIO) -> int:
+    # imported here: Scrapy and trafilatura load only for the commands that crawl
     from newsmon.crawler.runner import test_poll
 
     source = config.source(args.source_id)

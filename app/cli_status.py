@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from newsmon.redis_conn import connect
 from newsmon.settings import Runtime
 
 
@@ -106,11 +107,11 @@ EXIT_CODES = {"healthy": 0, "degraded": 1, "unhealthy": 2}
 
 def run(args: argparse.Namespace, config_dir: Path, runtime: Runtime, out: TextIO = sys.stdout) -> int:
     """Run `status` or `failed`; returns the exit code (status: 0 healthy, 1 degraded, 2 unhealthy)."""
-    from newsmon.redis_conn import connect
 
     conn = connect(runtime.redis_url, runtime.data_dir)
     if args.command == "status":
-        from newsmon.app.cli import config_validator, explicit_config
+        # imported here: RQ loads only for the commands that read the queues
+        from newsmon.app.configs import config_validator, explicit_config
         from newsmon.status import collect, load_for_status
 
         follow = not explicit_config(args)  # else the running system's published config
@@ -136,6 +137,7 @@ def error_summary(traceback: str) -> str:
 def print_failed(conn: Any, queue: str, action: str, out: TextIO, heading: str, indent: str = "") -> None:
     """The jobs of one queue that failed after their last retry, each with its error (what `failed list`
     and `alerts failed` print); `action` requeue or purge acts on each, list only prints."""
+    # imported here: RQ loads only for the commands that read the queues
     from rq import Queue
     from rq.job import Job
     from rq.registry import FailedJobRegistry
@@ -159,6 +161,7 @@ def print_failed(conn: Any, queue: str, action: str, out: TextIO, heading: str, 
 
 
 def _failed(args: argparse.Namespace, conn: Any, out: TextIO) -> int:
+    # imported here: RQ loads only for the commands that read the queues
     from newsmon.status import QUEUES
 
     for name in [args.queue] if args.queue else QUEUES:

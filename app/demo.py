@@ -28,7 +28,7 @@ import yaml
 from rq import Queue
 from rq.registry import StartedJobRegistry
 
-from newsmon import keys
+from newsmon import jobcontext, keys
 from newsmon.app.replay import DEMO_SITE, Article, ReplaySite
 from newsmon.app.supervisor import Supervisor, child_env
 from newsmon.errors import NewsmonError
@@ -135,7 +135,7 @@ def run_demo(keywords_dir: Path, as_json: bool, log_level: str = "WARNING", serv
         env = child_env(server.url, {"NEWSMON_DATA_DIR": str(data_dir)})
         supervisor = Supervisor(config_dir, env, workers=1, log_level=log_level,
                                 stdout=subprocess.DEVNULL if as_json else None, redis_conn=conn)
-        from newsmon import jobcontext
+        # imported here: RQ loads only for the commands that read the queues
         from newsmon.status import mark_starting
 
         jobcontext.publish(conn, config)
@@ -230,6 +230,7 @@ def _serve(site: ReplaySite, supervisor: Supervisor, config_dir: Path, data_dir:
 def _keep_delivery_log(conn: Any, data_dir: Path) -> None:
     """Move the alerts' delivery log into the demo's archive before its Redis stops, so `explain` and
     `alerts sent` answer afterwards."""
+    # imported here: the archive and matcher (SQLAlchemy, numpy) load only where used
     from newsmon.workers.archive import Archive, drain_delivery_log, open_engine
 
     archive = data_dir / "archive.sqlite"

@@ -24,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from newsmon import keys, stats
 from newsmon.errors import ConfigError
+from newsmon.models import BreakingEvent
 from newsmon.settings import Config
 from newsmon.status import LEVELS, collect, load_for_status
 from newsmon.urls import mask_secrets, mask_url, readable_url
@@ -174,7 +175,6 @@ class _Collector:
 
 def spreading_now(conn: redis.Redis, hours: int = 6) -> list[dict[str, Any]]:
     """Breaking events of the last hours, newest first, for the page's "spreading now"."""
-    from newsmon.models import BreakingEvent
 
     since = time.time() - hours * 3600
     events = [
@@ -308,6 +308,7 @@ def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int]
 def serve(app: Flask, host: str, port: int) -> None:
     """Serve with waitress until interrupted. The address is logged once the socket listens, with the
     port the system chose when `port` is 0 (so a caller can wait for that line instead of guessing)."""
+    # imported here: the WSGI server loads only for `web`
     from waitress import create_server
 
     server = create_server(app, host=host, port=port, threads=4, ident="newsmon")

@@ -16,6 +16,7 @@ from lxml import etree
 from parsel import Selector
 
 from newsmon.crawler.dates import parse_date
+from newsmon.patterns import compile_link_pattern, compile_xpath, css_to_xpath
 
 _HTTP = ("http://", "https://")
 
@@ -68,7 +69,6 @@ def parse_listing(html: str, base_url: str, selector: str | None, xpath: str | N
     A link that cannot be used (malformed, not http) is skipped with its reason; the others are kept.
     The URL regex runs on RE2, so no pattern can make a hostile page take long.
     """
-    from newsmon.patterns import compile_link_pattern, compile_xpath, css_to_xpath
 
     try:
         page = Selector(text=html, base_url=base_url)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -67,7 +67,6 @@ def retry_after_seconds(value: str | bytes | None) -> float | None:
     if text.isdigit():
         return float(text)
     try:
-        from datetime import datetime
 
         return max(0.0, (parsedate_to_datetime(text) - datetime.now(UTC)).total_seconds())
     except (TypeError, ValueError):

@@ -79,6 +79,7 @@ class SafeTargetMiddleware:
         try:
             address = str(ipaddress.ip_address(host))
         except ValueError:
+            # imported here: importing the reactor installs one; Scrapy installs its own first
             from twisted.internet import reactor
 
             try:

@@ -99,6 +99,7 @@ class EnqueueStoryPipeline:
         if len(waiting) >= keys.PROCESS_BATCH:
             self._flush(poll_id)
         elif len(waiting) == 1:
+            # imported here: importing the reactor installs one; Scrapy installs its own first
             from twisted.internet import reactor
 
             reactor.callLater(self.FLUSH_SECONDS, self._flush, poll_id)

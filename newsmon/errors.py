@@ -8,6 +8,8 @@
     └── NothingRunning   no REDIS_URL and nothing started by `newsmon run` under the data directory
 """
 
+from newsmon.paths import display_path
+
 
 class NewsmonError(Exception):
     """Base class of every error newsmon raises on purpose."""
@@ -40,8 +42,6 @@ class NothingRunning(NewsmonError):
     """No REDIS_URL (or DATABASE_URL) and nothing started by `newsmon run` under the data directory."""
 
     def __init__(self, data_dir: object, what: str = "") -> None:
-        from newsmon.paths import display_path
-
         self.data_dir = data_dir
         where = display_path(data_dir)  # type: ignore[arg-type]
         if what == "archive":

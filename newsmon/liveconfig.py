@@ -11,6 +11,7 @@ the refusal in `keys.CONFIG_REFUSED` for `newsmon status` (`config-refused`) unt
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -48,7 +49,6 @@ def load_published(conn: redis.Redis, directory: str | Path, wanted: str,
     Raises:
         ConfigError: the bytes are missing, give another version, or do not load or validate here.
     """
-    import base64
 
     raw = conn.get(keys.CONFIG_FILES)
     data = json.loads(raw) if raw else None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import sys
 from pathlib import Path
 
 
@@ -17,9 +20,6 @@ def display_path(path: Path) -> str:
 def invocation() -> str:
     """How this newsmon was started, as a command to print for the user (`.venv/bin/newsmon`,
     `newsmon` when it was found on the PATH, `python -m newsmon`): printed next steps work as printed."""
-    import shlex
-    import shutil
-    import sys
 
     argv0 = Path(sys.argv[0])
     if argv0.name == "newsmon":

@@ -13,6 +13,7 @@ from typing import Any
 @lru_cache(maxsize=256)
 def compile_link_pattern(pattern: str) -> Any:
     """An RE2 regex. Backreferences and lookaround have no linear-time form and are refused."""
+    # imported here: these load only for configs with listing sources
     import re2
 
     options = re2.Options()
@@ -28,6 +29,7 @@ def compile_link_pattern(pattern: str) -> Any:
 @lru_cache(maxsize=256)
 def css_to_xpath(selector: str) -> str:
     """The XPath of a CSS selector, checked to compile."""
+    # imported here: these load only for configs with listing sources
     from cssselect import SelectorError
     from parsel.csstranslator import HTMLTranslator
 
@@ -42,6 +44,7 @@ def css_to_xpath(selector: str) -> str:
 @lru_cache(maxsize=256)
 def compile_xpath(xpath: str) -> Any:
     """An lxml XPath, checked to compile."""
+    # imported here: these load only for configs with listing sources
     from lxml import etree
 
     try:

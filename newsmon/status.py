@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -17,8 +18,10 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
 from newsmon import keys, stats
+from newsmon.errors import ConfigError
+from newsmon.liveconfig import load_published, published_version
 from newsmon.serializer import JobSerializer
-from newsmon.settings import Config
+from newsmon.settings import AlertsFile, Config, KeywordsFile, SourcesFile, load_config
 from newsmon.urls import mask_secrets
 
 QUEUES = (keys.PROCESS_QUEUE, keys.ALERTS_QUEUE)
@@ -397,8 +400,6 @@ def load_for_status(config_dir: Any, conn: redis.Redis | None, validate: Any = N
     then the published one, then an empty one. `validate` adds the checks `config check` makes beyond
     the schema (the matcher's), raising ConfigError.
     """
-    from newsmon.errors import ConfigError
-    from newsmon.settings import load_config
 
     error = None
     on_disk = None
@@ -409,7 +410,6 @@ def load_for_status(config_dir: Any, conn: redis.Redis | None, validate: Any = N
     except ConfigError as exc:
         error, on_disk = str(exc), None
     if conn is not None and (follow or on_disk is None):
-        from newsmon.liveconfig import load_published, published_version
 
         version = published_version(conn)
         if version is not None:
@@ -429,9 +429,7 @@ def load_for_status(config_dir: Any, conn: redis.Redis | None, validate: Any = N
 
 def empty_config(config_dir: Any) -> Config:
     """A config with no sources, topics or channels (to report on a system whose config cannot load)."""
-    from pathlib import Path
 
-    from newsmon.settings import AlertsFile, KeywordsFile, SourcesFile
 
     return Config(
         directory=Path(config_dir),

@@ -179,6 +179,78 @@ def test_layers_import_only_downwards() -> None:
     assert _crossings(files) == []
 
 
+def _module_name(path: Path) -> str:
+    folder, *rest = path.relative_to(ROOT).with_suffix("").parts
+    parts = (["newsmon"] if folder == "newsmon" else ["newsmon", folder]) + rest
+    return ".".join(parts).removesuffix(".__init__")
+
+
+def _function_imports(path: Path) -> list[tuple[str, int]]:
+    """(function, line of its first import) for each function that imports inside its body."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            nested = {id(n) for inner in ast.walk(node) if inner is not node
+                      and isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef) for n in ast.walk(inner)}
+            lines = [n.lineno for n in ast.walk(node)
+                     if isinstance(n, ast.Import | ast.ImportFrom) and id(n) not in nested]
+            if lines:
+                found.append((node.name, min(lines)))
+    return found
+
+
+def test_function_level_imports_say_why() -> None:
+    """An import inside a function keeps start-up light or an optional dependency optional, and says
+    which on the line above it (`# imported here: <reason>`); anything else belongs at the top."""
+    missing = []
+    for path, _layer_name in _files_by_layer():
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for function, line in _function_imports(path):
+            if not lines[line - 2].strip().startswith("# imported here: "):
+                missing.append(f"{path.relative_to(ROOT)}:{line} ({function})")
+    assert missing == [], missing
+
+
+def test_no_import_cycle() -> None:
+    """Imports between newsmon's modules, at the top or inside functions, form no cycle (a module that
+    imports another inside a function to dodge a cycle is a sign of a decision in the wrong room)."""
+    modules = {_module_name(path): path for path, _ in _files_by_layer()}
+    graph = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        targets = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                targets |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                targets |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+        graph[name] = {t for t in targets if t in modules and t != name}
+    cycles, state = [], {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = "open"
+        for target in sorted(graph[name]):
+            if state.get(target) == "open":
+                cycles.append(trail[trail.index(target):] + [target] if target in trail else [name, target])
+            elif target not in state:
+                visit(target, [*trail, target])
+        state[name] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert cycles == [], cycles
+
+
+def test_the_import_guards_see_what_they_guard(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    import os\n\n\ndef g():\n    # imported here: a reason\n    import sys\n")
+    assert [name for name, _ in _function_imports(bad)] == ["f", "g"]
+    lines = bad.read_text().splitlines()
+    assert [name for name, line in _function_imports(bad)
+            if not lines[line - 2].strip().startswith("# imported here: ")] == ["f"]
+
+
 def test_everything_installs_under_one_name() -> None:
     """pyproject.toml installs each layer's folder under `newsmon` and no top-level package beside it."""
     import tomllib

@@ -144,6 +144,7 @@ _PG_MIGRATION_LOCK = 7_245_117  # pg_advisory_xact_lock key: one migrating proce
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (Alembic, scripts in workers/migrations)."""
+    # imported here: Alembic loads only when a schema is migrated
     from alembic import command
     from alembic.config import Config as AlembicConfig
     from alembic.runtime.migration import MigrationContext

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from newsmon.breaking import Detector
 from newsmon.models import BreakingEvent, Sighting, as_utc
 from newsmon.settings import KeywordsFile
-from newsmon.workers.archive import stories
+from newsmon.workers.archive import open_engine, stories
 from newsmon.workers.matcher import Matcher
 
 BATCH = 2000
@@ -83,8 +83,6 @@ _worker_matcher: Matcher | None = None
 def _match_part(job: tuple[str, datetime | None, int, int]) -> list[tuple]:
     """Match one share of the archive (rows whose position modulo `parts` is `part`), reading it from
     the database in this process, so that no story text crosses between processes."""
-    from newsmon.workers.archive import open_engine
-
     assert _worker_matcher is not None
     url, since, part, parts = job
     engine = open_engine(url)

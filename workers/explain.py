@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from newsmon import keys
 from newsmon.errors import NewsmonError
-from newsmon.models import story_id_for
+from newsmon.models import as_utc, story_id_for
 from newsmon.settings import Config
 from newsmon.urls import canonical_url
 from newsmon.workers.archive import Archive, delivery_rows, drain_delivery_log
@@ -104,7 +104,6 @@ def explain(
 
 def _logged(row: dict[str, Any]) -> dict[str, Any]:
     """A delivery log row as explain reports it."""
-    from newsmon.models import as_utc
 
     return {"at": as_utc(row["at"]).isoformat(timespec="seconds"), "channel": row["channel"],
             "mode": row["mode"], "outcome": row["outcome"], "topics": row["topics"], "note": row["note"],

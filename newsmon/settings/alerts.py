@@ -48,6 +48,7 @@ class AppriseChannel(StrictModel):
     def _known(cls, value: SecretStr) -> SecretStr:
         url = value.get_secret_value()
         check_no_controls(url, "url")
+        # imported here: Apprise loads its plugins only for configs with chat channels
         import apprise
 
         if apprise.Apprise.instantiate(url, suppress_exceptions=True) is None:
@@ -173,6 +174,7 @@ class Desk(StrictModel):
     @field_validator("digest_schedule")
     @classmethod
     def _cron(cls, value: str) -> str:
+        # imported here: APScheduler's cron loads only for configs with digest schedules
         from apscheduler.triggers.cron import CronTrigger
 
         try:

@@ -4,6 +4,7 @@ the schemas with errors that name file and field, and the checks across files.""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 from dataclasses import dataclass, field
@@ -237,7 +238,6 @@ def default_config_dir() -> Path:
     repository = Path(__file__).resolve().parents[2] / "config"
     if (repository / SOURCES_FILE).is_file():
         return repository
-    import importlib.util
 
     spec = importlib.util.find_spec("newsmon.shipped_config")  # a directory of YAML files, no module in it
     if spec is None or not spec.submodule_search_locations:

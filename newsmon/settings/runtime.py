@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsmon.errors import NothingRunning
+
 
 @dataclass(frozen=True)
 class Runtime:
@@ -34,7 +36,6 @@ class Runtime:
             return self.database_url
         path = self.data_dir / "archive.sqlite"
         if must_exist and not path.is_file():
-            from newsmon.errors import NothingRunning
 
             raise NothingRunning(self.data_dir, "archive")
         return f"sqlite:///{path}"

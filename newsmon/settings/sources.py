@@ -13,6 +13,7 @@ from pydantic import (
 )
 
 from newsmon.languages import Language
+from newsmon.patterns import compile_link_pattern, compile_xpath, css_to_xpath
 from newsmon.settings.common import (
     ID_PATTERN,
     Name,
@@ -165,7 +166,6 @@ class Source(StrictModel):
             raise ValueError(
                 "link_selector: a listing source needs link_selector, link_xpath or link_pattern"
             )
-        from newsmon.patterns import compile_link_pattern, compile_xpath, css_to_xpath
 
         for name, value, check in (("link_pattern", self.link_pattern, compile_link_pattern),
                                    ("link_exclude", self.link_exclude, compile_link_pattern),
