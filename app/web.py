@@ -312,5 +312,5 @@ def serve(app: Flask, host: str, port: int) -> None:
     from waitress import create_server
 
     server = create_server(app, host=host, port=port, threads=4, ident="newsmon")
-    log.info("status page on http://%s:%d/", host, server.effective_port)
+    log.info("status page on http://%s:%d/", host, int(server.effective_port))
     server.run()
