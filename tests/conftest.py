@@ -361,6 +361,26 @@ def archive_story(archive: Any, story: Any, topics: list[Any], content_hash: str
     return outcome[1] != "url"
 
 
+def settled(conn: redis.Redis, *queues: str, timeout: float = 60) -> None:
+    """Wait until the RQ queues have nothing queued, running or waiting for a retry: the readiness signal
+    that nothing more will be processed or sent, so a test can assert that something did not happen."""
+    from rq import Queue
+    from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+
+    from newsmon import keys
+    from newsmon.serializer import JobSerializer
+
+    def idle() -> bool:
+        for name in queues or (keys.PROCESS_QUEUE, keys.ALERTS_QUEUE):
+            queue = Queue(name, connection=conn, serializer=JobSerializer)
+            registries = (StartedJobRegistry(queue=queue), ScheduledJobRegistry(queue=queue))
+            if queue.count or any(registry.count for registry in registries):
+                return False
+        return True
+
+    wait_for(idle, timeout=timeout, what=f"the queues {queues or 'process, alerts'} to settle")
+
+
 # --- the process and alerts roles in this process -------------------------------------------------
 
 

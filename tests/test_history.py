@@ -7,13 +7,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import redis
 
 from newsmon import keys
-from tests.conftest import write_config
+from tests.conftest import settled, write_config
 
 SOURCE = {"id": "s1", "name": "S", "outlet": "Kurdistan24", "language": "en", "kind": "feed",
           "url": "http://127.0.0.1:9/feed"}
@@ -147,7 +146,7 @@ def test_backfill_archives_a_sitemaps_history_without_alerts_and_the_next_poll_a
     assert request_poll(redis_conn, load_config(config_dir).source("site"), leader) == "requested"
     wait_for(lambda: outbox.exists() and outbox.read_text().strip(), timeout=90, what="the new story's alert")
     wait_for(lambda: archive.count() == 201, timeout=30, what="the new story archived")
-    time.sleep(2)
+    settled(redis_conn)
     titles = [json.loads(line)["title"] for line in outbox.read_text().splitlines()]
     assert titles == ["Drone sighted over the K-1 base"]
 

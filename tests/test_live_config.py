@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -87,7 +86,13 @@ def test_a_reload_reaches_every_role_and_commands_read_what_runs(replay: ReplayS
             wait_for(lambda role=role: f"{role}: config reloaded" in (tmp_path / "run.log").read_text()
                      and version in (tmp_path / "run.log").read_text(), timeout=60,
                      what=f"the {role} to take version {version}")
-        time.sleep(4)  # a poll of `one` already requested before the reload may still end
+        # a poll of `one` requested before the reload may still run: its lease is held until it ends
+        from newsmon import keys
+        from newsmon.redis_conn import connect
+
+        conn = connect(None, home / "var")
+        wait_for(lambda: not conn.exists(keys.poll_lock("one")), timeout=60,
+                 what="the last poll of `one` to end")
         hits_one = replay.hits.get("/one/rss", 0)
 
         # the new source is polled, its story reaches the new digest desk at its slot
