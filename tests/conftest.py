@@ -32,6 +32,14 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHIPPED_CONFIG = ROOT / "config"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that starts newsmon's role processes (the `roles` fixture) is end-to-end, wherever it lives:
+    `-m "not e2e"` leaves it out of the fast subset."""
+    for item in items:
+        if "roles" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)
+
+
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """`-n auto`: twice the cores, at most 8 (and so at most 8 Redis databases below
     NEWSMON_TEST_REDIS_URL's): the tests mostly wait on real processes, so two share a core well."""

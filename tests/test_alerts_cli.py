@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import redis
 import yaml
 
@@ -43,6 +44,7 @@ def make_config(tmp_path: Path, smtp_port: int, webhook_url: str) -> Path:
 SECRETS = {"SMTP_PASSWORD": "pw-do-not-print", "HOOK_TOKEN": "tok-do-not-print"}
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 def test_preview_renders_each_desk_and_explains_the_others(tmp_path: Path, webhook: WebhookReceiver) -> None:
     config_dir = make_config(tmp_path, 25, webhook.url)
     result = newsmon(
@@ -64,6 +66,7 @@ def test_preview_renders_each_desk_and_explains_the_others(tmp_path: Path, webho
     assert "do-not-print" not in out
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 def test_test_reports_each_channel_and_masks_secrets(tmp_path: Path, webhook: WebhookReceiver,
                                                      smtp_server: SmtpServer) -> None:
     config_dir = make_config(tmp_path, smtp_server.port, webhook.url)
@@ -76,6 +79,7 @@ def test_test_reports_each_channel_and_masks_secrets(tmp_path: Path, webhook: We
     assert len(webhook.posts) == 1 and "test message" in webhook.posts[0]["title"]
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 def test_failed_lists_and_requeues(tmp_path: Path, redis_url: str, redis_conn: redis.Redis,
                                    webhook: WebhookReceiver) -> None:
     from rq import Queue, SimpleWorker
@@ -124,6 +128,7 @@ def test_example_alerts_config_has_desks(tmp_path: Path) -> None:
     assert config.alerts.all_desks()["editors"].mode == "digest"
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 def test_preview_of_a_digest_desk_is_the_digest_it_is_sent(tmp_path: Path, webhook: WebhookReceiver) -> None:
     """A digest desk receives the story in its next digest: the preview shows that digest (its subject,
     header and slot), and a previewed file has its name as outlet and its modification time."""

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 import redis
 import yaml
 from sqlalchemy import create_engine, inspect, text
@@ -191,6 +192,7 @@ def test_an_archive_indexed_before_codes_is_reindexed(tmp_path: Path) -> None:
     assert [h.story["id"] for h in search(engine, "K1")] == ["s1"]
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 def test_search_cli_validates_filters_and_prints_zoned_times(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     archive_of(f"sqlite:///{data_dir / 'archive.sqlite'}", CODES)
@@ -256,6 +258,7 @@ def newsmon(config_dir: Path, env: dict[str, str], *args: str) -> subprocess.Com
                           env={**os.environ, **env}, capture_output=True, text=True, timeout=120, check=False)
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 def test_search_and_backtest_cli(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     archive = Archive(open_engine(f"sqlite:///{data_dir / 'archive.sqlite'}"))
@@ -271,6 +274,7 @@ def test_search_and_backtest_cli(tmp_path: Path) -> None:
     assert report.returncode == 0 and "nothing was changed or sent" in report.stdout
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 def test_explain_suppressed_and_deduplicated_stories(
     tmp_path: Path, redis_conn: redis.Redis, redis_url: str
 ) -> None:
@@ -314,6 +318,7 @@ def test_explain_suppressed_and_deduplicated_stories(
     assert "coalition_troops: alerted by this story" in out
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 def test_reload_takes_a_good_config_and_refuses_a_bad_one(
     tmp_path: Path, roles: Roles, redis_conn: redis.Redis, redis_url: str
 ) -> None:
@@ -413,6 +418,7 @@ def test_models_and_migrations_agree(db_url: str) -> None:
     assert diff == [], diff
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 def test_backtest_in_a_process_with_threads_starts_its_children_fresh(tmp_path: Path) -> None:
     """A fork of a process whose other threads hold locks can hang its children for ever; with a thread
     running, the backtest's pool is started fresh and gives the same report."""

@@ -196,6 +196,7 @@ def test_a_breaking_alert_reads_well_in_arabic() -> None:
     assert f"BREAKING: {line}" in rendered.text and line in rendered.html and "BREAKING" in rendered.chat_body
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 def test_batch_contract_on_copies_of_the_seed_story(tmp_path: Path) -> None:
     lines = []
     for n, (outlet, minutes) in enumerate((("Kurdistan24", 0), ("Shafaq News", 6), ("Kurdistan24", 7),
@@ -232,6 +233,7 @@ def test_batch_contract_on_copies_of_the_seed_story(tmp_path: Path) -> None:
     assert stricter.stdout == ""  # the third outlet came 12 minutes after the first
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 def test_backtest_breaking_on_a_test_archive(tmp_path: Path, redis_conn: redis.Redis) -> None:
     data_dir = tmp_path / "data"
     archive = Archive(open_engine(f"sqlite:///{data_dir / 'archive.sqlite'}"))
@@ -349,6 +351,7 @@ def test_a_surge_on_redis_starts_once_for_every_worker_and_ends(redis_conn: redi
     assert not redis_conn.exists(keys.surge_active("kirkuk"))  # the surge has ended
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 def test_batch_contract_reports_a_surge_with_its_stories() -> None:
     """Five new Kirkuk stories within the hour, on a topic with no usual hour: one surge event naming
     them (at least five is the minimum); the topics given in the input are used as they are."""

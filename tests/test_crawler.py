@@ -26,6 +26,8 @@ from tests.conftest import (
     write_config,
 )
 
+pytestmark = pytest.mark.e2e  # starts newsmon in subprocesses
+
 ALERTS = {"channels": {"c": {"type": "console"}}, "routes": [{"id": "r", "topics": ["*"], "channels": ["c"]}]}
 BODY = ["Rockets struck near the K-1 base west of Kirkuk on Friday, officials said in a statement.",
         "No casualties were reported and the coalition troops at the base were unharmed."]

@@ -109,6 +109,7 @@ def test_index_expires_after_the_window(redis_conn: redis.Redis) -> None:
         assert ttl == -2 or 0 < ttl <= 14 * 86400 + 2 * 2 * 86400, key
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 def test_dedupe_cli_jsonl_reports_kind_cluster_and_original() -> None:
     import json
     import subprocess

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import redis
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
@@ -19,6 +20,8 @@ from newsmon.settings import load_config
 from newsmon.urls import canonical_url
 from tests.conftest import process_and_decide as process_story
 from tests.conftest import write_config
+
+pytestmark = pytest.mark.e2e  # starts newsmon in subprocesses
 
 SOURCE = {"id": "s1", "name": "S", "outlet": "Kurdistan24", "language": "en", "kind": "feed",
           "url": "http://127.0.0.1:9/feed"}

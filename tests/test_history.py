@@ -9,10 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import redis
 
 from newsmon import keys
 from tests.conftest import settled, write_config
+
+pytestmark = pytest.mark.e2e  # starts newsmon in subprocesses
 
 SOURCE = {"id": "s1", "name": "S", "outlet": "Kurdistan24", "language": "en", "kind": "feed",
           "url": "http://127.0.0.1:9/feed"}

@@ -79,6 +79,7 @@ def test_test_jsonl_batch() -> None:
     assert set(out[0]["hits"][0]) == {"topic", "alias", "match", "start", "end"}
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 def test_test_url_uses_the_crawler_extraction(replay: ReplaySite) -> None:
     add_feed(replay, "/k24/rss", [make_article("/k24/1", "هجوم على قاعدة كي وان", [
         "سقطت ثلاثة صواريخ على قاعدة كي وان غرب كركوك مساء امس بحسب مصدر امني.",

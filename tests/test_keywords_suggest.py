@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import yaml
 
 from newsmon.models import Story, story_id_for
@@ -110,6 +111,7 @@ def test_planted_variants_are_in_the_top_five_and_a_clean_topic_gets_nothing(tmp
     assert "DEAŞ fighters attacked" in deas.examples[0]
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 def test_cli_lists_suggestions_and_accept_keeps_the_files_comments(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     make_archive(f"sqlite:///{data_dir / 'archive.sqlite'}")

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import redis
 
 from newsmon.memory import OLDER_THRESHOLDS, YOUNG_THRESHOLD
@@ -22,6 +23,8 @@ _RUN_ROLE = (
     "code = main(sys.argv[1:])\n"
     "print(json.dumps({'code': code, 'frozen': gc.get_freeze_count(), 'thresholds': gc.get_threshold()}))\n"
 )
+
+pytestmark = pytest.mark.e2e  # starts newsmon in subprocesses
 
 
 def _role(redis_url: str, tmp_path: Path, *args: str) -> subprocess.Popen[str]:

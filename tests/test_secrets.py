@@ -23,6 +23,8 @@ from newsmon.urls import mask_secrets, mask_url
 from tests.conftest import Roles, feed_source, wait_for, write_config
 from tests.test_health import http_get, start_web
 
+pytestmark = pytest.mark.e2e  # starts newsmon in subprocesses
+
 PLANT = "s3cretPLANTED"
 
 
