@@ -63,9 +63,11 @@ def print_status(status: dict[str, Any], out: TextIO) -> None:
     scheduler = status["scheduler"]
     age = scheduler["heartbeat_age_seconds"]
     heartbeat = f", heartbeat {duration(age)} ago" if scheduler["alive"] else ""
+    checked = scheduler.get("health_checked_age_seconds")
+    health = f", health checked {duration(checked)} ago" if checked is not None else ""
     out.write(
         f"\nscheduler: {'alive' if scheduler['alive'] else 'NOT RUNNING'}"
-        f"{', leader ' + scheduler['leader'] if scheduler['leader'] else ''}{heartbeat}\n"
+        f"{', leader ' + scheduler['leader'] if scheduler['leader'] else ''}{heartbeat}{health}\n"
     )
     out.write(
         f"\nsources\n  {'id':<22} {'status':<10} {'last poll':>9} {'success':>8} {'new':>8} {'fails':>5} "

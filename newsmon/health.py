@@ -45,6 +45,8 @@ def evaluate(config: Config, conn: redis.Redis, now: float | None = None,
     now = time.time() if now is None else now
     if exclusive and not acquire(conn, keys.HEALTH_LOCK, uuid.uuid4().hex, INTERVAL // 2):
         return [], []
+    checks = json.loads(conn.get(keys.HEALTH_CHECKED) or "{}").get("checks", 0)
+    conn.set(keys.HEALTH_CHECKED, json.dumps({"at": now, "checks": checks + 1}))
     on_disk, error = load_for_status(config.directory, conn, validate)
     current = {
         p["id"]: p for p in collect(config if error else on_disk, conn, now, config_error=error)["problems"]

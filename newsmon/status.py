@@ -71,12 +71,16 @@ def _workers(conn: redis.Redis, now: float, ttl: int) -> list[dict[str, Any]]:
 
 
 def _scheduler(conn: redis.Redis, now: float) -> dict[str, Any]:
-    raw = conn.get(keys.SCHEDULER_HEARTBEAT)
+    raw, checked = conn.mget(keys.SCHEDULER_HEARTBEAT, keys.HEALTH_CHECKED)
+    health = json.loads(checked) if checked else {}
+    health_checked = {"health_checked_age_seconds": round(now - health["at"], 1) if "at" in health else None,
+                      "health_checks": health.get("checks", 0)}
     if not raw:
-        return {"alive": False, "leader": None, "heartbeat_age_seconds": None, "next_polls": {}}
+        return {"alive": False, "leader": None, "heartbeat_age_seconds": None, "next_polls": {},
+                **health_checked}
     beat = json.loads(raw)
     return {"alive": True, "leader": beat.get("leader"), "heartbeat_age_seconds": round(now - beat["at"], 1),
-            "next_polls": beat.get("next_polls", {})}
+            "next_polls": beat.get("next_polls", {}), **health_checked}
 
 
 FAILED_STATUSES = ("error", "empty")  # a poll that gave nothing usable; `stale` answers, with old content

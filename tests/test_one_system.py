@@ -90,7 +90,6 @@ def test_run_in_an_empty_directory_is_found_by_every_command(replay: ReplaySite,
               "routes": [{"id": "desk", "topics": ["k1_base"], "channels": ["box"]}],
               "admin": {"channels": ["ops"]}}
     write_config(home / "config", [feed_source("k24", f"{replay.base_url}/k24/rss", interval=5)], alerts)
-    started = time.monotonic()
     run = start_run(home, tmp_path / "run.log", "--workers", "1")
     try:
         wait_for(lambda: outbox.exists() and outbox.read_text().strip(), timeout=90, what="the first alert")
@@ -118,8 +117,10 @@ def test_run_in_an_empty_directory_is_found_by_every_command(replay: ReplaySite,
         wait_for(lambda: len(outbox.read_text().splitlines()) == 2, timeout=60, what="the second alert")
         listing = newsmon(home, "sources", "list")
         assert listing.returncode == 0 and "k24" in listing.stdout and "no poll yet" not in listing.stdout
-        # a healthy start raises no health alert in its first minute
-        wait_for(lambda: time.monotonic() - started > 65, timeout=90, interval=1, what="a minute to pass")
+        # a healthy start raises no health alert: health has been judged twice since every role reported in
+        checks = json.loads(newsmon(home, "status", "--json").stdout)["scheduler"]["health_checks"]
+        wait_for(lambda: json.loads(newsmon(home, "status", "--json").stdout)["scheduler"]["health_checks"]
+                 >= checks + 2, timeout=90, interval=1, what="two health checks")
         assert not health.exists() or not health.read_text().strip(), health.read_text()
         assert json.loads(newsmon(home, "status", "--json").stdout)["level"] == "healthy"
         assert redis_servers_under(home), "the embedded redis-server runs while `run` runs"

@@ -115,3 +115,14 @@ def test_a_worker_stands_in_for_health_only_while_no_scheduler_beats(redis_conn:
     redis_conn.set(keys.SCHEDULER_HEARTBEAT, json.dumps({"at": time.time(), "leader": "s"}))
     assert health.scheduler_beats(redis_conn)
     assert not health.scheduler_beats(redis_conn, now=time.time() + 3 * health.INTERVAL)
+
+
+def test_status_says_when_health_was_last_judged(tmp_path: Path, redis_conn: redis.Redis) -> None:
+    from newsmon.status import collect
+
+    config, _ = _config(tmp_path)
+    assert collect(config, redis_conn)["scheduler"]["health_checks"] == 0
+    periodic.check_health(Clock(redis_conn, _Fixed(config), LeaderLock(redis_conn)))
+    health.evaluate(config, redis_conn, exclusive=False)
+    scheduler = collect(config, redis_conn)["scheduler"]
+    assert scheduler["health_checks"] == 2 and 0 <= scheduler["health_checked_age_seconds"] < 60
