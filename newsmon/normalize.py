@@ -13,8 +13,8 @@ One function serves text and aliases alike, so both sides of a match are folded 
 - whitespace runs → one space.
 
 Each character is folded once through a cached table (`str.translate`, C speed); the offset map and
-the context rules (whitespace runs, وو) are computed with numpy over code points, so a 3 KB story
-normalizes in tens of microseconds.
+the context rules (whitespace runs, وو) are computed with numpy over code points, not per character
+in Python (the README's benchmarks measure what a story costs).
 """
 
 from __future__ import annotations
