@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -126,21 +125,17 @@ def _compile_in_child(keywords: dict[str, Any], source: str) -> None:
 def _pool(matcher: Matcher, processes: int, source: str) -> Iterator[Any]:
     """A process pool with the compiled matcher in every child, or None on a single core.
 
-    Matching is CPU-bound Python: one process per core. When this process runs no other thread, the
-    children are forked and inherit the compiled matcher. When it does (a test runner, a server), a
-    fork could copy a lock another thread holds and hang the child for ever, so the children are
-    started fresh (forkserver) and compile the matcher themselves.
+    Matching is CPU-bound Python: one process per core. The children are started fresh (forkserver,
+    else spawn) and compile the matcher themselves: a forked child copies every lock of its parent,
+    including those of threads Python does not see (numpy's BLAS threads, a test runner's), and one held
+    at the fork hangs the child for ever; once under load in the suite, a backtest hung so.
     """
     global _worker_matcher
     _worker_matcher = matcher
-    methods = multiprocessing.get_all_start_methods()
     if processes < 2:
         yield None
         return
-    if threading.active_count() == 1 and "fork" in methods:
-        with multiprocessing.get_context("fork").Pool(processes) as pool:
-            yield pool
-        return
+    methods = multiprocessing.get_all_start_methods()
     method = "forkserver" if "forkserver" in methods else "spawn"
     with multiprocessing.get_context(method).Pool(
             processes, initializer=_compile_in_child,
