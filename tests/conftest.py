@@ -369,6 +369,21 @@ def archive_story(archive: Any, story: Any, topics: list[Any], content_hash: str
     return outcome[1] != "url"
 
 
+def polls_total(conn: redis.Redis, source_id: str) -> int:
+    from newsmon import keys
+
+    return int(conn.hget(keys.source_state(source_id), "polls_total") or 0)
+
+
+def poll_finished(conn: redis.Redis, source_id: str, before: int, timeout: float = 60) -> None:
+    """Wait for the end of a source's poll: recorded (its polls_total past `before`) and its lease released,
+    which comes just after (a poll asked for in between finds the source busy)."""
+    from newsmon import keys
+
+    wait_for(lambda: polls_total(conn, source_id) > before and not conn.exists(keys.poll_lock(source_id)),
+             timeout=timeout, what=f"the poll of {source_id} to end")
+
+
 def settled(conn: redis.Redis, *queues: str, timeout: float = 60) -> None:
     """Wait until the RQ queues have nothing queued, running or waiting for a retry: the readiness signal
     that nothing more will be processed or sent, so a test can assert that something did not happen."""

@@ -21,6 +21,7 @@ from tests.conftest import (
     add_feed,
     feed_source,
     make_article,
+    poll_finished,
     queued_stories,
     wait_for,
     write_config,
@@ -102,7 +103,7 @@ def crawl(replay: ReplaySite, roles: Roles, redis_conn: redis.Redis, tmp_path: P
     def poll(source_id: str) -> dict[str, str]:
         before = polls_done(redis_conn, source_id)
         assert request_poll(redis_conn, config.source(source_id), leader) == "requested"
-        wait_for(lambda: polls_done(redis_conn, source_id) > before, timeout=60, what=f"poll of {source_id}")
+        poll_finished(redis_conn, source_id, before)
         return polls.source_state(redis_conn, source_id)
 
     return poll

@@ -28,6 +28,7 @@ from tests.conftest import (
     Roles,
     archive_story,
     feed_source,
+    poll_finished,
     require,
     start_web_process,
     wait_for,
@@ -151,8 +152,7 @@ def test_source_returning_403_raises_dark_source_alert(admin, roles: Roles, redi
     for attempt in (1, 2):
         redis_conn.hset(keys.source_state("dark"), "backoff_until", "0")
         assert request_poll(redis_conn, config.source("dark"), leader) == "requested"
-        wait_for(lambda a=attempt: int(redis_conn.hget(keys.source_state("dark"), "polls_total") or 0) == a,
-                 timeout=30, what=f"poll {attempt}")
+        poll_finished(redis_conn, "dark", attempt - 1)
     wait_for(lambda: len(collect(config, redis_conn)["workers"]) == 1, timeout=30, what="the worker")
     started, _ = evaluate(config, redis_conn, exclusive=False)
     assert [p["id"] for p in started] == ["source-failing:dark"]

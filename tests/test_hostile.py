@@ -19,7 +19,7 @@ from newsmon.app.replay import Fixed, ReplaySite
 from newsmon.crawler import polls
 from newsmon.scheduler.clock import LeaderLock, request_poll
 from newsmon.settings import load_config
-from tests.conftest import Roles, make_article, queued_stories, wait_for, write_config
+from tests.conftest import Roles, make_article, poll_finished, queued_stories, wait_for, write_config
 
 NOW = datetime.now(UTC) - timedelta(hours=1)
 BODY = ["Two rockets landed near the K-1 base west of Kirkuk on Friday, a security source said.",
@@ -130,8 +130,7 @@ def hostile(replay: ReplaySite, roles: Roles, redis_conn: redis.Redis, tmp_path:
         return before
 
     def finished(source_id: str, before: int, timeout: float = 60) -> dict[str, str]:
-        wait_for(lambda: int(redis_conn.hget(keys.source_state(source_id), "polls_total") or 0) > before,
-                 timeout=timeout, what=f"poll of {source_id}")
+        poll_finished(redis_conn, source_id, before, timeout)
         return polls.source_state(redis_conn, source_id)
 
     def poll(source_id: str) -> dict[str, str]:

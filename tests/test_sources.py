@@ -21,7 +21,16 @@ from newsmon.app.replay import Fixed, ReplaySite
 from newsmon.crawler import polls
 from newsmon.scheduler.clock import LeaderLock, request_poll
 from newsmon.settings import load_config
-from tests.conftest import FIXTURES, Roles, add_feed, make_article, queued_stories, wait_for, write_config
+from tests.conftest import (
+    FIXTURES,
+    Roles,
+    add_feed,
+    make_article,
+    poll_finished,
+    queued_stories,
+    wait_for,
+    write_config,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -205,8 +214,7 @@ def site(replay: ReplaySite, roles: Roles, redis_conn: redis.Redis, tmp_path: Pa
     def poll(source_id: str) -> dict[str, str]:
         before = int(redis_conn.hget(keys.source_state(source_id), "polls_total") or 0)
         assert request_poll(redis_conn, config.source(source_id), leader) == "requested"
-        wait_for(lambda: int(redis_conn.hget(keys.source_state(source_id), "polls_total") or 0) > before,
-                 timeout=60, what=f"poll of {source_id}")
+        poll_finished(redis_conn, source_id, before)
         return polls.source_state(redis_conn, source_id)
 
     poll.config = config  # type: ignore[attr-defined]
