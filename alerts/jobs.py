@@ -135,8 +135,8 @@ ADMIN_DESK = "admin"  # the desk id health notices are delivered as
 
 
 def digest_tick(config: Config, conn: redis.Redis, now: datetime | None = None) -> list[tuple[str, datetime]]:
-    """Enqueue `send_digest` for every desk whose digest is due (run every half minute by the
-    scheduler). Returns the (desk, slot) pairs enqueued."""
+    """Enqueue `send_digest` for every desk whose digest is due (run as `digests_due`, which the
+    scheduler enqueues while a desk holds stories). Returns the (desk, slot) pairs enqueued."""
     now = now or utcnow()
     queue = Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JobSerializer)
     started = []
@@ -160,7 +160,7 @@ def digest_tick(config: Config, conn: redis.Redis, now: datetime | None = None) 
 
 
 def digests_due() -> list[list[str]]:
-    """Job entry point: `digest_tick` with the live config (the scheduler enqueues it every half minute
+    """Job entry point: `digest_tick` with the live config (the scheduler enqueues it every DIGEST_CHECK s
     while some desk holds stories). Returns the (desk, slot) pairs started."""
     ctx = jobcontext.current()
     return [[desk_id, slot.isoformat()] for desk_id, slot in digest_tick(ctx.config, ctx.redis)]

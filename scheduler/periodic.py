@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 LEADER_RENEW = 10  # seconds between renewals (or takeovers) of the leader lease
 CONFIG_CHECK = 5  # seconds between looks at the published config version
+# seconds between looks for due digests: a digest goes out at most this late; a look costs one EXISTS
+# while no desk holds a story
+DIGEST_CHECK = 10
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic("config", CONFIG_CHECK, lambda ctx: ctx.follow_config(), "take a newly published config: "
              "the polls follow its sources", every_scheduler=True),
     Periodic("health", health.INTERVAL, check_health, "health problems started or cleared: to admins"),
-    Periodic("digests", 30, digests, "digests due: to the alerts role (digests_due)"),
+    Periodic("digests", DIGEST_CHECK, digests, "digests due: to the alerts role (digests_due)"),
     Periodic("delivery-log", 5, delivery_log, "the delivery log into the archive: to the workers"),
     Periodic("retention", 3600, retention, "archive retention: to the workers (prune_archive)"),
 )
