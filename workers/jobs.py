@@ -189,27 +189,36 @@ def _process_batch(ctx: jobcontext.JobContext, payloads: list[Any]) -> tuple[lis
         done.append({"kind": kind, "story": story.id, "cluster": cluster,
                      "duplicate_of": verdict.duplicate_of, "topics": topics, "language": story.language,
                      "outlet": story.outlet, "handed_on": handing})
-    pipe.execute()
     if handed:
-        hand_on(ctx.config, ctx.redis, handed)
+        hand_on(ctx.config, ctx.redis, handed, pipe)
+    pipe.execute()
     return done, failed
 
 
-def hand_on(config: Config, conn: Any, stories: list[dict[str, Any]]) -> str:
+def hand_on(config: Config, conn: Any, stories: list[dict[str, Any]], counters: Any = None) -> str:
     """Hand processed stories to the alerts role: one `decide_stories` job, whose id names the stories
-    and what they carry, so a retried batch finds its job instead of handing them on twice."""
+    and what they carry, so a retried batch finds its job instead of handing them on twice. The queue's
+    counter goes on `counters` (a pipeline) when given."""
     body = json.dumps([(s["story"]["id"], s["cluster"], [t["topic"] for t in s["topics"]],
                         s["cluster_topics"]) for s in stories], sort_keys=True)
     job_id = "decide-" + hashlib.sha1(body.encode()).hexdigest()[:32]
     if not Job.exists(job_id, connection=conn):
         keep = config.job_keep_seconds
-        Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JobSerializer).enqueue(
+        _alerts_queue(conn).enqueue(
             keys.DECIDE_JOB, {"config_version": config.version, "stories": stories}, job_id=job_id,
             result_ttl=keep, failure_ttl=keep,
             retry=Retry(max=config.alerts.retry.max, interval=config.alerts.retry.waits()),
             description=f"decide {len(stories)} stories: "
                         f"{', '.join(s['story']['id'] for s in stories)[:200]}")
-        stats.count(conn, f"queue:{keys.ALERTS_QUEUE}:in")
+        stats.count(counters if counters is not None else conn, f"queue:{keys.ALERTS_QUEUE}:in")
     return job_id
 
 
+_queues: dict[int, Queue] = {}
+
+
+def _alerts_queue(conn: Any) -> Queue:
+    """The alerts queue of a connection, made once per process."""
+    if id(conn) not in _queues:
+        _queues[id(conn)] = Queue(keys.ALERTS_QUEUE, connection=conn, serializer=JobSerializer)
+    return _queues[id(conn)]
