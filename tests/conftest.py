@@ -349,7 +349,12 @@ def start_web_process(args: list[str], env: dict[str, str], log_path: Path,
                                  f"{log_path.read_text(errors='replace')[-2000:]}")
         return None
 
-    port = wait_for(listening, timeout=60, what="the web server to listen")
+    try:
+        port = wait_for(listening, timeout=60, what="the web server to listen")
+    except BaseException:
+        process.kill()  # a server that never said it listens is not left running after the test
+        process.wait(timeout=30)
+        raise
     return process, port
 
 
