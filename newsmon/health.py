@@ -25,7 +25,7 @@ from newsmon import keys, stats
 from newsmon.redis_conn import acquire
 from newsmon.serializer import JobSerializer
 from newsmon.settings import Config
-from newsmon.status import collect, load_for_status
+from newsmon.status import collect, load_for_status, scheduler_down, scheduler_state
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,10 @@ def evaluate(config: Config, conn: redis.Redis, now: float | None = None,
     now = time.time() if now is None else now
     if exclusive and not acquire(conn, keys.HEALTH_LOCK, uuid.uuid4().hex, INTERVAL // 2):
         return [], []
-    checks = json.loads(conn.get(keys.HEALTH_CHECKED) or "{}").get("checks", 0)
-    conn.set(keys.HEALTH_CHECKED, json.dumps({"at": now, "checks": checks + 1}))
+    pipe = conn.pipeline(transaction=False)
+    pipe.hset(keys.HEALTH_CHECKED, "at", f"{now:.3f}")
+    pipe.hincrby(keys.HEALTH_CHECKED, "checks", 1)
+    pipe.execute()
     on_disk, error = load_for_status(config.directory, conn, validate)
     current = {
         p["id"]: p for p in collect(config if error else on_disk, conn, now, config_error=error)["problems"]
@@ -79,16 +81,10 @@ def _send(config: Config, conn: redis.Redis, problem: dict, state: str, stamp: s
     stats.count(conn, f"queue:{keys.ALERTS_QUEUE}:in")
 
 
-def scheduler_beats(conn: redis.Redis, now: float | None = None) -> bool:
-    """Whether a scheduler leader has ticked lately (its heartbeat is renewed every few seconds)."""
-    raw = conn.get(keys.SCHEDULER_HEARTBEAT)
-    if not raw:
-        return False
-    try:
-        at = float(json.loads(raw).get("at", 0))
-    except (ValueError, TypeError, AttributeError):
-        return False
-    return (time.time() if now is None else now) - at < 2 * INTERVAL
+def scheduler_beats(config: Config, conn: redis.Redis, now: float | None = None) -> bool:
+    """Whether a scheduler leads: its heartbeat is newer than `admin.scheduler_stale_seconds`, the rule
+    by which status calls the scheduler down."""
+    return not scheduler_down(config, scheduler_state(conn, time.time() if now is None else now))
 
 
 def start_standby(live: Any, conn: redis.Redis, validate: Any = None) -> threading.Thread:
@@ -100,7 +96,7 @@ def start_standby(live: Any, conn: redis.Redis, validate: Any = None) -> threadi
             time.sleep(INTERVAL)  # first look after a full interval: a starting scheduler beats by then
             try:
                 config = live.get()
-                if not scheduler_beats(conn):
+                if not scheduler_beats(config, conn):
                     evaluate(config, conn, validate=validate)
             except redis.RedisError as exc:
                 log.warning("health check skipped: %s", exc)

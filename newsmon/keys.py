@@ -150,7 +150,7 @@ SCHEDULER_HEARTBEAT = "newsmon:scheduler:heartbeat"  # JSON written by the leadi
 DEDUPE_PREFIX = "newsmon:dedupe"  # newsmon:dedupe:<generation>:<shard> (workers/dedupe.py)
 HEALTH_ACTIVE = "newsmon:health:active"  # hash problem id -> JSON; lives as long as the problem (admin state)
 HEALTH_LOCK = "newsmon:health:lock"
-HEALTH_CHECKED = "newsmon:health:checked"  # JSON {at, checks}: the last health evaluation and how many so far
+HEALTH_CHECKED = "newsmon:health:checked"  # hash {at, checks}: the last health evaluation and how many so far
 # list of JSON rows of deliveries, holds and refusals waiting to be moved into the archive (deliverylog.py)
 DELIVERY_LOG = "newsmon:deliveries:log"
 # hash: failing_since, failures, last_error, last_failure, last_success of archive writes (newsmon/status.py)

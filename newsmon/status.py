@@ -70,17 +70,27 @@ def _workers(conn: redis.Redis, now: float, ttl: int) -> list[dict[str, Any]]:
     return sorted(out, key=lambda w: (w["host"] or "", w["pid"] or 0))
 
 
-def _scheduler(conn: redis.Redis, now: float) -> dict[str, Any]:
-    raw, checked = conn.mget(keys.SCHEDULER_HEARTBEAT, keys.HEALTH_CHECKED)
-    health = json.loads(checked) if checked else {}
-    health_checked = {"health_checked_age_seconds": round(now - health["at"], 1) if "at" in health else None,
-                      "health_checks": health.get("checks", 0)}
+def scheduler_state(conn: redis.Redis, now: float) -> dict[str, Any]:
+    """The leading scheduler's heartbeat and when health was last judged, as status reports them."""
+    pipe = conn.pipeline(transaction=False)
+    pipe.get(keys.SCHEDULER_HEARTBEAT)
+    pipe.hgetall(keys.HEALTH_CHECKED)
+    raw, checked = pipe.execute()
+    at = float(checked[b"at"]) if b"at" in checked else None
+    health_checked = {"health_checked_age_seconds": round(now - at, 1) if at is not None else None,
+                      "health_checks": int(checked.get(b"checks", 0))}
     if not raw:
         return {"alive": False, "leader": None, "heartbeat_age_seconds": None, "next_polls": {},
                 **health_checked}
     beat = json.loads(raw)
     return {"alive": True, "leader": beat.get("leader"), "heartbeat_age_seconds": round(now - beat["at"], 1),
             "next_polls": beat.get("next_polls", {}), **health_checked}
+
+
+def scheduler_down(config: Config, scheduler: dict[str, Any]) -> bool:
+    """No scheduler heartbeat within `admin.scheduler_stale_seconds`: the `scheduler-down` problem's rule."""
+    stale = config.alerts.admin.scheduler_stale_seconds
+    return not scheduler["alive"] or scheduler["heartbeat_age_seconds"] > stale
 
 
 FAILED_STATUSES = ("error", "empty")  # a poll that gave nothing usable; `stale` answers, with old content
@@ -335,8 +345,7 @@ def problems(config: Config, status: dict[str, Any], now: float) -> list[dict[st
                 f"{admin.retrying_minutes} min")
     enabled = any(s.enabled for s in config.sources.sources)
     scheduler = status["scheduler"]
-    if enabled and not starting and (not scheduler["alive"]
-                                     or scheduler["heartbeat_age_seconds"] > admin.scheduler_stale_seconds):
+    if enabled and not starting and scheduler_down(config, scheduler):
         add(
             "scheduler-down",
             "scheduler",
@@ -369,7 +378,7 @@ def collect(config: Config, conn: redis.Redis, now: float | None = None,
         "at": now,
         "queues": _queues(conn, now),
         "workers": _workers(conn, now, config.pipeline.workers.heartbeat_ttl),
-        "scheduler": _scheduler(conn, now),
+        "scheduler": scheduler_state(conn, now),
         "sources": _sources(config, conn, now),
         "deliveries": _deliveries(config, conn, now),
         "roles": _roles(conn, now),

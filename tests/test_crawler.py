@@ -22,6 +22,7 @@ from tests.conftest import (
     feed_source,
     make_article,
     poll_finished,
+    polls_total,
     queued_stories,
     wait_for,
     write_config,
@@ -44,10 +45,6 @@ def stories(conn: redis.Redis, expected: int | None = None) -> list[dict]:
     if expected is not None:
         wait_for(lambda: len(read()) >= expected, timeout=30, what=f"{expected} stories enqueued")
     return read()
-
-
-def polls_done(conn: redis.Redis, source_id: str) -> int:
-    return int(conn.hget(keys.source_state(source_id), "polls_total") or 0)
 
 
 @pytest.fixture
@@ -101,7 +98,7 @@ def crawl(replay: ReplaySite, roles: Roles, redis_conn: redis.Redis, tmp_path: P
     assert leader.refresh()
 
     def poll(source_id: str) -> dict[str, str]:
-        before = polls_done(redis_conn, source_id)
+        before = polls_total(redis_conn, source_id)
         assert request_poll(redis_conn, config.source(source_id), leader) == "requested"
         poll_finished(redis_conn, source_id, before)
         return polls.source_state(redis_conn, source_id)

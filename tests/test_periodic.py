@@ -110,11 +110,16 @@ def test_periodic_jobs_run_on_the_leader_only(tmp_path: Path, redis_conn: redis.
     assert _jobs(redis_conn, keys.PROCESS_QUEUE) == [keys.DRAIN_DELIVERY_LOG_JOB]
 
 
-def test_a_worker_stands_in_for_health_only_while_no_scheduler_beats(redis_conn: redis.Redis) -> None:
-    assert not health.scheduler_beats(redis_conn)
+def test_a_worker_stands_in_for_health_only_while_no_scheduler_beats(tmp_path: Path,
+                                                                     redis_conn: redis.Redis) -> None:
+    """The stand-in follows the rule by which status calls the scheduler down (scheduler_stale_seconds)."""
+    config, _ = _config(tmp_path)
+    stale = config.alerts.admin.scheduler_stale_seconds
+    assert not health.scheduler_beats(config, redis_conn)
     redis_conn.set(keys.SCHEDULER_HEARTBEAT, json.dumps({"at": time.time(), "leader": "s"}))
-    assert health.scheduler_beats(redis_conn)
-    assert not health.scheduler_beats(redis_conn, now=time.time() + 3 * health.INTERVAL)
+    assert health.scheduler_beats(config, redis_conn)
+    assert health.scheduler_beats(config, redis_conn, now=time.time() + stale - 5)
+    assert not health.scheduler_beats(config, redis_conn, now=time.time() + stale + 5)
 
 
 def test_status_says_when_health_was_last_judged(tmp_path: Path, redis_conn: redis.Redis) -> None:
