@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         cli_archive,
         cli_breaking,
         cli_dedupe,
+        cli_events,
         cli_history,
         cli_keywords,
         cli_sources,
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_keywords.add_parser(commands)
     cli_dedupe.add_parser(commands)
+    cli_events.add_parser(commands)
     cli_breaking.add_parser(commands)
     cli_sources.add_parser(commands)
     cli_alerts.add_parser(commands)
@@ -168,6 +170,13 @@ def _dedupe(args: argparse.Namespace, _runtime: Runtime) -> int:
     return cli_dedupe.run(args, args.config_dir)
 
 
+def _events(args: argparse.Namespace, _runtime: Runtime) -> int:
+    # imported here: each command's module loads only when that command runs
+    from newsmon.app import cli_events
+
+    return cli_events.run(args, args.config_dir)
+
+
 def _breaking(args: argparse.Namespace, _runtime: Runtime) -> int:
     # imported here: each command's module loads only when that command runs
     from newsmon.app import cli_breaking
@@ -264,7 +273,8 @@ def _role(args: argparse.Namespace, runtime: Runtime) -> int:
 
 # each command and what runs it (the handler imports what it needs, so `newsmon --help` stays light)
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Runtime], int]] = {
-    "config": _config_check, "keywords": _keywords, "dedupe": _dedupe, "breaking": _breaking, "demo": _demo,
+    "config": _config_check, "keywords": _keywords, "dedupe": _dedupe, "events": _events,
+    "breaking": _breaking, "demo": _demo,
     "status": _status, "failed": _status, "web": _web_command, "search": _archive, "backtest": _archive,
     "explain": _archive, "alerts": _alerts, "sources": _sources, "run": _run_command, "scheduler": _role,
     "crawler": _role, "worker": _role, "import": _history, "backfill": _history,

@@ -148,6 +148,9 @@ def scheduler_handed(name: str) -> str:
 
 SCHEDULER_HEARTBEAT = "newsmon:scheduler:heartbeat"  # JSON written by the leading scheduler; expires
 DEDUPE_PREFIX = "newsmon:dedupe"  # newsmon:dedupe:<generation>:<shard> (workers/dedupe.py)
+# events (workers/events.py): newsmon:events:report:<story> JSON, :recent zset, :key:<evidence> set of
+# stories, :cluster:<cluster> -> event, :members:<event> set of stories; all expire after two windows
+EVENTS_PREFIX = "newsmon:events"
 HEALTH_ACTIVE = "newsmon:health:active"  # hash problem id -> JSON; lives as long as the problem (admin state)
 HEALTH_LOCK = "newsmon:health:lock"
 HEALTH_CHECKED = "newsmon:health:checked"  # hash {at, checks}: the last health evaluation and how many so far

@@ -56,6 +56,7 @@ from newsmon.settings.pipeline import (
     ArchiveSettings,
     CrawlerSettings,
     DedupeSettings,
+    EventSettings,
     PipelineFile,
     WorkerSettings,
 )
@@ -94,6 +95,7 @@ __all__ = [
     "DedupeSettings",
     "Desk",
     "EmailChannel",
+    "EventSettings",
     "KeywordsFile",
     "Near",
     "OutboxChannel",

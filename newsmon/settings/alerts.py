@@ -157,6 +157,10 @@ class Desk(StrictModel):
         description="Breaking alerts for the desk's topics (none when absent): a story reported by "
         "`outlets` outlets within `minutes`, and topic surges",
     )
+    events: bool = Field(
+        default=True,
+        description="One alert per event and topic: a report of the same happening in another language "
+                    "is listed with the first, not alerted again (false: one alert per story cluster)")
 
     @field_validator("timezone")
     @classmethod

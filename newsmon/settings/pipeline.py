@@ -24,6 +24,31 @@ class DedupeSettings(StrictModel):
     window_days: int = Field(default=14, ge=1, le=90, description="How long a story can be matched by a copy")
 
 
+class EventSettings(StrictModel):
+    """How reports of one happening in several languages are grouped into an event (workers/events.py)."""
+
+    enabled: bool = Field(default=True,
+                          description="Group reports into events (false: an event is a cluster)")
+    window_hours: float = Field(default=24, gt=0, le=24 * 14,
+                                description="Reports further apart than this are never one event")
+    min_score: float = Field(
+        default=1.5, gt=0, le=50,
+        description="Least evidence for two reports to tell one happening: each shared name counts 1 (0.5 "
+                    "when it is frequent in the window), each shared number 1, each shared concept "
+                    "concept_weight")
+    min_names: float = Field(
+        default=0.5, ge=0, le=50,
+        description="Of which names and numbers must give at least this much: shared concepts alone "
+                    "never join two reports")
+    concept_weight: float = Field(default=0.75, ge=0, le=5, description="Weight of one shared concept")
+    agreement: float = Field(
+        default=0.67, ge=0, le=1,
+        description="Share of an event's reports within the window that must each give min_score with a "
+                    "new report for it to join (1: all of them; 0: the best one alone)")
+    late_hours: float = Field(default=12, ge=0, description="Reports further apart than this ...")
+    late_penalty: float = Field(default=0.5, ge=0, le=50, description="... need this much more evidence")
+
+
 class CrawlerSettings(StrictModel):
     """How the crawler behaves towards outlets."""
 
@@ -83,6 +108,8 @@ class PipelineFile(StrictModel):
     """Contents of the optional newsmon.yaml: settings of the processing pipeline."""
 
     dedupe: DedupeSettings = Field(default_factory=DedupeSettings, description="Duplicate detection")
+    events: EventSettings = Field(default_factory=EventSettings,
+                                  description="Events: one happening's reports across languages")
     crawler: CrawlerSettings = Field(default_factory=CrawlerSettings, description="Crawler politeness")
     workers: WorkerSettings = Field(default_factory=WorkerSettings, description="Worker heartbeats")
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings, description="Archive retention")

@@ -1,0 +1,286 @@
+"""What a report says that survives a change of language and script: its names and its numbers.
+
+Events group the reports of one happening across languages (workers/events.py decides membership);
+this module reads the evidence out of one report's title and lead.
+
+Names. Every word is folded to a consonant skeleton that Arabic, Sorani, Persian and Latin spellings
+of one name share: vowels, semivowels (w, y) and the letters that transliterations drop (h, ʿ, ʾ) go,
+the rest fall into classes (b p | t d ṭ ḍ | s š ṣ θ | z ð ẓ | j č ž | k q g x ġ | f v | l | r | m | n),
+and doubled classes collapse. Kirkuk, كركوك, کەرکووک and Kerkûk are all `KRK`; Barzani, بارزاني,
+بارزانی and Barzanî are `BRZN`; Peshmerga and پێشمەرگە are `BSMRK`. In Latin text only capitalised
+words are names; in Arabic script, which has no capitals, every word is a candidate and the stop lists
+below remove the frequent ones. Arabic proclitics and the article (و ب ل ف ال), Sorani and Kurmanji
+suffixes and the English plural give extra keys, so كركوك and بكركوك, Kirkuk and Kerkûkê meet.
+Skeletons shorter than three consonants (Iraq, Duhok, ISIS) say too little and are not used.
+
+Numbers. Digit runs, Arabic-Indic and Persian digits folded; years, single digits and the day of
+the month the report was published carry little and are left out.
+
+Datelines ("ERBIL, Kurdistan Region –", "أربيل (كوردستان 24)-", "Navenda Nûçeyan (K24) -") are
+an outlet's boilerplate, not evidence, and are cut before reading.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from newsmon.normalize import normalize_text
+from newsmon.workers.eventconcepts import concept_of
+
+LEAD_CHARS = 600  # title and the start of the text: what every edition of a report keeps
+MIN_SKELETON = 3
+
+_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)?")
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
+_SENTENCE_END = re.compile(r"[.!?؟\n]")
+
+# a dateline: a short opening segment ended by a dash or colon (ERBIL, Kurdistan Region – ...)
+_DATELINE = re.compile(r"^\s*([^\n.!?؟]{2,60}?)\s*[-–—:]\s+")
+
+_ARABIC_SKELETON = {
+    "ب": "B", "پ": "B",
+    "ت": "T", "د": "T", "ط": "T", "ض": "T",
+    "ث": "S", "س": "S", "ش": "S", "ص": "S",
+    "ذ": "Z", "ز": "Z", "ظ": "Z",
+    "ج": "J", "چ": "J", "ژ": "J",
+    "خ": "K", "غ": "K", "ق": "K", "ك": "K", "گ": "K",
+    "ف": "F",
+    "ل": "L", "ر": "R", "م": "M", "ن": "N",
+}
+_LATIN_DIGRAPHS = (("sch", "S"), ("sh", "S"), ("kh", "K"), ("gh", "K"), ("th", "S"), ("dh", "Z"),
+                   ("zh", "J"), ("ph", "F"), ("ck", "K"), ("ch", "J"))
+_LATIN_SKELETON = {
+    "b": "B", "p": "B", "t": "T", "d": "T", "s": "S", "z": "Z", "j": "J",
+    "k": "K", "q": "K", "g": "K", "x": "K", "f": "F", "v": "F",
+    "l": "L", "r": "R", "m": "M", "n": "N",
+}
+# Kurmanji and Turkish write j as c (and ch as ç, which folding turns into c); English c is mostly k
+_C_IS_J = frozenset({"kmr", "tr"})
+
+_ARABIC_PREFIXES = ("وال", "بال", "فال", "كال", "لل", "ال", "و", "ب", "ل", "ف")
+_SUFFIX_KEYS = {  # skeleton endings a word may carry in a language: the key without them is kept too
+    "ckb": ("KN", "K", "T", "N", "S"),   # -ەکان -ەکە -دا -ان -یش
+    "kmr": ("N",),                        # -ên -an
+    "en": ("S",),                         # plural
+    "ar": ("N", "T"),                     # -ين -ون -ات
+    "fa": ("N",),                         # -ان
+    "tr": ("N", "T"),
+}
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+# Words too frequent in news to say which happening a report is about. Latin entries are lower case
+# (only capitalised words are read there: sentence openers, weekdays, titles); Arabic-script entries
+# are folded as newsmon.normalize folds them. Country and region names of this beat belong here too:
+# nearly every report names Iraq or Kurdistan.
+_STOP_LATIN = frozenset(_words("""
+a an and the of in on at to for from with by as is was were are be been has have had it its he she
+they his her their this that these those but not no also which who when where while than then there
+here will would can could may one two three four five six seven eight nine ten first second third
+new last year years day days today yesterday tonight after before during over under about into
+according however meanwhile earlier later since amid following monday tuesday wednesday thursday
+friday saturday sunday january february march april may june july august september october november
+december mr mrs dr president prime minister ministry minister's government region regional federal
+national official officials source sources statement spokesperson spokesman office council committee
+party parliament province governor city army forces security military police general head chief
+deputy international interior defence defense foreign affairs iraq iraqi iraqis kurdistan kurdish
+kurds kurd erbil baghdad kurdistan24 rudaw shafaq news agency reuters afp ap k24 li di ji bi ku û ya
+yê ên ew vê wê ev dê jî re de da ve heta piştî berî îro duh sibe serok serokê serokwezîr serokwezîrê
+hikûmeta hikûmet herêma herêmê parlamentoya wezîr wezîrê iraqê kurdistanê hewlêrê bexdayê navenda
+nûçeyan yekşem duşem sêşem çarşem pêncşem în şemî ve bir bu da de ile için olan olarak ancak
+"""))
+
+_STOP_ARABIC = frozenset(normalize_text(w) for w in _words("""
+في من على إلى الى عن مع أن ان إن التي الذي الذين هذا هذه ذلك تلك هو هي هم كان كانت يكون قد لم لا ما
+كما بعد قبل خلال حيث بين عند منذ حتى أو او ثم كل أي اي وقال قال وأضاف واضاف وأكد وأشار واشار اليوم
+امس أمس غدا مساء صباح الأحد الاثنين الثلاثاء الأربعاء الخميس الجمعة السبت العراق العراقي العراقية
+العراقيين إقليم اقليم كوردستان كردستان الكوردي الكردي الكورد الأكراد أربيل اربيل بغداد رئيس رئيسة
+وزير وزارة حكومة الحكومة الرئيس الوزراء مجلس المحافظة محافظة القوات قوات الأمنية الأمن الجيش مصدر
+مصادر بيان تصريح وكالة نيوز شفق كوردستان24 رووداو وفق وفقا بحسب أيضا ايضا عدد عددا جميع بشكل إطار
+اطار لە بۆ بە و کە ئەو ئەم لەگەڵ دوای پێش هەروەها ئەمڕۆ دوێنێ سبەی بەڵام تا وەک یان لەسەر هەرێمی
+هەرێم کوردستان عێراق عێراقی سەرۆکی سەرۆک حکوومەتی حکوومەت وەزیری وەزارەتی هەولێر بەغدا ڕایگەیاند
+گوتی وتی کوردستان24 ڕووداو یەکشەممە دووشەممە سێشەممە چوارشەممە پێنجشەممە هەینی شەممە در از به با که
+این آن را برای تا بر یک پس هم نیز امروز دیروز گفت کرد شد است بود عراق اقلیم کردستان کوردستان اربیل
+بغداد رئیس نخست وزیر دولت
+"""))
+
+_MONTHS = frozenset(normalize_text(w) for w in _words("""
+كانون شباط آذار نيسان أيار حزيران تموز آب أيلول تشرين يناير فبراير مارس أبريل مايو يونيو يوليو أغسطس
+سبتمبر أكتوبر نوفمبر ديسمبر کانوونی شوبات ئازار نیسان ئایار حوزەیران تەممووز ئاب ئەیلوول تشرینی
+ژانویه فوریه مارس آوریل مه ژوئن ژوئیه اوت سپتامبر اکتبر نوامبر دسامبر Çile Sibat Adar Nîsan Gulan
+Hezîran Tîrmeh Tebax Îlon Cotmeh Mijdar Kanûn
+"""))
+
+
+@dataclass(frozen=True)
+class Features:
+    """The evidence one report offers: name keys (with the word each came from) and numbers."""
+
+    names: dict[str, str] = field(default_factory=dict)   # skeleton key -> the word it was read from
+    tokens: int = 0                                       # name words read (each may give several keys)
+    numbers: frozenset[str] = frozenset()
+    concepts: frozenset[str] = frozenset()
+
+    def as_dict(self) -> dict[str, object]:
+        return {"names": self.names, "tokens": self.tokens, "numbers": sorted(self.numbers),
+                "concepts": sorted(self.concepts)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Features:
+        return cls(dict(data.get("names") or {}), int(data.get("tokens") or 0),  # type: ignore[call-overload]
+                   frozenset(data.get("numbers") or ()), frozenset(data.get("concepts") or ()))  # type: ignore[arg-type]
+
+
+def _collapse(classes: list[str]) -> str:
+    out: list[str] = []
+    for c in classes:
+        if not out or out[-1] != c:
+            out.append(c)
+    return "".join(out)
+
+
+def arabic_skeleton(folded: str) -> str:
+    """The skeleton of one Arabic-script word, folded by newsmon.normalize."""
+    return _collapse([_ARABIC_SKELETON[c] for c in folded if c in _ARABIC_SKELETON])
+
+
+def latin_skeleton(folded: str, language: str) -> str:
+    """The skeleton of one Latin word, folded by newsmon.normalize (lower case, no accents)."""
+    word = folded
+    if word.endswith("ng"):
+        word = word[:-1]
+    for digraph, cls in _LATIN_DIGRAPHS:
+        if digraph == "ch" and language in _C_IS_J:
+            continue
+        word = word.replace(digraph, cls)
+    classes = []
+    for c in word:
+        if c.isupper():  # a digraph's class
+            classes.append(c)
+        elif c == "c":
+            classes.append("J" if language in _C_IS_J else "K")
+        elif c in _LATIN_SKELETON:
+            classes.append(_LATIN_SKELETON[c])
+    return _collapse(classes)
+
+
+def _keys(skeleton: str, language: str) -> list[str]:
+    keys = [skeleton] if len(skeleton) >= MIN_SKELETON else []
+    for suffix in _SUFFIX_KEYS.get(language, ()):
+        if skeleton.endswith(suffix) and len(skeleton) - len(suffix) >= MIN_SKELETON:
+            keys.append(skeleton[: -len(suffix)])
+    return keys
+
+
+# the stop words' skeletons: their inflected forms (Kurdistana, الكردستاني) are stopped too
+_STOP_KEYS = frozenset(
+    {latin_skeleton(normalize_text(w), "en") for w in ("kurdistan", "kurdish", "kurds", "kurd", "erbil",
+                                                        "baghdad", "iraqi", "government", "region")}
+    | {arabic_skeleton(w) for w in map(normalize_text, ("كوردستان", "كردستاني", "عراقي", "اربيل", "بغداد",
+                                                         "هەولێر", "حكومة", "اقليم"))}
+)
+
+
+def _strip_dateline(text: str) -> str:
+    match = _DATELINE.match(text)
+    if not match:
+        return text
+    head = match.group(1)
+    words = _TOKEN.findall(head)
+    if len(words) > 6 or not words:
+        return text
+    if "(" in head or head.isupper() or any(w.isupper() and len(w) > 2 for w in words) or "," in head:
+        return text[match.end():]
+    if any(normalize_text(w) in _STOP_ARABIC or w.lower() in _STOP_LATIN for w in words):
+        return text[match.end():]
+    return text
+
+
+def _sentence_starts(text: str) -> set[int]:
+    starts = {0}
+    for m in _SENTENCE_END.finditer(text):
+        starts.add(m.end())
+    return starts
+
+
+def features(title: str, text: str, language: str, published: datetime | None = None) -> Features:
+    """Read a report's names and numbers from its title and the start of its text."""
+    body = _strip_dateline(text or "")
+    lead = f"{title or ''}\n{body}"[: LEAD_CHARS + len(title or "")]
+    names: dict[str, str] = {}
+    concepts: set[str] = set()
+    tokens = 0
+    starts = _sentence_starts(lead)
+    for match in _TOKEN.finditer(lead):
+        word = match.group()
+        if any(ch.isdigit() for ch in word):
+            continue
+        concept = _concept(word)
+        if concept:
+            concepts.add(concept)
+            continue
+        if _ARABIC.search(word):
+            folded = normalize_text(word)
+            if folded in _STOP_ARABIC or folded in _MONTHS or len(folded) < 3:
+                continue
+            variants = [folded] + [folded[len(p):] for p in _ARABIC_PREFIXES
+                                   if folded.startswith(p) and len(folded) - len(p) >= 3]
+            word_keys = [k for v in variants
+                         if normalize_text(v) not in _STOP_ARABIC
+                         for k in _keys(arabic_skeleton(v), language)]
+        else:
+            if not word[0].isupper():
+                continue
+            lower = word.lower()
+            if lower in _STOP_LATIN or normalize_text(word) in _MONTHS:
+                continue
+            if match.start() in starts and len(word) < 4:
+                continue
+            word = re.split(r"['’]", word)[0]  # Iraq’s, Öcalan’ın: the name without its suffix
+            folded = unicodedata.normalize("NFKC", normalize_text(word)).replace("'", "")
+            word_keys = _keys(latin_skeleton(folded, language), language)
+        word_keys = [k for k in word_keys if k not in _STOP_KEYS]
+        if not word_keys:
+            continue
+        tokens += 1
+        for key in word_keys:
+            names.setdefault(key, word)
+    return Features(names, tokens, frozenset(numbers(lead, published)), frozenset(concepts))
+
+
+def _concept(word: str) -> str | None:
+    folded = normalize_text(re.split(r"['’]", word)[0])
+    if not _ARABIC.search(folded):
+        return concept_of(folded)
+    for prefix in ("",) + _ARABIC_PREFIXES:
+        if folded.startswith(prefix) and len(folded) - len(prefix) >= 2:
+            found = concept_of(folded[len(prefix):])
+            if found:
+                return found
+    return None
+
+
+def numbers(text: str, published: datetime | None = None) -> set[str]:
+    """The telling numbers of a text: digit runs (any digits folded) but years, single digits and the
+    day of the month of publication."""
+    found = set()
+    day = published.day if published else None
+    for match in _DIGITS.finditer(normalize_text(text)):
+        value = match.group().replace(",", ".")
+        try:
+            number = float(value)
+        except ValueError:
+            continue
+        if number < 10 or (1900 <= number <= 2100 and "." not in value):
+            continue
+        if day is not None and number in (day, day - 1):
+            continue
+        found.add(value.rstrip("0").rstrip(".") if "." in value else value)
+    return found

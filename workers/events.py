@@ -1,0 +1,201 @@
+"""Events: the reports of one happening across languages, outlets and story clusters.
+
+Clusters (workers/dedupe.py) hold the copies of one story in one language; an event holds the clusters
+that report the same happening: an Arabic, a Sorani, a Kurmanji and an English report of one rocket
+attack, or two Arabic reports written apart. Alerts are sent once per event and topic (a desk can ask
+for every cluster with `events: false`), breaking counts an event's outlets whatever their language,
+and digests, `explain` and the web page list an event's other reports.
+
+How membership is decided (every threshold is in newsmon.yaml `events:`). A new report is compared
+with the reports of the last `window_hours` that share a name or a number with it
+(workers/eventfeatures.py reads them from the title and lead, and the concepts of what happened from
+workers/eventconcepts.py):
+
+    evidence = shared names (1 each, 0.5 for a name frequent among the window's reports) + shared numbers
+    score    = evidence + concept_weight × shared concepts − late_penalty (reports over late_hours apart)
+
+Two reports agree when evidence ≥ min_names and score ≥ min_score. The report joins the event of its
+best-agreeing report when it also agrees with `agreement` of that event's reports in the window (so one
+lucky match does not chain two events together); otherwise it opens an event of its own, named by its
+cluster. Precision comes first: a wrong merge hides a story from a desk, so every membership keeps the
+evidence that made it (`Assignment.evidence`: which words matched which, numbers, concepts, hours apart,
+how many of the event's reports agreed), stored with the story in the archive.
+
+The index lives in Redis so that every worker sees the same events (keys under keys.EVENTS_PREFIX, all
+expiring after two windows). Two workers deciding related reports at the same moment may open two events
+where one would do: the cost is one alert more, never a hidden story.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from newsmon import keys
+from newsmon.settings import EventSettings
+from newsmon.workers.eventfeatures import Features, features
+
+__all__ = ["Assignment", "EventIndex", "Features", "agrees", "features", "pair_score"]
+
+MOST_CANDIDATES = 400  # newest reports compared with a new one (a window's worth on a busy desk)
+FREQUENT_SHARE = 0.1   # a name in more than this share of the window's reports (and in 3+) weighs half
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """The event a report belongs to, and the evidence that put it there (None: it opened the event,
+    or it is a copy in a cluster whose event was already decided)."""
+
+    event: str
+    evidence: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class PairScore:
+    """How much two reports say they tell one happening."""
+
+    score: float
+    evidence: float
+    names: list[tuple[str, str]]
+    numbers: list[str]
+    concepts: list[str]
+
+
+def pair_score(new: Features, other: Features, settings: EventSettings, hours: float,
+               weight: Any = None) -> PairScore:
+    """Score a new report against an earlier one (`weight(key)` weighs a shared name key; 1 without it)."""
+    by_word: dict[str, tuple[float, str]] = {}
+    for key in new.names.keys() & other.names.keys():
+        w = weight(key) if weight else 1.0
+        word = new.names[key]
+        if w > by_word.get(word, (0.0, ""))[0]:
+            by_word[word] = (w, other.names[key])
+    names = sum(w for w, _ in by_word.values())
+    numbers = sorted(new.numbers & other.numbers)
+    concepts = sorted(new.concepts & other.concepts)
+    evidence = names + len(numbers)
+    score = evidence + settings.concept_weight * len(concepts)
+    if hours > settings.late_hours:
+        score -= settings.late_penalty
+    matched = sorted((word, there) for word, (_, there) in by_word.items())
+    return PairScore(round(score, 2), round(evidence, 2), matched, numbers, concepts)
+
+
+def agrees(pair: PairScore, settings: EventSettings) -> bool:
+    """Whether a pair's evidence is enough for one happening."""
+    return pair.evidence >= settings.min_names and pair.score >= settings.min_score
+
+
+class EventIndex:
+    """Decides the event of each report; shared by every worker through Redis."""
+
+    def __init__(self, conn: Any, settings: EventSettings, copy_days: int = 14) -> None:
+        self.conn = conn
+        self.settings = settings
+        self.window = settings.window_hours * 3600
+        self.ttl = int(2 * self.window) + 60
+        self.copy_ttl = max(copy_days * 86400, self.ttl)  # a copy may come as late as dedupe finds it
+
+    @staticmethod
+    def _key(*parts: str) -> str:
+        return ":".join((keys.EVENTS_PREFIX, *parts))
+
+    def copy_event(self, cluster: str) -> str:
+        """The event of a cluster's copies: the cluster's event, or the cluster itself."""
+        found = self.conn.get(self._key("cluster", cluster))
+        return found.decode() if isinstance(found, bytes) else (found or cluster)
+
+    def assign(self, story_id: str, cluster: str, report: Features, at: datetime | float, language: str,
+               outlet: str) -> Assignment:
+        """The event of a report that opened a cluster; registers it for the reports to come. Asking again
+        for the same story returns the first answer (a retried job changes nothing)."""
+        ts = at.timestamp() if isinstance(at, datetime) else float(at)
+        stored = self.conn.get(self._key("report", story_id))
+        if stored:
+            data = json.loads(stored)
+            return Assignment(data["event"], data.get("evidence"))
+        recent = self._key("recent")
+        self.conn.zremrangebyscore(recent, "-inf", ts - self.ttl)
+        evidence_keys = list(report.names) + [f"#{n}" for n in report.numbers]
+        assignment = Assignment(cluster)
+        if evidence_keys and self.settings.enabled:
+            assignment = self._decide(story_id, report, ts, evidence_keys) or assignment
+        self._register(story_id, cluster, report, ts, language, outlet, evidence_keys, assignment)
+        return assignment
+
+    def _decide(self, story_id: str, report: Features, ts: float, evidence_keys: list[str]
+                ) -> Assignment | None:
+        pipe = self.conn.pipeline(transaction=False)
+        for key in evidence_keys:
+            pipe.smembers(self._key("key", key))
+        pipe.zcard(self._key("recent"))
+        *member_sets, total = pipe.execute()
+        holders = {k: {m.decode() if isinstance(m, bytes) else m for m in found}
+                   for k, found in zip(evidence_keys, member_sets)}
+        everyone = sorted(set().union(*holders.values()) - {story_id})
+        if not everyone:
+            return None
+        seen = dict(zip(everyone, self.conn.zmscore(self._key("recent"), everyone)))
+        alive = {s: t for s, t in seen.items() if t is not None}
+        frequent = max(2.0, FREQUENT_SHARE * max(int(total), 1))
+
+        def weight(key: str) -> float:
+            return 0.5 if sum(1 for s in holders.get(key, ()) if s in alive) > frequent else 1.0
+
+        near = sorted((s for s, t in alive.items() if abs(t - ts) <= self.window), key=lambda s: -alive[s])
+        near = near[:MOST_CANDIDATES]
+        if not near:
+            return None
+        raws = self.conn.mget([self._key("report", s) for s in near])
+        reports = {s: json.loads(raw) for s, raw in zip(near, raws) if raw}
+        scored: list[tuple[PairScore, str, dict[str, Any]]] = []
+        for other_id, other in reports.items():
+            hours = abs(other["ts"] - ts) / 3600
+            pair = pair_score(report, Features.from_dict(other["features"]), self.settings, hours, weight)
+            if agrees(pair, self.settings):
+                scored.append((pair, other_id, other))
+        scored.sort(key=lambda item: -item[0].score)
+        tried: set[str] = set()
+        for pair, other_id, other in scored:
+            event = other["event"]
+            if event in tried:
+                continue
+            tried.add(event)
+            agreeing, compared = self._agreement(event, ts, {s for _, s, o in scored if o["event"] == event})
+            if compared and agreeing / compared + 1e-9 >= self.settings.agreement:
+                return Assignment(event, {
+                    "matched": other_id, "matched_language": other["language"],
+                    "matched_outlet": other["outlet"],
+                    "score": pair.score, "names": [list(n) for n in pair.names], "numbers": pair.numbers,
+                    "concepts": pair.concepts, "hours": round(abs(other["ts"] - ts) / 3600, 1),
+                    "agreeing": agreeing, "compared": compared,
+                })
+        return None
+
+    def _agreement(self, event: str, ts: float, agreeing: set[str]) -> tuple[int, int]:
+        """(reports of the event in the window that agree with the new one, reports of it in the window)"""
+        found = self.conn.smembers(self._key("members", event))
+        members = [m.decode() if isinstance(m, bytes) else m for m in found]
+        if not members:
+            return 0, 0
+        times = self.conn.zmscore(self._key("recent"), members)
+        within = [m for m, t in zip(members, times) if t is not None and abs(t - ts) <= self.window]
+        return sum(1 for m in within if m in agreeing), len(within)
+
+    def _register(self, story_id: str, cluster: str, report: Features, ts: float, language: str, outlet: str,
+                  evidence_keys: list[str], assignment: Assignment) -> None:
+        pipe = self.conn.pipeline(transaction=False)
+        record = {"cluster": cluster, "event": assignment.event, "evidence": assignment.evidence, "ts": ts,
+                  "language": language, "outlet": outlet, "features": report.as_dict()}
+        pipe.set(self._key("report", story_id), json.dumps(record, ensure_ascii=False), ex=self.ttl)
+        pipe.zadd(self._key("recent"), {story_id: ts})
+        pipe.expire(self._key("recent"), self.ttl)
+        for key in evidence_keys:
+            pipe.sadd(self._key("key", key), story_id)
+            pipe.expire(self._key("key", key), self.ttl)
+        pipe.sadd(self._key("members", assignment.event), story_id)
+        pipe.expire(self._key("members", assignment.event), self.ttl)
+        pipe.set(self._key("cluster", cluster), assignment.event, ex=self.copy_ttl, nx=True)
+        pipe.execute()
