@@ -28,7 +28,8 @@ def snippets(
 
 
 def hand_on(config: Config, conn: Any, story: Story, fresh: dict[str, list[TopicMatch]],
-            cluster_id: str | None = None, also: list[str] | None = None) -> int:
+            cluster_id: str | None = None, also: list[str] | None = None,
+            event_id: str | None = None) -> int:
     """Enqueue one `route_story` job (alerts queue) with the story as each desk should hear of it.
 
     The job id names the story and its fresh topics, so a story decided again (a retried job, an
@@ -45,6 +46,7 @@ def hand_on(config: Config, conn: Any, story: Story, fresh: dict[str, list[Topic
         alerts[desk_id] = StoryAlert(
             story_id=story.id,
             cluster_id=cluster_id or story.id,
+            event_id=event_id,
             also_reported_by=len(carriers),
             also=carriers,
             title=story.title,

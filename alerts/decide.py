@@ -6,7 +6,8 @@ cluster, the other outlets that carried it, the cluster's topics, the story's to
 and the config version that tagged it. Here, per story:
 
     backlog.py   history or old news from a source's first poll: no desk hears of it (explain says why)
-    claims.py    the desks that hear of each topic for the first time in the story's cluster
+    events.py    the story noted among its event's reports (digests list the other languages)
+    claims.py    the desks that hear of each topic for the first time in the story's event (or cluster)
     building.py  what each of those desks is told; handed to `route_story` (now, or held for a digest)
     breaking.py  the breaking events the story makes, for the desks that asked for them
 """
@@ -21,6 +22,7 @@ from newsmon.alerts.backlog import held_back, hold_back
 from newsmon.alerts.breaking import check_breaking
 from newsmon.alerts.building import hand_on
 from newsmon.alerts.claims import claim_cluster_topics, mark_alerted
+from newsmon.alerts.events import record_report
 from newsmon.models import Story, TopicMatch
 from newsmon.settings import Config
 
@@ -55,10 +57,13 @@ def decide(config: Config, conn: Any, item: dict[str, Any]) -> dict[str, Any]:
     if held_back(config, story):
         hold_back(config, conn, story, topics)
         return {"story": story.id, "alerts": 0}
-    fresh = claim_cluster_topics(config, conn, story, cluster, topics)
-    alerted = hand_on(config, conn, story, fresh, cluster_id=cluster, also=item.get("also") or [])
-    mark_alerted(conn, story.id, cluster, fresh)
-    alerted += check_breaking(config, conn, story, cluster, bool(item.get("new_cluster")), topics,
+    event = item.get("event") or cluster
+    record_report(config, conn, event, story)
+    fresh = claim_cluster_topics(config, conn, story, cluster, topics, event)
+    alerted = hand_on(config, conn, story, fresh, cluster_id=cluster, also=item.get("also") or [],
+                      event_id=event)
+    mark_alerted(conn, story.id, cluster, fresh, config, event)
+    alerted += check_breaking(config, conn, story, event, bool(item.get("new_cluster")), topics,
                               item.get("cluster_topics") or [])
     if alerted:
         log.info("decided story=%s cluster=%s desks=%d", story.id, cluster, alerted)

@@ -37,6 +37,7 @@ from newsmon.alerts.channels import (
     send_apprise,
     send_email,
 )
+from newsmon.alerts.events import with_other_languages
 from newsmon.alerts.render import render_delivery
 from newsmon.errors import DeliveryError
 from newsmon.models import Delivery, StoryAlert, utcnow
@@ -196,7 +197,7 @@ def send_digest(desk_id: str, slot_iso: str) -> int:
     members = ctx.redis.zrangebyscore(keys.desk_held(desk_id), "-inf", slot.timestamp())
     if desk is None or not members:
         return 0
-    items = [StoryAlert.model_validate_json(m) for m in members]
+    items = [with_other_languages(ctx.redis, StoryAlert.model_validate_json(m)) for m in members]
     items.sort(key=lambda a: (a.published or a.received, a.received))
     enqueue_deliveries(ctx.config, ctx.redis, desk_id, desk, "digest", items, slot=slot)
     ctx.redis.zrem(keys.desk_held(desk_id), *members)

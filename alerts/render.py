@@ -119,6 +119,18 @@ class _Item:
         self.also_lines = [outlet_line(c.outlet, c.affiliation) for c in alert.also]
         self.also_count = max(alert.also_reported_by, len(alert.also))
         self.breaking_line = breaking_line(alert, zone)
+        self.also_in_line = also_in_line(alert, zone)
+
+
+def also_in_line(alert: StoryAlert, zone: Any) -> str:
+    """The story's event in other languages: "Also in Sorani: Rudaw 10:12; in English: Kurdistan24 10:20"."""
+    by_language: dict[str, list[str]] = {}
+    for report in alert.also_in:
+        name = LANGUAGE_NAMES.get(report.language, report.language)
+        at = report.at.astimezone(zone).strftime("%H:%M")
+        by_language.setdefault(name, []).append(f"{report.outlet} {at}")
+    parts = [f"in {name}: {', '.join(carriers)}" for name, carriers in by_language.items()]
+    return ("Also " + "; ".join(parts)) if parts else ""
 
 
 def breaking_line(alert: StoryAlert, zone: Any) -> str:
@@ -138,7 +150,9 @@ def breaking_line(alert: StoryAlert, zone: Any) -> str:
         for s in event.outlets
     )
     unit = "minute" if minutes == 1 else "minutes"
-    return f"reported by {len(event.outlets)} outlets in {minutes} {unit}: {carried}"
+    languages = list(dict.fromkeys(LANGUAGE_NAMES.get(s.language, s.language) for s in event.outlets))
+    spoken = f" in {len(languages)} languages ({', '.join(languages)})" if len(languages) > 1 else ""
+    return f"reported by {len(event.outlets)} outlets{spoken} in {minutes} {unit}: {carried}"
 
 
 def outlet_line(outlet: str, affiliation: str | None) -> str:

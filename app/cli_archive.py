@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from newsmon.breaking import event_record
 from newsmon.errors import NewsmonError, NothingRunning, UsageError
 from newsmon.languages import LANGUAGES
+from newsmon.languages import NAMES as LANGUAGE_NAMES
 from newsmon.models import as_utc
 from newsmon.redis_conn import RedisUnreachable, connect
 from newsmon.settings import Config, Runtime, load_keywords
@@ -40,6 +41,9 @@ def add_parser(commands: Any) -> None:
     backtest.add_argument("--keywords", default=None, help="the candidate keywords.yaml")
     backtest.add_argument("--breaking", action="store_true",
                           help="list the breaking events the archive would have produced instead")
+    backtest.add_argument("--events", action="store_true",
+                          help="group the archive's stories into events: alerts saved per desk, "
+                               "and the merges")
     backtest.add_argument(
         "--outlets", type=int, default=3, help="with --breaking: outlets that make a story breaking"
     )
@@ -75,8 +79,10 @@ def run(args: argparse.Namespace, config: Config, runtime: Runtime, out: TextIO 
         return _search(args, config, engine, out)
     if args.command == "backtest" and args.breaking:
         return _backtest_breaking(args, config, engine, out)
+    if args.command == "backtest" and args.events:
+        return _backtest_events(args, config, engine, out)
     if args.command == "backtest" and args.keywords is None:
-        raise UsageError("backtest needs --keywords FILE (a candidate keywords file) or --breaking")
+        raise UsageError("backtest needs --keywords FILE (a candidate keywords file), --breaking or --events")
     if args.command == "backtest":
         from newsmon.workers.backtest import backtest
 
@@ -137,6 +143,59 @@ def _backtest_breaking(args: argparse.Namespace, config: Config, engine: Any, ou
             )
     out.write(f"{len(events)} breaking event{'' if len(events) == 1 else 's'} with --outlets {args.outlets} "
               f"--minutes {args.minutes} (nothing was changed or sent)\n")
+    return 0
+
+
+def _backtest_events(args: argparse.Namespace, config: Config, engine: Any, out: TextIO) -> int:
+    """How many alerts per desk events would have saved on the archive, and every merge with its evidence."""
+
+    # imported here: the archive, the event features and an embedded Redis load only where used
+    from newsmon.app.cli_dedupe import scratch_index
+    from newsmon.workers.backtest import replay_events
+    from newsmon.workers.events import EventIndex
+
+    pipeline = config.pipeline
+    with scratch_index(pipeline.dedupe, None) as dedupe:
+        stories = replay_events(engine, parse_since(args.since),
+                                EventIndex(dedupe.conn, pipeline.events, pipeline.dedupe.window_days))
+    desks = {}
+    for desk_id, desk in config.alerts.all_desks().items():
+        by_cluster, by_event = set(), set()
+        for story in stories:
+            for topic in story["topics"]:
+                if desk.wants(topic, story["language"], story["outlet"]):
+                    by_cluster.add((story["cluster"], topic))
+                    by_event.add((story["event"], topic))
+        desks[desk_id] = {"per_cluster": len(by_cluster), "per_event": len(by_event),
+                          "saved": len(by_cluster) - len(by_event), "events": desk.events}
+    titles = {s["id"]: s for s in stories}
+    merges = [{"story": s["id"], "title": s["title"], "outlet": s["outlet"], "language": s["language"],
+               "at": s["at"].isoformat(), "event": s["event"],
+               "event_title": titles.get(s["event"], {}).get("title"), "evidence": s["evidence"]}
+              for s in stories if s["evidence"]]
+    report = {"stories": len(stories), "events": len({s["event"] for s in stories}),
+              "clusters": len({s["cluster"] for s in stories}), "desks": desks, "merges": merges}
+    if args.json:
+        out.write(json.dumps(report, ensure_ascii=False, default=str) + "\n")
+        return 0
+    out.write(f"events over {report['stories']} archived stories with topics ({args.since}): "
+              f"{report['clusters']} clusters, {report['events']} events (nothing was changed or sent)\n")
+    for desk_id, found in desks.items():
+        note = "" if found["events"] else " (this desk has events: false and keeps its per-cluster alerts)"
+        out.write(f"  desk {desk_id}: {found['per_cluster']} alerts per cluster, {found['per_event']} "
+                  f"per event, {found['saved']} saved{note}\n")
+    zone = ZoneInfo(DEFAULT_ZONE)
+    for merge in merges:
+        evidence = merge["evidence"]
+        when = datetime.fromisoformat(merge["at"]).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        names = ", ".join(f"{a}={b}" if a != b else a for a, b in evidence["names"]) or "-"
+        out.write(f"{when}  {merge['title']} ({merge['outlet']}, {merge['language']}, {merge['story']})\n"
+                  f"    joined: {merge['event_title']} ({merge['event']})\n"
+                  f"    evidence: score {evidence['score']}; names {names}; numbers "
+                  f"{', '.join(evidence['numbers']) or '-'}; concepts "
+                  f"{', '.join(evidence['concepts']) or '-'}; "
+                  f"{evidence['hours']} h apart; agreed with {evidence['agreeing']} of the event's "
+                  f"{evidence['compared']} reports\n")
     return 0
 
 
@@ -238,6 +297,28 @@ def print_explanation(report: dict[str, Any], out: TextIO) -> None:
         f"dedupe: {kind}; cluster {d['cluster']} with {d['cluster_members']} member(s), first story "
         f"{d['cluster_first_story']}" + (f"; copy of {d['duplicate_of']}" if d["duplicate_of"] else "") + "\n"
     )
+    event = report.get("event") or {}
+    evidence = event.get("evidence")
+    if evidence:
+        names = ", ".join(f"{a}={b}" if a != b else a for a, b in evidence["names"]) or "none"
+        out.write(
+            f"event {event['id']}: joined through story {evidence['matched']} ({evidence['matched_outlet']}, "
+            f"{evidence['matched_language']}), {evidence['hours']} h apart, score {evidence['score']}: names "
+            f"{names}; numbers {', '.join(evidence['numbers']) or 'none'}; concepts "
+            f"{', '.join(evidence['concepts']) or 'none'}; agreed with {evidence['agreeing']} of the event's "
+            f"{evidence['compared']} reports in the window\n")
+    elif event:
+        out.write(f"event {event['id']}: "
+                  + ("opened by this story's cluster\n" if event["id"] == report["dedupe"]["cluster"]
+                     else "its cluster's event\n"))
+    by_language: dict[str, list[str]] = {}
+    for other in event.get("reports") or []:
+        by_language.setdefault(other["language"], []).append(
+            f"{other['outlet']} {_local(other['at'], DEFAULT_ZONE)} ({other['story']})")
+    if by_language:
+        out.write("also in the event: " + "; ".join(
+            f"in {LANGUAGE_NAMES.get(language, language)}: {', '.join(found)}"
+            for language, found in by_language.items()) + "\n")
     if report.get("redis"):
         out.write(f"alert records and routing: {report['redis']}\n")
     for desk_id, desk in report["desks"].items():

@@ -24,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from newsmon import keys, stats
 from newsmon.errors import ConfigError
+from newsmon.languages import NAMES
 from newsmon.models import BreakingEvent
 from newsmon.settings import Config
 from newsmon.status import LEVELS, collect, load_for_status
@@ -199,6 +200,19 @@ def spreading_now(conn: redis.Redis, hours: int = 6) -> list[dict[str, Any]]:
     ]
 
 
+def event_languages(story: dict[str, Any], members: list[dict[str, Any]]) -> str:
+    """The event's other reports in other languages: "in Sorani: Rudaw 10:12; in English: K24 10:20"."""
+    by_language: dict[str, list[str]] = {}
+    for other in members:
+        if other["id"] == story["id"] or other["language"] == story["language"]:
+            continue
+        at = other.get("published") or other.get("processed")
+        when = at.strftime("%H:%M UTC") if hasattr(at, "strftime") else ""
+        by_language.setdefault(NAMES.get(other["language"], other["language"]), []).append(
+            f"{other['outlet']} {when}".strip())
+    return "; ".join(f"in {language}: {', '.join(found)}" for language, found in by_language.items())
+
+
 def _same(offered: str, token: str) -> bool:
     """Constant-time comparison of any offered string (non-ASCII, surrogates) with the token."""
     return hmac.compare_digest(
@@ -269,6 +283,10 @@ def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int]
         stories = [
             {**st, "affiliation": cfg.sources.outlet(st["outlet"]).affiliation} for st in recent_stories(30)
         ]
+        for st in stories:  # the same happening's reports in other languages among the recent stories
+            event = st.get("event_id") or st["cluster_id"]
+            st["also_in"] = event_languages(
+                st, [o for o in stories if (o.get("event_id") or o["cluster_id"]) == event])
         sent = recent_deliveries(20) if recent_deliveries is not None else []
         return render_template("index.html", s=status, stories=stories, spreading=spreading_now(conn),
                                sent=sent)

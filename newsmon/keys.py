@@ -151,6 +151,11 @@ DEDUPE_PREFIX = "newsmon:dedupe"  # newsmon:dedupe:<generation>:<shard> (workers
 # events (workers/events.py): newsmon:events:report:<story> JSON, :recent zset, :key:<evidence> set of
 # stories, :cluster:<cluster> -> event, :members:<event> set of stories; all expire after two windows
 EVENTS_PREFIX = "newsmon:events"
+
+
+def event_reports(event: str) -> str:
+    """Hash story -> JSON of an event's reports handed to the alerts role (alerts/events.py)."""
+    return f"newsmon:event:{event}:reports"
 HEALTH_ACTIVE = "newsmon:health:active"  # hash problem id -> JSON; lives as long as the problem (admin state)
 HEALTH_LOCK = "newsmon:health:lock"
 HEALTH_CHECKED = "newsmon:health:checked"  # hash {at, checks}: the last health evaluation and how many so far

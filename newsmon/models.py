@@ -115,6 +115,18 @@ class Carrier(_Model):
     affiliation: str | None = None
 
 
+class EventReport(_Model):
+    """Another report of a story's event (the same happening, often in another language), as digests,
+    `explain` and the web page list it: "also in Sorani: Rudaw 10:12"."""
+
+    story_id: str
+    outlet: str
+    language: str
+    at: datetime
+    title: str = ""
+    url: str = ""
+
+
 class Sighting(_Model):
     """An outlet's first story in a cluster: when (its publication time, else when it was fetched)."""
 
@@ -151,6 +163,8 @@ class StoryAlert(_Model):
 
     story_id: str
     cluster_id: str
+    event_id: str | None = None  # the happening the story reports (workers/events.py); None: its cluster
+    also_in: list[EventReport] = Field(default_factory=list)  # the event's reports in other languages
     also_reported_by: int = 0
     also: list[Carrier] = Field(default_factory=list)  # the other outlets of the cluster, in order of arrival
     title: str

@@ -84,7 +84,7 @@ def test_migrations_reach_head_and_upgrade_an_old_archive(db_url: str) -> None:
     tables = set(inspect(engine).get_table_names())
     assert {"stories", "clusters", "deliveries", "alembic_version"} <= tables
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
     assert open_engine(db_url)  # migrating again is a no-op
 
 

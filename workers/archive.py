@@ -72,12 +72,15 @@ stories = Table(
     Column("topics", JSON, nullable=False),
     Column("config_version", String(40), nullable=False),
     Column("search_text", Text, nullable=False, server_default=""),
+    Column("event_id", String(40)),  # the happening's first cluster (workers/events.py); made by 0005
+    Column("event_evidence", JSON),  # what joined the story to its event, when it joined one
     Index("ix_stories_published", "published"),
     Index("ix_stories_content_hash", "content_hash"),
     Index("ix_stories_cluster", "cluster_id"),
     Index(
         "ix_stories_processed", "processed"
     ),  # made by migration 0002; the schema drift test holds them together
+    Index("ix_stories_event", "event_id"),
 )
 
 clusters = Table(
@@ -226,6 +229,8 @@ class Record:
     duplicate_of: str | None = None
     similarity: float | None = None
     normalized: str | None = None  # the body as normalize_text gives it, when the caller has it
+    event_id: str | None = None  # None: the cluster is the event
+    event_evidence: dict[str, Any] | None = None
 
 
 def storage_failure(exc: BaseException) -> bool:
@@ -262,8 +267,9 @@ class Archive:
         # each row (its search text above all) is made before the write lock is taken: on SQLite the
         # other workers wait for this transaction, so it holds only the statements
         rows = [
-            self._row(r.story, r.topics, r.content_hash, r.config_version, r.duplicate_of, r.similarity,
-                      r.normalized)
+            {**self._row(r.story, r.topics, r.content_hash, r.config_version, r.duplicate_of, r.similarity,
+                         r.normalized),
+             "event_id": r.event_id or r.cluster_id, "event_evidence": r.event_evidence}
             for r in records
         ]
         out: list[tuple[str, str, dict[str, Any]] | Exception] = []
@@ -397,6 +403,13 @@ class Archive:
         with self.engine.connect() as conn:
             row = conn.execute(select(clusters).where(clusters.c.id == cluster_id)).mappings().first()
         return dict(row) if row else None
+
+    def event_members(self, event_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        """The stories of an event (every cluster of it), oldest first."""
+        query = (select(stories).where(stories.c.event_id == event_id).order_by(stories.c.processed)
+                 .limit(limit))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
 
     def members(self, cluster_id: str) -> list[dict[str, Any]]:
         """The stories of a cluster, oldest first."""

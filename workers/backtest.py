@@ -171,3 +171,39 @@ def replay_archive(engine: Any, since: datetime | None, outlets: int, minutes: i
                             title=row["title"], url=row["url"])
         events += detector.add(row["cluster_id"], sighting, row["dedupe_kind"] == "new", topics, names)
     return events
+
+
+def replay_events(engine: Any, since: datetime | None, index: Any) -> list[dict[str, Any]]:
+    """The archive's stories that carry topics, in time order, each with the event `index` (a fresh
+    workers.events.EventIndex) gives it: {id, title, outlet, language, at, cluster, event, evidence,
+    topics}. A story that opened its cluster is decided; a copy takes its cluster's event."""
+    # imported here: the event features load only for this backtest
+    from newsmon.workers.eventfeatures import features
+
+    query = ("SELECT id, cluster_id, outlet, language, title, text, url, published, fetched, topics, "
+             "dedupe_kind FROM stories")
+    params: dict[str, Any] = {}
+    if since is not None:
+        query += " WHERE processed >= :since"
+        params["since"] = since
+    with engine.connect() as conn:
+        rows = conn.execute(text(query), params).mappings().all()
+    stories = []
+    for row in rows:
+        topics = row["topics"] if isinstance(row["topics"], list) else json.loads(row["topics"] or "[]")
+        if topics:
+            stories.append((as_utc(row["published"] or row["fetched"]), row, [t["topic"] for t in topics]))
+    stories.sort(key=lambda item: item[0])
+    out = []
+    for at, row, topics in stories:
+        if row["dedupe_kind"] == "new":
+            report = features(row["title"], row["text"], row["language"], at)
+            assignment = index.assign(row["id"], row["cluster_id"], report, at, row["language"],
+                                      row["outlet"])
+            event, evidence = assignment.event, assignment.evidence
+        else:
+            event, evidence = index.copy_event(row["cluster_id"]), None
+        out.append({"id": row["id"], "title": row["title"], "outlet": row["outlet"],
+                    "language": row["language"], "at": at, "cluster": row["cluster_id"], "event": event,
+                    "evidence": evidence, "topics": topics})
+    return out

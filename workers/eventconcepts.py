@@ -24,7 +24,7 @@ CONCEPTS: dict[str, str] = {
               "êrîş bombebaran armanc حمله هجوم saldırı",
     "killed": "kill dead death martyr مقتل قتل قتلى قتيل استشهاد شهيد شهداء مصرع کوژرا کوژران شەهید kuşt "
               "şehîd =mirin کشته جان‌باخت öldü öldürüldü şehit",
-    "wounded": "wound injur اصابة اصابه جرحى جريح مصاب بریندار birîndar زخمی مجروح yaralı",
+    "wounded": "wound injur اصاب جرحى جريح مصاب بریندار birîndar زخمی مجروح yaralı",
     "kidnap": "kidnap abduct خطف اختطاف رفاند رفێندرا revand ربود kaçırıl",
     "arrest": "arrest detain captur اعتقال اعتقل القبض احتجاز دەستگیر =girtin hatin binçav بازداشت دستگیر "
               "gözaltı tutukla",

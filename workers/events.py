@@ -34,10 +34,12 @@ from datetime import datetime
 from typing import Any
 
 from newsmon import keys
-from newsmon.settings import EventSettings
+from newsmon.models import Story
+from newsmon.settings import EventSettings, PipelineFile
 from newsmon.workers.eventfeatures import Features, features
 
-__all__ = ["Assignment", "EventIndex", "Features", "agrees", "features", "pair_score"]
+__all__ = ["Assignment", "EventIndex", "Features", "agrees", "event_of", "features", "pair_score",
+           "shared_events"]
 
 MOST_CANDIDATES = 400  # newest reports compared with a new one (a window's worth on a busy desk)
 FREQUENT_SHARE = 0.1   # a name in more than this share of the window's reports (and in 3+) weighs half
@@ -199,3 +201,26 @@ class EventIndex:
         pipe.expire(self._key("members", assignment.event), self.ttl)
         pipe.set(self._key("cluster", cluster), assignment.event, ex=self.copy_ttl, nx=True)
         pipe.execute()
+
+
+_indexes: dict[tuple[int, str], EventIndex] = {}
+
+
+def shared_events(conn: Any, pipeline: PipelineFile) -> EventIndex:
+    """The event index on a connection, made once per process and settings."""
+    key = (id(conn), pipeline.events.model_dump_json() + str(pipeline.dedupe.window_days))
+    if key not in _indexes:
+        _indexes[key] = EventIndex(conn, pipeline.events, pipeline.dedupe.window_days)
+    return _indexes[key]
+
+
+def event_of(index: EventIndex, story: Story, cluster: str, kind: str, decide: bool) -> Assignment:
+    """A processed story's event: a copy takes its cluster's; a story that opened a cluster is decided when
+    `decide` (it carries a topic: stories no desk will hear of are not compared), else its cluster is
+    its event."""
+    if kind != "new":
+        return Assignment(index.copy_event(cluster))
+    if not decide or not index.settings.enabled:
+        return Assignment(cluster)
+    return index.assign(story.id, cluster, features(story.title, story.text, story.language, story.published),
+                        story.published or story.fetched, story.language, story.outlet)

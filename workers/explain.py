@@ -1,5 +1,6 @@
 """What `newsmon explain` tells (app/cli_archive.py prints it): why a story did or did not alert —
-topics, suppressions, desk filters, dedupe, the cluster's earlier alerts, what routing decided."""
+topics, suppressions, desk filters, dedupe, its event (the evidence that joined it, the event's other
+reports), the event's (or cluster's) earlier alerts, what routing decided."""
 
 from __future__ import annotations
 
@@ -41,6 +42,15 @@ def explain(
         drain_delivery_log(conn, archive)  # what the alerts role logged and the scheduler has not moved yet
     logged = delivery_rows(engine, story_id=story.id)
     cluster = archive.cluster(row["cluster_id"]) or {}
+    event_id = row.get("event_id") or row["cluster_id"]
+    event = {
+        "id": event_id,
+        "evidence": row.get("event_evidence"),
+        "reports": [{"story": m["id"], "title": m["title"], "outlet": m["outlet"], "language": m["language"],
+                     "at": as_utc(m["published"] or m["fetched"]).isoformat(timespec="minutes"),
+                     "cluster": m["cluster_id"]}
+                    for m in archive.event_members(event_id) if m["id"] != story_id],
+    }
     desks = {}
     for desk_id, desk in config.alerts.all_desks().items():
         topics = {}
@@ -58,12 +68,13 @@ def explain(
                                        else "alert record unknown: Redis is not running and the archive's "
                                             "delivery log has no delivery of it")
                 continue
-            holder = conn.get(keys.cluster_alert(desk_id, row["cluster_id"], match.topic))
+            per = row["cluster_id"] if not desk.events else event_id
+            holder = conn.get(keys.cluster_alert(desk_id, per, match.topic))
             owner = holder.decode().split(":")[0] if holder else None
             topics[match.topic] = (
                 "alerted by this story"
                 if owner == story.id
-                else f"already alerted for this cluster by story {owner}"
+                else f"already alerted for this {'event' if desk.events else 'cluster'} by story {owner}"
                 if owner
                 else "no alert record (older than the dedupe window, or not processed under this config)"
             )
@@ -97,6 +108,7 @@ def explain(
             "cluster_members": cluster.get("member_count"),
             "cluster_first_story": cluster.get("first_story_id"),
         },
+        "event": event,
         "desks": desks,
         "redis": redis_note,
     }

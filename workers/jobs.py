@@ -23,6 +23,7 @@ from newsmon.settings import Config
 from newsmon.status import note_archive_failure, note_archive_ok
 from newsmon.workers.archive import Record, shared_archive, storage_failure
 from newsmon.workers.dedupe import content_hash, shared_index
+from newsmon.workers.events import event_of, shared_events
 from newsmon.workers.matcher import matcher_for
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,11 @@ def _process_batch(ctx: jobcontext.JobContext, payloads: list[Any]) -> tuple[lis
         return [], failed
     index = shared_index(ctx.redis, ctx.config.pipeline.dedupe)
     verdicts = index.check_and_add_many([(s.id, s.text, guid, norm) for s, _, norm, guid in ready])
+    events = shared_events(ctx.redis, ctx.config.pipeline)
+    assignments = [  # in order: a report later in the batch can join an event opened earlier in it
+        event_of(events, story, verdict.cluster, verdict.kind, story.history is None and bool(result.matches))
+        for (story, result, _, _), verdict in zip(ready, verdicts)
+    ]
     records = [
         Record(
             story,
@@ -133,8 +139,10 @@ def _process_batch(ctx: jobcontext.JobContext, payloads: list[Any]) -> tuple[lis
             verdict.duplicate_of,
             verdict.similarity,
             normalized,
+            assignment.event,
+            assignment.evidence,
         )
-        for (story, result, normalized, _), verdict in zip(ready, verdicts)
+        for (story, result, normalized, _), verdict, assignment in zip(ready, verdicts, assignments)
     ]
 
     def take_back(which: list[int]) -> None:
@@ -162,19 +170,21 @@ def _process_batch(ctx: jobcontext.JobContext, payloads: list[Any]) -> tuple[lis
     elif len(refused) < len(outcomes):
         note_archive_ok(pipe)
     handed = []
-    for (story, result, _, _), verdict, outcome in zip(ready, verdicts, outcomes):
+    for (story, result, _, _), verdict, outcome, assignment in zip(ready, verdicts, outcomes, assignments):
         if isinstance(outcome, Exception):
             continue
         cluster, kind, summary = outcome
+        event = assignment.event if kind != "url" else events.copy_event(cluster)
         for topic, hits in result.suppressed.items():
             log.info("suppressed story=%s topic=%s by=%s", story.id, topic, [h.text for h in hits])
-        if story.history is None:  # who carried the cluster when: breaking spreads are read from it
-            breaking.record_sighting(pipe, cluster, breaking.sighting_of(story))
+        if story.history is None:  # who carried the event when: breaking spreads are read from it
+            breaking.record_sighting(pipe, event, breaking.sighting_of(story))
         cluster_topics = summary.get("topics") or []
         handing = story.history is None and bool(result.matches or cluster_topics)  # history never alerts
         if handing:
             handed.append({
                 "story": story.model_dump(mode="json"), "cluster": cluster, "new_cluster": kind == "new",
+                "event": event, "event_evidence": assignment.evidence,
                 "also": [o for o in summary["outlets"] if o != story.outlet],
                 "cluster_topics": cluster_topics,
                 "topics": [m.model_dump(mode="json") for m in result.matches],
@@ -184,9 +194,9 @@ def _process_batch(ctx: jobcontext.JobContext, payloads: list[Any]) -> tuple[lis
         stats.count(pipe, "stories:processed")
         for topic in topics:
             stats.count(pipe, f"topic:{topic}")
-        log.info("processed story=%s kind=%s cluster=%s members=%d topics=%s url=%s", story.id, kind,
-                 cluster, summary["member_count"], topics, story.url)
-        done.append({"kind": kind, "story": story.id, "cluster": cluster,
+        log.info("processed story=%s kind=%s cluster=%s event=%s members=%d topics=%s url=%s", story.id, kind,
+                 cluster, event, summary["member_count"], topics, story.url)
+        done.append({"kind": kind, "story": story.id, "cluster": cluster, "event": event,
                      "duplicate_of": verdict.duplicate_of, "topics": topics, "language": story.language,
                      "outlet": story.outlet, "handed_on": handing})
     if handed:
