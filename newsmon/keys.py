@@ -148,8 +148,8 @@ def scheduler_handed(name: str) -> str:
 
 SCHEDULER_HEARTBEAT = "newsmon:scheduler:heartbeat"  # JSON written by the leading scheduler; expires
 DEDUPE_PREFIX = "newsmon:dedupe"  # newsmon:dedupe:<generation>:<shard> (workers/dedupe.py)
-# events (workers/events.py): newsmon:events:report:<story> JSON, :recent zset, :key:<evidence> set of
-# stories, :cluster:<cluster> -> event, :members:<event> set of stories; all expire after two windows
+# events (workers/events.py): newsmon:events:report:<story> JSON, :recent zset and :key:<evidence> zset of
+# stories by time, :cluster:<cluster> -> event, :members:<event> set of stories; all expire after two windows
 EVENTS_PREFIX = "newsmon:events"
 
 

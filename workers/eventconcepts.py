@@ -97,6 +97,7 @@ def _stems() -> tuple[dict[str, str], dict[str, str]]:
     return prefix, whole
 
 
+@lru_cache(maxsize=200_000)
 def concept_of(folded: str) -> str | None:
     """The concept a folded word belongs to, if any."""
     prefix, whole = _stems()

@@ -26,9 +26,17 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
-from newsmon.normalize import normalize_text
+from newsmon.normalize import normalize_text as _normalize_text
 from newsmon.workers.eventconcepts import concept_of
+
+
+@lru_cache(maxsize=200_000)
+def normalize_text(word: str) -> str:
+    """newsmon.normalize's folding of one word, remembered: news repeats its words."""
+    return _normalize_text(word)
+
 
 LEAD_CHARS = 600  # title and the start of the text: what every edition of a report keeps
 MIN_SKELETON = 3

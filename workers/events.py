@@ -41,8 +41,9 @@ from newsmon.workers.eventfeatures import Features, features
 __all__ = ["Assignment", "EventIndex", "Features", "agrees", "event_of", "features", "pair_score",
            "shared_events"]
 
-MOST_CANDIDATES = 400  # newest reports compared with a new one (a window's worth on a busy desk)
+MOST_CANDIDATES = 60  # reports compared with a new one: those sharing the most evidence keys with it
 FREQUENT_SHARE = 0.1   # a name in more than this share of the window's reports (and in 3+) weighs half
+MOST_HOLDERS = 500     # a key held by more reports than this is not read for candidates
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ def pair_score(new: Features, other: Features, settings: EventSettings, hours: f
     score = evidence + settings.concept_weight * len(concepts)
     if hours > settings.late_hours:
         score -= settings.late_penalty
+    if new.numbers and other.numbers and not numbers:  # each gives counts, none agree: 4 killed, 11 killed
+        score -= settings.number_conflict_penalty
     matched = sorted((word, there) for word, (_, there) in by_word.items())
     return PairScore(round(score, 2), round(evidence, 2), matched, numbers, concepts)
 
@@ -129,27 +132,35 @@ class EventIndex:
 
     def _decide(self, story_id: str, report: Features, ts: float, evidence_keys: list[str]
                 ) -> Assignment | None:
+        low, high = ts - self.window, ts + self.window
+        # how frequent each key is: among the reports of the last two windows (the index's span)
         pipe = self.conn.pipeline(transaction=False)
         for key in evidence_keys:
-            pipe.smembers(self._key("key", key))
-        pipe.zcard(self._key("recent"))
-        *member_sets, total = pipe.execute()
-        holders = {k: {m.decode() if isinstance(m, bytes) else m for m in found}
-                   for k, found in zip(evidence_keys, member_sets)}
-        everyone = sorted(set().union(*holders.values()) - {story_id})
-        if not everyone:
-            return None
-        seen = dict(zip(everyone, self.conn.zmscore(self._key("recent"), everyone)))
-        alive = {s: t for s, t in seen.items() if t is not None}
+            pipe.zcount(self._key("key", key), ts - 2 * self.window, high)
+        pipe.zcount(self._key("recent"), ts - 2 * self.window, high)
+        *counts, total = pipe.execute()
         frequent = max(2.0, FREQUENT_SHARE * max(int(total), 1))
-
-        def weight(key: str) -> float:
-            return 0.5 if sum(1 for s in holders.get(key, ()) if s in alive) > frequent else 1.0
-
-        near = sorted((s for s, t in alive.items() if abs(t - ts) <= self.window), key=lambda s: -alive[s])
-        near = near[:MOST_CANDIDATES]
+        weights = {key: (1.0 if key.startswith("#") or count <= frequent else 0.5)
+                   for key, count in zip(evidence_keys, counts)}
+        # the window's reports that share a key with this one; a key most of them hold is not read for
+        # candidates (other keys bring the reports that matter)
+        readable = [k for k, count in zip(evidence_keys, counts) if 0 < count <= MOST_HOLDERS]
+        pipe = self.conn.pipeline(transaction=False)
+        for key in readable:
+            pipe.zrangebyscore(self._key("key", key), low, high)
+        shared: dict[str, float] = {}
+        for key, found in zip(readable, pipe.execute()):
+            for member in found:
+                other = member.decode() if isinstance(member, bytes) else member
+                if other != story_id:
+                    shared[other] = shared.get(other, 0.0) + weights[key]
+        near = sorted(shared, key=lambda s: -shared[s])[:MOST_CANDIDATES]
         if not near:
             return None
+
+        def weight(key: str) -> float:
+            return weights.get(key, 1.0)
+
         raws = self.conn.mget([self._key("report", s) for s in near])
         reports = {s: json.loads(raw) for s, raw in zip(near, raws) if raw}
         scored: list[tuple[PairScore, str, dict[str, Any]]] = []
@@ -195,7 +206,8 @@ class EventIndex:
         pipe.zadd(self._key("recent"), {story_id: ts})
         pipe.expire(self._key("recent"), self.ttl)
         for key in evidence_keys:
-            pipe.sadd(self._key("key", key), story_id)
+            pipe.zadd(self._key("key", key), {story_id: ts})
+            pipe.zremrangebyscore(self._key("key", key), "-inf", ts - self.ttl)
             pipe.expire(self._key("key", key), self.ttl)
         pipe.sadd(self._key("members", assignment.event), story_id)
         pipe.expire(self._key("members", assignment.event), self.ttl)

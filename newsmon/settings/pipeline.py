@@ -47,6 +47,11 @@ class EventSettings(StrictModel):
                     "new report for it to join (1: all of them; 0: the best one alone)")
     late_hours: float = Field(default=12, ge=0, description="Reports further apart than this ...")
     late_penalty: float = Field(default=0.5, ge=0, le=50, description="... need this much more evidence")
+    number_conflict_penalty: float = Field(
+        default=0, ge=0, le=50,
+        description="Evidence taken off when both reports give numbers and none agree (4 killed against 11 "
+                    "killed). Off by default: on real reports tolls rise while a story is told (1 killed, "
+                    "then 4), so disagreeing numbers are as common within one event as between two")
 
 
 class CrawlerSettings(StrictModel):
