@@ -5,7 +5,8 @@ round shifted in time so that a window (24 h) holds `--per-window` reports with 
 busy desk. Each report is read (title and lead: names, numbers, concepts) and decided against the real
 EventIndex in Redis; the time per story is the median of `--runs` runs with their spread, client and
 Redis together. Also printed: the Redis memory the index takes per report (MEMORY USAGE of its keys) and
-the worker's memory for the thesaurus and stop lists (resident size before and after loading them).
+the worker's memory for the events modules (resident size before and after loading them, and after the
+run, whose word caches grow, and with the caches full).
 
     python bench/events_bench.py [--rounds 20] [--per-window 300] [--runs 5]
 
@@ -15,6 +16,8 @@ Uses NEWSMON_TEST_REDIS_URL (flushed!) if set, else an embedded Redis.
 from __future__ import annotations
 
 import argparse
+import importlib
+import random
 import sys
 import tempfile
 import time
@@ -39,8 +42,11 @@ def main() -> None:
     args = parser.parse_args()
     print(describe())
     process = psutil.Process()
-    before = process.memory_info().rss
+    # what a worker has loaded anyway (settings, normalize, numpy, redis), so it is not counted below
+    importlib.import_module("newsmon.workers.dedupe")
     from newsmon.settings import EventSettings
+
+    before = process.memory_info().rss
     from newsmon.workers.eventconcepts import concept_of
     from newsmon.workers.events import EventIndex, features
 
@@ -80,7 +86,19 @@ def main() -> None:
           f"(min-max)")
     print(f"Redis: {used / max(live, 1) / 1024:.1f} KiB per report held ({live} reports in two windows, "
           f"{used / 2**20:.1f} MiB)")
-    print(f"worker: thesaurus and stop lists {(loaded - before) / 2**20:.1f} MiB resident")
+    print(f"worker: the events modules (thesaurus, stop lists) {(loaded - before) / 2**20:.1f} MiB resident, "
+          f"{(process.memory_info().rss - loaded) / 2**20:.1f} MiB more after the run (word caches)")
+    # The word caches are bounded; fill them with made-up words to show what they hold at most.
+    from newsmon.workers.eventfeatures import normalize_text
+
+    filled = process.memory_info().rss
+    rng = random.Random(1)
+    letters = "ابتثجحخدذرزسشصضطظعغفقكلمنهوي"
+    size = normalize_text.cache_info().maxsize
+    for _ in range(size):
+        concept_of(normalize_text("".join(rng.choice(letters) for _ in range(rng.randint(4, 9)))))
+    print(f"worker: word caches full ({size:,} words each): "
+          f"{(process.memory_info().rss - filled) / 2**20:.1f} MiB more")
 
 
 if __name__ == "__main__":

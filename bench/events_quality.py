@@ -66,6 +66,7 @@ def score(reports: list[dict], events: dict[str, str]
 
 
 def prf(c: Counter) -> tuple[float, float, float]:
+    """Precision (1.0 when nothing was grouped: no wrong pair), recall and F1."""
     p = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
     r = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 1.0
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
@@ -91,7 +92,8 @@ def main() -> None:
                                  key=lambda p: -sum(counts[p].values())):
         c = counts[pair]
         p, r, f = prf(c)
-        print(f"{pair:<9} {c['tp'] + c['fn']:>6} {p:>10.3f} {r:>8.3f} {f:>7.3f}")
+        shown = f"{p:>10.3f}" if c["tp"] + c["fp"] else f"{'-':>10}"  # nothing grouped: no precision
+        print(f"{pair:<9} {c['tp'] + c['fn']:>6} {shown} {r:>8.3f} {f:>7.3f}")
     if args.wrong:
         for kind, a, b in sorted(set(wrong)):
             print(f"{kind}: {a}  <->  {b}")

@@ -24,8 +24,8 @@ from newsmon.models import Story, StoryAlert, story_id_for
 from newsmon.settings import EventSettings, load_config
 from newsmon.urls import canonical_url
 from newsmon.workers.eventconcepts import concept_of
-from newsmon.workers.eventfeatures import arabic_skeleton, features, latin_skeleton, numbers
-from newsmon.workers.events import pair_score
+from newsmon.workers.eventfeatures import arabic_skeleton, features, latin_skeleton, numbers, weekdays
+from newsmon.workers.events import agrees, pair_score
 from tests.conftest import SHIPPED_CONFIG, SmtpServer, write_config
 from tests.conftest import process_and_decide as process_story
 
@@ -221,6 +221,22 @@ def test_numbers_fold_digits_and_leave_out_years_and_the_day() -> None:
     published = datetime(2026, 2, 22, tzinfo=UTC)
     assert numbers("قتل ١٣ شخصا و۴۰ جريحا يوم 22 شباط 2026", published) == {"13", "40"}
     assert numbers("5 rockets, 2 wounded", published) == set()
+    assert numbers("word1x43 id4567 F-16 COVID-19", published) == {"16", "19"}  # not digits inside a word
+
+
+def test_days_of_the_week_in_six_languages_keep_two_days_apart() -> None:
+    assert weekdays("on Friday, الجمعة، هەینیدا، جمعه، Cuma, Înê") == {4}
+    assert weekdays("روز سه‌شنبه") == {1} and weekdays("سه شنبه و شنبه") == {1, 5}  # Persian two-word days
+    assert weekdays("أحد عناصر الأمن") == set()  # أحد without its article is "one of"
+    settings = EventSettings()
+    friday = features("Rockets near K-1 base",
+                      "Two rockets landed near the K-1 base west of Kirkuk on Friday.", "en")
+    saturday = features("More rockets near K-1 base",
+                        "Three more rockets hit the K-1 base near Kirkuk on Saturday, police said.", "en")
+    assert not agrees(pair_score(saturday, friday, settings, 0.1), settings)
+    again = features("Rockets hit K-1 base",
+                     "Rockets fell near the K-1 base in Kirkuk on Friday evening.", "en")
+    assert agrees(pair_score(again, friday, settings, 0.1), settings)
 
 
 def test_datelines_are_not_evidence() -> None:

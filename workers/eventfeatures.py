@@ -32,7 +32,7 @@ from newsmon.normalize import normalize_text as _normalize_text
 from newsmon.workers.eventconcepts import concept_of
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=50_000)  # at most about 10 MiB: measured in bench/events_bench.py
 def normalize_text(word: str) -> str:
     """newsmon.normalize's folding of one word, remembered: news repeats its words."""
     return _normalize_text(word)
@@ -42,7 +42,9 @@ LEAD_CHARS = 600  # title and the start of the text: what every edition of a rep
 MIN_SKELETON = 3
 
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
-_DIGITS = re.compile(r"\d+(?:[.,]\d+)?")
+# a number standing alone, not digits inside a Latin word (word1x43, a slug, an id); an Arabic proclitic
+# may stand before it (و۴۰: and 40)
+_DIGITS = re.compile(r"(?<![0-9A-Za-z\u00C0-\u024F])\d+(?:[.,]\d+)?(?![0-9A-Za-z\u00C0-\u024F])")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _SENTENCE_END = re.compile(r"[.!?؟\n]")
 
@@ -126,6 +128,44 @@ _MONTHS = frozenset(normalize_text(w) for w in _words("""
 Hezîran Tîrmeh Tebax Îlon Cotmeh Mijdar Kanûn
 """))
 
+# The days of the week, 0 (Monday) to 6, in the six languages: two reports that each say on which day
+# something happened, and name no day in common, tell of two happenings (rockets on Friday, more on
+# Saturday). Arabic days are read with their article only (أحد alone is "one of").
+_WEEKDAY_WORDS = (
+    "Monday الاثنين الإثنين دووشەممە Duşem Duşemê دوشنبه Pazartesi",
+    "Tuesday الثلاثاء سێشەممە Sêşem Sêşemê سهشنبه Salı",
+    "Wednesday الأربعاء الاربعاء چوارشەممە Çarşem Çarşemê چهارشنبه Çarşamba",
+    "Thursday الخميس پێنجشەممە Pêncşem Pêncşemê پنجشنبه Perşembe",
+    "Friday الجمعة هەینی Înê جمعه Cuma",
+    "Saturday السبت شەممە Şemî شنبه Cumartesi",
+    "Sunday الأحد الاحد یەکشەممە Yekşem Yekşemê یکشنبه",
+)
+_WEEKDAYS = {normalize_text(w).replace("\u200c", ""): day
+             for day, line in enumerate(_WEEKDAY_WORDS) for w in line.split()}
+_WEEKDAY_PREFIXES = ("و", "ب", "وب", "ل")  # Arabic: and, on (والجمعة, بالسبت)
+
+
+# Persian writes its weekdays in two words (سه‌شنبه, سه شنبه: Tuesday), and شنبه alone is Saturday
+_PERSIAN_DAY = re.compile("(یک|دو|سه|چهار|پنج)[\u200c ]?شنبه")
+
+
+def weekdays(text: str) -> set[int]:
+    """The days of the week a text names, 0 (Monday) to 6."""
+    text = _PERSIAN_DAY.sub(lambda m: m.group(1) + "شنبه", text)
+    return {day for word in _TOKEN.findall(text) if (day := _weekday(word)) is not None}
+
+
+def _weekday(word: str) -> int | None:
+    folded = normalize_text(word).replace("\u200c", "")
+    found = _WEEKDAYS.get(folded)
+    if found is None and _ARABIC.search(folded):
+        for prefix in _WEEKDAY_PREFIXES:
+            if folded.startswith(prefix) and folded[len(prefix):] in _WEEKDAYS:
+                return _WEEKDAYS[folded[len(prefix):]]
+        if folded.endswith("دا") and folded[:-2] in _WEEKDAYS:  # Sorani: هەینیدا, on Friday
+            return _WEEKDAYS[folded[:-2]]
+    return found
+
 
 @dataclass(frozen=True)
 class Features:
@@ -135,15 +175,19 @@ class Features:
     tokens: int = 0                                       # name words read (each may give several keys)
     numbers: frozenset[str] = frozenset()
     concepts: frozenset[str] = frozenset()
+    first: frozenset[str] = frozenset()  # the keys of the headline's first name: whom or where it is about
+    days: frozenset[int] = frozenset()   # the days of the week the lead names, 0 (Monday) to 6
 
     def as_dict(self) -> dict[str, object]:
         return {"names": self.names, "tokens": self.tokens, "numbers": sorted(self.numbers),
-                "concepts": sorted(self.concepts)}
+                "concepts": sorted(self.concepts), "first": sorted(self.first), "days": sorted(self.days)}
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Features:
         return cls(dict(data.get("names") or {}), int(data.get("tokens") or 0),  # type: ignore[call-overload]
-                   frozenset(data.get("numbers") or ()), frozenset(data.get("concepts") or ()))  # type: ignore[arg-type]
+                   frozenset(data.get("numbers") or ()), frozenset(data.get("concepts") or ()),  # type: ignore[arg-type]
+                   frozenset(data.get("first") or ()),  # type: ignore[arg-type]
+                   frozenset(int(d) for d in data.get("days") or ()))  # type: ignore[attr-defined]
 
 
 def _collapse(classes: list[str]) -> str:
@@ -224,16 +268,33 @@ def features(title: str, text: str, language: str, published: datetime | None = 
     lead = f"{title or ''}\n{body}"[: LEAD_CHARS + len(title or "")]
     names: dict[str, str] = {}
     concepts: set[str] = set()
+    days = weekdays(lead)
+    first: list[str] = []
+    title_end = len(title or "")
     tokens = 0
     starts = _sentence_starts(lead)
+    previous: tuple[int, str, int] | None = None  # the last capitalised Latin word: end, skeleton, start
     for match in _TOKEN.finditer(lead):
         word = match.group()
         if any(ch.isdigit() for ch in word):
+            continue
+        if _weekday(word) is not None:
+            previous = None
             continue
         concept = _concept(word)
         if concept:
             concepts.add(concept)
             continue
+        if not _ARABIC.search(word) and word[0].isupper() and word.lower() not in _STOP_LATIN:
+            # a name written in two words (Khor Mor, Sheikh Jangi) is one word in Arabic script (كورمور)
+            skeleton = latin_skeleton(normalize_text(re.split(r"['’]", word)[0]), language)
+            if previous and lead[previous[0]:match.start()].strip() in ("", "-") and previous[1] + skeleton:
+                joined = _collapse(list(previous[1] + skeleton))
+                if len(joined) >= MIN_SKELETON + 1:
+                    names.setdefault(joined, lead[previous[2]:match.end()])
+            previous = (match.end(), skeleton, match.start())
+        else:
+            previous = None
         if _ARABIC.search(word):
             folded = normalize_text(word)
             if folded in _STOP_ARABIC or folded in _MONTHS or len(folded) < 3:
@@ -257,10 +318,13 @@ def features(title: str, text: str, language: str, published: datetime | None = 
         word_keys = [k for k in word_keys if k not in _STOP_KEYS]
         if not word_keys:
             continue
+        if not first and match.start() < title_end:
+            first = word_keys
         tokens += 1
         for key in word_keys:
             names.setdefault(key, word)
-    return Features(names, tokens, frozenset(numbers(lead, published)), frozenset(concepts))
+    return Features(names, tokens, frozenset(numbers(lead, published)), frozenset(concepts), frozenset(first),
+                    frozenset(days))
 
 
 def _concept(word: str) -> str | None:

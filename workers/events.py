@@ -84,6 +84,11 @@ def pair_score(new: Features, other: Features, settings: EventSettings, hours: f
         score -= settings.late_penalty
     if new.numbers and other.numbers and not numbers:  # each gives counts, none agree: 4 killed, 11 killed
         score -= settings.number_conflict_penalty
+    if (new.first and other.first and not new.first & other.names.keys()
+            and not other.first & new.names.keys()):  # each headline is about someone the other never names
+        score -= settings.headline_conflict_penalty
+    if new.days and other.days and not new.days & other.days:  # on Friday; on Saturday
+        score -= settings.weekday_conflict_penalty
     matched = sorted((word, there) for word, (_, there) in by_word.items())
     return PairScore(round(score, 2), round(evidence, 2), matched, numbers, concepts)
 
@@ -91,6 +96,33 @@ def pair_score(new: Features, other: Features, settings: EventSettings, hours: f
 def agrees(pair: PairScore, settings: EventSettings) -> bool:
     """Whether a pair's evidence is enough for one happening."""
     return pair.evidence >= settings.min_names and pair.score >= settings.min_score
+
+
+# One round trip each way for the evidence keys (a report has some 20 to 40): for each key, how many
+# reports of the last two windows hold it and, when that is not too many, which of them lie within the
+# window; and registering a report under all its keys, dropping the reports gone out of the index's span.
+_READ_KEYS = """
+-- KEYS: evidence keys; ARGV: since (two windows back), low, high, most holders
+local out = {}
+for i, key in ipairs(KEYS) do
+  local count = redis.call('zcount', key, ARGV[1], ARGV[3])
+  local members = {}
+  if count > 0 and count <= tonumber(ARGV[4]) then
+    members = redis.call('zrangebyscore', key, ARGV[2], ARGV[3])
+  end
+  out[i] = {count, members}
+end
+return out
+"""
+_REGISTER_KEYS = """
+-- KEYS: evidence keys; ARGV: story, time, oldest time kept, ttl
+for _, key in ipairs(KEYS) do
+  redis.call('zadd', key, ARGV[2], ARGV[1])
+  redis.call('zremrangebyscore', key, '-inf', ARGV[3])
+  redis.call('expire', key, ARGV[4])
+end
+return #KEYS
+"""
 
 
 class EventIndex:
@@ -102,6 +134,8 @@ class EventIndex:
         self.window = settings.window_hours * 3600
         self.ttl = int(2 * self.window) + 60
         self.copy_ttl = max(copy_days * 86400, self.ttl)  # a copy may come as late as dedupe finds it
+        self._read_keys = conn.register_script(_READ_KEYS)
+        self._register_keys = conn.register_script(_REGISTER_KEYS)
 
     @staticmethod
     def _key(*parts: str) -> str:
@@ -133,24 +167,20 @@ class EventIndex:
     def _decide(self, story_id: str, report: Features, ts: float, evidence_keys: list[str]
                 ) -> Assignment | None:
         low, high = ts - self.window, ts + self.window
-        # how frequent each key is: among the reports of the last two windows (the index's span)
+        # how frequent each key is among the reports of the last two windows (the index's span), and the
+        # window's reports that hold it; a key most of them hold is not read for candidates (other keys
+        # bring the reports that matter)
         pipe = self.conn.pipeline(transaction=False)
-        for key in evidence_keys:
-            pipe.zcount(self._key("key", key), ts - 2 * self.window, high)
         pipe.zcount(self._key("recent"), ts - 2 * self.window, high)
-        *counts, total = pipe.execute()
+        self._read_keys(keys=[self._key("key", k) for k in evidence_keys],
+                        args=[ts - 2 * self.window, low, high, MOST_HOLDERS], client=pipe)
+        total, found = pipe.execute()
         frequent = max(2.0, FREQUENT_SHARE * max(int(total), 1))
         weights = {key: (1.0 if key.startswith("#") or count <= frequent else 0.5)
-                   for key, count in zip(evidence_keys, counts)}
-        # the window's reports that share a key with this one; a key most of them hold is not read for
-        # candidates (other keys bring the reports that matter)
-        readable = [k for k, count in zip(evidence_keys, counts) if 0 < count <= MOST_HOLDERS]
-        pipe = self.conn.pipeline(transaction=False)
-        for key in readable:
-            pipe.zrangebyscore(self._key("key", key), low, high)
+                   for key, (count, _) in zip(evidence_keys, found)}
         shared: dict[str, float] = {}
-        for key, found in zip(readable, pipe.execute()):
-            for member in found:
+        for key, (_, members) in zip(evidence_keys, found):
+            for member in members:
                 other = member.decode() if isinstance(member, bytes) else member
                 if other != story_id:
                     shared[other] = shared.get(other, 0.0) + weights[key]
@@ -205,10 +235,9 @@ class EventIndex:
         pipe.set(self._key("report", story_id), json.dumps(record, ensure_ascii=False), ex=self.ttl)
         pipe.zadd(self._key("recent"), {story_id: ts})
         pipe.expire(self._key("recent"), self.ttl)
-        for key in evidence_keys:
-            pipe.zadd(self._key("key", key), {story_id: ts})
-            pipe.zremrangebyscore(self._key("key", key), "-inf", ts - self.ttl)
-            pipe.expire(self._key("key", key), self.ttl)
+        if evidence_keys:
+            self._register_keys(keys=[self._key("key", k) for k in evidence_keys],
+                                args=[story_id, ts, ts - self.ttl, self.ttl], client=pipe)
         pipe.sadd(self._key("members", assignment.event), story_id)
         pipe.expire(self._key("members", assignment.event), self.ttl)
         pipe.set(self._key("cluster", cluster), assignment.event, ex=self.copy_ttl, nx=True)

@@ -71,13 +71,15 @@ def explain(
             per = row["cluster_id"] if not desk.events else event_id
             holder = conn.get(keys.cluster_alert(desk_id, per, match.topic))
             owner = holder.decode().split(":")[0] if holder else None
-            topics[match.topic] = (
-                "alerted by this story"
-                if owner == story.id
-                else f"already alerted for this {'event' if desk.events else 'cluster'} by story {owner}"
-                if owner
-                else "no alert record (older than the dedupe window, or not processed under this config)"
-            )
+            if owner and owner != story.id:
+                # a copy in this story's cluster, or a report of its event in another cluster
+                held = archive.get(owner) if desk.events else None
+                by = "event" if held is not None and held["cluster_id"] != row["cluster_id"] else "cluster"
+                topics[match.topic] = f"already alerted for this {by} by story {owner}"
+            else:
+                topics[match.topic] = (
+                    "alerted by this story" if owner
+                    else "no alert record (older than the dedupe window, or not processed under this config)")
         broke = (conn is not None and desk.breaking is not None
                  and bool(conn.exists(keys.breaking_fired(desk_id, f"breaking:{row['cluster_id']}"))))
         desks[desk_id] = {

@@ -47,6 +47,15 @@ class EventSettings(StrictModel):
                     "new report for it to join (1: all of them; 0: the best one alone)")
     late_hours: float = Field(default=12, ge=0, description="Reports further apart than this ...")
     late_penalty: float = Field(default=0.5, ge=0, le=50, description="... need this much more evidence")
+    headline_conflict_penalty: float = Field(
+        default=2.0, ge=0, le=50,
+        description="Evidence taken off when each headline's first name (whom or where it is about) is "
+                    "missing from the other report: Masrour Barzani's statement and Nechirvan Barzani's on "
+                    "one agreement the same day")
+    weekday_conflict_penalty: float = Field(
+        default=2.0, ge=0, le=50,
+        description="Evidence taken off when both reports name days of the week and none in common "
+                    "(rockets on Friday, more rockets on Saturday)")
     number_conflict_penalty: float = Field(
         default=0, ge=0, le=50,
         description="Evidence taken off when both reports give numbers and none agree (4 killed against 11 "
