@@ -189,9 +189,16 @@ def _as_json(result: Any) -> dict[str, Any]:
 
 
 def _jsonl_result(matcher: Any, record: dict[str, Any]) -> dict[str, Any]:
-    result = matcher.match(record.get("title", ""), record.get("text", ""), record.get("lang"))
+    # imported here: the crawler's modules load only for the commands that need them
+    from newsmon.crawler.language import detect_language
+
+    title, text = record.get("title") or "", record.get("text") or ""
+    # the line's language, else the one the crawler would detect: printed, so detection can be scored
+    language = record.get("lang") or detect_language(f"{title}\n{text}")
+    result = matcher.match(title, text, language)
     hits = [{k: v for k, v in hit.items() if k != "field"} for hit in _hits(result) if hit["field"] == "text"]
-    return {"id": record.get("id"), "topics": [m.topic for m in result.matches], "hits": hits}
+    return {"id": record.get("id"), "language": language, "topics": [m.topic for m in result.matches],
+            "hits": hits}
 
 
 def _print_result(result: Any, title: str, text: str, out: TextIO) -> None:
