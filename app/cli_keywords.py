@@ -129,6 +129,8 @@ def _print_check(matcher: Any, path: Path, out: TextIO) -> None:
             keys = " | ".join(rule.keys)
             shown = normalize(rule.term.rstrip("*")).text
             out.write(f"  {role:<10} {rule.term}  →  {shown}   keys: {keys}{note}\n")
+            out.writelines(f"  {'':<10} left out: {form} (a generated form that is {why}; "
+                          f"`keep: [{form}]` matches it)\n" for form, why in rule.dropped)
 
 
 def _input(args: argparse.Namespace) -> tuple[str, str, str | None]:

@@ -1,8 +1,9 @@
 """Prints precision and recall of the shipped keywords per topic on tests/corpus/matcher.yaml, and micro
 precision, recall and F1 per language; with --keyboard, also what the Arabic-keyboard forms of Kurdish
-letters cost and bring (the corpus matched without them).
+letters cost and bring (the corpus matched without them); with --common-words, what leaving out the
+generated forms that are common words or names (workers/data/common_words.tsv) brings, per language.
 
-    python bench/matcher_quality.py [--keyboard]
+    python bench/matcher_quality.py [--keyboard] [--common-words]
 """
 
 from __future__ import annotations
@@ -45,6 +46,18 @@ def main() -> None:
                 f"{label:<20} precision {score['precision']:.3f}  recall {score['recall']:.3f}  F1 "
                 f"{score['f1']:.3f}"
             )
+    if "--common-words" in sys.argv[1:]:
+        from newsmon.workers import morphology
+
+        keywords = load_config(ROOT / "config").keywords
+        with_list = by_language(Matcher(keywords), corpus)
+        morphology.common_words = dict  # the guard switched off: no form is a common word
+        without = by_language(Matcher(keywords), corpus)
+        print("\nleaving out generated forms that are common words (with the list / without it)")
+        for language in with_list:
+            a, b = with_list[language], without[language]
+            print(f"{language:<10} precision {a['precision']:.3f} / {b['precision']:.3f}  recall "
+                  f"{a['recall']:.3f} / {b['recall']:.3f}  F1 {a['f1']:.3f} / {b['f1']:.3f}")
 
 
 def by_language(matcher: Matcher, corpus: list[dict]) -> dict[str, dict[str, float]]:

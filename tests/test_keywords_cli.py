@@ -25,6 +25,9 @@ def test_check_prints_topics_with_normalized_aliases() -> None:
     assert "كيه-1  →  كيه-1" in result.stdout and "k1 " in result.stdout  # the code's variants
     assert "کەرکووک  →  كهركوك" in result.stdout
     assert "capitals only" in result.stdout and "any ending" in result.stdout
+    # the joined form of كي وان is the given name Keyvan: left out, and said why
+    assert "left out: كيوان (a generated form that is a given name (Keyvan" in result.stdout
+    assert "`keep: [كيوان]` matches it" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -77,6 +80,7 @@ def test_test_jsonl_batch() -> None:
     assert out[0]["topics"] == ["k1_base"] and out[1]["topics"] == []
     assert set(out[2]["topics"]) == {"kirkuk", "isis"}
     assert set(out[0]["hits"][0]) == {"topic", "alias", "match", "start", "end"}
+    assert [o["language"] for o in out] == ["en", "en", "kmr"]  # given, then detected
 
 
 @pytest.mark.e2e  # runs the CLI in subprocesses

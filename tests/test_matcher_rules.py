@@ -218,3 +218,28 @@ def test_hits_point_at_the_matched_text(before: str, after: str, noise: list[str
         assert text[hit.start:hit.end] == hit.text
         found = normalize(hit.text).text
         assert target in found or target.removeprefix("ال") in found
+
+
+# --- generated forms that are common words or names ---------------------------------------------------
+
+
+def test_a_generated_form_that_is_a_common_name_is_left_out_with_its_reason() -> None:
+    from newsmon.settings import AliasSpec
+    from newsmon.workers.commonwords import common_words
+    from newsmon.workers.morphology import compile_alias
+
+    assert "كيوان" in common_words()
+    rule = compile_alias("كي وان")
+    assert "كي وان" in rule.keys and "كيوان" not in rule.keys
+    assert rule.dropped == (("كيوان", common_words()["كيوان"]),) and "given name" in rule.dropped[0][1]
+    kept = compile_alias(AliasSpec(term="كي وان", keep=["كيوان"]))  # the operator keeps it
+    assert "كيوان" in kept.keys and kept.dropped == ()
+    assert "كيوان" in compile_alias("كيوان").keys  # an alias as written is never left out
+    assert compile_alias("Peshmerga").dropped == ()  # its split and inflected forms are no common words
+
+
+def test_the_joined_name_no_longer_matches_and_the_written_alias_still_does() -> None:
+    matcher = Matcher(KeywordsFile.model_validate({"topics": {"k1": {"name": "K-1", "any": ["كي وان"]}}}))
+    assert matcher.match("", "استقبل المحافظ السيد كيوان احمد في مكتبه.", "ar").matches == []
+    found = matcher.match("", "سقطت صواريخ قرب قاعدة كي وان الجوية.", "ar")
+    assert [m.topic for m in found.matches] == ["k1"]

@@ -38,6 +38,10 @@ The rules, stated once here and applied to every alias unless the alias override
 - **Case.** Matching ignores case, except for an alias written in capitals with at least two Latin
   letters (ISIS, ISIL, DAIŞ, KDP): it matches only text in capitals, so the goddess Isis and Isis
   Pharmaceuticals are not ISIS, while KIRKUK in a headline still matches Kirkuk.
+- **Common words are never generated.** A form a rule generates (joined, split, inflected, keyboard,
+  without the article) that is a common word or name of its language (`workers/data/common_words.tsv`:
+  كي وان joined is كيوان, the given name Keyvan) is left out; `newsmon keywords check` lists each one
+  and why, and `{term: ..., keep: [form]}` keeps it. The alias as written is always matched.
 - **Overrides per alias:** a trailing `*` allows any word ending (`Kerkûk*`); the mapping form
   `{term: ..., exact: true}` allows neither prefixes nor suffixes, `case: sensitive|insensitive`
   overrides the capitals rule.
@@ -52,6 +56,7 @@ from dataclasses import dataclass
 
 from newsmon.normalize import normalize
 from newsmon.settings import Alias, AliasSpec
+from newsmon.workers.commonwords import common_words
 
 _PROCLITIC_BASES = ("ب", "ل", "ك", "ال", "بال", "لل", "كال")
 PROCLITICS = frozenset(
@@ -112,6 +117,7 @@ class AliasRule:
     suffixes: frozenset[str] | None  # None: any word ending (wildcard)
     prefixes: bool
     case_sensitive: bool
+    dropped: tuple[tuple[str, str], ...] = ()  # generated forms left out, each with why
 
 
 def _is_arabic(char: str) -> bool:
@@ -255,6 +261,13 @@ def compile_alias(alias: Alias, nisba: bool = False) -> AliasRule:
             suffixes |= NISBA
     else:
         suffixes = LATIN_SUFFIXES
+    # a generated form that is a common word or name of its language (كي وان joined is كيوان, the
+    # given name Keyvan) is left out, unless the operator keeps it
+    common = common_words()
+    keep = {normalize(form).text.strip() for form in spec.keep}
+    left_out = tuple(sorted((form, common[form]) for form in keys - written
+                            if form in common and form not in keep))
+    keys -= {form for form, _ in left_out}
     sensitive = spec.case == "sensitive" or (spec.case == "auto" and _auto_case_sensitive(body))
     return AliasRule(term=term, keys=tuple(sorted(keys)), suffixes=suffixes, prefixes=not spec.exact,
-                     case_sensitive=sensitive)
+                     case_sensitive=sensitive, dropped=left_out)

@@ -34,6 +34,10 @@ class AliasSpec(StrictModel):
         default=None,
         description="An Arabic-script alias also matches as the adjective derived from it (-ي -ية -يين -يون: "
                     "داعشي); default: the topic's `nisba`")
+    keep: list[str] = Field(
+        default_factory=list,
+        description="Generated forms to match even though they are common words or names of their language "
+                    "(`keywords check` lists the forms left out)")
 
 
 Alias = str | AliasSpec
