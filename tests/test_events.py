@@ -222,6 +222,8 @@ def test_numbers_fold_digits_and_leave_out_years_and_the_day() -> None:
     assert numbers("قتل ١٣ شخصا و۴۰ جريحا يوم 22 شباط 2026", published) == {"13", "40"}
     assert numbers("5 rockets, 2 wounded", published) == set()
     assert numbers("word1x43 id4567 F-16 COVID-19", published) == {"16", "19"}  # not digits inside a word
+    # a page's timestamp is no evidence: two reports of one minute share it whatever they tell
+    assert numbers("2026-12-03 08:22 Three rockets, 03/12/2026 ۲۸/ ۰۷/ ۲۰۲۵ at 14:05:09", published) == set()
 
 
 def test_days_of_the_week_in_six_languages_keep_two_days_apart() -> None:

@@ -339,12 +339,19 @@ def _concept(word: str) -> str | None:
     return None
 
 
+# dates and times written in digits (2026-12-03, 03/12/2026, ۲۸/ ۰۷/ ۲۰۲۵, 08:22): a page's timestamp,
+# which two reports of one minute share whatever they tell
+_DATE_OR_TIME = re.compile(r"\d{4}\s*[-/.]\s*\d{1,2}\s*[-/.]\s*\d{1,2}"
+                           r"|\d{1,2}\s*[-/.]\s*\d{1,2}\s*[-/.]\s*\d{2,4}"
+                           r"|\d{1,2}:\d{2}(?::\d{2})?")
+
+
 def numbers(text: str, published: datetime | None = None) -> set[str]:
-    """The telling numbers of a text: digit runs (any digits folded) but years, single digits and the
-    day of the month of publication."""
+    """The telling numbers of a text: digit runs (any digits folded) but dates and times, years, single
+    digits and the day of the month of publication."""
     found = set()
     day = published.day if published else None
-    for match in _DIGITS.finditer(normalize_text(text)):
+    for match in _DIGITS.finditer(_DATE_OR_TIME.sub(" ", normalize_text(text))):
         value = match.group().replace(",", ".")
         try:
             number = float(value)
