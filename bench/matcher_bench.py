@@ -10,6 +10,12 @@ none of the normalized variants). Both work on the raw text, with no normalizati
 median of three timed passes of at least 2 s, with min–max. Single process, single thread.
 
     python bench/matcher_bench.py [--sizes 100 1000 10000 30000] [--stories 2000]
+    python bench/matcher_bench.py --startup [--sizes 10000] [--stories 2000]
+
+--startup measures what an operator waits for: compiling the matcher (median of 5, with the aliases'
+normalization on its string path and, for comparison in the same run, on the vector path every alias
+took before), and `newsmon keywords test --jsonl` run on `--stories` stories with a keywords file of
+that many aliases (process start, config, compile and matching: median of 3 runs), per story.
 """
 
 from __future__ import annotations
@@ -96,13 +102,62 @@ def rate(function, items: list[str], min_seconds: float) -> float:
                 return done / (time.perf_counter() - start)
 
 
+def startup(sizes: list[int], count: int) -> None:
+    """Compile time with the string and the vector normalization of aliases, and the CLI's batch run."""
+    # imported here: only the start-up mode needs them
+    import json
+    import subprocess
+    import tempfile
+
+    import yaml
+
+    from newsmon import normalize
+    from newsmon.workers import morphology
+
+    print(f"{'aliases':>8} {'compile s (now)':>22} {'compile s (vector path)':>24} "
+          f"{'keywords test --jsonl s':>24} {'ms/story incl. start-up':>24}")
+    for size in sizes:
+        rng = random.Random(size)
+        aliases = make_aliases(rng, size)
+        keywords = keywords_for(aliases)
+        timed = {}
+        for label, fold in (("now", normalize.normalize_text),
+                            ("vector", lambda text: normalize.normalize(text).text.strip())):
+            morphology.normalize_text = fold
+            runs = []
+            for _ in range(5):
+                start = time.perf_counter()
+                Matcher(keywords)
+                runs.append(time.perf_counter() - start)
+            timed[label] = runs
+        morphology.normalize_text = normalize.normalize_text
+        stories = "".join(json.dumps({"id": n, "text": make_story(rng, aliases), "lang": "en"},
+                                     ensure_ascii=False) + "\n" for n in range(count))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "keywords.yaml"
+            path.write_text(yaml.safe_dump(keywords.model_dump(exclude_defaults=True), allow_unicode=True),
+                            encoding="utf-8")
+            cli = []
+            for _ in range(3):
+                start = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "newsmon", "keywords", "test", "--keywords", str(path),
+                                "--jsonl"], input=stories, capture_output=True, text=True, check=True)
+                cli.append(time.perf_counter() - start)
+        print(f"{size:>8} {spread(timed['now'], 2):>22} {spread(timed['vector'], 2):>24} "
+              f"{spread(cli, 2):>24} {statistics.median(cli) / count * 1000:>24.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000, 30000])
     parser.add_argument("--stories", type=int, default=2000)
+    parser.add_argument("--startup", action="store_true", help="compile and CLI start-up times")
     args = parser.parse_args()
     process = psutil.Process(os.getpid())
     print(describe())
+    if args.startup:
+        startup(args.sizes, args.stories)
+        return
     print(
         f"{'aliases':>8} {'compile s':>10} {'memory MiB':>11} {'matcher st/s':>24} {'alternation st/s':>24} "
         f"{'per-alias st/s':>22} {'vs alternation':>15} {'hits/story':>11}"

@@ -172,3 +172,23 @@ def test_config_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["config", "check", "--config-dir", str(directory)]) == 2
     err = capsys.readouterr().err
     assert "sources.yaml" in err and "sources[0].url" in err
+
+
+def test_libyaml_and_the_python_loader_read_every_shipped_file_alike() -> None:
+    import yaml
+
+    from newsmon.settings.loader import _SLOW, _load_fast, _NoAliasLoader
+
+    shipped = Path(__file__).resolve().parent.parent / "config"
+    files = sorted(shipped.glob("*.yaml")) + sorted(shipped.glob("examples/*.yaml"))
+    assert len(files) >= 4
+    for path in files:
+        raw = path.read_bytes()
+        fast = _load_fast(raw)
+        assert fast is not _SLOW, path  # libyaml is installed with PyYAML's wheels
+        assert fast == yaml.load(raw, Loader=_NoAliasLoader), path
+    # an alias, deep nesting and an error go to the Python loader, which says why in its own words
+    assert _load_fast(b"a: &x [1]\nb: *x\n") is _SLOW
+    assert _load_fast(b"a: [1\n") is _SLOW
+    with pytest.raises(RecursionError):
+        _load_fast(b"a: " + b"[" * 200 + b"]" * 200)

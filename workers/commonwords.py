@@ -17,7 +17,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from newsmon.normalize import normalize
+from newsmon.normalize import normalize_text
 
 DATA = Path(__file__).parent / "data" / "common_words.tsv"
 GENERATED = "frequent in "  # the reason the builder writes; hand entries keep theirs on a rebuild
@@ -33,5 +33,5 @@ def common_words() -> dict[str, str]:
         if not line.strip() or line.startswith("#"):
             continue
         word, language, why = (line.split("\t") + ["", ""])[:3]
-        found.setdefault(normalize(word).text.strip(), f"{why} ({language})" if language else why)
+        found.setdefault(normalize_text(word), f"{why} ({language})" if language else why)
     return found

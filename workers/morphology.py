@@ -54,7 +54,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from newsmon.normalize import normalize
+from newsmon.normalize import normalize_text
 from newsmon.settings import Alias, AliasSpec
 from newsmon.workers.commonwords import common_words
 
@@ -226,7 +226,7 @@ def compile_alias(alias: Alias, nisba: bool = False) -> AliasRule:
     body = term[:-1] if wildcard else term
     if "*" in body:
         raise AliasError(f"alias {term!r}: `*` may only end an alias (Kerkûk*)")
-    key = normalize(body).text.strip()
+    key = normalize_text(body)
     if not any(c.isalnum() for c in key):
         raise AliasError(f"alias {term!r} is empty after normalization (no letters or digits left)")
     if wildcard and (len(key) < 3 or not key[-1].isalpha()):
@@ -264,7 +264,7 @@ def compile_alias(alias: Alias, nisba: bool = False) -> AliasRule:
     # a generated form that is a common word or name of its language (كي وان joined is كيوان, the
     # given name Keyvan) is left out, unless the operator keeps it
     common = common_words()
-    keep = {normalize(form).text.strip() for form in spec.keep}
+    keep = {normalize_text(form) for form in spec.keep}
     left_out = tuple(sorted((form, common[form]) for form in keys - written
                             if form in common and form not in keep))
     keys -= {form for form, _ in left_out}
