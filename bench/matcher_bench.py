@@ -10,12 +10,14 @@ none of the normalized variants). Both work on the raw text, with no normalizati
 median of three timed passes of at least 2 s, with min–max. Single process, single thread.
 
     python bench/matcher_bench.py [--sizes 100 1000 10000 30000] [--stories 2000]
-    python bench/matcher_bench.py --startup [--sizes 10000] [--stories 2000]
+    python bench/matcher_bench.py --startup [--sizes 10000] [--stories 2000] [--baseline-python PY]
 
 --startup measures what an operator waits for: compiling the matcher (median of 5, with the aliases'
 normalization on its string path and, for comparison in the same run, on the vector path every alias
 took before), and `newsmon keywords test --jsonl` run on `--stories` stories with a keywords file of
-that many aliases (process start, config, compile and matching: median of 3 runs), per story.
+that many aliases (process start, config, compile and matching: median of 3 runs), per story. With
+--baseline-python, the same command is also run, turn about, by another installation's interpreter (an
+earlier newsmon installed in its own virtualenv), on the same files.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ def rate(function, items: list[str], min_seconds: float) -> float:
                 return done / (time.perf_counter() - start)
 
 
-def startup(sizes: list[int], count: int) -> None:
+def startup(sizes: list[int], count: int, baseline: str | None = None) -> None:
     """Compile time with the string and the vector normalization of aliases, and the CLI's batch run."""
     # imported here: only the start-up mode needs them
     import json
@@ -115,7 +117,8 @@ def startup(sizes: list[int], count: int) -> None:
     from newsmon.workers import morphology
 
     print(f"{'aliases':>8} {'compile s (now)':>22} {'compile s (vector path)':>24} "
-          f"{'keywords test --jsonl s':>24} {'ms/story incl. start-up':>24}")
+          f"{'keywords test --jsonl s':>24} {'ms/story incl. start-up':>24}"
+          + (f" {'baseline --jsonl s':>24}" if baseline else ""))
     for size in sizes:
         rng = random.Random(size)
         aliases = make_aliases(rng, size)
@@ -137,14 +140,19 @@ def startup(sizes: list[int], count: int) -> None:
             path = Path(tmp) / "keywords.yaml"
             path.write_text(yaml.safe_dump(keywords.model_dump(exclude_defaults=True), allow_unicode=True),
                             encoding="utf-8")
-            cli = []
+            cli: dict[str, list[float]] = {"now": [], "baseline": []}
             for _ in range(3):
-                start = time.perf_counter()
-                subprocess.run([sys.executable, "-m", "newsmon", "keywords", "test", "--keywords", str(path),
-                                "--jsonl"], input=stories, capture_output=True, text=True, check=True)
-                cli.append(time.perf_counter() - start)
+                for label, python in (("now", sys.executable), ("baseline", baseline)):
+                    if python is None:
+                        continue
+                    start = time.perf_counter()
+                    subprocess.run([python, "-m", "newsmon", "keywords", "test", "--keywords", str(path),
+                                    "--jsonl"], input=stories, capture_output=True, text=True, check=True,
+                                   cwd=tmp)
+                    cli[label].append(time.perf_counter() - start)
         print(f"{size:>8} {spread(timed['now'], 2):>22} {spread(timed['vector'], 2):>24} "
-              f"{spread(cli, 2):>24} {statistics.median(cli) / count * 1000:>24.2f}")
+              f"{spread(cli['now'], 2):>24} {statistics.median(cli['now']) / count * 1000:>24.2f}"
+              + (f" {spread(cli['baseline'], 2):>24}" if baseline else ""))
 
 
 def main() -> None:
@@ -152,11 +160,12 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000, 30000])
     parser.add_argument("--stories", type=int, default=2000)
     parser.add_argument("--startup", action="store_true", help="compile and CLI start-up times")
+    parser.add_argument("--baseline-python", help="with --startup: an earlier installation's interpreter")
     args = parser.parse_args()
     process = psutil.Process(os.getpid())
     print(describe())
     if args.startup:
-        startup(args.sizes, args.stories)
+        startup(args.sizes, args.stories, args.baseline_python)
         return
     print(
         f"{'aliases':>8} {'compile s':>10} {'memory MiB':>11} {'matcher st/s':>24} {'alternation st/s':>24} "
