@@ -222,6 +222,8 @@ def test_numbers_fold_digits_and_leave_out_years_and_the_day() -> None:
     assert numbers("قتل ١٣ شخصا و۴۰ جريحا يوم 22 شباط 2026", published) == {"13", "40"}
     assert numbers("5 rockets, 2 wounded", published) == set()
     assert numbers("word1x43 id4567 F-16 COVID-19", published) == {"16", "19"}  # not digits inside a word
+    assert numbers("1,200 people, 2,500,000 dinars, 12,5 km, 3.5 km, 17.25 %", published) == {
+        "1200", "2500000", "12.5", "17.25"}
     # a page's timestamp is no evidence: two reports of one minute share it whatever they tell
     assert numbers("2026-12-03 08:22 Three rockets, 03/12/2026 ۲۸/ ۰۷/ ۲۰۲۵ at 14:05:09", published) == set()
 

@@ -44,7 +44,9 @@ MIN_SKELETON = 3
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 # a number standing alone, not digits inside a Latin word (word1x43, a slug, an id); an Arabic proclitic
 # may stand before it (و۴۰: and 40)
-_DIGITS = re.compile(r"(?<![0-9A-Za-z\u00C0-\u024F])\d+(?:[.,]\d+)?(?![0-9A-Za-z\u00C0-\u024F])")
+_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+")
+_DIGITS = re.compile(r"(?<![0-9A-Za-z\u00C0-\u024F])(?:\d{1,3}(?:,\d{3})+|\d+(?:[.,]\d+)?)"
+                     r"(?![0-9A-Za-z\u00C0-\u024F])")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _SENTENCE_END = re.compile(r"[.!?؟\n]")
 
@@ -352,7 +354,9 @@ def numbers(text: str, published: datetime | None = None) -> set[str]:
     found = set()
     day = published.day if published else None
     for match in _DIGITS.finditer(_DATE_OR_TIME.sub(" ", normalize_text(text))):
-        value = match.group().replace(",", ".")
+        value = match.group()
+        # 1,200 and 1,200,000 group thousands; 1,5 and 3.5 have a fraction
+        value = value.replace(",", "") if _THOUSANDS.fullmatch(value) else value.replace(",", ".")
         try:
             number = float(value)
         except ValueError:
