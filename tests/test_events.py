@@ -331,3 +331,15 @@ def test_backtest_events_counts_the_alerts_saved_and_lists_the_merges(desks, red
     assert "4 clusters, 1 events" in text
     assert "desk kirkuk: 4 alerts per cluster, 1 per event, 3 saved" in text
     assert text.count("    joined: ") == 3 and "evidence: score" in text
+
+
+def test_a_title_case_headline_names_only_what_the_text_capitalises_too() -> None:
+    title = "‘Kurdistan Will Always Stand for Religious Freedom,’ Barzani Says at Cathedral Opening"
+    text = "Prime Minister Masrour Barzani on Sunday inaugurated the cathedral in Sulaimani."
+    found = features(title, text, "en")
+    words = set(found.names.values())
+    assert "Barzani" in words and "Sulaimani" in words
+    assert not words & {"Always", "Stand", "Religious", "Freedom", "Says", "Opening"}
+    # a headline in sentence case keeps its capitalised words: they are names
+    plain = features("Barzani opens a cathedral in Sulaimani", "The prime minister spoke on Sunday.", "en")
+    assert {"Barzani", "Sulaimani"} <= set(plain.names.values())

@@ -264,6 +264,12 @@ def _sentence_starts(text: str) -> set[int]:
     return starts
 
 
+def _title_case(title: str) -> bool:
+    """Whether a Latin-script headline capitalises (nearly) every word of four letters or more."""
+    words = [w for w in _TOKEN.findall(title) if len(w) >= 4 and not _ARABIC.search(w)]
+    return len(words) >= 3 and sum(w[0].isupper() for w in words) >= 0.8 * len(words)
+
+
 def features(title: str, text: str, language: str, published: datetime | None = None) -> Features:
     """Read a report's names and numbers from its title and the start of its text."""
     body = _strip_dateline(text or "")
@@ -275,6 +281,10 @@ def features(title: str, text: str, language: str, published: datetime | None = 
     title_end = len(title or "")
     tokens = 0
     starts = _sentence_starts(lead)
+    # A headline in Title Case capitalises every word: there a word is a name only when the text
+    # capitalises it too ("Kurdistan Will Always Stand for Religious Freedom, Barzani Says")
+    title_case = _title_case(title or "")
+    body_capitals = {w for w in _TOKEN.findall(lead[title_end:]) if w[0].isupper()} if title_case else set()
     previous: tuple[int, str, int] | None = None  # the last capitalised Latin word: end, skeleton, start
     for match in _TOKEN.finditer(lead):
         word = match.group()
@@ -286,6 +296,10 @@ def features(title: str, text: str, language: str, published: datetime | None = 
         concept = _concept(word)
         if concept:
             concepts.add(concept)
+            continue
+        if title_case and match.start() < title_end and word not in body_capitals \
+                and not _ARABIC.search(word):
+            previous = None
             continue
         if not _ARABIC.search(word) and word[0].isupper() and word.lower() not in _STOP_LATIN:
             # a name written in two words (Khor Mor, Sheikh Jangi) is one word in Arabic script (كورمور)
