@@ -324,8 +324,12 @@ def throughput(args: argparse.Namespace, conn: redis.Redis, redis_url: str, work
 
 
 def crawler_ready(conn: redis.Redis, crawlers: int) -> bool:
-    """Each crawler polls Redis for poll requests (LPOP) once it runs: count the connections doing so."""
-    return len({c["addr"] for c in conn.client_list() if c.get("cmd") == "lpop"}) >= crawlers
+    """Each crawler process beats its own key (newsmon:crawler:<identity>:alive) and, once its spiders
+    run, polls Redis for poll requests (LPOP). Connections are told apart by their client id: over a
+    unix socket every client has the same address."""
+    alive = sum(1 for _ in conn.scan_iter(keys.crawler_alive("*"), count=1000))
+    polling = {c["id"] for c in conn.client_list() if c.get("cmd") == "lpop"}
+    return alive >= crawlers and len(polling) >= crawlers
 
 
 def wait_ready(conn: redis.Redis, data_dir: Path, workers: int, crawlers: int) -> None:
