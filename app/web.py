@@ -277,6 +277,25 @@ def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int]
             response.set_cookie(COOKIE, request.args["token"], httponly=True, samesite="Strict")
         return response
 
+    outage: dict[str, float] = {}  # when Redis was first found unreachable, while it is
+
+    @app.errorhandler(redis.RedisError)
+    def _redis_down(exc: redis.RedisError) -> Response:
+        """Redis unreachable: a short 503 for each request and one log line per outage, not a traceback
+        per request (a Prometheus scrape every 15 s would flood the log)."""
+        if "since" not in outage:
+            outage["since"] = time.monotonic()
+            log.warning("web: Redis unreachable (%s: %s); pages answer 503 until it is back",
+                        type(exc).__name__, exc)
+        return Response(f"503 Service Unavailable: newsmon cannot reach Redis ({type(exc).__name__}); "
+                        "this page returns when it is back\n", status=503, mimetype="text/plain")
+
+    @app.after_request
+    def _redis_back(response: Response) -> Response:
+        if "since" in outage and response.status_code < 500:
+            log.warning("web: Redis reachable again after %.0f s", time.monotonic() - outage.pop("since"))
+        return response
+
     @app.get("/")
     def index() -> str:
         cfg, status = status_now()

@@ -372,3 +372,30 @@ def test_batch_contract_reports_a_surge_with_its_stories() -> None:
     assert [(e["kind"], e["topic"], e["stories"], e["count"]) for e in events] == [
         ("surge", "kirkuk", ["k0", "k1", "k2", "k3", "k4"], 5)]
     assert events[0]["at"] == (T0 + timedelta(minutes=36)).isoformat()
+
+
+def test_the_status_page_with_redis_down_answers_503_and_logs_one_line_per_outage(
+        caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+    import socket
+
+    from newsmon.app.web import create_app
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    down = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+    client = create_app(load_config(SHIPPED_CONFIG), down, lambda n: []).test_client()
+    with caplog.at_level(logging.WARNING, logger="newsmon.app.web"):
+        paths = ("/", "/metrics", "/api/status", "/sources/k24-ar", "/", "/metrics")
+        answers = [client.get(path) for path in paths]
+    assert [a.status_code for a in answers] == [503] * 6
+    assert all("cannot reach Redis (ConnectionError)" in a.get_data(as_text=True) for a in answers)
+    assert all(len(a.get_data(as_text=True).splitlines()) == 1 for a in answers)
+    records = [r for r in caplog.records if r.name == "newsmon.app.web"]
+    assert len(records) == 1 and "Redis unreachable" in records[0].getMessage()
+    assert records[0].exc_info is None and not [r for r in caplog.records if r.exc_info]
+    assert client.get("/healthz").status_code == 503  # the health check says unhealthy in its own words
