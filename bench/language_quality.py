@@ -29,15 +29,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.machine import describe
+from newsmon.crawler.language import LANGUAGES, MODEL_LABELS  # the model itself loads on first use
 from tests.test_language import evaluate, load_set
-
-LABELS = {"ar": "ar", "arz": "ar", "ckb": "ckb", "fa": "fa", "en": "en", "ku": "kmr", "tr": "tr"}
-ORDER = ["ar", "ckb", "fa", "en", "kmr", "tr"]
 
 
 def table(name: str, right: Counter, total: Counter) -> None:
     cells = " ".join(f"{key} {right[key] / total[key]:.3f} ({right[key]}/{total[key]})"
-                     for key in [*ORDER, "headline", "sentence", "all"])
+                     for key in [*LANGUAGES, "headline", "sentence", "all"])
     print(f"{name:<10} {cells}")
 
 
@@ -70,11 +68,11 @@ def main() -> None:
 
     def library(text: str) -> str:
         label = detector.detect(text.replace("\n", " "), model="lite", k=1)[0]["lang"]
-        return LABELS.get(label, label)
+        return MODEL_LABELS.get(label, label)
 
     items = load_set()
     counts = Counter(language for language, *_ in items)
-    print(f"evaluation set: {len(items)} texts ({', '.join(f'{k} {counts[k]}' for k in ORDER)}; "
+    print(f"evaluation set: {len(items)} texts ({', '.join(f'{k} {counts[k]}' for k in LANGUAGES)}; "
           f"{sum(kind == 'headline' for _, kind, *_ in items)} headlines)")
     results = {}
     contenders = [("newsmon", detect_language), ("lid.176", library)]

@@ -18,7 +18,7 @@ LANGUAGES = ("ar", "ckb", "fa", "en", "kmr", "tr")
 ARABIC_SCRIPT = ("ar", "ckb", "fa")
 LATIN_SCRIPT = ("en", "kmr", "tr")
 # lid.176's labels for our languages: `ku` is Kurmanji (Latin), `ckb` Sorani, `arz` Egyptian Arabic
-_LABELS = {"ar": "ar", "arz": "ar", "ckb": "ckb", "fa": "fa", "en": "en", "ku": "kmr", "tr": "tr"}
+MODEL_LABELS = {"ar": "ar", "arz": "ar", "ckb": "ckb", "fa": "fa", "en": "en", "ku": "kmr", "tr": "tr"}
 _SORANI_ONLY = "ەێۆڕڵ"          # letters Sorani writes and Arabic and Persian never do
 _KURMANJI_ONLY = "êÊ"            # Turkish never writes ê
 _TURKISH_ONLY = "ıİğĞöÖüÜ"       # Kurmanji never writes these
@@ -59,7 +59,7 @@ def model_scores(text: str) -> dict[str, float]:
     """lid.176's probabilities for newsmon's languages (others left out)."""
     found: dict[str, float] = {}
     for result in _detector().detect(text.replace("\n", " "), model="lite", k=20):
-        code = _LABELS.get(result["lang"])
+        code = MODEL_LABELS.get(result["lang"])
         if code:
             found[code] = found.get(code, 0.0) + float(result["score"])
     return found
@@ -79,19 +79,18 @@ def detect_language(text: str, declared: str | None = None, default: str = "en")
         if hint and (arabic == 0 or hint in ARABIC_SCRIPT):
             return hint
         return "ar" if arabic else default
+    scores: dict[str, float]
     if arabic >= latin:
-        candidates = ARABIC_SCRIPT
         sorani = _count(_SORANI_ONLY, sample)
         if sorani >= 3 and sorani / arabic >= 0.02:
             return "ckb"
-    else:
-        candidates = LATIN_SCRIPT
-    scores = model_scores(sample)
-    weights = {code: scores.get(code, 0.0) + 1e-4 for code in candidates}
-    if candidates is ARABIC_SCRIPT:
-        if _count(_SORANI_ONLY, sample) == 0:
+        scores = model_scores(sample)
+        weights = {code: scores.get(code, 0.0) + 1e-4 for code in ARABIC_SCRIPT}
+        if sorani == 0:
             weights["ckb"] *= 0.05  # Sorani nearly always writes one of its own letters
     else:
+        scores = model_scores(sample)
+        weights = {code: scores.get(code, 0.0) + 1e-4 for code in LATIN_SCRIPT}
         kurmanji, turkish = _count(_KURMANJI_ONLY, sample), _count(_TURKISH_ONLY, sample)
         if kurmanji and not turkish:
             weights["tr"] *= 0.05
