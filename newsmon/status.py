@@ -52,12 +52,22 @@ def _queues(conn: redis.Redis, now: float) -> dict[str, dict[str, Any]]:
 
 
 def _workers(conn: redis.Redis, now: float, ttl: int) -> list[dict[str, Any]]:
-    """Workers that sent a heartbeat within `ttl` seconds (RQ keeps a dead one registered a while)."""
-    out = []
+    """Workers that sent a heartbeat within `ttl` seconds (RQ keeps a dead one registered a while). Of
+    registrations with one host and pid, only the newest is alive: the others are processes that died
+    without saying so and whose slot a restarted process took (a container keeps its hostname and pid)."""
+    newest: dict[tuple[str | None, int | None], Worker] = {}
     for worker in Worker.all(connection=conn):
         beat = worker.last_heartbeat.timestamp() if worker.last_heartbeat else None
         if beat is None or now - beat > ttl:
             continue
+        slot = (worker.hostname, worker.pid)
+        born = worker.birth_date.timestamp() if worker.birth_date else 0.0
+        held = newest.get(slot)
+        if held is None or born > (held.birth_date.timestamp() if held.birth_date else 0.0):
+            newest[slot] = worker
+    out = []
+    for worker in newest.values():
+        beat = worker.last_heartbeat.timestamp() if worker.last_heartbeat else None
         out.append({
             "name": worker.name,
             "host": worker.hostname,

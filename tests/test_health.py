@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 import yaml
-from rq import Queue
+from rq import Queue, Worker
 from rq.serializers import JSONSerializer
 
 from newsmon import keys
@@ -24,6 +24,7 @@ from newsmon.health import evaluate
 from newsmon.scheduler.clock import LeaderLock, request_poll
 from newsmon.settings import load_config
 from newsmon.status import collect
+from newsmon.workers.runner import retire_predecessors
 from tests.conftest import (
     Roles,
     archive_story,
@@ -96,6 +97,28 @@ def test_killed_worker_leaves_status_and_raises_a_health_alert(
     wait_for(lambda: len(health_lines(outbox)) == 2, timeout=30, what="the resolved alert")
     assert [(r["state"], r["id"]) for r in health_lines(outbox)] == [
         ("firing", "no-worker:process"), ("resolved", "no-worker:process")]
+
+
+def test_restarted_worker_replaces_the_dead_one_with_its_host_and_pid(admin, redis_conn: redis.Redis) -> None:
+    """A container restarted after SIGKILL keeps its hostname and gets pid 1 again: the dead registration
+    (whose heartbeat is still within the TTL) must not stand beside the new worker in `status`, and the
+    new worker unregisters it at start."""
+    config, _, _ = admin
+    queue = Queue(keys.PROCESS_QUEUE, connection=redis_conn, serializer=JSONSerializer)
+    dead = Worker([queue], connection=redis_conn, serializer=JSONSerializer, name="dead-before-restart")
+    dead.register_birth()
+    assert [w["name"] for w in collect(config, redis_conn)["workers"]] == ["dead-before-restart"]
+    time.sleep(0.01)  # a later birth date than the dead one's, to the microsecond RQ records
+    restarted = Worker([queue], connection=redis_conn, serializer=JSONSerializer, name="restarted")
+    restarted.register_birth()
+    assert (dead.hostname, dead.pid) == (restarted.hostname, restarted.pid)
+    assert [w["name"] for w in collect(config, redis_conn)["workers"]] == ["restarted"]
+    other_host = Worker([queue], connection=redis_conn, serializer=JSONSerializer, name="elsewhere")
+    other_host.hostname = "another-machine"
+    other_host.register_birth()
+    assert retire_predecessors(restarted, redis_conn) == ["dead-before-restart"]
+    assert sorted(w.name for w in Worker.all(connection=redis_conn)) == ["elsewhere", "restarted"]
+    assert sorted(w["name"] for w in collect(config, redis_conn)["workers"]) == ["elsewhere", "restarted"]
 
 
 def test_stalled_queue_raises_backlog_alert_and_clears_when_drained(admin, roles: Roles,

@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 import redis
-from rq import Queue, SimpleWorker
+from rq import Queue, SimpleWorker, Worker
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 
@@ -56,6 +56,18 @@ def _beat_running_job(worker: SimpleWorker, conn: redis.Redis, stop: threading.E
             log.exception("job heartbeat failed")
 
 
+def retire_predecessors(worker: SimpleWorker, conn: redis.Redis) -> list[str]:
+    """Unregister workers that had this process's host and pid: they died without saying so (a container
+    restarted after SIGKILL gets the same hostname and pid 1), and this process replaces them now rather
+    than standing beside them in `status` until their registration expires. Returns their names."""
+    retired = []
+    for other in Worker.all(connection=conn, serializer=JobSerializer):
+        if other.name != worker.name and other.hostname == worker.hostname and other.pid == worker.pid:
+            other.register_death()
+            retired.append(other.name)
+    return retired
+
+
 def run_worker(config: Config, conn: redis.Redis, archive_url: str, queues: list[str] | None = None,
                burst: bool = False, live: Any = None) -> None:
     """Work on the queues until stopped (or until empty with `burst`).
@@ -81,6 +93,8 @@ def run_worker(config: Config, conn: redis.Redis, archive_url: str, queues: list
         worker_ttl=config.pipeline.workers.heartbeat_ttl,
     )
     log.info("worker %s on queues %s", worker.name, names)
+    for name in retire_predecessors(worker, conn):
+        log.warning("worker %s had this host and pid and is gone: replaced by %s", name, worker.name)
     # RQ sets its own loggers' level from this: at the default level its per-job lines are noise
     rq_level = logging.getLogger("rq").getEffectiveLevel()
     settle_heap()
