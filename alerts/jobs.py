@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from rq import Queue, Retry
+from rq import Queue, Retry, get_current_job
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
@@ -246,6 +246,9 @@ def deliver(payload: dict[str, Any]) -> str:
         ctx.redis.delete(claim_key)
         stats.count(ctx.redis, f"alerts:{delivery.channel_id}:retried")
         note_delivery(ctx.redis, delivery.channel_id, exc)
+        # one line per attempt; RQ's traceback of an expected DeliveryError is shown only at DEBUG (logs.py)
+        log.warning("delivery failed channel=%s key=%s %s: %s", delivery.channel_id,
+                    delivery.idempotency_key(), attempt_of(get_current_job()), exc)
         raise
     ctx.redis.set(claim_key, json.dumps({"state": "sent", "at": time.time()}), ex=keys.ALERT_SENT_TTL)
     stats.count(ctx.redis, f"alerts:{delivery.channel_id}:sent")
@@ -255,6 +258,20 @@ def deliver(payload: dict[str, Any]) -> str:
     if note_delivery(ctx.redis, delivery.channel_id, None):
         flush_waiting(ctx.redis, delivery.channel_id)
     return "sent"
+
+
+def attempt_of(job: Job | None) -> str:
+    """`attempt n of m, next retry in s s` (or `, no retry left: kept as failed`) for a job enqueued with
+    RQ's Retry, from its public `retries_left` and `retry_intervals` (one interval per retry, as
+    AlertRetry.waits gives them); RQ takes one retry off after this attempt fails."""
+    if job is None or not job.retry_intervals:
+        return "attempt 1 of 1, no retry"
+    total = len(job.retry_intervals) + 1
+    left = job.retries_left or 0
+    attempt = total - left
+    if left <= 0:
+        return f"attempt {attempt} of {total}, no retry left: kept as failed (`newsmon alerts failed`)"
+    return f"attempt {attempt} of {total}, next retry in {job.retry_intervals[total - 1 - left]} s"
 
 
 def flush_waiting(conn: redis.Redis, channel_id: str) -> list[str]:

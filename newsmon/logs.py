@@ -49,6 +49,10 @@ NETWORK_ERRORS = (
 EXPECTED_JOB_ERRORS = ("DeliveryError", "OperationalError", "InternalError", "InterfaceError",
                        "ConnectionError", "TimeoutError")
 
+# expected failures whose job already logged one line saying what failed, which attempt and what next
+# (alerts.jobs.deliver): RQ's record of them is only a traceback
+LOGGED_BY_THE_JOB = ("DeliveryError",)
+
 _level = logging.INFO
 
 
@@ -61,7 +65,10 @@ class ExpectedFailures(logging.Filter):
         if record.name == "rq.worker" and isinstance(record.args, tuple) and len(record.args) == 4 \
                 and "exception raised while executing" in str(record.msg):
             last = str(record.args[3]).strip().splitlines()[-1:] or [""]
-            if last[0].split(":", 1)[0].rsplit(".", 1)[-1] in EXPECTED_JOB_ERRORS:
+            kind = last[0].split(":", 1)[0].rsplit(".", 1)[-1]
+            if kind in LOGGED_BY_THE_JOB:
+                return False
+            if kind in EXPECTED_JOB_ERRORS:
                 record.msg = "Worker %s: job %s: failed (%s), RQ retries it if it may: %s"
                 record.args = (*record.args[:3], last[0])
         exc_type = record.exc_info[0] if record.exc_info else None

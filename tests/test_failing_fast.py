@@ -215,3 +215,35 @@ def test_a_worker_killed_mid_job_has_its_job_done_within_90_s_and_nothing_double
     settled(redis_conn)
     ids = [r["story_id"] for r in lines()]
     assert len(ids) == len(set(ids)) == 17  # one alert per story: nothing doubled
+
+
+def test_a_refused_delivery_is_one_log_line_per_attempt_without_a_traceback(
+        tmp_path: Path, roles: Roles, redis_conn: redis.Redis, smtp_server: SmtpServer) -> None:
+    smtp_server.stop()  # the port refuses every connection
+    alerts = {
+        "smtp": {"host": "127.0.0.1", "port": smtp_server.port, "sender": "newsmon@test", "timeout": 5},
+        "channels": {"mail": {"type": "email", "to": ["desk@test"]}},
+        "routes": [{"id": "desk", "topics": ["*"], "channels": ["mail"]}],
+        "retry": {"max": 2, "intervals": [1, 2]},
+    }
+    config_dir = write_config(tmp_path / "config", [feed_source("s1", "http://127.0.0.1:9/feed")], alerts)
+    config = load_config(config_dir)
+    roles.start("worker", config_dir, "worker", "--queues", "alerts")
+    desk = config.alerts.all_desks()["desk"]
+    alert = make_alert(title="K-1 story")
+    assert enqueue_deliveries(config, redis_conn, "desk", desk, "instant", [alert]) == 1
+    failed = Queue(keys.ALERTS_QUEUE, connection=redis_conn, serializer=JSONSerializer).failed_job_registry
+    wait_for(lambda: failed.count == 1, timeout=60, what="the delivery to fail for good after two retries")
+    roles.stop_all()
+    log = roles.log("worker")
+    assert "Traceback" not in log and "exception raised while executing" not in log, log
+    lines = [line for line in log.splitlines() if "delivery failed" in line]
+    assert len(lines) == 3, log
+    assert all("WARNING" in line and "channel=mail" in line and "email via 127.0.0.1" in line
+               for line in lines)
+    assert "attempt 1 of 3, next retry in 1 s" in lines[0]
+    assert "attempt 2 of 3, next retry in 2 s" in lines[1]
+    assert "attempt 3 of 3, no retry left: kept as failed" in lines[2]
+    # everything else the worker wrote is its start-up: nothing per attempt beside the line above
+    others = [line for line in log.splitlines() if line.strip() and "delivery failed" not in line]
+    assert len(others) <= 4, others
