@@ -14,7 +14,7 @@ import redis
 
 from newsmon import jobcontext
 from newsmon.app.configs import config_validator, explicit_config, load, load_running, reporting_config_dir
-from newsmon.errors import ConfigError, NewsmonError, NothingRunning, UsageError
+from newsmon.errors import ConfigError, MissingExtra, NewsmonError, NothingRunning, UsageError
 from newsmon.liveconfig import LiveConfig
 from newsmon.logs import configure
 from newsmon.models import as_utc
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"newsmon {args.command}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except (NothingRunning, RedisUnreachable) as exc:
+    except (NothingRunning, RedisUnreachable, MissingExtra) as exc:
         print(f"newsmon {args.command}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except redis.RedisError as exc:
@@ -242,6 +242,7 @@ def _run_command(args: argparse.Namespace, runtime: Runtime) -> int:
 def _role(args: argparse.Namespace, runtime: Runtime) -> int:
     """One role in this process: the scheduler, a crawler or a worker."""
     config = load(args)
+    archive_url = runtime.archive_url() if args.command == "worker" else ""  # a missing driver is said first
 
     conn = connect(runtime.redis_url, runtime.data_dir)
     log.info("%s using redis %s, config %s (version %s)", args.command, describe(conn), config.directory,
@@ -267,7 +268,7 @@ def _role(args: argparse.Namespace, runtime: Runtime) -> int:
         live = LiveConfig(config, conn, "worker", matcher_for, every=0)  # each job looks (one GET)
         if not args.burst:
             start_standby(live, conn, validate=config_validator())
-        run_worker(config, conn, runtime.archive_url(), queues=args.queues, burst=args.burst, live=live)
+        run_worker(config, conn, archive_url, queues=args.queues, burst=args.burst, live=live)
     return 0
 
 

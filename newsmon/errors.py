@@ -5,6 +5,7 @@
     ├── FetchError       a source or page could not be fetched or parsed (names source and URL)
     ├── DeliveryError    an alert channel refused or failed a message (names channel)
     ├── UsageError       a command-line value that cannot be used (names the option and what it accepts)
+    ├── MissingExtra     the configuration needs an optional extra that is not installed (names it)
     └── NothingRunning   no REDIS_URL and nothing started by `newsmon run` under the data directory
 """
 
@@ -36,6 +37,15 @@ class DeliveryError(NewsmonError):
 
 class UsageError(NewsmonError):
     """A command-line value that cannot be used: exit 2, as for argparse's own errors."""
+
+
+class MissingExtra(NewsmonError):
+    """What the configuration asks for needs an optional part of newsmon that is not installed."""
+
+    def __init__(self, what: str, extra: str) -> None:
+        self.extra = extra
+        super().__init__(f"{what} needs newsmon's `{extra}` extra, which is not installed: "
+                         f"pip install 'newsmon[{extra}]' (in a checkout: pip install -e '.[{extra}]')")
 
 
 class NothingRunning(NewsmonError):

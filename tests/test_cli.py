@@ -315,3 +315,20 @@ def test_every_failure_kind_the_crawler_can_name_is_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     missing = sorted(k for k in kinds if f"`{k}`" not in readme)
     assert missing == [], f"failure kinds not in the README: {missing}"
+
+
+@pytest.mark.parametrize("args", [("worker", "--burst"), ("search", "كركوك")])
+def test_postgresql_without_its_extra_names_the_extra(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """psycopg is the `postgresql` extra: a DATABASE_URL on PostgreSQL without it is one clear line."""
+    # the driver made unimportable in this process only, as in an install without the extra
+    code = ("import sys; sys.modules['psycopg'] = None; from newsmon.app.cli import main; "
+            f"sys.exit(main({['--config-dir', str(ROOT / 'config'), *args]!r}))")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "NEWSMON_DATA_DIR": str(tmp_path / "var"),
+           "DATABASE_URL": "postgresql://newsmon@127.0.0.1:1/newsmon", "REDIS_URL": "redis://127.0.0.1:1/0"}
+    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True,
+                            env=env, timeout=120, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"newsmon {args[0]}: DATABASE_URL on PostgreSQL needs newsmon's `postgresql` extra, which is not "
+        "installed: pip install 'newsmon[postgresql]' (in a checkout: pip install -e '.[postgresql]')")
+    assert "Traceback" not in result.stderr

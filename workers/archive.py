@@ -42,6 +42,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError, Operationa
 
 from newsmon import keys
 from newsmon.models import Story, TopicMatch
+from newsmon.settings.runtime import require_driver
 from newsmon.workers.search import index_story, index_text, unindex_stories
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,7 @@ def migrate(engine: Engine) -> None:
 
 def open_engine(url: str) -> Engine:
     """Create an engine for the archive URL and migrate the schema to the newest version."""
+    require_driver(url)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite:///"):

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsmon.errors import NothingRunning
+from newsmon.errors import MissingExtra, NothingRunning
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,22 @@ class Runtime:
         instead of creating an empty archive.
         """
         if self.database_url:
+            require_driver(self.database_url)
             return self.database_url
         path = self.data_dir / "archive.sqlite"
         if must_exist and not path.is_file():
 
             raise NothingRunning(self.data_dir, "archive")
         return f"sqlite:///{path}"
+
+
+def require_driver(url: str) -> None:
+    """Raise MissingExtra when the archive URL is PostgreSQL and its driver (the `postgresql` extra) is not
+    installed: a laptop install on SQLite does not carry it."""
+    if url.split(":", 1)[0].split("+", 1)[0] not in ("postgresql", "postgres"):
+        return
+    try:
+        # imported here: only to see that the optional driver is there, when the URL asks for it
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise MissingExtra("DATABASE_URL on PostgreSQL", "postgresql") from None
