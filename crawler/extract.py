@@ -59,7 +59,12 @@ _PARSER = _html_parser()
 def load_html(html: str) -> Any:
     """A page's tree as `trafilatura.load_html` makes it from a string (the same repair, the same
     fallback to bytes, the same refusal of what is not HTML), parsed by `_PARSER`; None when it is
-    not HTML."""
+    not HTML.
+
+    This follows trafilatura's internals (its `load_html` and `repair_faulty_html`), so pyproject allows
+    `trafilatura>=2.0,<2.4`; tests/test_extract_demo.py
+    (test_the_page_parser_builds_trafilaturas_tree_without_python_class_lookups) compares the trees
+    and extractions with trafilatura's own on every page fixture, at both ends of the range (.ci/run)."""
     beginning = html[:50].lower()
     html = repair_faulty_html(html, beginning)
     try:

@@ -62,15 +62,22 @@ class ExpectedFailures(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING and record.name.startswith(QUIET_LOGGERS):
             return False  # Scrapy sets its loggers to DEBUG whenever a crawler process starts
-        if record.name == "rq.worker" and isinstance(record.args, tuple) and len(record.args) == 4 \
+        if record.name.startswith("rq.") and isinstance(record.args, tuple) and record.args \
                 and "exception raised while executing" in str(record.msg):
-            last = str(record.args[3]).strip().splitlines()[-1:] or [""]
+            # RQ's line is its message's first line (whose arguments change between releases: worker name
+            # and job, or the job alone) and then the traceback, always its last argument
+            last = str(record.args[-1]).strip().splitlines()[-1:] or [""]
             kind = last[0].split(":", 1)[0].rsplit(".", 1)[-1]
             if kind in LOGGED_BY_THE_JOB:
                 return False
             if kind in EXPECTED_JOB_ERRORS:
-                record.msg = "Worker %s: job %s: failed (%s), RQ retries it if it may: %s"
-                record.args = (*record.args[:3], last[0])
+                head = str(record.msg).split("\n", 1)[0]
+                try:
+                    head = head % record.args[:-1]
+                except (TypeError, ValueError):
+                    pass
+                record.msg = "%s: failed, RQ retries it if it may: %s"
+                record.args = (head, last[0])
         exc_type = record.exc_info[0] if record.exc_info else None
         if record.name.startswith(REPEATS_POLL_LINE) and record.levelno < logging.CRITICAL:
             text = record.getMessage()

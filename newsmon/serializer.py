@@ -40,7 +40,12 @@ class StoredJob(Job):
     """An RQ job that compresses its data once. RQ's `Job.to_dict` compresses the data on every save,
     and a worker saves a job several times (started, finished, ...) though its data never changes: for a
     poll's batch of stories (tens of KB) that was a third of a millisecond per story. The compressed
-    bytes read from Redis, or made at the first save, are written back as they are."""
+    bytes read from Redis, or made at the first save, are written back as they are.
+
+    RQ internals used here: `Job.restore`, `Job.to_dict` and the `_data` attribute, the same from rq 2.4
+    to 3.0 (pyproject allows `rq>=2.4,<3.1` for that reason); tests/test_serializer.py
+    (test_a_worker_s_saves_write_the_job_s_compressed_data_back_as_read) fails when a release changes
+    them, and .ci/run runs it on both ends of the range."""
 
     _stored: tuple[bytes, bytes] | None = None  # (data, its compressed form)
 
