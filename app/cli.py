@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
 
+    commands.add_parser(
+        "healthcheck",
+        help="exit 0 when the role beside this command is alive (its heartbeat in NEWSMON_HEALTH_FILE is "
+        "recent, or the web's /healthz answers 200), 1 when not: a container's HEALTHCHECK",
+    )
     run = commands.add_parser("run", help="run scheduler, crawler and workers on this machine")
     run.add_argument("--workers", type=int, default=2, help="number of worker processes (default 2)")
 
@@ -243,6 +248,10 @@ def _role(args: argparse.Namespace, runtime: Runtime) -> int:
     """One role in this process: the scheduler, a crawler or a worker."""
     config = load(args)
     archive_url = runtime.archive_url() if args.command == "worker" else ""  # a missing driver is said first
+    # imported here: only the long-running roles write a heartbeat for a container's health check
+    from newsmon import probe
+
+    probe.clear()
 
     conn = connect(runtime.redis_url, runtime.data_dir)
     log.info("%s using redis %s, config %s (version %s)", args.command, describe(conn), config.directory,
@@ -272,13 +281,23 @@ def _role(args: argparse.Namespace, runtime: Runtime) -> int:
     return 0
 
 
+def _healthcheck(_args: argparse.Namespace, _runtime: Runtime) -> int:
+    """One line, and exit 0 (alive) or 1 (not), as a container engine's health check expects."""
+    # imported here: urllib's HTTP client loads only for the health check
+    from newsmon import probe
+
+    alive, why = probe.check()
+    print(why)
+    return 0 if alive else 1
+
+
 # each command and what runs it (the handler imports what it needs, so `newsmon --help` stays light)
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Runtime], int]] = {
     "config": _config_check, "keywords": _keywords, "dedupe": _dedupe, "events": _events,
     "breaking": _breaking, "demo": _demo,
     "status": _status, "failed": _status, "web": _web_command, "search": _archive, "backtest": _archive,
     "explain": _archive, "alerts": _alerts, "sources": _sources, "run": _run_command, "scheduler": _role,
-    "crawler": _role, "worker": _role, "import": _history, "backfill": _history,
+    "crawler": _role, "worker": _role, "import": _history, "backfill": _history, "healthcheck": _healthcheck,
 }
 
 

@@ -22,7 +22,7 @@ from flask import Flask, Response, abort, make_response, render_template, reques
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from newsmon import keys, stats
+from newsmon import keys, probe, stats
 from newsmon.errors import ConfigError
 from newsmon.languages import NAMES
 from newsmon.models import BreakingEvent
@@ -348,6 +348,11 @@ def serve(app: Flask, host: str, port: int) -> None:
     # imported here: the WSGI server loads only for `web`
     from waitress import create_server
 
+    probe.clear()  # a restarted container's old address answers nothing until this server listens
     server = create_server(app, host=host, port=port, threads=4, ident="newsmon")
     log.info("status page on http://%s:%d/", host, int(server.effective_port))
+    local = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    local = f"[{local}]" if ":" in local else local
+    # the address `newsmon healthcheck` asks, beside this process
+    probe.beat("web", url=f"http://{local}:{int(server.effective_port)}/healthz")
     server.run()

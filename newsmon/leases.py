@@ -12,7 +12,7 @@ from typing import Any
 
 import redis
 
-from newsmon import keys
+from newsmon import keys, probe
 from newsmon.redis_conn import acquire, release_if_owner
 
 
@@ -64,6 +64,7 @@ def beat(conn: redis.Redis, identity: str, stop: Any) -> None:
     while True:
         try:
             conn.set(key, str(time.time()), ex=keys.CRAWLER_TTL)
+            probe.beat("crawler", identity=identity)
         except redis.RedisError:
             pass  # the spiders notice a lost Redis and stop the crawler
         if stop.wait(keys.CRAWLER_BEAT):

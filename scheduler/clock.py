@@ -26,7 +26,7 @@ import redis
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from newsmon import keys, leases
+from newsmon import keys, leases, probe
 from newsmon.models import PollRequest, utcnow
 from newsmon.redis_conn import acquire, release_if_owner
 from newsmon.scheduler.periodic import LEADER_RENEW, PERIODIC, Periodic
@@ -62,6 +62,7 @@ class LeaderLock:
             self.held = acquire(self.conn, keys.SCHEDULER_LEADER, self.identity, self.ttl)
         if self.held != was:
             log.info("scheduler %s leader=%s", self.identity, self.held)
+        probe.beat("scheduler", leader=self.held)  # Redis answered: this scheduler leads or stands by
         return self.held
 
     def release(self) -> None:

@@ -11,7 +11,7 @@ from rq import Queue, SimpleWorker, Worker
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 
-from newsmon import jobcontext, keys
+from newsmon import jobcontext, keys, probe
 from newsmon.liveconfig import published_version
 from newsmon.memory import settle_heap
 from newsmon.serializer import JobSerializer, StoredJob
@@ -38,18 +38,22 @@ class NewsmonWorker(SimpleWorker):
 
 
 def _beat_running_job(worker: SimpleWorker, conn: redis.Redis, stop: threading.Event) -> None:
-    """Keep the running job's started-registry entry alive for JOB_TTL seconds while this process lives."""
+    """Keep the running job's started-registry entry alive for JOB_TTL seconds while this process lives,
+    and say on disk that the worker reaches Redis (probe.beat, for a container's health check)."""
     while not stop.wait(JOB_BEAT):
         try:
             execution = worker.execution
             job = worker.get_current_job() if execution is not None else None
             if execution is None or job is None:
+                conn.ping()
+                probe.beat("worker", name=worker.name)
                 continue
             registry = StartedJobRegistry(job.origin, connection=conn, serializer=JobSerializer)
             with conn.pipeline() as pipe:
                 execution.heartbeat(registry, JOB_TTL, pipe)
                 worker.heartbeat(JOB_TTL, pipeline=pipe)
                 pipe.execute()
+            probe.beat("worker", name=worker.name)
         except redis.RedisError as exc:
             log.warning("job heartbeat skipped: %s", exc)
         except Exception:
