@@ -8,12 +8,16 @@ given a fixed response (a status, a body, a content type, a delay) to replay bro
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import html
+import json
+import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -74,6 +78,7 @@ class ReplaySite:
         self.lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
         self.honor_conditional = True  # False: answer like outlets that ignore If-None-Match
+        self.accept_posts = False  # True (the compose stack's replay service): POST /_publish adds a story
 
     # --- content ------------------------------------------------------------------------------
 
@@ -213,7 +218,9 @@ class _Handler(BaseHTTPRequestHandler):
 
         path = unquote(urlsplit(self.path).path)
         site = self.replay
-        base = site.base_url
+        # links as the asker reached the site (a service name in a compose network), not the bound address
+        host = self.headers.get("Host", "")
+        base = f"http://{host}" if host and "/" not in host and " " not in host else site.base_url
         with site.lock:
             site.hits[path] = site.hits.get(path, 0) + 1
             fixed = site.fixed.get(path)
@@ -234,6 +241,24 @@ class _Handler(BaseHTTPRequestHandler):
         if article is not None:
             return self._send(200, body, "text/html; charset=utf-8")
         return self._send(404, b"<html><body>not found</body></html>", "text/html")
+
+    def do_POST(self) -> None:
+        """`POST /_publish` {"feed": path, "path": ..., "title": ..., "paragraphs": [...]}: the feed
+        publishes a story dated now (only with `accept_posts`: the deployment check's new stories)."""
+        site = self.replay
+        if not site.accept_posts or urlsplit(self.path).path != "/_publish":
+            return self._send(404, b"not found\n", "text/plain")
+        try:
+            length = int(self.headers.get("Content-Length", "0"))
+            item = json.loads(self.rfile.read(min(length, 1_000_000)))
+            feed = site.feeds[item["feed"]]
+            site.publish(feed.path, Article(path=str(item["path"]), title=str(item["title"]),
+                                            paragraphs=[str(p) for p in item["paragraphs"]],
+                                            language=feed.language, outlet=feed.outlet,
+                                            published=datetime.now(UTC)))
+        except (ValueError, KeyError, TypeError) as exc:
+            return self._send(400, f"bad story: {exc!r}\n".encode(), "text/plain")
+        return self._send(201, b"published\n", "text/plain")
 
     def _send_validated(self, body: bytes, content_type: str) -> None:
         etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
@@ -261,3 +286,25 @@ def read_story_file(path: Path) -> tuple[str, list[str]]:
     """A story text file: the first line is the title, blank-line separated paragraphs follow."""
     lines = path.read_text(encoding="utf-8").strip().split("\n\n")
     return lines[0].strip(), [p.strip() for p in lines[1:] if p.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m newsmon.app.replay`: the demo's replay site as a service of its own (the compose stack's
+    `replay` profile), accepting `POST /_publish`, until SIGTERM."""
+    parser = argparse.ArgumentParser(prog="python -m newsmon.app.replay", description=main.__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    args = parser.parse_args(argv)
+    site = ReplaySite.demo()
+    site.accept_posts = True
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    print(f"replay site on {site.start(args.host, args.port)}/ with {len(site.feeds)} feeds", flush=True)
+    stop.wait()
+    site.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
