@@ -49,16 +49,18 @@ def load_running(args: argparse.Namespace, runtime: Runtime) -> Config:
 
 def config_validator() -> Callable[[Config], None]:
     """What `config check` checks beyond the schema (the keywords compile into a matcher), for status and
-    health; remembered per config version, so a large keywords file is compiled once per change."""
+    health; remembered per config version, so a large keywords file is compiled once per change, and
+    the matcher compiled is the process's own (`matcher_for`): a worker checking a new version compiles
+    the matcher its jobs then use."""
     # imported here: the archive and matcher (SQLAlchemy, numpy) load only where used
-    from newsmon.workers.matcher import Matcher
+    from newsmon.workers.matcher import matcher_for
 
     checked: dict[str, ConfigError | None] = {}
 
     def validate(config: Config) -> None:
         if config.version not in checked:
             try:
-                Matcher(config.keywords, source=str(config.directory / "keywords.yaml"))
+                matcher_for(config)
                 checked[config.version] = None
             except ConfigError as exc:
                 checked[config.version] = exc

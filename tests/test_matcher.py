@@ -110,3 +110,49 @@ def test_all_terms_are_required() -> None:
     matcher = Matcher(keywords)
     assert not matcher.match("", "K-1 base visited").matches
     assert matcher.match("Rocket lands", "near K-1 base").matches
+
+
+def test_one_compile_per_config_version_shared_by_the_check_and_the_jobs(tmp_path) -> None:
+    """A worker checks a newly published config (app.configs's validator) while its jobs still match
+    with the current one: each version is compiled once in the process, not once per use."""
+    import uuid
+
+    from newsmon.app.configs import config_validator
+    from newsmon.workers.matcher import matcher_for
+    from tests.conftest import feed_source, write_config
+
+    alerts = {"channels": {"c": {"type": "console"}}, "routes": []}
+    current, upcoming = (
+        load_config(write_config(tmp_path / name, [feed_source(uuid.uuid4().hex[:8], "http://x/f")], alerts))
+        for name in ("a", "b")
+    )
+    before = Matcher.compiled
+    validate = config_validator()
+    validate(current)
+    used = matcher_for(current)
+    assert Matcher.compiled - before == 1
+    validate(upcoming)  # the next version, checked before it is taken
+    assert matcher_for(current) is used  # jobs on the current version do not compile it again
+    matcher_for(upcoming)
+    validate(upcoming)
+    assert Matcher.compiled - before == 2
+
+
+def test_status_does_not_compile_the_version_the_system_published(tmp_path, redis_conn) -> None:
+    """The running system validated what it published; `status` on the same files does not compile the
+    keywords again (at 10,000 aliases that was most of its time), and does for other files."""
+    import uuid
+
+    from newsmon import jobcontext
+    from newsmon.status import load_for_status
+    from tests.conftest import feed_source, write_config
+
+    alerts = {"channels": {"c": {"type": "console"}}, "routes": []}
+    directory = write_config(tmp_path / "a", [feed_source(uuid.uuid4().hex[:8], "http://x/f")], alerts)
+    checked: list[str] = []
+    jobcontext.publish(redis_conn, load_config(directory))
+    _, error = load_for_status(directory, redis_conn, validate=lambda c: checked.append(c.version))
+    assert error is None and checked == []
+    other = write_config(tmp_path / "b", [feed_source(uuid.uuid4().hex[:8], "http://x/f")], alerts)
+    load_for_status(other, redis_conn, validate=lambda c: checked.append(c.version), follow=False)
+    assert checked == [load_config(other).version]

@@ -57,7 +57,10 @@ class Matcher:
         ConfigError: an alias cannot be compiled (names the file and the alias's path).
     """
 
+    compiled = 0  # matchers built in this process (what the sharing below saves is counted by tests)
+
     def __init__(self, keywords: KeywordsFile, source: str = "keywords.yaml") -> None:
+        Matcher.compiled += 1
         self.keywords = keywords
         self._automaton = ahocorasick.Automaton()
         table: dict[str, list[_Entry]] = defaultdict(list)
@@ -264,15 +267,22 @@ def _role_path(role: str) -> str:
 
 
 _matchers: dict[str, Matcher] = {}
+_KEEP_VERSIONS = 2  # the version running and the one being validated before it is taken
 
 
 def matcher_for(config: Config) -> Matcher:
-    """The compiled matcher of a config version, built once per process.
+    """The compiled matcher of a config version, built once per process and shared by whatever in the
+    process needs it: a worker's jobs and its check of a newly published config (app.configs's
+    validator), `explain`, `alerts preview`. Two versions are kept, so checking the next version
+    while jobs still run on the current one compiles each once.
 
     Raises:
         ConfigError: an alias cannot be compiled.
     """
-    if config.version not in _matchers:
-        _matchers.clear()
-        _matchers[config.version] = Matcher(config.keywords, source=str(config.directory / KEYWORDS_FILE))
-    return _matchers[config.version]
+    found = _matchers.pop(config.version, None)
+    if found is None:
+        found = Matcher(config.keywords, source=str(config.directory / KEYWORDS_FILE))
+    _matchers[config.version] = found  # newest last
+    while len(_matchers) > _KEEP_VERSIONS:
+        _matchers.pop(next(iter(_matchers)))
+    return found
