@@ -45,6 +45,7 @@ def hand_on(config: Config, conn: Any, story: Story, fresh: dict[str, list[Topic
         desk_texts = snippets(story, topics) if len(fresh) > 1 else texts
         alerts[desk_id] = StoryAlert(
             story_id=story.id,
+            source_id=story.source_id,
             cluster_id=cluster_id or story.id,
             event_id=event_id,
             also_reported_by=len(carriers),

@@ -27,7 +27,7 @@ from rq import Queue, Retry, get_current_job
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
-from newsmon import deliverylog, jobcontext, keys, stats
+from newsmon import deliverylog, freshness, jobcontext, keys, stats
 from newsmon.alerts import desks
 from newsmon.alerts.channels import (
     MessageRefused,
@@ -254,6 +254,11 @@ def deliver(payload: dict[str, Any]) -> str:
     stats.count(ctx.redis, f"alerts:{delivery.channel_id}:sent")
     stats.count(ctx.redis, f"queue:{keys.ALERTS_QUEUE}:out")
     deliverylog.delivered(ctx.redis, delivery, "sent")
+    if delivery.kind == "instant":  # a digest's delay is the desk's choice, not newsmon's
+        sent_at = time.time()
+        for item in delivery.items:
+            if item.breaking is None:
+                freshness.record_alert(ctx.redis, item.source_id, item.story_id, item.published, sent_at)
     log.info("sent key=%s items=%d", delivery.idempotency_key(), len(delivery.items))
     if note_delivery(ctx.redis, delivery.channel_id, None):
         flush_waiting(ctx.redis, delivery.channel_id)

@@ -35,6 +35,14 @@ def duration(seconds: float | None) -> str:
     return f"{seconds:.0f}s"
 
 
+def delay(fresh: dict[str, Any]) -> str:
+    """The last day's publication → first-seen delay, p50/p95, or why there is none."""
+    if fresh["clock"]:
+        return "clock off"
+    day = fresh["seen"]["day"]
+    return f"{duration(day['p50'])}/{duration(day['p95'])}" if day["n"] else "-"
+
+
 def print_status(status: dict[str, Any], out: TextIO) -> None:
     """The status as tables for people."""
     now = status["at"]
@@ -71,7 +79,7 @@ def print_status(status: dict[str, Any], out: TextIO) -> None:
     )
     out.write(
         f"\nsources\n  {'id':<22} {'status':<10} {'last poll':>9} {'success':>8} {'new':>8} {'fails':>5} "
-        f"{'backoff':>7} failure\n"
+        f"{'backoff':>7} {'delay p50/p95':>13} failure\n"
     )
     for s in status["sources"]:
         if not s["enabled"]:
@@ -85,7 +93,7 @@ def print_status(status: dict[str, Any], out: TextIO) -> None:
             f"{age(s['last_success']):>8} "
             f"{age(s['last_new_story']):>8} {s['consecutive_failures']:>5} "
             f"{duration(s['backoff_remaining_seconds']) if s['backoff_remaining_seconds'] else '-':>7} "
-            f"{s['failure'] or ''}\n"
+            f"{delay(s['freshness']):>13} {s['failure'] or ''}\n"
         )
     out.write("\ndeliveries (last 24 h)\n")
     out.writelines(

@@ -20,9 +20,10 @@ from typing import Any
 import redis
 from flask import Flask, Response, abort, make_response, render_template, request
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from newsmon import keys, probe, stats
+from newsmon.app.cli_status import duration
 from newsmon.errors import ConfigError
 from newsmon.languages import NAMES
 from newsmon.models import BreakingEvent
@@ -142,9 +143,28 @@ class _Collector:
             labels=["source", "failure"],
         )
         failing_ids = {p["subject"] for p in status["problems"] if p["kind"] == "source-failing"}
+        delay = HistogramMetricFamily(
+            "newsmon_story_delay_seconds",
+            "Seconds from a story's publication to newsmon's first sight of it (stage=seen) and to its first "
+            "alert (stage=alert), stories of the last 24 h; sources whose clock is off are left out",
+            labels=["source", "stage"],
+        )
+        clock_off = GaugeMetricFamily(
+            "newsmon_source_clock_off",
+            "1 when a source's publication times cannot be trusted (in the future, dates without times)",
+            labels=["source"],
+        )
         for row in status["sources"]:
             if not row["enabled"]:
                 continue
+            fresh = row["freshness"]
+            clock_off.add_metric([row["id"]], 1 if fresh["clock"] else 0)
+            for stage in ("seen", "alert"):
+                day = fresh[stage]["day"]
+                if day["n"]:
+                    hist = day["histogram"]
+                    buckets = [(str(le), n) for le, n in zip(hist["le"], hist["counts"], strict=True)]
+                    delay.add_metric([row["id"], stage], buckets + [("+Inf", day["n"])], hist["sum"])
             for outcome, n in sorted(row["polls"].items()):
                 source_polls.add_metric([row["id"], outcome], n)
             last_success.add_metric([row["id"]], row["last_success"] or 0)
@@ -171,6 +191,8 @@ class _Collector:
             last_poll,
             fails,
             failing,
+            delay,
+            clock_off,
         )
 
 
@@ -235,6 +257,7 @@ def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int]
         raise ConfigError("NEWSMON_WEB_TOKEN", "", f"set a token to serve the status page on {host}")
     app = Flask("newsmon", template_folder=str(Path(__file__).parent / "templates"))
     app.jinja_env.filters["when"] = _when
+    app.jinja_env.filters["duration"] = duration
     app.jinja_env.filters["readable_url"] = readable_url
     app.jinja_env.filters["masked_url"] = mask_url
     app.jinja_env.filters["mask"] = mask_secrets

@@ -191,3 +191,14 @@ def explain_field(desk_id: str, breaking: bool = False) -> str:
     """The field of a story's explain hash that holds what routing did for a desk (its breaking alert
     apart from its own alert)."""
     return f"{desk_id}:breaking" if breaking else desk_id
+
+
+def freshness(source_id: str, stage: str) -> str:
+    """Sorted set of a source's delays at a stage (`seen`, `alert`): score = when, member =
+    `story|published|delay`; a week of them (newsmon/freshness.py)."""
+    return f"newsmon:fresh:{source_id}:{stage}"
+
+
+def freshness_alerted(story_id: str) -> str:
+    """Set once the story's first alert went out: later deliveries of it are not delay samples."""
+    return f"newsmon:fresh:alerted:{story_id}"

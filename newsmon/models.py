@@ -162,6 +162,7 @@ class StoryAlert(_Model):
     """One story as a desk hears of it: the story, the topics new to its cluster, why it is late."""
 
     story_id: str
+    source_id: str | None = None  # where newsmon found it (None in alerts made before it was kept)
     cluster_id: str
     event_id: str | None = None  # the happening the story reports (workers/events.py); None: its cluster
     also_in: list[EventReport] = Field(default_factory=list)  # the event's reports in other languages

@@ -17,7 +17,7 @@ from rq import Queue, Worker
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
-from newsmon import keys, stats
+from newsmon import freshness, keys, stats
 from newsmon.errors import ConfigError
 from newsmon.liveconfig import load_published, published_version
 from newsmon.serializer import JobSerializer
@@ -118,6 +118,7 @@ def source_states(config: Config, conn: redis.Redis) -> dict[str, dict[str, str]
 
 def _sources(config: Config, conn: redis.Redis, now: float) -> list[dict[str, Any]]:
     states = source_states(config, conn)
+    delays = freshness.read(conn, [s.id for s in config.sources.sources], now)
     rows = []
     for source in config.sources.sources:
         state = states[source.id]
@@ -139,6 +140,7 @@ def _sources(config: Config, conn: redis.Redis, now: float) -> list[dict[str, An
             "polls": {k.removeprefix("polls_"): int(v) for k, v in state.items()
                       if k.startswith("polls_") and k != "polls_total"},
             "items": int(state.get("last_items") or 0), "new": int(state.get("last_new") or 0),
+            "freshness": delays[source.id],
         })
     return rows
 

@@ -15,7 +15,7 @@ from typing import Any
 from rq import Queue, Retry
 from rq.job import Job
 
-from newsmon import breaking, jobcontext, keys, stats
+from newsmon import breaking, freshness, jobcontext, keys, stats
 from newsmon.models import Story
 from newsmon.normalize import normalize
 from newsmon.serializer import JobSerializer
@@ -179,6 +179,9 @@ def _process_batch(ctx: jobcontext.JobContext, payloads: list[Any]) -> tuple[lis
             log.info("suppressed story=%s topic=%s by=%s", story.id, topic, [h.text for h in hits])
         if story.history is None:  # who carried the event when: breaking spreads are read from it
             breaking.record_sighting(pipe, event, breaking.sighting_of(story))
+        if story.history is None and not story.first_poll and kind != "url":  # a backlog's delay is not ours
+            freshness.record(pipe, story.source_id, story.id, "seen", story.published,
+                             story.fetched.timestamp())
         cluster_topics = summary.get("topics") or []
         handing = story.history is None and bool(result.matches or cluster_topics)  # history never alerts
         if handing:
