@@ -10,7 +10,7 @@ from typing import Any
 
 import redis
 
-from newsmon import keys, stats
+from newsmon import keys, profile, stats
 from newsmon.crawler import health
 from newsmon.settings import Source
 from newsmon.urls import mask_secrets
@@ -115,7 +115,9 @@ def record_poll(conn: redis.Redis, source: Source, poll: Any, seconds: float, ba
     mapping["last_skipped"] = str(len(skipped))
     if skipped:
         mapping["last_skipped_reason"] = mask_secrets(skipped[0])[:500]
-    failures = int(conn.hget(key, "consecutive_failures") or 0)
+    raw_failures, previous = conn.hmget(key, ["consecutive_failures", "last_poll"])
+    failures = int(raw_failures or 0)
+    observed = failure is None or poll.status == "unchanged"
     if failure is None or poll.status == "unchanged":
         mapping.update({"last_success": f"{now:.3f}", "consecutive_failures": "0", "backoff_until": "0",
                         "failure_kind": "", "failing_since": "0"})
@@ -149,6 +151,8 @@ def record_poll(conn: redis.Redis, source: Source, poll: Any, seconds: float, ba
         }
     )
     pipe = conn.pipeline()
+    if observed and previous:  # the posting profile learns from polls that saw the source (not the first)
+        profile.observe(pipe, source.id, poll.new, now, (now - float(previous)) / 3600)
     pipe.hset(key, mapping=mapping)
     pipe.hincrby(key, "polls_total", 1)
     pipe.hincrby(key, f"polls_{poll.status}", 1)  # monotonic counters by outcome, for /metrics

@@ -202,3 +202,9 @@ def freshness(source_id: str, stage: str) -> str:
 def freshness_alerted(story_id: str) -> str:
     """Set once the story's first alert went out: later deliveries of it are not delay samples."""
     return f"newsmon:fresh:alerted:{story_id}"
+
+
+def source_profile(source_id: str) -> str:
+    """Hash of a source's posting profile: `n<h>` new stories and `h<h>` hours observed in each hour of
+    the week, decay-weighted (newsmon/profile.py)."""
+    return f"newsmon:profile:{source_id}"

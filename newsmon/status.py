@@ -313,7 +313,7 @@ def problems(config: Config, status: dict[str, Any], now: float) -> list[dict[st
         )
     for row in enabled_rows:
         source = sources[row["id"]]
-        limit = (source.silent_after_intervals or admin.silent_after_intervals) * source.interval
+        limit = (source.silent_after_intervals or admin.silent_after_intervals) * source.longest_interval
         since = row["last_success"]
         # silent: no success for long while no poll failed either (polls stuck, skipped or never finishing);
         # a source whose polls fail is the failing rule's

@@ -26,9 +26,10 @@ import redis
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from newsmon import keys, leases, probe
+from newsmon import keys, leases, probe, profile
 from newsmon.models import PollRequest, utcnow
 from newsmon.redis_conn import acquire, release_if_owner
+from newsmon.scheduler import adaptive
 from newsmon.scheduler.periodic import LEADER_RENEW, PERIODIC, Periodic
 from newsmon.settings import Config, Source
 
@@ -110,6 +111,30 @@ class Clock:
         assert self.scheduler is not None
         follow_config(self.live, self.scheduler, self.conn, self.leader)
 
+    def replan(self, now: float | None = None) -> dict[str, float]:
+        """Time the adaptive sources' polls by their posting profiles and the budget (adaptive.plan);
+        a source's job is re-timed when its interval moves by more than a tenth, and never pushed later
+        than its new interval from now. Returns the planned intervals."""
+        assert self.scheduler is not None
+        config = self.live.get()
+        now = time.time() if now is None else now
+        ids = [s.id for s in config.enabled_sources() if s.adaptive]
+        planned = adaptive.plan(config, profile.rates(self.conn, ids, now)) if ids else {}
+        for source_id, seconds in planned.items():
+            job = self.scheduler.get_job(f"poll:{source_id}")
+            if job is None:
+                continue
+            current = job.trigger.interval.total_seconds()
+            if abs(seconds - current) <= current / 10:
+                continue
+            due = job.next_run_time
+            self.scheduler.reschedule_job(job.id, trigger=_interval_trigger(seconds))
+            soonest = datetime.now(UTC) + timedelta(seconds=seconds)
+            if due is not None and due < soonest:
+                self.scheduler.modify_job(job.id, next_run_time=due)
+            log.info("adaptive source=%s interval %.0f s -> %.0f s", source_id, current, seconds)
+        return planned
+
 
 def build_scheduler(config: Config, conn: redis.Redis, leader: LeaderLock, live: Any = None,
                     validate: Any = None, periodic: tuple[Periodic, ...] = PERIODIC) -> BlockingScheduler:
@@ -178,7 +203,14 @@ def _add_poll(scheduler: BlockingScheduler, conn: redis.Redis, source: Source, l
 
 
 def _trigger(source: Source) -> IntervalTrigger:
+    if source.adaptive:  # until the first plan: its interval, within its bounds
+        return _interval_trigger(min(max(source.interval, source.min_interval), source.max_interval))
     return IntervalTrigger(seconds=source.interval, jitter=source.effective_jitter or None)
+
+
+def _interval_trigger(seconds: float) -> IntervalTrigger:
+    """An adaptive source's trigger: its planned interval, with a tenth of it (at most 30 s) as jitter."""
+    return IntervalTrigger(seconds=seconds, jitter=min(30, int(seconds) // 10) or None)
 
 
 def sync_sources(scheduler: BlockingScheduler, config: Config, conn: redis.Redis,
@@ -202,7 +234,8 @@ def sync_sources(scheduler: BlockingScheduler, config: Config, conn: redis.Redis
             continue
         old: Source = job.args[1]
         job.modify(args=[conn, source, leader], misfire_grace_time=max(1, source.interval // 2))
-        if (old.interval, old.effective_jitter) != (source.interval, source.effective_jitter):
+        timing = ("interval", "effective_jitter", "adaptive", "min_interval", "max_interval")
+        if any(getattr(old, name) != getattr(source, name) for name in timing):
             scheduler.reschedule_job(job.id, trigger=_trigger(source))
             changes["retimed"].append(source_id)
     return changes

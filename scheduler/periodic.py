@@ -22,6 +22,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from newsmon import health, keys
+from newsmon.scheduler.adaptive import REPLAN
 from newsmon.serializer import JobSerializer
 from newsmon.settings import Config
 
@@ -107,4 +108,6 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic("digests", DIGEST_CHECK, digests, "digests due: to the alerts role (digests_due)"),
     Periodic("delivery-log", 5, delivery_log, "the delivery log into the archive: to the workers"),
     Periodic("retention", 3600, retention, "archive retention: to the workers (prune_archive)"),
+    Periodic("adaptive", REPLAN, lambda ctx: ctx.replan(), "adaptive sources' intervals from their posting "
+             "profiles and the request budget (scheduler/adaptive.py)", every_scheduler=True),
 )

@@ -118,6 +118,20 @@ class WorkerSettings(StrictModel):
     )
 
 
+class SchedulerSettings(StrictModel):
+    """How adaptive sources are timed (scheduler/adaptive.py)."""
+
+    budget_per_hour: int | None = Field(
+        default=None, ge=1, le=1_000_000,
+        description="Polls an hour for all enabled sources together; default: what polling each one "
+                    "every `interval` spends (3600/interval summed)",
+    )
+    host_polls_per_hour: int = Field(
+        default=120, ge=1, le=36_000,
+        description="At most this many polls an hour to one host, whatever the budget (politeness)",
+    )
+
+
 class PipelineFile(StrictModel):
     """Contents of the optional newsmon.yaml: settings of the processing pipeline."""
 
@@ -127,3 +141,5 @@ class PipelineFile(StrictModel):
     crawler: CrawlerSettings = Field(default_factory=CrawlerSettings, description="Crawler politeness")
     workers: WorkerSettings = Field(default_factory=WorkerSettings, description="Worker heartbeats")
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings, description="Archive retention")
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings,
+                                         description="Adaptive polling: the request budget and host limits")

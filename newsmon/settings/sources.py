@@ -62,7 +62,19 @@ class Source(StrictModel):
                     "sitemap or sitemap index; telegram: a public channel's preview page t.me/s/<channel>"
     )
     url: str = Field(description="URL of the feed, page, sitemap or channel preview (http or https)")
-    interval: int = Field(default=300, ge=1, le=86400, description="Poll interval in seconds")
+    interval: int = Field(default=300, ge=1, le=86400,
+                          description="Poll interval in seconds (with `schedule: fixed`, the default when "
+                                      "`interval` is given)")
+    schedule: Literal["fixed", "adaptive"] | None = Field(
+        default=None,
+        description="fixed: poll every `interval`; adaptive: the scheduler spends newsmon.yaml's "
+                    "`scheduler.budget_per_hour` where new stories are most likely, between min_interval "
+                    "and max_interval. Default: fixed when `interval` is given, else adaptive",
+    )
+    min_interval: int = Field(default=60, ge=10, le=86400,
+                              description="adaptive: never polled more often than this (seconds)")
+    max_interval: int = Field(default=3600, ge=10, le=86400,
+                              description="adaptive: polled at least this often, news or not (seconds)")
     jitter: int | None = Field(
         default=None, ge=0, le=3600,
         description="Max random shift of each poll in seconds (at most the interval); default 10% of interval"
@@ -103,7 +115,7 @@ class Source(StrictModel):
         default=None,
         gt=0,
         description="Call the source stale when its newest item is older than this; default 48 h or 20 "
-                    "intervals",
+                    "intervals (max_intervals when adaptive)",
     )
     timezone: str | None = Field(default=None, description="Overrides the outlet's time zone for this source")
     silent_after_intervals: float | None = Field(
@@ -147,6 +159,19 @@ class Source(StrictModel):
         return value
 
     @property
+    def adaptive(self) -> bool:
+        """Whether the scheduler times this source by its posting profile (scheduler/adaptive.py)."""
+        if self.schedule is not None:
+            return self.schedule == "adaptive"
+        return "interval" not in self.model_fields_set
+
+    @property
+    def longest_interval(self) -> int:
+        """The longest a healthy source goes between polls: max_interval when adaptive, else interval (what
+        the silent and stale rules count in)."""
+        return max(self.max_interval, self.interval) if self.adaptive else self.interval
+
+    @property
     def effective_jitter(self) -> int:
         """Jitter in seconds: explicit, or a tenth of the interval capped at 30 s."""
         return self.jitter if self.jitter is not None else min(30, self.interval // 10)
@@ -156,12 +181,15 @@ class Source(StrictModel):
         """How old the newest item may be before the source counts as stale."""
         if self.stale_after_hours is not None:
             return self.stale_after_hours * 3600
-        return max(48 * 3600, 20 * self.interval)
+        return max(48 * 3600, 20 * self.longest_interval)
 
     @model_validator(mode="after")
     def _kind_fields(self) -> Source:
         if self.jitter is not None and self.jitter > self.interval:
             raise ValueError(f"jitter: {self.jitter} s is more than the interval ({self.interval} s)")
+        if self.min_interval > self.max_interval:
+            raise ValueError(f"min_interval: {self.min_interval} s is more than max_interval "
+                             f"({self.max_interval} s)")
         if self.kind == "listing" and not (self.link_selector or self.link_xpath or self.link_pattern):
             raise ValueError(
                 "link_selector: a listing source needs link_selector, link_xpath or link_pattern"
