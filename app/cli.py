@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         cli_events,
         cli_history,
         cli_keywords,
+        cli_schedule,
         cli_sources,
         cli_status,
     )
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_keywords.add_parser(commands)
     cli_dedupe.add_parser(commands)
     cli_events.add_parser(commands)
+    cli_schedule.add_parser(commands)
     cli_breaking.add_parser(commands)
     cli_sources.add_parser(commands)
     cli_alerts.add_parser(commands)
@@ -173,6 +175,13 @@ def _dedupe(args: argparse.Namespace, _runtime: Runtime) -> int:
     from newsmon.app import cli_dedupe
 
     return cli_dedupe.run(args, args.config_dir)
+
+
+def _schedule(args: argparse.Namespace, _runtime: Runtime) -> int:
+    # imported here: each command's module loads only when that command runs
+    from newsmon.app import cli_schedule
+
+    return cli_schedule.run(args, args.config_dir)
 
 
 def _events(args: argparse.Namespace, _runtime: Runtime) -> int:
@@ -294,6 +303,7 @@ def _healthcheck(_args: argparse.Namespace, _runtime: Runtime) -> int:
 # each command and what runs it (the handler imports what it needs, so `newsmon --help` stays light)
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Runtime], int]] = {
     "config": _config_check, "keywords": _keywords, "dedupe": _dedupe, "events": _events,
+    "schedule": _schedule,
     "breaking": _breaking, "demo": _demo,
     "status": _status, "failed": _status, "web": _web_command, "search": _archive, "backtest": _archive,
     "explain": _archive, "alerts": _alerts, "sources": _sources, "run": _run_command, "scheduler": _role,

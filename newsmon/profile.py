@@ -37,41 +37,56 @@ def _growth(at: float) -> float:
     return 2.0 ** ((at - EPOCH) / HALF_LIFE)
 
 
-def observe(pipe: Any, source_id: str, new: int, at: float, span_hours: float) -> None:
-    """Queue one observation on `pipe`: `new` stories found at `at` after `span_hours` without a poll."""
+def increments(new: int, at: float, span_hours: float) -> dict[str, float]:
+    """The profile fields one observation adds to: `new` stories found at `at` after `span_hours`
+    without a poll (none when the span says nothing)."""
     span = min(max(span_hours, 0.0), MAX_SPAN)
     if span <= 0:
-        return
-    key = keys.source_profile(source_id)
+        return {}
     b = bucket(at)
     weight = _growth(at)
-    pipe.hincrbyfloat(key, f"n{b}", new * weight)
-    pipe.hincrbyfloat(key, f"h{b}", span * weight)
+    return {f"n{b}": new * weight, f"h{b}": span * weight}
 
 
-def rates(conn: redis.Redis, source_ids: list[str], at: float) -> dict[str, float]:
-    """New stories an hour each source is expected to post in the hour of `at`."""
-    pipe = conn.pipeline(transaction=False)
-    for source_id in source_ids:
-        pipe.hgetall(keys.source_profile(source_id))
-    out = {}
-    b = bucket(at)
-    for source_id, raw in zip(source_ids, pipe.execute(), strict=True):
-        fields = {k.decode(): float(v) for k, v in raw.items()}
-        # the decay factor cancels in every ratio below: counts and hours carry the same weights
-        total_n = sum(v for k, v in fields.items() if k.startswith("n"))
-        total_h = sum(v for k, v in fields.items() if k.startswith("h"))
-        if total_h <= 0:
-            out[source_id] = PRIOR_RATE
-            continue
-        scale = 1.0 / _growth(at)
-        mean = total_n / total_h
+def observe(pipe: Any, source_id: str, new: int, at: float, span_hours: float) -> None:
+    """Queue one observation on `pipe` (a Redis pipeline)."""
+    for field, amount in increments(new, at, span_hours).items():
+        pipe.hincrbyfloat(keys.source_profile(source_id), field, amount)
+
+
+def rate(fields: dict[str, float], at: float) -> float:
+    """New stories an hour a source with these profile fields is expected to post in the hour of `at`."""
+    return curve(fields, at, 1)[0]
+
+
+def curve(fields: dict[str, float], at: float, hours: int) -> list[float]:
+    """`rate` for the hour of `at` and the `hours` - 1 hours after it."""
+    # the decay factor cancels in the mean: counts and hours carry the same weights
+    total_n = sum(v for k, v in fields.items() if k.startswith("n"))
+    total_h = sum(v for k, v in fields.items() if k.startswith("h"))
+    if total_h <= 0:
+        return [PRIOR_RATE] * hours
+    scale = 1.0 / _growth(at)
+    mean = total_n / total_h
+    out = []
+    for step in range(hours):
+        b = bucket(at + step * 3600)
         # the hour of the day over every weekday (seven times the observations), smoothed towards the
         # source's mean; then the hour of this weekday, smoothed towards that
-        same_hour = [f"{day * 24 + b % 24}" for day in range(7)]
+        same_hour = [day * 24 + b % 24 for day in range(7)]
         n_day = sum(fields.get(f"n{i}", 0.0) for i in same_hour) * scale
         h_day = sum(fields.get(f"h{i}", 0.0) for i in same_hour) * scale
         hour_of_day = (n_day + SMOOTHING * mean) / (h_day + SMOOTHING)
         n, h = fields.get(f"n{b}", 0.0) * scale, fields.get(f"h{b}", 0.0) * scale
-        out[source_id] = (n + SMOOTHING * hour_of_day) / (h + SMOOTHING)
+        out.append((n + SMOOTHING * hour_of_day) / (h + SMOOTHING))
     return out
+
+
+def rates(conn: redis.Redis, source_ids: list[str], at: float, hours: int = 1) -> dict[str, list[float]]:
+    """New stories an hour each source is expected to post in the hour of `at` and the `hours` - 1
+    after it, from Redis."""
+    pipe = conn.pipeline(transaction=False)
+    for source_id in source_ids:
+        pipe.hgetall(keys.source_profile(source_id))
+    return {source_id: curve({k.decode(): float(v) for k, v in raw.items()}, at, hours)
+            for source_id, raw in zip(source_ids, pipe.execute(), strict=True)}

@@ -119,7 +119,8 @@ class Clock:
         config = self.live.get()
         now = time.time() if now is None else now
         ids = [s.id for s in config.enabled_sources() if s.adaptive]
-        planned = adaptive.plan(config, profile.rates(self.conn, ids, now)) if ids else {}
+        curves = profile.rates(self.conn, ids, now, hours=24) if ids else {}
+        planned = adaptive.plan(config, {i: c[0] for i, c in curves.items()}, adaptive.day_share(curves))
         for source_id, seconds in planned.items():
             job = self.scheduler.get_job(f"poll:{source_id}")
             if job is None:

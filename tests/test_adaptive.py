@@ -11,7 +11,7 @@ import yaml
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from newsmon import profile
-from newsmon.scheduler.adaptive import default_budget, plan
+from newsmon.scheduler.adaptive import day_share, default_budget, plan
 from newsmon.scheduler.clock import Clock, LeaderLock, _Fixed, sync_sources
 from newsmon.settings import load_config
 from tests.conftest import write_config
@@ -75,8 +75,8 @@ def test_a_source_posting_by_day_is_polled_more_often_by_day_than_at_night(
         tmp_path: Path, redis_conn: redis.Redis) -> None:
     drive_a_fortnight(redis_conn)
     noon, night = MONDAY + 12 * 3600, MONDAY + 2 * 3600
-    by_day = profile.rates(redis_conn, ["day", "steady", "unknown"], noon)
-    at_night = profile.rates(redis_conn, ["day", "steady"], night)
+    by_day = {k: c[0] for k, c in profile.rates(redis_conn, ["day", "steady", "unknown"], noon).items()}
+    at_night = {k: c[0] for k, c in profile.rates(redis_conn, ["day", "steady"], night).items()}
     assert 5.0 < by_day["day"] <= 6.0 and at_night["day"] < 0.5  # six an hour by day, close to none by night
     assert 0.8 < by_day["steady"] < 1.2 and 0.8 < at_night["steady"] < 1.2
     assert by_day["unknown"] == profile.PRIOR_RATE
@@ -84,8 +84,13 @@ def test_a_source_posting_by_day_is_polled_more_often_by_day_than_at_night(
     day_plan, night_plan = plan(config, by_day), plan(config, at_night)
     assert day_plan["day"] < day_plan["steady"] and night_plan["day"] > night_plan["steady"]
     assert day_plan["day"] < night_plan["day"] / 2
-    for planned in (day_plan, night_plan):  # the same requests by day and by night: the default budget
+    for planned in (day_plan, night_plan):  # at the same share, the same requests: the default budget
         assert abs(sum(3600 / i for i in planned.values()) - default_budget(config)) < 0.01
+    # over the day, busy hours get more of the budget than quiet ones, and the day spends it all
+    shares = [day_share(profile.rates(redis_conn, ["day", "steady"], MONDAY + h * 3600, hours=24))
+              for h in range(24)]
+    assert shares[12] > 1.2 and shares[2] < 0.8
+    assert abs(sum(shares) - 24) < 0.01
 
 
 def test_replan_retimes_the_poll_jobs_and_never_pushes_a_due_poll_later(
@@ -132,5 +137,5 @@ def test_the_crawler_s_polls_teach_the_profile_from_the_second_on(tmp_path: Path
     polls.record_poll(redis_conn, config.source("s"), failed, 0.1, 3600)
     fields = {k.decode(): float(v) for k, v in redis_conn.hgetall(keys.source_profile("s")).items()}
     assert len(fields) == 2  # one hour of the week: its stories and its hours
-    rate = profile.rates(redis_conn, ["s"], datetime.now(UTC).timestamp())["s"]
+    rate = profile.rates(redis_conn, ["s"], datetime.now(UTC).timestamp())["s"][0]
     assert abs(rate - 4.0) < 0.01  # 2 new stories in half an hour, and nothing else known
