@@ -208,3 +208,9 @@ def source_profile(source_id: str) -> str:
     """Hash of a source's posting profile: `n<h>` new stories and `h<h>` hours observed in each hour of
     the week, decay-weighted (newsmon/profile.py)."""
     return f"newsmon:profile:{source_id}"
+
+
+def host_polls(host: str) -> str:
+    """Sorted set of the polls requested of one host in the last hour (member: poll id, score: when), so
+    adaptive polling never asks a host more often than `scheduler.host_polls_per_hour`."""
+    return f"newsmon:host:{host}:polls"

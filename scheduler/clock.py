@@ -73,14 +73,22 @@ class LeaderLock:
             self.held = False
 
 
-def request_poll(conn: redis.Redis, source: Source, leader: LeaderLock) -> str:
-    """Ask the crawler to poll `source` now; returns `requested`, `standby`, `backoff` or `busy`."""
+def request_poll(conn: redis.Redis, source: Source, leader: LeaderLock, host_limit: int | None = None) -> str:
+    """Ask the crawler to poll `source` now; returns `requested`, `standby`, `backoff`, `host-limit` (an
+    adaptive source whose host was asked `host_limit` times in the last hour) or `busy`."""
     if not leader.held:
         return "standby"
     paused = leases.backoff_remaining(conn, source.id)
     if paused > 0:
         log.debug("poll skipped source=%s: backing off for %.0f s after failures", source.id, paused)
         return "backoff"
+    now = time.time()
+    host_key = keys.host_polls(adaptive.host_of(source))
+    if source.adaptive and host_limit:
+        conn.zremrangebyscore(host_key, "-inf", now - 3600)
+        if conn.zcard(host_key) >= host_limit:
+            log.debug("poll skipped source=%s: its host had %d polls in the last hour", source.id, host_limit)
+            return "host-limit"
     token = uuid.uuid4().hex
     if not leases.acquire_poll(conn, source.id, token, source.interval):
         if not leases.release_orphaned(conn, source.id):
@@ -92,7 +100,11 @@ def request_poll(conn: redis.Redis, source: Source, leader: LeaderLock) -> str:
     request = PollRequest(
         source_id=source.id, poll_id=uuid.uuid4().hex, lock_token=token, requested_at=utcnow()
     )
-    conn.rpush(keys.poll_requests(source.kind), request.model_dump_json())
+    with conn.pipeline(transaction=False) as pipe:
+        pipe.rpush(keys.poll_requests(source.kind), request.model_dump_json())
+        pipe.zadd(host_key, {request.poll_id: now})  # every poll counts towards its host's hour
+        pipe.expire(host_key, 3700)
+        pipe.execute()
     log.debug("poll requested source=%s", source.id)
     return "requested"
 
@@ -159,7 +171,7 @@ def build_scheduler(config: Config, conn: redis.Redis, leader: LeaderLock, live:
             coalesce=True,
         )
     for source in config.enabled_sources():
-        _add_poll(scheduler, conn, source, leader, now)
+        _add_poll(scheduler, conn, source, leader, now, config.pipeline.scheduler.host_polls_per_hour)
     return scheduler
 
 
@@ -189,12 +201,12 @@ def _guarded(leader: LeaderLock | None, job: Periodic, clock: Clock) -> None:
 
 
 def _add_poll(scheduler: BlockingScheduler, conn: redis.Redis, source: Source, leader: LeaderLock,
-              now: datetime) -> None:
+              now: datetime, host_limit: int | None = None) -> None:
     first = now + timedelta(seconds=1 + random.uniform(0, min(FIRST_POLL_SPREAD, source.effective_jitter)))
     scheduler.add_job(
         request_poll,
         _trigger(source),
-        args=[conn, source, leader],
+        args=[conn, source, leader, host_limit],
         id=f"poll:{source.id}",
         next_run_time=first,
         max_instances=1,
@@ -220,6 +232,7 @@ def sync_sources(scheduler: BlockingScheduler, config: Config, conn: redis.Redis
     seconds), removed or disabled ones lose theirs, re-timed ones are rescheduled, and every job polls the
     source as it is now configured. Returns what changed."""
     wanted = {s.id: s for s in config.enabled_sources()}
+    host_limit = config.pipeline.scheduler.host_polls_per_hour
     jobs = {job.id.removeprefix("poll:"): job for job in scheduler.get_jobs() if job.id.startswith("poll:")}
     changes: dict[str, list[str]] = {"added": [], "removed": [], "retimed": []}
     for source_id, job in jobs.items():
@@ -230,11 +243,11 @@ def sync_sources(scheduler: BlockingScheduler, config: Config, conn: redis.Redis
     for source_id, source in wanted.items():
         job = jobs.get(source_id)
         if job is None:
-            _add_poll(scheduler, conn, source, leader, now)
+            _add_poll(scheduler, conn, source, leader, now, host_limit)
             changes["added"].append(source_id)
             continue
         old: Source = job.args[1]
-        job.modify(args=[conn, source, leader], misfire_grace_time=max(1, source.interval // 2))
+        job.modify(args=[conn, source, leader, host_limit], misfire_grace_time=max(1, source.interval // 2))
         timing = ("interval", "effective_jitter", "adaptive", "min_interval", "max_interval")
         if any(getattr(old, name) != getattr(source, name) for name in timing):
             scheduler.reschedule_job(job.id, trigger=_trigger(source))

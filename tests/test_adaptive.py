@@ -139,3 +139,28 @@ def test_the_crawler_s_polls_teach_the_profile_from_the_second_on(tmp_path: Path
     assert len(fields) == 2  # one hour of the week: its stories and its hours
     rate = profile.rates(redis_conn, ["s"], datetime.now(UTC).timestamp())["s"][0]
     assert abs(rate - 4.0) < 0.01  # 2 new stories in half an hour, and nothing else known
+
+
+def test_an_adaptive_source_is_not_polled_past_its_host_s_hourly_limit(tmp_path: Path,
+                                                                       redis_conn: redis.Redis) -> None:
+    """The plan keeps a host within its limit on average; request_poll holds it to it in any hour: the
+    host's polls of the last hour (fixed sources' too) are counted, and an adaptive source waits."""
+    import time
+
+    from newsmon import keys
+    from newsmon.scheduler.clock import request_poll
+
+    config = config_with(tmp_path, [source("a1", "shared.example"), source("a2", "shared.example"),
+                                    source("f", "shared.example", interval=600)])
+    leader = LeaderLock(redis_conn)
+    assert leader.refresh()
+    a1, a2, fixed = (config.source(i) for i in ("a1", "a2", "f"))
+    assert request_poll(redis_conn, fixed, leader, host_limit=2) == "requested"  # fixed: counted
+    assert request_poll(redis_conn, a1, leader, host_limit=2) == "requested"
+    assert request_poll(redis_conn, a2, leader, host_limit=2) == "host-limit"  # two polls this hour
+    assert redis_conn.zcard(keys.host_polls("shared.example")) == 2
+    # an hour later the first two no longer count
+    old = time.time() - 3601
+    redis_conn.zadd(keys.host_polls("shared.example"),
+                    dict.fromkeys(redis_conn.zrange(keys.host_polls("shared.example"), 0, -1), old))
+    assert request_poll(redis_conn, a2, leader, host_limit=2) == "requested"
