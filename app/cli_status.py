@@ -17,7 +17,9 @@ from newsmon.settings import Runtime
 def add_parser(commands: Any) -> None:
     """Register `status` and `failed`."""
     status = commands.add_parser(
-        "status", help="queues, workers, scheduler, sources, deliveries; exit 1 if unhealthy"
+        "status",
+        help="queues, workers, scheduler, sources, deliveries; exit 0 healthy, 1 degraded, 2 unhealthy or "
+             "nothing running",
     )
     status.add_argument("--json", action="store_true", help="stable JSON for scripts")
     failed = commands.add_parser("failed", help="jobs that failed after their last retry")
@@ -48,7 +50,8 @@ def print_status(status: dict[str, Any], out: TextIO) -> None:
     now = status["at"]
     level = status["level"]
     out.write(f"newsmon status: {level if level == 'healthy' else level.upper()}")
-    if status.get("starting_seconds_left"):
+    # the start-up grace is news only while a worker or the scheduler has yet to report
+    if status.get("starting_seconds_left") and (not status["workers"] or not status["scheduler"]["alive"]):
         out.write(f" (starting: workers and scheduler have {status['starting_seconds_left']} s to report in)")
     out.write("\n\nqueues\n")
     out.write(

@@ -96,3 +96,15 @@ def test_digest_lists_stories_with_notes() -> None:
 
 def test_escape_markdown() -> None:
     assert escape_markdown("a_b*c[d]") == "a\\_b\\*c\\[d\\]"
+
+
+def test_a_message_without_topics_has_no_empty_matched_line() -> None:
+    """`alerts test` sends a story with no topics: no `Matched:` line with nothing after it, anywhere."""
+    bare = make_alert().model_copy(update={"topics": []})
+    for kind in ("test", "instant"):
+        rendered = render_delivery(make_delivery(bare, kind=kind))
+        assert "Matched" not in rendered.text and "Matched" not in rendered.chat_body
+        assert "<td>Matched</td>" not in rendered.html
+    tagged = render_delivery(make_delivery())
+    assert "Matched: K-1 air base (كيه-1)" in tagged.text and "Matched: K-1 air base" in tagged.chat_body
+    assert "<td>Matched</td>" in tagged.html
