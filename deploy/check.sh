@@ -69,11 +69,13 @@ if len(set(keys)) != len(keys):
     sys.exit("doubled: " + repr([k for k in set(keys) if keys.count(k) > 1]))
 print(len(keys))'
 }
-healthy() {  # `newsmon status` healthy, past its start-up grace, with exactly $1 live worker(s) listed
+healthy() {  # `newsmon status` healthy with the scheduler alive and exactly $1 live worker(s) listed (the
+  # start-up grace hides a missing role from the level, so the roles are counted here)
   in_service scheduler sh -c "newsmon status --json | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
-sys.exit(0 if d[\"level\"] == \"healthy\" and not d.get(\"starting_seconds_left\") and len(d[\"workers\"]) == $1 else 1)'"
+ok = d[\"level\"] == \"healthy\" and d[\"scheduler\"][\"alive\"] and len(d[\"workers\"]) == $1
+sys.exit(0 if ok else 1)'"
 }
 at_least() { local n; n=$(outbox_count) && [ "$n" -ge "$1" ]; }
 has_title() { in_service worker grep -q "$1" /data/outbox/alerts.jsonl; }
