@@ -80,6 +80,7 @@ sys.exit(0 if ok else 1)'"
 at_least() { local n; n=$(outbox_count) && [ "$n" -ge "$1" ]; }
 has_title() { in_service worker grep -q "$1" /data/outbox/alerts.jsonl; }
 
+volumes_before=$($ENGINE volume ls -q | wc -l)
 down
 format=()
 [ "$ENGINE" = podman ] && format=(--format docker)  # podman's default OCI format drops HEALTHCHECK
@@ -120,7 +121,9 @@ after=$(outbox_count)  # fails if any story was delivered twice
 step "next alert delivered once"
 trap - EXIT
 compose down -v
-step "compose down -v"
+left=$(( $($ENGINE volume ls -q | wc -l) - volumes_before ))
+[ "$left" -le 0 ] || { echo "deploy check FAILED: $left volume(s) left after down -v" >&2; exit 1; }
+step "compose down -v, no volume left"
 echo
 echo "deploy check passed ($ENGINE, $COMPOSE): $stories stories archived, $after alerts, none doubled"
 printf '%s\n' "${report[@]}"
