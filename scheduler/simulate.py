@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from newsmon import profile
+from newsmon import freshness, profile
 from newsmon.scheduler.adaptive import day_share, host_of, plan_for
 from newsmon.settings import Source
 
@@ -123,12 +123,8 @@ def run(sources: list[Source], stories: dict[str, list[float]], start: float, en
             polls += 1
             per_host_hour[(host_of(by_id[source_id]), int(at // HOUR))] += 1
         heapq.heappush(events, (at + interval[source_id], 1, source_id, version[source_id]))
-    delays.sort()
-
-    def pct(q: float) -> float:
-        return delays[max(0, math.ceil(q / 100 * len(delays)) - 1)] if delays else 0.0
-
-    return Outcome("adaptive" if adaptive else "fixed", len(delays), pct(50), pct(95),
+    p50, p95 = (freshness.percentile(delays, q) if delays else 0.0 for q in (50, 95))
+    return Outcome("adaptive" if adaptive else "fixed", len(delays), p50, p95,
                    polls / ((end - measure_from) / 86400), max(per_host_hour.values(), default=0))
 
 
