@@ -194,7 +194,8 @@ def _backtest_events(args: argparse.Namespace, config: Config, engine: Any, out:
                   f"    evidence: score {evidence['score']}; names {names}; numbers "
                   f"{', '.join(evidence['numbers']) or '-'}; concepts "
                   f"{', '.join(evidence['concepts']) or '-'}; "
-                  f"{evidence['hours']} h apart; agreed with {evidence['agreeing']} of the event's "
+                  + ("the outlet's edition in another language; " if evidence.get("edition") else "")
+                  + f"{evidence['hours']} h apart; agreed with {evidence['agreeing']} of the event's "
                   f"{evidence['compared']} reports\n")
     return 0
 
@@ -305,7 +306,9 @@ def print_explanation(report: dict[str, Any], out: TextIO) -> None:
             f"event {event['id']}: joined through story {evidence['matched']} ({evidence['matched_outlet']}, "
             f"{evidence['matched_language']}), {evidence['hours']} h apart, score {evidence['score']}: names "
             f"{names}; numbers {', '.join(evidence['numbers']) or 'none'}; concepts "
-            f"{', '.join(evidence['concepts']) or 'none'}; agreed with {evidence['agreeing']} of the event's "
+            f"{', '.join(evidence['concepts']) or 'none'}; "
+            + ("the outlet's own edition in another language; " if evidence.get("edition") else "")
+            + f"agreed with {evidence['agreeing']} of the event's "
             f"{evidence['compared']} reports in the window\n")
     elif event:
         out.write(f"event {event['id']}: "

@@ -30,6 +30,9 @@ def add_parser(commands: Any) -> None:
                         help="reports further apart are never one event (default: newsmon.yaml's, 24)")
     events.add_argument("--min-score", type=float, default=None, help="override events.min_score")
     events.add_argument("--agreement", type=float, default=None, help="override events.agreement")
+    events.add_argument("--agreement-reports", type=int, default=None,
+                        help="override events.agreement_reports")
+    events.add_argument("--edition-bonus", type=float, default=None, help="override events.edition_bonus")
     events.add_argument("--evidence", action="store_true", help="add the evidence of each membership")
     events.add_argument("--redis-url", default=None,
                         help="indexes in this Redis (default: a throw-away embedded one, nothing kept)")
@@ -42,7 +45,8 @@ def run(args: argparse.Namespace, config_dir: Path | None, out: TextIO = sys.std
     from newsmon.workers.events import EventIndex, features
 
     pipeline = load_config(config_dir or default_config_dir()).pipeline
-    overrides = {name: getattr(args, name) for name in ("window_hours", "min_score", "agreement")
+    overrides = {name: getattr(args, name) for name in ("window_hours", "min_score", "agreement",
+                                                          "agreement_reports", "edition_bonus")
                  if getattr(args, name) is not None}
     settings = pipeline.events.model_copy(update=overrides)
     with scratch_index(pipeline.dedupe, args.redis_url) as dedupe:

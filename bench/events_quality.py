@@ -2,7 +2,8 @@
 Arabic, Sorani, Kurmanji, English, Persian and Turkish): pairwise precision, recall and F1 over story
 pairs, overall and per language pair, and the pairs it got wrong.
 
-    python bench/events_quality.py [--window-hours H] [--min-score S] [--agreement A] [--wrong]
+    python bench/events_quality.py [--window-hours H] [--min-score S] [--agreement A]
+        [--agreement-reports N] [--edition-bonus B] [--wrong]
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def group(reports: list[dict], **overrides: float | None) -> dict[str, str]:
     args = argparse.Namespace(jsonl=True, evidence=False, redis_url=None,
                               window_hours=overrides.get("window_hours"),
                               min_score=overrides.get("min_score"),
-                              agreement=overrides.get("agreement"))
+                              agreement=overrides.get("agreement"),
+                              agreement_reports=overrides.get("agreement_reports"),
+                              edition_bonus=overrides.get("edition_bonus"))
     out = io.StringIO()
     cli_events.run(args, ROOT / "config", out=out, stream=io.StringIO(lines))
     return {row["id"]: row["event"] for row in map(json.loads, out.getvalue().splitlines())}
@@ -77,11 +80,14 @@ def main() -> None:
     parser.add_argument("--window-hours", type=float)
     parser.add_argument("--min-score", type=float)
     parser.add_argument("--agreement", type=float)
+    parser.add_argument("--agreement-reports", type=int)
+    parser.add_argument("--edition-bonus", type=float)
     parser.add_argument("--wrong", action="store_true", help="list the wrong pairs")
     args = parser.parse_args()
     reports = load()
     events = group(reports, window_hours=args.window_hours, min_score=args.min_score,
-                   agreement=args.agreement)
+                   agreement=args.agreement, agreement_reports=args.agreement_reports,
+                   edition_bonus=args.edition_bonus)
     counts, wrong = score(reports, events)
     truth = Counter(r["event"] for r in reports)
     multilingual = sum(1 for e in truth if len({r["lang"] for r in reports if r["event"] == e}) > 1)

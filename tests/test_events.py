@@ -196,6 +196,11 @@ def test_explain_prints_the_evidence_and_the_other_reports(desks, redis_conn: re
     assert "also in the event: in Arabic: Shafaq News 2026-02-22 13:17 +03" in text
     assert "in Sorani Kurdish: Kurdistan24 2026-02-22 15:30 +03" in text
     assert "kirkuk: already alerted for this event by story " + results[0]["story"] in text
+    assert "edition" not in text  # Rudaw joined Shafaq: two outlets
+    out = io.StringIO()  # Kurdistan24's Kurmanji edition came 10 minutes after its Sorani one
+    print_explanation(explain(config, open_engine(jobcontext.current().archive_url), redis_conn,
+                              results[3]["story"]), out)
+    assert "the outlet's own edition in another language" in out.getvalue(), out.getvalue()
 
 
 # --- the evidence ----------------------------------------------------------------------------------------
@@ -271,6 +276,64 @@ def test_concepts_alone_never_join_two_reports() -> None:
     assert not agrees(pair, settings)
 
 
+def test_an_outlets_editions_in_two_languages_count_as_one_report_translated() -> None:
+    """Kurdistan24's Arabic and English reports of President Barzani welcoming the Damascus-SDF agreement,
+    20 minutes apart: two names alone are not enough between two outlets, but one outlet does not tell one
+    happening twice, so its editions in two languages agree."""
+    settings = EventSettings()
+    arabic, english = (report(f"https://www.kurdistan24.net/{path}") for path in ("ar/story/890900",
+                                                                                   "en/story/890902"))
+    a = features(arabic["title"], arabic["text"], "ar")
+    b = features(english["title"], english["text"], "en")
+    assert not agrees(pair_score(b, a, settings, hours=0.33), settings)
+    edition = pair_score(b, a, settings, hours=0.33, editions=True)
+    assert agrees(edition, settings) and edition.edition
+    assert not pair_score(b, a, settings, hours=settings.edition_hours + 0.5, editions=True).edition
+    off = settings.model_copy(update={"edition_bonus": 0})
+    assert not agrees(pair_score(b, a, off, hours=0.33, editions=True), off)
+
+
+def test_an_outlets_editions_join_through_the_index_and_say_so(redis_conn: redis.Redis) -> None:
+    from newsmon.workers.events import EventIndex
+
+    arabic, english = (report(f"https://www.kurdistan24.net/{path}") for path in ("ar/story/890900",
+                                                                                   "en/story/890902"))
+    at = datetime(2026, 1, 30, 9, 40, tzinfo=UTC)
+    for outlet, expected in (("Another outlet", "en1"), ("Kurdistan24", "ar1")):
+        redis_conn.flushdb()
+        index = EventIndex(redis_conn, EventSettings())
+        first = index.assign("ar1", "ar1", features(arabic["title"], arabic["text"], "ar"), at, "ar",
+                             "Kurdistan24")
+        assert first.event == "ar1"
+        later = index.assign("en1", "en1", features(english["title"], english["text"], "en"),
+                             at + timedelta(minutes=20), "en", outlet)
+        assert later.event == expected, outlet  # two names between two outlets: not enough
+    assert later.evidence and later.evidence["edition"] is True
+
+
+def test_an_event_takes_a_report_that_agrees_with_agreement_reports_of_its_reports(
+        redis_conn: redis.Redis) -> None:
+    """Five reports of one event, of which three agree with a new one (3/5 under `agreement`): enough
+    with agreement_reports 3, not with 4."""
+    from newsmon.workers.eventfeatures import Features
+    from newsmon.workers.events import EventIndex
+
+    at = datetime(2026, 3, 1, 8, tzinfo=UTC)
+    first_three = Features({"KRK": "Kirkuk", "HWJ": "Hawija"}, 2, frozenset({"17", "23"}))
+    last_two = Features({"KRK": "Kirkuk", "HWJ": "Hawija"}, 2, frozenset({"23", "40"}))
+    new = Features({"KRK": "Kirkuk", "MKMR": "Makhmour"}, 2, frozenset({"17"}))
+    for needed, expected in ((3, "e0"), (4, "new")):
+        redis_conn.flushdb()
+        index = EventIndex(redis_conn, EventSettings(agreement=0.9, agreement_reports=needed))
+        for n, found in enumerate([first_three] * 3 + [last_two] * 2):
+            opened = index.assign(f"e{n}", f"e{n}", found, at + timedelta(minutes=n), "en", f"O{n}")
+            assert opened.event == "e0"
+        decided = index.assign("new", "new", new, at + timedelta(minutes=10), "en", "O9")
+        assert decided.event == expected, needed
+        if decided.evidence:
+            assert (decided.evidence["agreeing"], decided.evidence["compared"]) == (3, 5)
+
+
 # --- the batch contract and the backtest -----------------------------------------------------------------
 
 
@@ -312,7 +375,7 @@ def test_the_evaluation_set_holds_its_precision() -> None:
     reports = events_quality.load()
     counts, _ = events_quality.score(reports, events_quality.group(reports))
     precision, recall, _ = events_quality.prf(counts["all"])
-    assert precision >= 0.85 and recall >= 0.6, (precision, recall)
+    assert precision >= 0.9 and recall >= 0.7, (precision, recall)
 
 
 def test_backtest_events_counts_the_alerts_saved_and_lists_the_merges(desks, redis_conn: redis.Redis) -> None:

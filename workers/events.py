@@ -13,13 +13,16 @@ workers/eventconcepts.py):
 
     evidence = shared names (1 each, 0.5 for a name frequent among the window's reports) + shared numbers
     score    = evidence + concept_weight × shared concepts − late_penalty (reports over late_hours apart)
+               + edition_bonus (one outlet's editions in two languages, edition_hours apart at most)
+               − the conflict penalties (headlines about different people, different days of the week)
 
 Two reports agree when evidence ≥ min_names and score ≥ min_score. The report joins the event of its
-best-agreeing report when it also agrees with `agreement` of that event's reports in the window (so one
-lucky match does not chain two events together); otherwise it opens an event of its own, named by its
-cluster. Precision comes first: a wrong merge hides a story from a desk, so every membership keeps the
-evidence that made it (`Assignment.evidence`: which words matched which, numbers, concepts, hours apart,
-how many of the event's reports agreed), stored with the story in the archive.
+best-agreeing report when it also agrees with `agreement` of that event's reports in the window, or with
+at least `agreement_reports` of them (so one lucky match does not chain two events together); otherwise
+it opens an event of its own, named by its cluster. Precision comes first: a wrong merge hides a story
+from a desk, so every membership keeps the evidence that made it (`Assignment.evidence`: which words
+matched which, numbers, concepts, whether it was an edition, hours apart, how many of the event's reports
+agreed), stored with the story in the archive.
 
 The index lives in Redis so that every worker sees the same events (keys under keys.EVENTS_PREFIX, all
 expiring after two windows). Two workers deciding related reports at the same moment may open two events
@@ -64,11 +67,13 @@ class PairScore:
     names: list[tuple[str, str]]
     numbers: list[str]
     concepts: list[str]
+    edition: bool = False
 
 
 def pair_score(new: Features, other: Features, settings: EventSettings, hours: float,
-               weight: Any = None) -> PairScore:
-    """Score a new report against an earlier one (`weight(key)` weighs a shared name key; 1 without it)."""
+               weight: Any = None, editions: bool = False) -> PairScore:
+    """Score a new report against an earlier one (`weight(key)` weighs a shared name key; 1 without it).
+    `editions`: the two come from one outlet in two languages."""
     by_word: dict[str, tuple[float, str]] = {}
     for key in new.names.keys() & other.names.keys():
         w = weight(key) if weight else 1.0
@@ -82,6 +87,12 @@ def pair_score(new: Features, other: Features, settings: EventSettings, hours: f
     score = evidence + settings.concept_weight * len(concepts)
     if hours > settings.late_hours:
         score -= settings.late_penalty
+    # an outlet's own language editions of one report (Kurdistan24 in Arabic at 07:00, in Sorani at
+    # 08:10): an outlet does not tell one happening twice in one language, so two of its reports in two
+    # languages, close in time and naming one name or number, are one report translated
+    edition = editions and hours <= settings.edition_hours and evidence >= 1
+    if edition:
+        score += settings.edition_bonus
     if new.numbers and other.numbers and not numbers:  # each gives counts, none agree: 4 killed, 11 killed
         score -= settings.number_conflict_penalty
     if (new.first and other.first and not new.first & other.names.keys()
@@ -90,7 +101,7 @@ def pair_score(new: Features, other: Features, settings: EventSettings, hours: f
     if new.days and other.days and not new.days & other.days:  # on Friday; on Saturday
         score -= settings.weekday_conflict_penalty
     matched = sorted((word, there) for word, (_, there) in by_word.items())
-    return PairScore(round(score, 2), round(evidence, 2), matched, numbers, concepts)
+    return PairScore(round(score, 2), round(evidence, 2), matched, numbers, concepts, edition)
 
 
 def agrees(pair: PairScore, settings: EventSettings) -> bool:
@@ -160,12 +171,12 @@ class EventIndex:
         evidence_keys = list(report.names) + [f"#{n}" for n in report.numbers]
         assignment = Assignment(cluster)
         if evidence_keys and self.settings.enabled:
-            assignment = self._decide(story_id, report, ts, evidence_keys) or assignment
+            assignment = self._decide(story_id, report, ts, evidence_keys, language, outlet) or assignment
         self._register(story_id, cluster, report, ts, language, outlet, evidence_keys, assignment)
         return assignment
 
-    def _decide(self, story_id: str, report: Features, ts: float, evidence_keys: list[str]
-                ) -> Assignment | None:
+    def _decide(self, story_id: str, report: Features, ts: float, evidence_keys: list[str], language: str,
+                outlet: str) -> Assignment | None:
         low, high = ts - self.window, ts + self.window
         # how frequent each key is among the reports of the last two windows (the index's span), and the
         # window's reports that hold it; a key most of them hold is not read for candidates (other keys
@@ -196,7 +207,9 @@ class EventIndex:
         scored: list[tuple[PairScore, str, dict[str, Any]]] = []
         for other_id, other in reports.items():
             hours = abs(other["ts"] - ts) / 3600
-            pair = pair_score(report, Features.from_dict(other["features"]), self.settings, hours, weight)
+            editions = bool(outlet) and other["outlet"] == outlet and other["language"] != language
+            pair = pair_score(report, Features.from_dict(other["features"]), self.settings, hours, weight,
+                              editions)
             if agrees(pair, self.settings):
                 scored.append((pair, other_id, other))
         scored.sort(key=lambda item: -item[0].score)
@@ -207,12 +220,14 @@ class EventIndex:
                 continue
             tried.add(event)
             agreeing, compared = self._agreement(event, ts, {s for _, s, o in scored if o["event"] == event})
-            if compared and agreeing / compared + 1e-9 >= self.settings.agreement:
+            if compared and (agreeing / compared + 1e-9 >= self.settings.agreement
+                             or agreeing >= self.settings.agreement_reports):
                 return Assignment(event, {
                     "matched": other_id, "matched_language": other["language"],
                     "matched_outlet": other["outlet"],
                     "score": pair.score, "names": [list(n) for n in pair.names], "numbers": pair.numbers,
                     "concepts": pair.concepts, "hours": round(abs(other["ts"] - ts) / 3600, 1),
+                    "edition": pair.edition,
                     "agreeing": agreeing, "compared": compared,
                 })
         return None

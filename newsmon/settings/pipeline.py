@@ -45,6 +45,17 @@ class EventSettings(StrictModel):
         default=0.67, ge=0, le=1,
         description="Share of an event's reports within the window that must each give min_score with a "
                     "new report for it to join (1: all of them; 0: the best one alone)")
+    agreement_reports: int = Field(
+        default=3, ge=1, le=1000,
+        description="... or at least this many of them: a large event's reports tell different parts of it, "
+                    "and three that each agree with a new report are not a lucky match")
+    edition_bonus: float = Field(
+        default=2.0, ge=0, le=50,
+        description="Evidence added when two reports are one outlet's editions in two languages (an outlet "
+                    "does not publish two reports of one happening in one language), published within "
+                    "edition_hours and sharing at least a name or a number")
+    edition_hours: float = Field(default=2, ge=0, le=48,
+                                 description="How close in time an outlet's editions of one report appear")
     late_hours: float = Field(default=12, ge=0, description="Reports further apart than this ...")
     late_penalty: float = Field(default=0.5, ge=0, le=50, description="... need this much more evidence")
     headline_conflict_penalty: float = Field(
