@@ -98,6 +98,18 @@ def print_status(status: dict[str, Any], out: TextIO) -> None:
             f"{duration(s['backoff_remaining_seconds']) if s['backoff_remaining_seconds'] else '-':>7} "
             f"{delay(s['freshness']):>13} {s['failure'] or ''}\n"
         )
+    pushed = [s for s in status["sources"] if s["enabled"] and s.get("websub")]
+    if pushed:
+        out.write("\nWebSub (pushed sources are polled at the fallback interval meanwhile)\n")
+        for s in pushed:
+            w = s["websub"]
+            lease = (f"lease ends in {duration(w['expires_at'] - now)}" if w["pushed"] and w["expires_at"]
+                     else "")
+            last = f"last push {duration(now - w['last_push'])} ago" if w["last_push"] else "no push yet"
+            rejected = (f", {w['rejected']} refused ({w['rejected_reason']})" if w["rejected"] else "")
+            error = f"; {w['error']}" if w["error"] and not w["pushed"] else ""
+            out.write(f"  {s['id']:<22} {w['state']:<10} {last}, {w['pushes']} push(es){rejected}"
+                      f"{'; ' + lease if lease else ''}{error}\n")
     out.write("\ndeliveries (last 24 h)\n")
     out.writelines(
         f"  {channel:<20} sent {d['sent_24h']:>5}  retried {d['retried_24h']:>5}  failed {d['failed']:>4}\n"

@@ -54,6 +54,7 @@ class Feed:
     language: str
     outlet: str
     articles: list[Article] = field(default_factory=list)
+    hub: str | None = None  # a WebSub hub the feed names (with its own address as the topic)
 
 
 @dataclass
@@ -138,9 +139,12 @@ class ReplaySite:
                 f"<pubDate>{format_datetime(article.published)}</pubDate>"
                 f"<description>{html.escape(article.paragraphs[0][:200])}</description></item>"
             )
+        hub = (f'<atom:link rel="hub" href="{html.escape(feed.hub)}"/>'
+               f'<atom:link rel="self" href="{html.escape(base + quote(feed.path))}"/>' if feed.hub else "")
         return (
-            '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
-            f"<title>{html.escape(feed.title)}</title><link>{html.escape(base)}/</link>"
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel>'
+            f"<title>{html.escape(feed.title)}</title><link>{html.escape(base)}/</link>{hub}"
             f"<language>{feed.language}</language><description>{html.escape(feed.outlet)}</description>"
             + "".join(items)
             + "</channel></rss>\n"

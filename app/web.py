@@ -22,7 +22,7 @@ from flask import Flask, Response, abort, make_response, render_template, reques
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-from newsmon import keys, probe, stats
+from newsmon import keys, probe, stats, websub
 from newsmon.app.cli_status import duration
 from newsmon.errors import ConfigError
 from newsmon.languages import NAMES
@@ -154,9 +154,23 @@ class _Collector:
             "1 when a source's publication times cannot be trusted (in the future, dates without times)",
             labels=["source"],
         )
+        pushes = CounterMetricFamily("newsmon_websub_pushes", "WebSub notifications accepted (each a poll)",
+                                     labels=["source"])
+        refused = CounterMetricFamily("newsmon_websub_rejected",
+                                      "WebSub notifications refused (unsigned, bad signature, no "
+                                      "subscription)",
+                                      labels=["source"])
+        subscribed = GaugeMetricFamily("newsmon_websub_subscribed",
+                                       "1 while the source's WebSub subscription is verified and its "
+                                       "lease runs",
+                                       labels=["source"])
         for row in status["sources"]:
             if not row["enabled"]:
                 continue
+            if row.get("websub"):
+                pushes.add_metric([row["id"]], row["websub"]["pushes"])
+                refused.add_metric([row["id"]], row["websub"]["rejected"])
+                subscribed.add_metric([row["id"]], 1 if row["websub"]["pushed"] else 0)
             fresh = row["freshness"]
             clock_off.add_metric([row["id"]], 1 if fresh["clock"] else 0)
             for stage in ("seen", "alert"):
@@ -193,6 +207,9 @@ class _Collector:
             failing,
             delay,
             clock_off,
+            pushes,
+            refused,
+            subscribed,
         )
 
 
@@ -276,7 +293,8 @@ def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int]
 
     @app.before_request
     def _guard() -> Response | None:
-        if token is None or request.path == "/healthz":
+        # a WebSub hub cannot send the token: the callback answers only what newsmon itself asked for
+        if token is None or request.path == "/healthz" or request.path.startswith("/websub/"):
             return None
         offered = request.args.get("token") or request.cookies.get(COOKIE)
         header = request.headers.get("Authorization", "")
@@ -342,6 +360,38 @@ def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int]
         polls = [json.loads(p) for p in conn.lrange(keys.poll_history(source_id), 0, -1)]
         row = next((r for r in status["sources"] if r["id"] == source_id), None)
         return render_template("source.html", source=found, row=row, polls=polls)
+
+    def websub_source(source_id: str) -> bool:
+        """Whether a source takes pushes in the config now running (a callback for any other is 404)."""
+        if config_dir is not None:
+            loaded, error = load_for_status(config_dir, conn, validate, follow=follow)
+            if error is None or loaded.version != "none":
+                current["config"] = loaded
+        cfg = current["config"]
+        found = cfg.source(source_id)
+        return bool(found and found.enabled and found.kind == "feed" and found.websub
+                    and cfg.pipeline.web.public_url and cfg.pipeline.websub.enabled)
+
+    @app.get("/websub/<source_id>")
+    def websub_verify(source_id: str) -> Response:
+        """A hub verifies newsmon's intent: the challenge back for a subscription newsmon asked for."""
+        if not websub_source(source_id):
+            return Response("no such subscription\n", status=404, mimetype="text/plain")
+        code, body = websub.verify(conn, source_id, request.args.to_dict())
+        return Response(body, status=code, mimetype="text/plain")
+
+    @app.post("/websub/<source_id>")
+    def websub_notify(source_id: str) -> Response:
+        """A hub's notification: with a valid signature, a poll of the source (202 either way)."""
+        if not websub_source(source_id):
+            return Response("no such subscription\n", status=404, mimetype="text/plain")
+        if (request.content_length or 0) > websub.NOTIFY_MAX_BYTES:
+            return Response("too large\n", status=413, mimetype="text/plain")
+        body = request.stream.read(websub.NOTIFY_MAX_BYTES + 1)
+        if len(body) > websub.NOTIFY_MAX_BYTES:
+            return Response("too large\n", status=413, mimetype="text/plain")
+        websub.notify(conn, source_id, body, request.headers.get("X-Hub-Signature"))
+        return Response("", status=202, mimetype="text/plain")
 
     @app.get("/api/status")
     def api_status() -> Response:

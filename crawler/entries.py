@@ -45,6 +45,7 @@ class Parsed:
     skipped: list[str] = field(default_factory=list)
     newest: datetime | None = None
     document: str | None = None  # what the document was recognised as (a feed's version: rss20, atom10, json)
+    links: list[tuple[str, list[str]]] = field(default_factory=list)  # a feed's (href, rels): hub, self
 
 
 def check_link(url: str) -> None:

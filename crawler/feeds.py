@@ -183,7 +183,15 @@ def _parse_json_feed(data: dict[str, Any], url: str, tz_name: str | None) -> Par
             ))
         except (ValueError, TypeError, RecursionError) as exc:
             skipped.append(f"entry {index}: {type(exc).__name__}: {str(exc)[:160]}")
-    return Parsed(entries=entries, skipped=skipped, newest=_newest(entries), document="json")
+    links: list[tuple[str, list[str]]] = []  # JSON Feed 1.1: WebSub hubs in `hubs`, its address in `feed_url`
+    hubs = data.get("hubs")
+    for hub in hubs if isinstance(hubs, list) else []:
+        if isinstance(hub, dict) and isinstance(hub.get("url"), str) \
+                and str(hub.get("type", "")).lower() == "websub":
+            links.append((hub["url"], ["hub"]))
+    if isinstance(data.get("feed_url"), str):
+        links.append((data["feed_url"], ["self"]))
+    return Parsed(entries=entries, skipped=skipped, newest=_newest(entries), document="json", links=links)
 
 
 def parse_feed(body: bytes, url: str, content_type: str | None = None, tz_name: str | None = None) -> Parsed:
@@ -196,6 +204,9 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None, tz_name: 
     headers = {"content-type": content_type} if content_type else {}
     parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False)
     result = Parsed(document=parsed.get("version") or None)
+    feed = parsed.get("feed") or {}
+    result.links = [(str(link.get("href") or ""), str(link.get("rel") or "").split())
+                    for link in feed.get("links", []) if isinstance(link, dict) and link.get("rel")]
     if parsed.get("bozo"):
         exc = parsed.get("bozo_exception")
         result.problem = f"{type(exc).__name__}: {exc}" if exc else "malformed feed"

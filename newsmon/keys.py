@@ -214,3 +214,12 @@ def host_polls(host: str) -> str:
     """Sorted set of the polls requested of one host in the last hour (member: poll id, score: when), so
     adaptive polling never asks a host more often than `scheduler.host_polls_per_hour`."""
     return f"newsmon:host:{host}:polls"
+
+
+def websub(source_id: str) -> str:
+    """Hash of a source's WebSub state: the hub and topic its feed names, the subscription (secret, state,
+    lease) and its pushes (newsmon/websub.py)."""
+    return f"newsmon:websub:{source_id}"
+
+
+WEBSUB_PUSHED = "newsmon:websub:pushed"  # list of source ids whose hub pinged; the scheduler polls them

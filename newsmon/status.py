@@ -17,7 +17,7 @@ from rq import Queue, Worker
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
-from newsmon import freshness, keys, stats
+from newsmon import freshness, keys, stats, websub
 from newsmon.errors import ConfigError
 from newsmon.liveconfig import load_published, published_version
 from newsmon.serializer import JobSerializer
@@ -119,6 +119,7 @@ def source_states(config: Config, conn: redis.Redis) -> dict[str, dict[str, str]
 def _sources(config: Config, conn: redis.Redis, now: float) -> list[dict[str, Any]]:
     states = source_states(config, conn)
     delays = freshness.read(conn, [s.id for s in config.sources.sources], now)
+    pushes = websub.status_rows(conn, [s.id for s in config.sources.sources], now)
     rows = []
     for source in config.sources.sources:
         state = states[source.id]
@@ -141,6 +142,7 @@ def _sources(config: Config, conn: redis.Redis, now: float) -> list[dict[str, An
                       if k.startswith("polls_") and k != "polls_total"},
             "items": int(state.get("last_items") or 0), "new": int(state.get("last_new") or 0),
             "freshness": delays[source.id],
+            "websub": pushes[source.id],
         })
     return rows
 
@@ -313,7 +315,10 @@ def problems(config: Config, status: dict[str, Any], now: float) -> list[dict[st
         )
     for row in enabled_rows:
         source = sources[row["id"]]
-        limit = (source.silent_after_intervals or admin.silent_after_intervals) * source.longest_interval
+        longest = source.longest_interval
+        if (row.get("websub") or {}).get("pushed"):  # polled at the fallback interval meanwhile
+            longest = max(longest, config.pipeline.websub.fallback_interval)
+        limit = (source.silent_after_intervals or admin.silent_after_intervals) * longest
         since = row["last_success"]
         # silent: no success for long while no poll failed either (polls stuck, skipped or never finishing);
         # a source whose polls fail is the failing rule's

@@ -26,7 +26,7 @@ import redis
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from newsmon import keys, leases, probe, profile
+from newsmon import keys, leases, probe, profile, websub
 from newsmon.models import PollRequest, utcnow
 from newsmon.redis_conn import acquire, release_if_owner
 from newsmon.scheduler import adaptive
@@ -123,17 +123,53 @@ class Clock:
         assert self.scheduler is not None
         follow_config(self.live, self.scheduler, self.conn, self.leader)
 
+    def websub(self, now: float | None = None) -> dict[str, str]:
+        """Subscribe to the hubs feeds name, renew leases, retry refusals (newsmon/websub.py)."""
+        return websub.maintain(self.conn, self.live.get(), now)
+
+    def pushes(self) -> list[str]:
+        """Poll the sources whose hub pinged since the last look (a push is a poll request, no more)."""
+        pushed = websub.take_pushes(self.conn)
+        if not pushed:
+            return []
+        config = self.live.get()
+        sources = {s.id: s for s in config.enabled_sources()}
+        done = []
+        for source_id in pushed:
+            source = sources.get(source_id)
+            if source is None:
+                continue
+            outcome = request_poll(self.conn, source, self.leader,
+                                   config.pipeline.scheduler.host_polls_per_hour)
+            log.info("websub push source=%s: poll %s", source_id, outcome)
+            done.append(source_id)
+        return done
+
     def replan(self, now: float | None = None) -> dict[str, float]:
         """Time the adaptive sources' polls by their posting profiles and the budget (adaptive.plan);
         a source's job is re-timed when its interval moves by more than a tenth, and never pushed later
-        than its new interval from now. Returns the planned intervals."""
+        than its new interval from now. A source its WebSub hub pushes runs at websub.fallback_interval at
+        most often while the subscription is alive. Returns the planned intervals (adaptive and pushed
+        sources)."""
         assert self.scheduler is not None
         config = self.live.get()
         now = time.time() if now is None else now
         ids = [s.id for s in config.enabled_sources() if s.adaptive]
         curves = profile.rates(self.conn, ids, now, hours=24) if ids else {}
         planned = adaptive.plan(config, {i: c[0] for i, c in curves.items()}, adaptive.day_share(curves))
-        for source_id, seconds in planned.items():
+        # a source its hub pushes is polled at websub.fallback_interval at most often (a lost ping is
+        # caught up then); back on its own schedule as soon as the subscription is not alive
+        fallback = config.pipeline.websub.fallback_interval
+        sources = config.enabled_sources()
+        pushed = websub.alive_sources(self.conn, [s.id for s in sources if s.kind == "feed"], now)
+        timed = dict(planned)  # what each job should run at: the adaptive plan, fixed intervals, fallbacks
+        for source in sources:
+            base = planned.get(source.id, float(source.interval))
+            if source.id in pushed:
+                planned[source.id] = timed[source.id] = max(base, float(fallback))
+            elif not source.adaptive:
+                timed[source.id] = base
+        for source_id, seconds in timed.items():
             job = self.scheduler.get_job(f"poll:{source_id}")
             if job is None:
                 continue
@@ -141,11 +177,15 @@ class Clock:
             if abs(seconds - current) <= current / 10:
                 continue
             due = job.next_run_time
-            self.scheduler.reschedule_job(job.id, trigger=_interval_trigger(seconds))
+            source = job.args[1]
+            fixed_again = not source.adaptive and seconds == source.interval
+            self.scheduler.reschedule_job(
+                job.id, trigger=_trigger(source) if fixed_again else _interval_trigger(seconds))
             soonest = datetime.now(UTC) + timedelta(seconds=seconds)
             if due is not None and due < soonest:
                 self.scheduler.modify_job(job.id, next_run_time=due)
-            log.info("adaptive source=%s interval %.0f s -> %.0f s", source_id, current, seconds)
+            why = "pushed" if source_id in pushed else "adaptive" if source.adaptive else "not pushed"
+            log.info("%s source=%s interval %.0f s -> %.0f s", why, source_id, current, seconds)
         return planned
 
 

@@ -33,6 +33,8 @@ CONFIG_CHECK = 5  # seconds between looks at the published config version
 # seconds between looks for due digests: a digest goes out at most this late; a look costs one EXISTS
 # while no desk holds a story
 DIGEST_CHECK = 10
+WEBSUB_CHECK = 30  # seconds between looks at subscriptions to ask for or renew (a look reads a hash a feed)
+PUSH_CHECK = 1  # seconds between looks for pushes: a push is polled at most this late (a look is one LRANGE)
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,9 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic("digests", DIGEST_CHECK, digests, "digests due: to the alerts role (digests_due)"),
     Periodic("delivery-log", 5, delivery_log, "the delivery log into the archive: to the workers"),
     Periodic("retention", 3600, retention, "archive retention: to the workers (prune_archive)"),
+    Periodic("websub", WEBSUB_CHECK, lambda ctx: ctx.websub(), "WebSub: subscribe to the hubs feeds name, "
+             "renew leases, retry refusals (newsmon/websub.py)"),
+    Periodic("pushes", PUSH_CHECK, lambda ctx: ctx.pushes(), "WebSub: poll the sources whose hub pinged"),
     Periodic("adaptive", REPLAN, lambda ctx: ctx.replan(), "adaptive sources' intervals from their posting "
              "profiles and the request budget (scheduler/adaptive.py)", every_scheduler=True),
 )

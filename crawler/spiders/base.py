@@ -25,7 +25,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.asyncio import sleep
 from twisted.python.failure import Failure as TwistedFailure
 
-from newsmon import keys, leases
+from newsmon import keys, leases, websub
 from newsmon.crawler import health, polls
 from newsmon.crawler.entries import Entry, Parsed
 from newsmon.crawler.extract import decode_html, extract_article
@@ -301,6 +301,12 @@ class PollingSpider(scrapy.Spider):
                         response.url, len(parsed.entries), parsed.problem)
         for reason in parsed.skipped:
             log.debug("entry skipped source=%s url=%s reason=%s", poll.source.id, response.url, reason)
+        if self.kind == "feed" and not self.dry_run and response.meta.get("index_depth", 0) == 0:
+            hub, topic = websub.discover(parsed.links, response.url)
+            try:
+                websub.record_discovery(self.redis, poll.source.id, hub, topic)
+            except redis.RedisError as exc:  # the poll's stories matter more than a hub
+                log.warning("websub discovery not kept source=%s: %s", poll.source.id, exc)
         if self.conditional_get:
             poll.validators = {
                 "etag": response.headers.get("ETag", b"").decode("latin-1"),

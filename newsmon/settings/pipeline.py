@@ -143,6 +143,46 @@ class SchedulerSettings(StrictModel):
     )
 
 
+class WebSettings(StrictModel):
+    """What the web role says of itself to the outside."""
+
+    public_url: str | None = Field(
+        default=None,
+        description="The address at which hubs reach `newsmon web` (https://newsmon.example.org); set, it "
+                    "turns on WebSub: feeds that name a hub are subscribed with callbacks under "
+                    "<public_url>/websub/",
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = check_no_controls(value.strip(), "public_url").rstrip("/")
+        if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
+            raise ValueError(f"public_url must be an http(s) address without query or fragment: {value!r}")
+        return value
+
+
+class WebSubSettings(StrictModel):
+    """Push where a feed offers it (W3C WebSub), with polling as the fallback (newsmon/websub.py)."""
+
+    enabled: bool = Field(default=True, description="Subscribe to the hubs feeds name (needs "
+                                                    "web.public_url)")
+    lease_seconds: int = Field(default=10 * 86400, ge=60, le=365 * 86400,
+                               description="Lease asked of the hub (a hub may grant another)")
+    renew_before: int = Field(
+        default=3600, ge=10, le=7 * 86400,
+        description="Renew a subscription this long before its lease ends (or at half a lease shorter "
+                    "than twice this)")
+    fallback_interval: int = Field(
+        default=1800, ge=60, le=86400,
+        description="While a subscription is alive its source is still polled, at least this far apart "
+                    "(seconds): a lost ping is caught up then")
+    retry_after: int = Field(default=3600, ge=10, le=7 * 86400,
+                             description="Seconds before a refused or failed subscription is tried again")
+
+
 class PipelineFile(StrictModel):
     """Contents of the optional newsmon.yaml: settings of the processing pipeline."""
 
@@ -154,3 +194,6 @@ class PipelineFile(StrictModel):
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings, description="Archive retention")
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings,
                                          description="Adaptive polling: the request budget and host limits")
+    web: WebSettings = Field(default_factory=WebSettings, description="The web role's public address")
+    websub: WebSubSettings = Field(default_factory=WebSubSettings,
+                                   description="WebSub: pushes from the hubs feeds name")

@@ -75,6 +75,10 @@ class Source(StrictModel):
                               description="adaptive: never polled more often than this (seconds)")
     max_interval: int = Field(default=3600, ge=10, le=86400,
                               description="adaptive: polled at least this often, news or not (seconds)")
+    websub: bool = Field(default=True,
+                         description="feed: take pushes from the WebSub hub the feed names (when "
+                                     "newsmon.yaml sets web.public_url), polling at websub.fallback_interval "
+                                     "meanwhile")
     jitter: int | None = Field(
         default=None, ge=0, le=3600,
         description="Max random shift of each poll in seconds (at most the interval); default 10% of interval"
