@@ -165,6 +165,16 @@ def _due(state: dict[str, str], topic: str, now: float, settings: Any) -> str | 
     return "new" if current in ("", "unsubscribed") else f"retry after {current}"
 
 
+_MARK_PENDING = """
+redis.call('hset', KEYS[1], 'error', '')
+if redis.call('hget', KEYS[1], 'pending_secret') == ARGV[1]
+  and redis.call('hget', KEYS[1], 'state') ~= 'active' then
+  redis.call('hset', KEYS[1], 'state', 'pending')
+end
+return 1
+"""
+
+
 def subscribe(conn: Any, source_id: str, hub: str, topic: str, public_url: str, settings: Any, now: float,
               post: Callable[[str, dict[str, str]], tuple[int, str]] = post_form) -> str:
     """Ask `hub` for a subscription to `topic`; returns the state it leaves: pending (the hub accepted the
@@ -181,13 +191,12 @@ def subscribe(conn: Any, source_id: str, hub: str, topic: str, public_url: str, 
         error = None if 200 <= status < 300 else f"hub answered HTTP {status}: {clean_line(body, 200)}"
     except (OSError, ValueError) as exc:  # refused, timed out, unknown host, malformed address
         error = f"hub unreachable: {type(exc).__name__}: {clean_line(str(exc), 200)}"
-    state = _state(conn, source_id)
     if error is None:
-        conn.hset(key, "error", "")
-        if state.get("state") != "active" and state.get("pending_secret") == secret:  # not verified yet
-            conn.hset(key, "state", "pending")
+        # pending unless the hub verified in the meantime (atomic: the verification may be under way)
+        conn.eval(_MARK_PENDING, 1, key, secret)
         log.info("websub source=%s: subscription asked of %s (topic %s)", source_id, hub, topic)
         return "pending"
+    state = _state(conn, source_id)
     # an alive lease stays in use while its renewal is retried, sooner than a new subscription would be
     left = _float(state, "expires_at") - now
     wait = min(settings.retry_after, left / 2) if alive(state, now) and left > 0 else settings.retry_after
@@ -290,11 +299,13 @@ def verify(conn: Any, source_id: str, params: dict[str, str], now: float | None 
     except ValueError:
         lease = 0
     lease = lease if 0 < lease <= 10 * 365 * 86400 else int(_float(state, "asked_lease") or 86400)
-    conn.hset(key, mapping={"state": "active", "secret": state["pending_secret"],
+    pipe = conn.pipeline()  # one transaction: never active with the request still pending
+    pipe.hset(key, mapping={"state": "active", "secret": state["pending_secret"],
                             "sub_hub": state["pending_hub"], "sub_topic": topic, "verified_at": now,
                             "lease_seconds": lease,
                             "expires_at": now + lease, "error": "", "next_try": 0})
-    conn.hdel(key, "pending_secret", "pending_hub", "pending_topic")
+    pipe.hdel(key, "pending_secret", "pending_hub", "pending_topic")
+    pipe.execute()
     log.info("websub source=%s: subscription verified, lease %d s", source_id, lease)
     return 200, challenge
 
