@@ -377,8 +377,7 @@ def _web(args: argparse.Namespace, config_dir: Path, runtime: Runtime) -> int:
         if not opened:
             return []
         drain_delivery_log(conn, opened[0])
-        return [{**row, "at": as_utc(row["at"]).strftime("%Y-%m-%d %H:%M:%S UTC")}
-                for row in delivery_rows(opened[0].engine, limit=limit)]
+        return [{**row, "at": as_utc(row["at"])} for row in delivery_rows(opened[0].engine, limit=limit)]
 
     follow = not explicit_config(args)
     config, _error = load_for_status(config_dir, conn, config_validator(), follow=follow)

@@ -16,9 +16,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import redis
 from flask import Flask, Response, abort, make_response, render_template, request
+from markupsafe import Markup
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
@@ -44,8 +46,44 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def _when(value: float | None) -> str:
-    return datetime.fromtimestamp(value, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
+def when_in(zone: ZoneInfo) -> Callable[[Any], str]:
+    """A template filter: a time (epoch seconds, datetime or ISO text; naive means UTC) in `zone`, to the
+    second, with the zone's offset as the CLI and alerts write it (2026-12-03 19:28:50 +03)."""
+
+    def when(value: Any) -> str:
+        if value in (None, "", 0):
+            return "-"
+        try:
+            if isinstance(value, int | float):
+                moment = datetime.fromtimestamp(value, tz=UTC)
+            elif isinstance(value, datetime):
+                moment = value
+            else:
+                moment = datetime.fromisoformat(str(value))
+        except (ValueError, OverflowError, OSError):
+            return str(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S ") + _offset(moment.astimezone(zone))
+
+    return when
+
+
+def _offset(moment: datetime) -> str:
+    """+03, +0330 or -05 (what `%Z` gives for zones without an abbreviation)."""
+    return moment.tzname() or moment.strftime("%z")
+
+
+def url_pieces(url: str) -> Markup:
+    """A URL as read on the page: decoded (readable_url), each path piece in its own <bdi> so that an Arabic
+    slug reads right to left inside a left-to-right address instead of mixing with its neighbours."""
+    shown = readable_url(url)
+    scheme, sep, rest = shown.partition("://")
+    if not sep:
+        return Markup("<bdi>{}</bdi>").format(shown)
+    pieces = rest.split("/")
+    isolated = (Markup("<bdi>{}</bdi>").format(p) for p in pieces)
+    return Markup("{}://").format(scheme) + Markup("/").join(isolated)
 
 
 class _Collector:
@@ -273,12 +311,15 @@ def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int]
     if not _loopback(host) and not token:
         raise ConfigError("NEWSMON_WEB_TOKEN", "", f"set a token to serve the status page on {host}")
     app = Flask("newsmon", template_folder=str(Path(__file__).parent / "templates"))
-    app.jinja_env.filters["when"] = _when
+    app.jinja_env.filters["url_pieces"] = url_pieces
     app.jinja_env.filters["duration"] = duration
     app.jinja_env.filters["readable_url"] = readable_url
     app.jinja_env.filters["masked_url"] = mask_url
     app.jinja_env.filters["mask"] = mask_secrets
     current = {"config": config}
+    # times in web.timezone of the config the page shows (read again with it at each request)
+    app.jinja_env.filters["when"] = lambda value: when_in(
+        ZoneInfo(current["config"].pipeline.web.timezone))(value)
 
     def status_now() -> tuple[Config, dict[str, Any]]:
         error = None

@@ -3,8 +3,10 @@ once and clear once, `newsmon failed`, and the web page in a real headless Chrom
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -225,7 +227,35 @@ def test_status_cli_json_exit_code_and_failed_commands(admin, roles: Roles, redi
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def dump_dom(url: str) -> str:
+_MEASURE = """<script>
+(function () {
+  var cell = document.querySelector('#stories td[lang="ar"]');
+  var link = cell.querySelector('a').getBoundingClientRect(), box = cell.getBoundingClientRect();
+  var out = {ar_gap_right: Math.round(box.right - link.right), ar_gap_left: Math.round(link.left - box.left),
+             url_text: cell.querySelector('.url').innerText};
+  var pre = document.createElement('pre'); pre.id = 'measured'; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+})();
+</script>"""
+
+
+def measure_layout(url: str, tmp_path: Path) -> dict[str, object]:
+    """The page as served, measured by Chromium at 1600 px: a script added at its end reads where the
+    Arabic headline's link sits in its cell and the URL line's text, and writes them into the DOM."""
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=30) as response:
+        page = response.read().decode()
+    page = page.replace("<head>", f'<head><base href="{url}">', 1).replace("</body>", _MEASURE + "</body>")
+    local = tmp_path / "measure.html"
+    local.write_text(page, encoding="utf-8")
+    dom = dump_dom(local.as_uri(), "--window-size=1600,1000")
+    found = re.search(r'<pre id="measured">(.*?)</pre>', dom, re.DOTALL)
+    assert found, dom[-2000:]
+    return json.loads(html.unescape(found.group(1)))
+
+
+def dump_dom(url: str, *flags: str) -> str:
     assert CHROMIUM is not None
     result = subprocess.run(
         [
@@ -238,6 +268,7 @@ def dump_dom(url: str) -> str:
             "--disable-sync",
             "--no-first-run",
             f"--user-data-dir={Path(os.environ.get('TMPDIR', '/tmp')) / f'chromium-{os.getpid()}'}",
+            *flags,
             "--dump-dom",
             url,
         ],
@@ -433,7 +464,15 @@ def test_web_page_renders_in_headless_chromium(admin, redis_conn: redis.Redis, r
         # the Arabic headline reaches the browser intact, in a cell that lays it out right to left, and its
         # link's text is the readable Arabic URL while the href stays encoded
         assert '<td lang="ar" dir="auto"><a href="' + url + '">صواريخ على قاعدة كيه-1 غرب كركوك</a>' in dom
-        assert "/ar/story/1/قاعدة-كيه-1</div>" in dom
+        # each piece of the decoded path is isolated, so an Arabic slug reads right to left in its place
+        pieces = ("www.kurdistan24.net", "ar", "story", "1", "قاعدة-كيه-1")
+        assert "://" + "/".join(f"<bdi>{p}</bdi>" for p in pieces) in dom
+        assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+03</td>", dom), "processed time, Baghdad"
+        # laid out by Chromium: the Arabic headline sits at the right of its cell, the English one at the
+        # left, and the URL cell's text is the address in reading order
+        layout = measure_layout(f"http://127.0.0.1:{port}/", tmp_path)
+        assert layout["ar_gap_right"] < 12 < layout["ar_gap_left"], layout
+        assert layout["url_text"] == "https://www.kurdistan24.net/ar/story/1/قاعدة-كيه-1", layout
         polls = dump_dom(f"http://127.0.0.1:{port}/sources/dark")
         assert "<h1>dark</h1>" in polls and "Recent polls" in polls
     finally:

@@ -153,6 +153,21 @@ class WebSettings(StrictModel):
                     "<public_url>/websub/",
     )
 
+    timezone: str = Field(default="Asia/Baghdad",
+                          description="Time zone of the times the status page shows (IANA name)")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        # imported here: only this validator needs the zone database
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str | None) -> str | None:
