@@ -248,9 +248,17 @@ def _search(args: argparse.Namespace, config: Config, engine: Any, out: TextIO) 
     from newsmon.workers.search import search
 
     zone = validate_search(args, config, engine)
+    # copies of one story (one dedupe cluster) are one row: fetch more so that --limit counts stories
     hits = search(engine, args.query, topic=args.topic, outlet=args.outlet, language=args.lang,
-                  since=parse_since(args.since), limit=args.limit)
+                  since=parse_since(args.since), limit=args.limit * 5)
+    groups: dict[str, list[Any]] = {}
     for hit in hits:
+        groups.setdefault(hit.story["cluster_id"] or hit.story["id"], []).append(hit)
+    for cluster, members in list(groups.items())[: args.limit]:
+        # the story the cluster is named after when it matched too, else its earliest matching copy
+        members.sort(key=lambda h, c=cluster: (h.story["id"] != c,
+                                               str(h.story["published"] or h.story["processed"])))
+        hit, copies = members[0], members[1:]
         story = hit.story
         published = _time(story["published"], zone)
         when = published or _time(story["processed"], zone)
@@ -264,6 +272,9 @@ def _search(args: argparse.Namespace, config: Config, engine: Any, out: TextIO) 
             "topics": [t["topic"] for t in story["topics"]],
             "cluster": story["cluster_id"],
             "snippet": hit.snippet,
+            "copies": [{"id": c.story["id"], "outlet": c.story["outlet"], "url": c.story["url"],
+                        "published": (_time(c.story["published"], zone) or _time(c.story["processed"], zone)
+                                      ).isoformat()} for c in copies],
         }
         if args.json:
             out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
@@ -271,7 +282,11 @@ def _search(args: argparse.Namespace, config: Config, engine: Any, out: TextIO) 
             stamp = when.strftime("%Y-%m-%d %H:%M %Z") if when else "time unknown"
             out.write(f"{stamp}  [{story['language']}] {story['outlet']}: "
                       f"{story['title']}\n    {hit.snippet}\n    {story['url']}  topics: "
-                      f"{', '.join(record['topics']) or '-'}\n")
+                      f"{', '.join(record['topics']) or '-'}  story {story['id']}\n")
+            if copies:
+                outlets = sorted({c.story["outlet"] for c in copies})
+                noun = "copy" if len(copies) == 1 else "copies"
+                out.write(f"    and {len(copies)} {noun}: {', '.join(outlets)}\n")
     if not hits and not args.json:
         out.write("no story found\n")
     return 0

@@ -59,7 +59,7 @@ STORIES = [
 ]
 
 
-def archived_story(url: str, language: str, outlet: str, title: str, body: str, days: int) -> Story:
+def archived_story(url: str, language: str, outlet: str, title: str, body: str, days: float) -> Story:
     """A story of source `s` at `url`, published `days` before NOW."""
     return Story(id=story_id_for(canonical_url(url)), source_id="s", outlet=outlet, language=language,
                  url=url, canonical_url=canonical_url(url), title=title, text=body,
@@ -486,3 +486,29 @@ def test_the_index_finds_codes_as_the_matchers_rule_does() -> None:
         text = normalize_text("".join(rng.choice(pieces) for _ in range(rng.randint(1, 30))))
         expected = {m.group(1) + m.group(2) for m in CODE.finditer(text) if m.end(1) != m.start(2)}
         assert _codes(text) == expected, text
+
+
+def test_search_shows_a_story_once_with_its_copies_and_its_id(tmp_path: Path) -> None:
+    """Four outlets carried one Kurdistan24 report: one row, its id to pass to `explain`, and the copies."""
+    data_dir = tmp_path / "data"
+    archive = Archive(open_engine(f"sqlite:///{data_dir / 'archive.sqlite'}"))
+    title, body = "Drone downed near K1 base", "A drone was shot down near the K1 base west of Kirkuk."
+    first = archived_story("https://k24.example/1", "en", "Kurdistan24", title, body, 1)
+    archive_story(archive, first, [], "h0", "v1")
+    for n, outlet in enumerate(("Rudaw", "Shafaq News", "964")):
+        copy = archived_story(f"https://copy.example/{n}", "en", outlet, title, body, 0.5)
+        archive_story(archive, copy, [], f"c{n}", "v1", cluster_id=first.id)
+    other = archived_story("https://other.example/1", "en", "INA", "Another K1 story", "The K1 base again.",
+                           0.2)
+    archive_story(archive, other, [], "o", "v1")
+    env = {"NEWSMON_DATA_DIR": str(data_dir)}
+    result = newsmon(SHIPPED_CONFIG, env, "search", "K1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(title) == 1 and f"story {first.id}" in result.stdout
+    assert "and 3 copies: 964, Rudaw, Shafaq News" in result.stdout and f"story {other.id}" in result.stdout
+    printed = newsmon(SHIPPED_CONFIG, env, "search", "K1", "--json").stdout
+    rows = [json.loads(line) for line in printed.splitlines()]
+    assert [r["id"] for r in rows] == [other.id, first.id]
+    assert sorted(c["outlet"] for c in rows[1]["copies"]) == ["964", "Rudaw", "Shafaq News"]
+    limited = newsmon(SHIPPED_CONFIG, env, "search", "K1", "--limit", "1")
+    assert limited.stdout.count("  story ") == 1 and other.id in limited.stdout
