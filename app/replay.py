@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -108,8 +108,9 @@ class ReplaySite:
             self.fixed[path] = response
 
     @classmethod
-    def demo(cls, directory: Path = DEMO_SITE) -> ReplaySite:
-        """The bundled demo site: Kurdish and Iraqi outlets in Arabic, Sorani, Kurmanji and English."""
+    def demo(cls, directory: Path = DEMO_SITE, now: datetime | None = None) -> ReplaySite:
+        """The bundled demo site: Kurdish and Iraqi outlets in Arabic, Sorani, Kurmanji and English. With
+        `now`, its stories are dated as if just published (redate)."""
         site = cls()
         spec = yaml.safe_load((directory / "site.yaml").read_text(encoding="utf-8"))
         for feed_spec in spec["feeds"]:
@@ -124,6 +125,8 @@ class ReplaySite:
                     outlet=feed.outlet, published=as_utc(item["published"]), author=item.get("author", ""),
                 ))
             site.add_feed(feed)
+        if now is not None:
+            redate([a for f in site.feeds.values() for a in f.articles], now)
         return site
 
     # --- rendering ----------------------------------------------------------------------------
@@ -284,6 +287,28 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+
+RECENT_HOURS = 20  # redate: stories further apart than this from the newest are packed behind it
+
+
+def redate(articles: list[Article], now: datetime) -> None:
+    """Date stories as if just published, keeping their order: the newest 10 minutes before `now`, the
+    others as far behind it as they were (up to RECENT_HOURS: reports of one happening keep their
+    minutes apart), and the older ones 10 minutes apart beyond that. A demo's stories are then news, not
+    years-old pages that a first poll or a stale check would set aside."""
+    ordered = sorted(articles, key=lambda a: a.published, reverse=True)
+    if not ordered:
+        return
+    newest = ordered[0].published
+    latest = now - timedelta(minutes=10)
+    packed = 0
+    for article in ordered:
+        behind = newest - article.published
+        if behind > timedelta(hours=RECENT_HOURS):
+            packed += 1
+            behind = timedelta(hours=RECENT_HOURS, minutes=10 * packed)
+        article.published = latest - behind
 
 
 def read_story_file(path: Path) -> tuple[str, list[str]]:

@@ -36,7 +36,7 @@ CONCEPTS: dict[str, str] = {
     "protest": "protest demonstrat تظاهر متظاهر احتجاج خۆپێشاندان xwepêşandan تظاهرات اعتراض "
                "protesto gösteri",
     "election": "election vote voting ballot polling انتخاب اقتراع تصويت صوته هەڵبژاردن دەنگ hilbijartin "
-                "dengdan dengê انتخابات رای seçim oy",
+                "dengdan dengê انتخابات =رای seçim oy",
     "oil": "oil oilfield نفط نفطي نەوت petrol نفت",
     "gas": "gas غاز گاز =gaz",
     "field": "field حقل حقول كێڵگە zevî میدان saha",

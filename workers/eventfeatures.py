@@ -106,7 +106,8 @@ deputy international interior defence defense foreign affairs iraq iraqi iraqis 
 kurds kurd erbil baghdad kurdistan24 rudaw shafaq news agency reuters afp ap k24 li di ji bi ku û ya
 yê ên ew vê wê ev dê jî re de da ve heta piştî berî îro duh sibe serok serokê serokwezîr serokwezîrê
 hikûmeta hikûmet herêma herêmê parlamentoya wezîr wezîrê iraqê kurdistanê hewlêrê bexdayê navenda
-nûçeyan yekşem duşem sêşem çarşem pêncşem în şemî ve bir bu da de ile için olan olarak ancak
+nûçeyan yekşem duşem sêşem çarşem pêncşem în şemî hêz hêzên hêza hêzeke ve bir bu da de ile için olan olarak
+ancak
 """))
 
 _STOP_ARABIC = frozenset(normalize_text(w) for w in _words("""
@@ -118,6 +119,7 @@ _STOP_ARABIC = frozenset(normalize_text(w) for w in _words("""
 مصادر بيان تصريح وكالة نيوز شفق كوردستان24 رووداو وفق وفقا بحسب أيضا ايضا عدد عددا جميع بشكل إطار
 اطار لە بۆ بە و کە ئەو ئەم لەگەڵ دوای پێش هەروەها ئەمڕۆ دوێنێ سبەی بەڵام تا وەک یان لەسەر هەرێمی
 هەرێم کوردستان عێراق عێراقی سەرۆکی سەرۆک حکوومەتی حکوومەت وەزیری وەزارەتی هەولێر بەغدا ڕایگەیاند
+هێز هێزی هێزەکان هێزەکانی
 گوتی وتی کوردستان24 ڕووداو یەکشەممە دووشەممە سێشەممە چوارشەممە پێنجشەممە هەینی شەممە در از به با که
 این آن را برای تا بر یک پس هم نیز امروز دیروز گفت کرد شد است بود عراق اقلیم کردستان کوردستان اربیل
 بغداد رئیس نخست وزیر دولت
