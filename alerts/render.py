@@ -28,7 +28,12 @@ from newsmon.urls import readable_url
 TEMPLATES = Path(__file__).parent / "templates"
 RTL_LANGUAGES = RIGHT_TO_LEFT
 LANGUAGE_NAMES = NAMES
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+# what Markdown (Discord, Mattermost, and Apprise's conversions for Slack and Telegram) reads as syntax
+# anywhere in a line: parentheses, braces and ! make a link or image only after a bracket, which is
+# escaped, so they stay as written ("Kurdistan Democratic Party (KDP)", not "\(KDP\)")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|<>~])")
+# ... and what it reads as syntax only at the start of a line (a heading, a list item)
+_LINE_START = re.compile(r"(?m)^([ \t]*)([#+])")
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ def escape_markdown(value: object) -> str:
     text = _DOMAIN_DOT.sub("." + ZWSP, text)
     text = _MASS_MENTION.sub("\\1" + ZWSP, text)
     text = _TAG_MENTION.sub("<" + ZWSP, text)
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return _LINE_START.sub(r"\1\\\2", _MARKDOWN_SPECIAL.sub(r"\\\1", text))
 
 
 def chat_link(url: str) -> str:

@@ -277,14 +277,21 @@ def spreading_now(conn: redis.Redis, hours: int = 6) -> list[dict[str, Any]]:
     ]
 
 
-def event_languages(story: dict[str, Any], members: list[dict[str, Any]]) -> str:
-    """The event's other reports in other languages: "in Sorani: Rudaw 10:12; in English: K24 10:20"."""
+def event_languages(story: dict[str, Any], members: list[dict[str, Any]],
+                    zone: ZoneInfo | None = None) -> str:
+    """The event's other reports in other languages: "in Sorani: Rudaw 10:12; in English: K24 10:20" (in
+    `zone`, UTC without one)."""
     by_language: dict[str, list[str]] = {}
     for other in members:
         if other["id"] == story["id"] or other["language"] == story["language"]:
             continue
         at = other.get("published") or other.get("processed")
-        when = at.strftime("%H:%M UTC") if hasattr(at, "strftime") else ""
+        if hasattr(at, "strftime"):
+            moment = at if at.tzinfo else at.replace(tzinfo=UTC)
+            local = moment.astimezone(zone or UTC)
+            when = local.strftime("%H:%M ") + _offset(local)
+        else:
+            when = ""
         by_language.setdefault(NAMES.get(other["language"], other["language"]), []).append(
             f"{other['outlet']} {when}".strip())
     return "; ".join(f"in {language}: {', '.join(found)}" for language, found in by_language.items())
@@ -387,7 +394,8 @@ def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int]
         for st in stories:  # the same happening's reports in other languages among the recent stories
             event = st.get("event_id") or st["cluster_id"]
             st["also_in"] = event_languages(
-                st, [o for o in stories if (o.get("event_id") or o["cluster_id"]) == event])
+                st, [o for o in stories if (o.get("event_id") or o["cluster_id"]) == event],
+                ZoneInfo(cfg.pipeline.web.timezone))
         sent = recent_deliveries(20) if recent_deliveries is not None else []
         return render_template("index.html", s=status, stories=stories, spreading=spreading_now(conn),
                                sent=sent)

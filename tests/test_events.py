@@ -406,3 +406,18 @@ def test_a_title_case_headline_names_only_what_the_text_capitalises_too() -> Non
     # a headline in sentence case keeps its capitalised words: they are names
     plain = features("Barzani opens a cathedral in Sulaimani", "The prime minister spoke on Sunday.", "en")
     assert {"Barzani", "Sulaimani"} <= set(plain.names.values())
+
+
+def test_the_status_page_lists_the_event_in_other_languages_in_its_time_zone() -> None:
+    from zoneinfo import ZoneInfo
+
+    from newsmon.app.web import event_languages
+
+    story = {"id": "a", "language": "ar", "outlet": "Shafaq News"}
+    members = [story,
+               {"id": "b", "language": "ckb", "outlet": "Rudaw", "published": datetime(2026, 2, 22, 7, 12)},
+               {"id": "c", "language": "en", "outlet": "Kurdistan24",
+                "published": datetime(2026, 2, 22, 7, 20, tzinfo=UTC)},
+               {"id": "d", "language": "ar", "outlet": "964"}]  # the story's own language: not listed
+    assert event_languages(story, members, ZoneInfo("Asia/Baghdad")) == (
+        "in Sorani Kurdish: Rudaw 10:12 +03; in English: Kurdistan24 10:20 +03")

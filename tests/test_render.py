@@ -75,7 +75,7 @@ def test_page_text_is_escaped_everywhere() -> None:
     assert parser.scripts == 0
     assert "&lt;script&gt;" in rendered.html and "<img" not in rendered.html
     assert "\n" not in rendered.subject
-    assert "\\[click\\]\\(http:\u200b//evil\\)" in rendered.chat_body and "\\*bold\\*" in rendered.chat_body
+    assert "\\[click\\](http:\u200b//evil)" in rendered.chat_body and "\\*bold\\*" in rendered.chat_body
     assert "**كيه-1**" in rendered.chat_body  # matched words in the chat's own markup
 
 
@@ -96,6 +96,10 @@ def test_digest_lists_stories_with_notes() -> None:
 
 def test_escape_markdown() -> None:
     assert escape_markdown("a_b*c[d]") == "a\\_b\\*c\\[d\\]"
+    # only what Markdown reads as syntax: parentheses stay as written, a heading mark only at a line's start
+    assert escape_markdown("Kurdistan Democratic Party (KDP) #1") == "Kurdistan Democratic Party (KDP) #1"
+    assert escape_markdown("# big\n + item") == "\\# big\n \\+ item"
+    assert escape_markdown("![x](y) <b>") == "!\\[x\\](y) \\<b\\>"
 
 
 def test_a_message_without_topics_has_no_empty_matched_line() -> None:
