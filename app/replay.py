@@ -289,14 +289,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-RECENT_HOURS = 20  # redate: stories further apart than this from the newest are packed behind it
+RECENT_HOURS = 20  # redate: stories further apart than this from the newest are packed behind it, ...
+PACKED_HOURS = 30  # ... this far behind it: past a day (events.window_hours), so a story of 2017 and one
+# of 2026 are never one event, and within two days (stale_after_hours), so no feed is stale
 
 
 def redate(articles: list[Article], now: datetime) -> None:
     """Date stories as if just published, keeping their order: the newest 10 minutes before `now`, the
     others as far behind it as they were (up to RECENT_HOURS: reports of one happening keep their
-    minutes apart), and the older ones 10 minutes apart beyond that. A demo's stories are then news, not
-    years-old pages that a first poll or a stale check would set aside."""
+    minutes apart), and the older ones from PACKED_HOURS behind it, 10 minutes apart. A demo's stories
+    are then news, not years-old pages that a first poll or a stale check would set aside."""
     ordered = sorted(articles, key=lambda a: a.published, reverse=True)
     if not ordered:
         return
@@ -307,7 +309,7 @@ def redate(articles: list[Article], now: datetime) -> None:
         behind = newest - article.published
         if behind > timedelta(hours=RECENT_HOURS):
             packed += 1
-            behind = timedelta(hours=RECENT_HOURS, minutes=10 * packed)
+            behind = timedelta(hours=PACKED_HOURS, minutes=10 * packed)
         article.published = latest - behind
 
 

@@ -98,7 +98,7 @@ def test_affiliations_in_email_chat_and_digest() -> None:
     )
     chat = render_delivery(make_delivery(alert, channel="chat")).chat_body
     assert (
-        "Kurdistan24 — Kurdistan Democratic Party \\(KDP\\)" in chat and "- Rudaw — close to the KDP" in chat
+        "Kurdistan24 — Kurdistan Democratic Party (KDP)" in chat and "- Rudaw — close to the KDP" in chat
     )
     digest = render_delivery(make_delivery(alert, make_alert(story_id="b"), kind="digest"))
     assert digest.text.count("Kurdistan24 — Kurdistan Democratic Party (KDP)") == 1
