@@ -46,12 +46,14 @@ MARKER = "DEMO"  # in the data directory: only demos have used it, so a new demo
 DEMO_DIR = "demo"  # the demo's data directory, under the data directory
 SERVE_EVERY = 4.0  # seconds between stories published by --serve
 SERVE_INTERVAL = 5  # poll interval of the demo sources under --serve
+DEMO_STALE_HOURS = 96  # the demo sources' stale_after_hours (replay.redate spreads the site over ~3 days)
 
 
 def write_demo_config(directory: Path, base_url: str, site: ReplaySite, keywords_from: Path,
-                      outbox: Path, console: bool, interval: int = 60, events: bool = True) -> None:
+                      outbox: Path, console: bool, interval: int = 60, events: bool = True,
+                      stale_after_hours: float | None = None) -> None:
     """Config files whose sources point at the replay site, with the shipped keywords (`events`: the demo
-    desk's events setting)."""
+    desk's events setting; `stale_after_hours`: the sources', when given)."""
     directory.mkdir(parents=True, exist_ok=True)
     sources = []
     for feed in site.feeds.values():
@@ -59,6 +61,7 @@ def write_demo_config(directory: Path, base_url: str, site: ReplaySite, keywords
         sources.append({
             "id": source_id, "name": feed.title, "outlet": feed.outlet, "language": feed.language,
             "kind": "feed", "url": base_url + feed.path, "interval": interval, "jitter": 0,
+            **({"stale_after_hours": stale_after_hours} if stale_after_hours else {}),
         })
     channels: dict[str, Any] = {"outbox": {"type": "outbox", "path": str(outbox)}}
     if console:
@@ -135,7 +138,10 @@ def run_demo(keywords_dir: Path, as_json: bool, log_level: str = "WARNING", serv
                           interval=SERVE_INTERVAL if serve else 60,
                           # --serve's stories are made from templates: newsmon's events would rightly see
                           # two of one template as one happening told twice, so its desk takes each story
-                          events=not serve)
+                          events=not serve,
+                          # the redated site spans about three days (stories of different days stay
+                          # more than a day apart): none of its feeds is stale news
+                          stale_after_hours=DEMO_STALE_HOURS)
         config = load_config(config_dir)
         conn = server.connection()
         env = child_env(server.url, {"NEWSMON_DATA_DIR": str(data_dir)})

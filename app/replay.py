@@ -289,28 +289,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-RECENT_HOURS = 20  # redate: stories further apart than this from the newest are packed behind it, ...
-PACKED_HOURS = 30  # ... this far behind it: past a day (events.window_hours), so a story of 2017 and one
-# of 2026 are never one event, and within two days (stale_after_hours), so no feed is stale
+APART_HOURS = 25  # redate: two stories more than a day apart (events.window_hours) stay this far apart
 
 
 def redate(articles: list[Article], now: datetime) -> None:
-    """Date stories as if just published, keeping their order: the newest 10 minutes before `now`, the
-    others as far behind it as they were (up to RECENT_HOURS: reports of one happening keep their
-    minutes apart), and the older ones from PACKED_HOURS behind it, 10 minutes apart. A demo's stories
-    are then news, not years-old pages that a first poll or a stale check would set aside."""
+    """Date stories as if just published, keeping their order and what is one day's news: the newest 10
+    minutes before `now`, each older one as far behind the one after it as it was, except that a gap of
+    more than a day (years between the 2017 seed story and the rest) shrinks to APART_HOURS. Stories of
+    one day stay minutes apart; stories of different days stay more than a day apart, so redating
+    never makes one event of two. A demo's stories are then news, not years-old pages that a first poll
+    or a stale check would set aside."""
     ordered = sorted(articles, key=lambda a: a.published, reverse=True)
     if not ordered:
         return
-    newest = ordered[0].published
-    latest = now - timedelta(minutes=10)
-    packed = 0
-    for article in ordered:
-        behind = newest - article.published
-        if behind > timedelta(hours=RECENT_HOURS):
-            packed += 1
-            behind = timedelta(hours=PACKED_HOURS, minutes=10 * packed)
-        article.published = latest - behind
+    originals = [a.published for a in ordered]
+    moment = now - timedelta(minutes=10)
+    for index, article in enumerate(ordered):
+        if index:
+            moment -= min(originals[index - 1] - originals[index], timedelta(hours=APART_HOURS))
+        article.published = moment
 
 
 def read_story_file(path: Path) -> tuple[str, list[str]]:

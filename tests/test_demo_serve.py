@@ -3,6 +3,7 @@ copy made on purpose alerts nobody again."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import subprocess
@@ -97,3 +98,25 @@ def test_live_stories_stay_new_for_as_long_as_the_demo_says() -> None:
     from newsmon.app.demo import SERVE_EVERY
 
     assert demo_live.NEW_FOR * SERVE_EVERY / 60 >= demo_live.NEW_FOR_MINUTES
+
+
+def test_redating_keeps_a_days_news_together_and_other_days_apart() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from newsmon.app.replay import APART_HOURS, ReplaySite, redate
+
+    now = datetime(2026, 12, 3, 12, tzinfo=UTC)
+    site = ReplaySite.demo(now=now)
+    articles = sorted((a for f in site.feeds.values() for a in f.articles), key=lambda a: a.published)
+    original = sorted((a for f in ReplaySite.demo().feeds.values() for a in f.articles),
+                      key=lambda a: a.published)
+    assert [a.path for a in articles] == [a.path for a in original]  # the order is kept
+    assert articles[-1].published == now - timedelta(minutes=10)
+    for (a, b), (x, y) in zip(itertools.pairwise(articles), itertools.pairwise(original)):
+        gap, was = b.published - a.published, y.published - x.published
+        assert gap == min(was, timedelta(hours=APART_HOURS))  # a day's minutes kept, years shrunk
+        assert (gap > timedelta(hours=24)) == (was > timedelta(hours=24))
+    from newsmon.app.demo import DEMO_STALE_HOURS
+
+    assert now - articles[0].published < timedelta(hours=DEMO_STALE_HOURS)
+    redate([], now)  # nothing to date: nothing happens
