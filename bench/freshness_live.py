@@ -84,7 +84,7 @@ def write_phase_config(directory: Path, base: str, phase: str, interval: int, we
     budget = SOURCES * 3600 // interval
     (directory / "newsmon.yaml").write_text(yaml.safe_dump({
         "crawler": {"max_polls_in_flight": 8, "concurrency_per_host": 16, "autothrottle": False},
-        "scheduler": {"budget_per_hour": budget, "host_polls_per_hour": 20 * budget},
+        "scheduler": {"budget_per_hour": budget, "host_polls_per_hour": min(36_000, 20 * budget)},
     }))
 
 
@@ -108,9 +108,15 @@ def run_phase(phase: str, args: argparse.Namespace, conn: object, redis_url: str
     conn.flushdb()  # type: ignore[attr-defined]
     site = BenchSite()
     base = site.start()
+    rng = random.Random(args.seed)
     for s in range(SOURCES):
-        site.add_feed(Feed(path=f"/{phase}{s}/rss", title=f"Outlet {s}", language=list(ALPHABETS)[s % 4],
-                           outlet=f"Outlet {s}"))
+        language = list(ALPHABETS)[s % 4]
+        # one earlier story each, matching nothing: an empty feed is a failing one (and backs off)
+        site.add_feed(Feed(path=f"/{phase}{s}/rss", title=f"Outlet {s}", language=language,
+                           outlet=f"Outlet {s}", articles=[Article(
+                               path=f"/{phase}{s}/story/old", title=f"Earlier {s}",
+                               paragraphs=story_text(rng, language, False), language=language,
+                               outlet=f"Outlet {s}", published=datetime.now(UTC))]))
     receiver = Receiver()
     webhook = f"json://127.0.0.1:{receiver.server.server_address[1]}/hook"
     config_dir = work / f"{phase}-config"
@@ -125,11 +131,19 @@ def run_phase(phase: str, args: argparse.Namespace, conn: object, redis_url: str
     roles.start("worker", "worker")
     # the first round of polls finds the empty feeds; publishing starts once every source answered
     deadline = time.time() + 120
-    while time.time() < deadline and not all(
-            conn.hget(keys.source_state(f"{phase}{s}"), "polls_total") for s in range(SOURCES)):  # type: ignore[attr-defined]
+
+    def ready() -> bool:
+        dead = [name for name, process in roles.processes.items() if process.poll() is not None]
+        if dead:
+            raise SystemExit(f"{phase}: {', '.join(dead)} exited; see the logs in {data_dir}")
+        return all(conn.hget(keys.source_state(f"{phase}{s}"), "polls_total")  # type: ignore[attr-defined]
+                   for s in range(SOURCES))
+
+    while not ready():
+        if time.time() > deadline:
+            raise SystemExit(f"{phase}: not every source polled within 120 s; see the logs in {data_dir}")
         time.sleep(0.5)
     time.sleep(5)  # the adaptive plan (2 s after start) is in place
-    rng = random.Random(args.seed)
     published: dict[str, float] = {}
     stories = schedule(args.seed, args.minutes, args.rate)
     before = polls(conn, phase)
