@@ -164,10 +164,10 @@ def live_story(number: int, feeds_per_language: dict[str, int], previous: LiveSt
         return LiveStory(previous.language, (previous.feed_index + 1) % feeds, previous.title,
                          list(previous.paragraphs), previous.matching, copy_of=number - 1)
     language = LANGUAGES[number % len(LANGUAGES)]
-    # figures that do not repeat within a run's first thousands of stories: two stories never share them
     matching = number % QUIET_EVERY != 0
     pool = MATCHING[language] if matching else QUIET[language]
-    # within a language: every template at every place with every closing sentence before one repeats
+    # within a language: every template at every place before one repeats; the other places and the
+    # figures of FACTS and ROADS move at other paces, so that no two stories read alike (NEW_FOR)
     k = number // len(LANGUAGES)
     title, first, closing = pool[k % len(pool)]
     place = PLACES[(k // len(pool)) % len(PLACES)][language]

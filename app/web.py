@@ -328,13 +328,18 @@ def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int]
     app.jinja_env.filters["when"] = lambda value: when_in(
         ZoneInfo(current["config"].pipeline.web.timezone))(value)
 
-    def status_now() -> tuple[Config, dict[str, Any]]:
+    def config_now() -> tuple[Config, str | None]:
+        """The config the page reports with now, and the error of the directory when it does not load."""
         error = None
         if config_dir is not None:
             loaded, error = load_for_status(config_dir, conn, validate, follow=follow)
             if error is None or loaded.version != "none":
                 current["config"] = loaded
-        return current["config"], collect(current["config"], conn, config_error=error)
+        return current["config"], error
+
+    def status_now() -> tuple[Config, dict[str, Any]]:
+        cfg, error = config_now()
+        return cfg, collect(cfg, conn, config_error=error)
 
     registry = CollectorRegistry()
     registry.register(_Collector(status_now, conn))
@@ -412,11 +417,7 @@ def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int]
 
     def websub_source(source_id: str) -> bool:
         """Whether a source takes pushes in the config now running (a callback for any other is 404)."""
-        if config_dir is not None:
-            loaded, error = load_for_status(config_dir, conn, validate, follow=follow)
-            if error is None or loaded.version != "none":
-                current["config"] = loaded
-        cfg = current["config"]
+        cfg = config_now()[0]
         found = cfg.source(source_id)
         return bool(found and found.enabled and found.kind == "feed" and found.websub
                     and cfg.pipeline.web.public_url and cfg.pipeline.websub.enabled)

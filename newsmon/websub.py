@@ -104,10 +104,14 @@ def record_discovery(conn: Any, source_id: str, hub: str | None, topic: str | No
         log.info("websub source=%s: its feed names the hub %s (topic %s)", source_id, hub, topic)
 
 
-def _state(conn: Any, source_id: str) -> dict[str, str]:
-    raw = conn.hgetall(keys.websub(source_id))
+def _decoded(raw: dict[Any, Any]) -> dict[str, str]:
+    """A Redis hash as text, whatever the connection's decode_responses."""
     return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
             for k, v in raw.items()}
+
+
+def _state(conn: Any, source_id: str) -> dict[str, str]:
+    return _decoded(conn.hgetall(keys.websub(source_id)))
 
 
 def _float(state: dict[str, str], name: str) -> float:
@@ -358,8 +362,7 @@ def status_rows(conn: Any, source_ids: list[str], now: float) -> dict[str, dict[
         raws = pipe.execute()
     rows: dict[str, dict[str, Any] | None] = {}
     for source_id, raw in zip(source_ids, raws, strict=True):
-        state = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-                 for k, v in raw.items()}
+        state = _decoded(raw)
         if not state.get("hub") and not state.get("state"):
             rows[source_id] = None
             continue
