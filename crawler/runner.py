@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import uuid
 from typing import Any
@@ -14,6 +15,7 @@ import redis
 from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
+from scrapy.utils.defer import deferred_from_coro
 
 from newsmon import leases
 from newsmon.crawler import settings as crawler_settings
@@ -73,37 +75,66 @@ def _collect(crawler: Any) -> list[dict[str, Any]]:
 EXIT_LOST_REDIS = 3
 
 
+def _stop_running(crawlers: list[Any]) -> None:
+    """Stop, gracefully, the crawls whose engine runs. One still opening is left to its spider, which sees
+    `halt` as it starts and closes: stopping it now would mark it stopped before its engine runs, and the
+    engine, once running, would then never end (Scrapy stops a crawl only while it counts as crawling)."""
+    for crawler in crawlers:
+        engine = getattr(crawler, "engine", None)
+        if engine is not None and engine.running:
+            deferred_from_coro(crawler.stop_async())
+
+
 def run_crawler(config: Config, conn: redis.Redis, overrides: dict[str, Any] | None = None,
                 live: Any = None) -> int:
     """Crawl until SIGINT/SIGTERM; each signal lets in-flight polls finish first.
 
     Returns the exit code: 0 after a signal, EXIT_LOST_REDIS when Redis stayed unreachable.
     """
+    # the handler is in place before Scrapy builds anything: a SIGTERM during start-up (the supervisor
+    # killed, its death signal arriving while Scrapy imports its extensions) must not raise inside a
+    # Deferred, which Twisted would log and forget while the process crawled on. It only sets `halt`,
+    # which every spider checks, and asks the reactor, once there is one, to stop the crawls.
+    halt = threading.Event()
+
+    def stop(signum: int, _frame: Any) -> None:
+        first = not halt.is_set()
+        halt.set()
+        reactor = sys.modules.get("twisted.internet.reactor")  # installed by the first crawl, not imported
+        if reactor is not None:
+            reactor.callFromThread(stop_crawls if first else stop_now, signum)
+
+    def stop_crawls(signum: int) -> None:
+        log.info("crawler stopping on signal %d (in-flight polls finish; a second one stops at once)", signum)
+        _stop_running(crawlers)
+
+    def stop_now(signum: int) -> None:
+        log.warning("crawler stopping at once on a second signal %d", signum)
+        reactor = sys.modules["twisted.internet.reactor"]
+        if reactor.running:
+            reactor.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    crawlers: list[Any] = []
     process = CrawlerProcess(scrapy_settings(config, overrides, conn))
     quiet_libraries()  # Scrapy has just set its loggers to DEBUG
-    crawlers = [process.create_crawler(spider) for spider in SPIDERS.values()]
+    crawlers += [process.create_crawler(spider) for spider in SPIDERS.values()]
     fatal: list[str] = []
 
     def lost(reason: str) -> None:
         if not fatal:
             fatal.append(reason)
-            for crawler in crawlers:
-                if crawler.spider is not None:
-                    crawler.spider.stopping = True
-            process.stop()
-
-    def stop(signum: int, _frame: Any) -> None:
-        log.info("crawler stopping on signal %d", signum)
-        for crawler in crawlers:
-            if crawler.spider is not None:
-                crawler.spider.stopping = True
-        process.stop()
+            halt.set()
+            _stop_running(crawlers)
 
     identity = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     for crawler in crawlers:
-        process.crawl(crawler, redis_conn=conn, config=config, on_fatal=lost, crawler_id=identity, live=live)
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+        process.crawl(crawler, redis_conn=conn, config=config, on_fatal=lost, crawler_id=identity, live=live,
+                      halt=halt)
+    if halt.is_set():  # stopped while starting: the spiders would stop at once; no reactor to run
+        log.info("crawler stopping on a signal during start-up")
+        return 0
     beating = threading.Event()
     heart = threading.Thread(target=leases.beat, args=(conn, identity, beating),
                              name="newsmon-crawler-heartbeat", daemon=True)

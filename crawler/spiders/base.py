@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -84,7 +85,8 @@ class PollingSpider(scrapy.Spider):
     conditional_get = False
 
     def __init__(self, redis_conn: redis.Redis | None, config: Config, oneshot: PollRequest | None = None,
-                 on_fatal: Any = None, crawler_id: str = "", live: Any = None, **kwargs: Any) -> None:
+                 on_fatal: Any = None, crawler_id: str = "", live: Any = None,
+                 halt: threading.Event | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._config = config
         self.live = live  # a LiveConfig: the spider follows the published config version
@@ -94,7 +96,9 @@ class PollingSpider(scrapy.Spider):
         self.oneshot = oneshot  # `newsmon sources test`: one poll, nothing read from or written to Redis
         self.listed: list[str] = []  # dry run: every entry key the index listed (a backfill marks them seen)
         self.polls: dict[str, Poll] = {}
-        self.stopping = False
+        # set once the crawler stops (a signal, Redis lost): shared by the process's spiders, so a spider
+        # that Scrapy creates after the signal came stops as soon as it starts
+        self.halt = halt or threading.Event()
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> PollingSpider:
@@ -112,6 +116,16 @@ class PollingSpider(scrapy.Spider):
         """The running config: the published version when the crawler follows one (sources added,
         removed or changed by `keywords reload` are polled as they now are)."""
         return self.live.get() if self.live is not None else self._config
+
+    @property
+    def stopping(self) -> bool:
+        """Whether the spider takes no more poll requests (its in-flight polls still finish)."""
+        return self.halt.is_set()
+
+    @stopping.setter
+    def stopping(self, value: bool) -> None:
+        if value:
+            self.halt.set()
 
     @property
     def dry_run(self) -> bool:
