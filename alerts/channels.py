@@ -18,7 +18,7 @@ from pathlib import Path
 
 import apprise
 
-from newsmon.alerts.render import Rendered
+from newsmon.alerts.render import CHAT_DIALECTS, Rendered
 from newsmon.errors import DeliveryError
 from newsmon.models import Delivery
 from newsmon.sanitize import clean_line
@@ -152,8 +152,30 @@ def masked_url(url: str) -> str:
     return plugin.url(privacy=True)
 
 
+# The chat markup each service reads, as newsmon renders it (alerts/render.py CHAT_DIALECTS). Telegram gets
+# its HTML (escape &, < and > and nothing else; a stray * or _ cannot break the message, as it can in
+# its Markdown). Slack gets plain text: Apprise escapes Slack's &, < and > itself, and neither of the ways
+# to hand it mrkdwn keeps page text as text (Apprise's CommonMark conversion leaves backslash escapes,
+# which Slack shows; its pass-through turns "!here>" in the text back into a live <!here>). Discord and
+# Mattermost read Markdown with backslash escapes. Services not named here get Markdown when Markdown is
+# their own format, else plain text (a JSON webhook's receiver reads no markup).
+CHAT_DIALECT_BY_SCHEME = {"tgram": "telegram", "slack": "text", "discord": "markdown", "mmost": "markdown",
+                          "mmosts": "markdown", "json": "text", "jsons": "text"}
+
+
+def chat_dialect(url: str) -> str:
+    """The chat dialect a service reads, from its Apprise URL."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme in CHAT_DIALECT_BY_SCHEME:
+        return CHAT_DIALECT_BY_SCHEME[scheme]
+    plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    formats = getattr(plugin, "notify_format", None)
+    first = formats[0] if isinstance(formats, (tuple, list)) else formats
+    return "markdown" if first == apprise.NotifyFormat.MARKDOWN else "text"
+
+
 def send_apprise(channel: AppriseChannel, rendered: Rendered) -> None:
-    """Send one chat message through an Apprise URL.
+    """Send one chat message through an Apprise URL, in the markup its service reads.
 
     Raises:
         DeliveryError: the URL is not understood or the service did not accept the message.
@@ -162,10 +184,10 @@ def send_apprise(channel: AppriseChannel, rendered: Rendered) -> None:
     notifier = apprise.Apprise()
     if not notifier.add(url):
         raise DeliveryError(f"apprise URL not understood: {masked_url(url)}")
+    dialect = CHAT_DIALECTS[chat_dialect(url)]
+    title, body = rendered.chat(dialect.name)
     with apprise.LogCapture(level=logging.WARNING) as captured:
-        ok = notifier.notify(
-            title=rendered.chat_title, body=rendered.chat_body, body_format=apprise.NotifyFormat.MARKDOWN
-        )
+        ok = notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat(dialect.body_format))
     if not ok:
         reason = " ".join(captured.getvalue().split())[-300:] or "no reason given"
         raise DeliveryError(f"chat via {masked_url(url)} failed: {reason}")

@@ -9,15 +9,17 @@ delivery with it, with the reason.
 
 from __future__ import annotations
 
+import html as html_lib
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
@@ -32,8 +34,10 @@ LANGUAGE_NAMES = NAMES
 # anywhere in a line: parentheses, braces and ! make a link or image only after a bracket, which is
 # escaped, so they stay as written ("Kurdistan Democratic Party (KDP)", not "\(KDP\)")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|<>~])")
-# ... and what it reads as syntax only at the start of a line (a heading, a list item)
-_LINE_START = re.compile(r"(?m)^([ \t]*)([#+])")
+# ... and what it reads as syntax only at the start of a line (a heading, a list item, "1." numbering)
+_LINE_START = re.compile(r"(?m)^([ \t]*)([#+-])")
+_NUMBERED = re.compile(r"(?m)^([ \t]*\d+)([.)])")
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")  # overrides and isolates: page text may reorder
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,13 @@ class Rendered:
     subject: str
     text: str
     html: str
-    chat_title: str
+    chat_title: str  # the Markdown dialect's, as `alerts test` prints it
     chat_body: str
+    chats: dict[str, tuple[str, str]] = field(default_factory=dict)  # dialect -> (title, body)
+
+    def chat(self, dialect: str) -> tuple[str, str]:
+        """The chat title and body in one dialect (CHAT_DIALECTS)."""
+        return self.chats.get(dialect, (self.chat_title, self.chat_body))
 
 
 _MASS_MENTION = re.compile(r"(?i)([@＠])(?=(everyone|here|channel|all|room)\b)")
@@ -54,16 +63,46 @@ _DOMAIN_DOT = re.compile(r"(?<=[^\W_])\.(?=[^\W\d_]{2,})")
 ZWSP = "\u200b"
 
 
-def escape_markdown(value: object) -> str:
-    """Chat-safe page text: markdown syntax backslash-escaped, mass mentions (@everyone, @here, @channel,
+def chat_safe(value: object) -> str:
+    """Page text that can neither ping nor link in any chat: mass mentions (@everyone, @here, @channel,
     @all, <!here>, <@&role>) broken with a zero-width space, and URLs or domains in the text broken the
-    same way, so that page text can neither add a link (chat clients link bare URLs and domains) nor
-    ping a channel; the story's own URL is added by the template, as the only link."""
+    same way (chat clients link bare URLs and domains); the story's own URL is added by the template, as
+    the only link. No markup is escaped: that is each dialect's part."""
     text = _SCHEME.sub(lambda m: m.group(1) + ":" + ZWSP + (m.group(2) or ""), str(value))
     text = _DOMAIN_DOT.sub("." + ZWSP, text)
     text = _MASS_MENTION.sub("\\1" + ZWSP, text)
-    text = _TAG_MENTION.sub("<" + ZWSP, text)
-    return _LINE_START.sub(r"\1\\\2", _MARKDOWN_SPECIAL.sub(r"\\\1", text))
+    text = _BIDI_CONTROLS.sub("", text)  # nothing after it in the message is shown reordered
+    return _TAG_MENTION.sub("<" + ZWSP, text)
+
+
+def escape_markdown(value: object) -> str:
+    """Chat-safe page text for Markdown (Discord, Mattermost): its syntax backslash-escaped."""
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", chat_safe(value))
+    return _NUMBERED.sub(r"\1\\\2", _LINE_START.sub(r"\1\\\2", text))
+
+
+def escape_telegram(value: object) -> str:
+    """Chat-safe page text for Telegram's HTML: &, < and > as entities, which is all it needs."""
+    return html_lib.escape(chat_safe(value), quote=False)
+
+
+@dataclass(frozen=True)
+class ChatDialect:
+    """One chat markup: how page text is escaped in it, how it emphasises, and the Apprise body format
+    the message is handed over as (one Apprise passes on as it is)."""
+
+    name: str
+    escape: Callable[[object], str]
+    strong: Callable[[str], str]
+    body_format: str
+
+
+CHAT_DIALECT_NAMES = {"markdown": "Markdown", "telegram": "Telegram HTML", "text": "plain text"}
+CHAT_DIALECTS = {
+    "markdown": ChatDialect("markdown", escape_markdown, lambda s: f"**{s}**", "markdown"),
+    "telegram": ChatDialect("telegram", escape_telegram, lambda s: f"<b>{s}</b>", "html"),
+    "text": ChatDialect("text", chat_safe, lambda s: s, "text"),
+}
 
 
 def chat_link(url: str) -> str:
@@ -81,23 +120,21 @@ def chat_link(url: str) -> str:
                        quote(parts.fragment, safe=safe)))
 
 
-def _marked(snippet: str, words: list[str], wrap_html: bool) -> str | Markup:
-    """The snippet escaped for HTML (or markdown), with every matched word highlighted (and in HTML
-    its paragraph breaks kept as line breaks)."""
+def _marked(snippet: str, words: list[str], dialect: ChatDialect | None) -> str | Markup:
+    """The snippet escaped for HTML email (no dialect) or a chat dialect, with every matched word
+    highlighted (and in HTML its paragraph breaks kept as line breaks)."""
     words = sorted({w for w in words if w}, key=len, reverse=True)
-    quote = (lambda v: str(escape(v))) if wrap_html else escape_markdown
-    if not words:
-        return Markup(quote(snippet)) if wrap_html else quote(snippet)
-    pattern = re.compile("|".join(re.escape(w) for w in words))
+    quote = (lambda v: str(escape(v))) if dialect is None else dialect.escape
+    mark = (lambda v: f"<mark>{v}</mark>") if dialect is None else dialect.strong
     out: list[str] = []
     position = 0
-    for match in pattern.finditer(snippet):
-        out.append(quote(snippet[position:match.start()]))
-        word = quote(match.group(0))
-        out.append(f"<mark>{word}</mark>" if wrap_html else f"**{word}**")
-        position = match.end()
+    if words:
+        for match in re.finditer("|".join(re.escape(w) for w in words), snippet):
+            out.append(quote(snippet[position:match.start()]))
+            out.append(mark(quote(match.group(0))))
+            position = match.end()
     out.append(quote(snippet[position:]))
-    return Markup("".join(out).replace("\n", "<br>\n")) if wrap_html else "".join(out)
+    return Markup("".join(out).replace("\n", "<br>\n")) if dialect is None else "".join(out)
 
 
 def _local_time(alert: StoryAlert, zone: Any) -> str:
@@ -110,15 +147,16 @@ def _local_time(alert: StoryAlert, zone: Any) -> str:
 class _Item:
     """A story alert with everything a template needs, escaped for one kind of output."""
 
-    def __init__(self, alert: StoryAlert, zone: Any, html: bool) -> None:
+    def __init__(self, alert: StoryAlert, zone: Any, dialect: ChatDialect | None) -> None:
+        html = dialect is None
         words = [w for t in alert.topics for w in t.matched_words()]
-        self.alert = alert if html else _MarkdownAlert(alert)
+        self.alert = alert if html else _ChatAlert(alert, dialect)
         self.topics_line = ", ".join(t.name for t in alert.topics)
         self.published = _local_time(alert, zone)
         self.language_name = LANGUAGE_NAMES.get(alert.language, alert.language)
         self.direction = "rtl" if alert.language in RTL_LANGUAGES else "ltr"
-        self.snippets = [_marked(s, words, html) for s in alert.snippets]
-        self.title = _marked(alert.title, words, True) if html else alert.title  # a match in the title shows
+        self.snippets = [_marked(s, words, dialect) for s in alert.snippets]
+        self.title = _marked(alert.title, words, None) if html else alert.title  # a match in the title shows
         self.link_text = readable_url(alert.url)
         self.source_line = outlet_line(alert.outlet, alert.affiliation)
         self.also_lines = [outlet_line(c.outlet, c.affiliation) for c in alert.also]
@@ -175,8 +213,14 @@ def _environment(override_dir: Path | None, autoescape: bool) -> Environment:
         undefined=StrictUndefined,
         keep_trailing_newline=True,
     )
-    env.filters["md"] = escape_markdown
+    # chat templates: `md` escapes page text and `strong` emphasises in the dialect being rendered
+    env.filters["md"] = pass_context(lambda context, value: _dialect_of(context).escape(value))
+    env.filters["strong"] = pass_context(lambda context, value: _dialect_of(context).strong(str(value)))
     return env
+
+
+def _dialect_of(context: Any) -> ChatDialect:
+    return context.get("dialect") or CHAT_DIALECTS["markdown"]
 
 
 def subject_of(delivery: Delivery) -> str:
@@ -212,13 +256,10 @@ def render_health(delivery: Delivery) -> Rendered:
         f"--\nnewsmon health check; `newsmon status` shows the whole picture\n"
     )
     html = f"<!DOCTYPE html><html><body><pre>{escape(text)}</pre></body></html>"
-    return Rendered(
-        subject=subject,
-        text=text,
-        html=html,
-        chat_title=escape_markdown(subject.removeprefix("[newsmon] ")),
-        chat_body=escape_markdown(text),
-    )
+    chats = {name: (dialect.escape(subject.removeprefix("[newsmon] ")), dialect.escape(text))
+             for name, dialect in CHAT_DIALECTS.items()}
+    title, body = chats["markdown"]
+    return Rendered(subject=subject, text=text, html=html, chat_title=title, chat_body=body, chats=chats)
 
 
 def render_delivery(delivery: Delivery, override_dir: Path | None = None) -> Rendered:
@@ -229,61 +270,67 @@ def render_delivery(delivery: Delivery, override_dir: Path | None = None) -> Ren
     zone = ZoneInfo(delivery.timezone)
     subject = subject_of(delivery)
     slot = delivery.slot.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if delivery.slot else ""
-    html_items = [_Item(a, zone, True) for a in delivery.items]
-    text_items = [_Item(a, zone, False) for a in delivery.items]
+    html_items = [_Item(a, zone, None) for a in delivery.items]
+    text_items = [_Item(a, zone, CHAT_DIALECTS["text"]) for a in delivery.items]
     for item, alert in zip(text_items, delivery.items):
-        item.alert = alert  # plain text is not markup: page text stays as written
+        item.alert = alert  # email's plain text is not a chat: page text stays as written
         item.snippets = list(alert.snippets)
     base = {"delivery": delivery, "subject": subject, "slot": slot}
     html = _environment(override_dir, True).get_template("email.html.j2").render(base, items=html_items)
     plain = _environment(override_dir, False)
     text = plain.get_template("email.txt.j2").render(base, items=text_items)
-    chat_body = plain.get_template("chat.md.j2").render(
-        base, items=[_Item(a, zone, False) for a in delivery.items]
-    )
-    return Rendered(subject=subject, text=text, html=html, chat_title=chat_title_of(delivery),
-                    chat_body=chat_body)
+    chats = {}
+    for name, dialect in CHAT_DIALECTS.items():
+        body = plain.get_template("chat.md.j2").render(
+            base, items=[_Item(a, zone, dialect) for a in delivery.items], dialect=dialect
+        )
+        chats[name] = (chat_title_of(delivery, dialect), body)
+    title, body = chats["markdown"]
+    return Rendered(subject=subject, text=text, html=html, chat_title=title, chat_body=body, chats=chats)
 
 
-def chat_title_of(delivery: Delivery) -> str:
-    """The chat title: the subject without its prefix, every page-derived part chat-escaped."""
+def chat_title_of(delivery: Delivery, dialect: ChatDialect = CHAT_DIALECTS["markdown"]) -> str:
+    """The chat title: the subject without its prefix, every page-derived part escaped for the dialect."""
+    quote = dialect.escape
     if delivery.kind != "instant" or not delivery.items:
-        return escape_markdown(subject_of(delivery).removeprefix("[newsmon] "))
+        return quote(subject_of(delivery).removeprefix("[newsmon] "))
     item = delivery.items[0]
     if item.breaking is not None:
-        return escape_markdown(subject_of(delivery).removeprefix("[newsmon] "))
+        return quote(subject_of(delivery).removeprefix("[newsmon] "))
     topics = ", ".join(t.name for t in item.topics)
     urgent = "URGENT " if item.urgent else ""
-    return " ".join(f"{urgent}{escape_markdown(topics)}: {escape_markdown(item.title)} "
-                    f"({escape_markdown(item.outlet)})".split())
+    return " ".join(f"{urgent}{quote(topics)}: {quote(item.title)} ({quote(item.outlet)})".split())
 
 
-class _MarkdownAlert:
-    """A story alert whose page-derived fields come out markdown-escaped in chat templates."""
+class _ChatAlert:
+    """A story alert whose page-derived fields come out escaped for one chat dialect."""
 
     _ESCAPED = ("title", "outlet", "note")
 
-    def __init__(self, alert: StoryAlert) -> None:
+    def __init__(self, alert: StoryAlert, dialect: ChatDialect) -> None:
         self._alert = alert
+        self._dialect = dialect
 
     def __getattr__(self, name: str) -> object:
         value = getattr(self._alert, name)
         if name in self._ESCAPED and value is not None:
-            return escape_markdown(value)
+            return self._dialect.escape(value)
         if name == "url":
-            return chat_link(value)
+            link = chat_link(value)
+            return html_lib.escape(link, quote=False) if self._dialect.name == "telegram" else link
         if name == "topics":
-            return [_MarkdownTopic(t) for t in value]
+            return [_ChatTopic(t, self._dialect) for t in value]
         return value
 
 
-class _MarkdownTopic:
-    def __init__(self, topic: object) -> None:
+class _ChatTopic:
+    def __init__(self, topic: object, dialect: ChatDialect) -> None:
         self._topic = topic
+        self._dialect = dialect
 
     @property
     def name(self) -> str:
-        return escape_markdown(self._topic.name)  # type: ignore[attr-defined]
+        return self._dialect.escape(self._topic.name)  # type: ignore[attr-defined]
 
     def matched_words(self) -> list[str]:
-        return [escape_markdown(w) for w in self._topic.matched_words()]  # type: ignore[attr-defined]
+        return [self._dialect.escape(w) for w in self._topic.matched_words()]  # type: ignore[attr-defined]

@@ -147,8 +147,9 @@ def _preview(args: argparse.Namespace, config: Config, runtime: Runtime, out: Te
     digest desk the digest of its next slot (with this story; others held by then join it)."""
     # imported here: the archive and matcher (SQLAlchemy, numpy) load only where used
     from newsmon.alerts.building import snippets
+    from newsmon.alerts.channels import chat_dialect
     from newsmon.alerts.desks import next_digest
-    from newsmon.alerts.render import render_delivery
+    from newsmon.alerts.render import CHAT_DIALECT_NAMES, render_delivery
     from newsmon.workers.matcher import matcher_for
 
     story = load_story(args.story, runtime, config)
@@ -189,7 +190,9 @@ def _preview(args: argparse.Namespace, config: Config, runtime: Runtime, out: Te
             rendered = render_delivery(delivery, config.directory / "templates")
             out.write(f"\n=== desk {desk_id} · channel {channel_id} ({channel.type}) · {mode}\n")
             if isinstance(channel, AppriseChannel):
-                out.write(f"title: {rendered.chat_title}\n\n{rendered.chat_body}\n")
+                dialect = chat_dialect(channel.url.get_secret_value())
+                title, body = rendered.chat(dialect)
+                out.write(f"({CHAT_DIALECT_NAMES[dialect]})\ntitle: {title}\n\n{body}\n")
             elif isinstance(channel, EmailChannel):
                 out.write(f"Subject: {rendered.subject}\nTo: {', '.join(channel.to)}\n\n--- text/plain\n"
                           f"{rendered.text}\n--- text/html\n{rendered.html}\n")
