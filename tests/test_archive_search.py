@@ -119,6 +119,11 @@ def test_search_with_arabic_clitics_kurdish_variants_and_filters(db_url: str) ->
         "Kurdistan24"
     ]
     assert [h.story["outlet"] for h in search(archive.engine, "Kerkuk", language="kmr")] == ["Rudaw"]
+    # a Latin query finds Sorani in Arabic script (its words are indexed in Latin letters too) ...
+    assert [h.story["outlet"] for h in search(archive.engine, "Kerkuk")] == ["Kurdistan24", "Rudaw"]
+    assert [h.story["outlet"] for h in search(archive.engine, "kobunewe kerkuk")] == ["Kurdistan24"]
+    # ... but not the old orthography's كهركوك, whose Latin letters are "khrkuk"
+    assert "Esta" not in [h.story["outlet"] for h in search(archive.engine, "Kerkuk")]
     assert [h.story["outlet"] for h in search(archive.engine, "التحالف", topic="k1_base")] == ["Shafaq News"]
     assert [h.story["outlet"] for h in search(archive.engine, "التحالف", outlet="INA")] == ["INA"]
     assert search(archive.engine, "zzzz") == []

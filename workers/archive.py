@@ -326,7 +326,7 @@ class Archive:
             "duplicate_of": duplicate_of,
             "topics": [json.loads(t.model_dump_json()) for t in topics],
             "config_version": config_version,
-            "search_text": index_text(story.title, story.text, normalized),
+            "search_text": index_text(story.title, story.text, normalized, story.language),
         }
 
     @staticmethod

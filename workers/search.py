@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from newsmon.normalize import normalize, normalize_text
 from newsmon.snippets import dress, opening, windows
+from newsmon.transliterate import to_latin
 from newsmon.workers.morphology import CODE, PROCLITICS
 
 _WORD = re.compile(r"\w+")
@@ -40,9 +41,10 @@ def stem(token: str) -> str:
     return token
 
 
-def index_text(title: str, body: str, normalized_body: str | None = None) -> str:
+def index_text(title: str, body: str, normalized_body: str | None = None, language: str | None = None) -> str:
     """What the search index holds for a story: its normalized words and their stems (`normalized_body`:
-    the body already normalized, when the caller has it)."""
+    the body already normalized, when the caller has it); for Sorani, its words in Latin letters too, so
+    that a Latin query (Kerkuk, hewler, pesmerge) finds Arabic-script text (newsmon/transliterate.py)."""
     if normalized_body is None:
         normalized_body = normalize_text(body)
     normalized_title = normalize_text(title)
@@ -50,7 +52,8 @@ def index_text(title: str, body: str, normalized_body: str | None = None) -> str
     unique = set(words)
     # stem() returns shorter words and those not starting like a proclitic unchanged: they are not asked
     stems = {stem(w) for w in unique if len(w) >= 4 and w[0] in _CLITIC_STARTS}
-    extra = (stems | _codes(normalized_title) | _codes(normalized_body)) - unique
+    latin = set(_WORD.findall(normalize_text(to_latin(f"{title}\n{body}")))) if language == "ckb" else set()
+    extra = (stems | latin | _codes(normalized_title) | _codes(normalized_body)) - unique
     return " ".join(words) + (" " + " ".join(sorted(extra)) if extra else "")
 
 
