@@ -28,7 +28,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
 from newsmon import deliverylog, freshness, jobcontext, keys, stats
-from newsmon.alerts import desks
+from newsmon.alerts import desks, translate
 from newsmon.alerts.channels import (
     MessageRefused,
     append_outbox,
@@ -103,12 +103,16 @@ def enqueue_deliveries(config: Config, conn: redis.Redis, desk_id: str, desk: De
     retry = config.alerts.retry
     keep = config.job_keep_seconds
     count = 0
+    dressed = False
     for channel_id in desk.channels:
         delivery = Delivery(desk_id=desk_id, channel_id=channel_id, kind=kind, items=items,  # type: ignore[arg-type]
                             timezone=desk.timezone, slot=slot, health=health)
         job_id = "deliver-" + hashlib.sha1(delivery.idempotency_key().encode()).hexdigest()[:32]
         if Job.exists(job_id, connection=conn):
             continue
+        if not dressed and items:  # the desk's glosses, once for all its channels (the key does not change)
+            items, dressed = translate.dress(config.pipeline.translate, conn, desk, items), True
+            delivery = delivery.model_copy(update={"items": items})
         queue.enqueue(keys.DELIVER_JOB, delivery.model_dump(mode="json"), job_id=job_id,
                       retry=Retry(max=retry.max, interval=retry.waits()), result_ttl=keep, failure_ttl=keep,
                       description=f"deliver {delivery.idempotency_key()}")

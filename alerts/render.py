@@ -163,6 +163,19 @@ class _Item:
         self.also_count = max(alert.also_reported_by, len(alert.also))
         self.breaking_line = breaking_line(alert, zone)
         self.also_in_line = also_in_line(alert, zone)
+        # the desk's glosses (alerts/translate.py): an engine's text is escaped like a page's
+        quote = (lambda v: v) if html or dialect is None else dialect.escape
+        gloss = alert.gloss
+        self.latin = quote(gloss.latin) if gloss and gloss.latin else ""
+        self.gloss_title = quote(gloss.title) if gloss and gloss.title else ""
+        self.gloss_snippets = [quote(t) for t in gloss.snippets if t] if gloss else []
+        self.gloss_direction = "rtl" if gloss and gloss.language in RTL_LANGUAGES else "ltr"
+        self.gloss_label = self.gloss_missing = ""
+        if gloss and gloss.engine:
+            into = LANGUAGE_NAMES.get(gloss.language or "", gloss.language)
+            self.gloss_label = f"machine translation into {into} by {gloss.engine}"
+        if gloss and gloss.missing:
+            self.gloss_missing = f"no machine translation this time: {gloss.missing}"
 
 
 def also_in_line(alert: StoryAlert, zone: Any) -> str:

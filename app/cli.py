@@ -161,6 +161,15 @@ def _config_check(args: argparse.Namespace, _runtime: Runtime) -> int:
           f"{enabled} enabled; {len(config.keywords.topics)} topics; {len(desks)} desks "
           f"({len(config.alerts.routes)} of them routes, {digest} digest, {breaking} with breaking alerts); "
           f"{len(config.alerts.channels)} channels)")
+    if config.pipeline.translate.backend != "none":
+        # imported here: the translation engines load only for configs that name one
+        from newsmon.alerts.translate import TranslationError, check
+
+        try:
+            print(f"translate: {check(config.pipeline.translate)}")
+        except TranslationError as exc:
+            print(f"translate: {config.pipeline.translate.backend} does not work: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -115,6 +115,12 @@ def print_status(status: dict[str, Any], out: TextIO) -> None:
         f"  {channel:<20} sent {d['sent_24h']:>5}  retried {d['retried_24h']:>5}  failed {d['failed']:>4}\n"
         for channel, d in status["deliveries"].items()
     )
+    t = status.get("translation") or {}
+    if t.get("backend", "none") != "none":
+        mean = f", {t['mean_ms']:.0f} ms a call" if t["mean_ms"] is not None else ""
+        out.write(f"\nglosses by {t['engine']} ({t['backend']}, last 24 h): "
+                  f"translated {t['translated_24h']}, from the cache {t['cached_24h']}, "
+                  f"failed {t['failed_24h']}{mean}\n")
     if status.get("roles"):
         out.write("\nroles (newsmon run)\n")
         out.writelines(

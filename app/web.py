@@ -150,6 +150,16 @@ class _Collector:
             sent.add_metric([channel], d["sent_24h"])
             retried.add_metric([channel], d["retried_24h"])
             dead.add_metric([channel], d["failed"])
+        translation = status["translation"]
+        glosses = GaugeMetricFamily("newsmon_glosses_24h", "Gloss texts by outcome, last 24 h (rolling): "
+                                    "translated by the engine, from the cache, failed (timeouts included)",
+                                    labels=["outcome"])
+        for outcome in ("translated", "cached", "failed"):
+            glosses.add_metric([outcome], translation[f"{outcome}_24h"])
+        gloss_ms = GaugeMetricFamily("newsmon_gloss_call_mean_ms_24h",
+                                     "Mean time of a call to the translation engine, last 24 h (rolling)")
+        if translation["mean_ms"] is not None:
+            gloss_ms.add_metric([], translation["mean_ms"])
         matches = GaugeMetricFamily(
             "newsmon_topic_matches_24h", "Stories matching each topic, last 24 h (rolling)", labels=["topic"]
         )
@@ -236,6 +246,8 @@ class _Collector:
             sent,
             retried,
             dead,
+            glosses,
+            gloss_ms,
             matches,
             breaking_events,
             source_polls,

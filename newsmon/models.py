@@ -158,6 +158,30 @@ class BreakingEvent(_Model):
         return f"surge:{self.topic}:{int(self.at.timestamp())}"
 
 
+class Gloss(_Model):
+    """A desk's reading aid under a story's headline: a machine translation (with the engine that made it,
+    or why there is none this time) and, for Sorani, the headline in Latin letters."""
+
+    language: str | None = None  # the translation's language
+    engine: str | None = None
+    title: str | None = None
+    snippets: list[str] = Field(default_factory=list)
+    missing: str | None = None  # why the translation is not there: "LibreTranslate did not answer in 3 s"
+    latin: str | None = None  # the headline in Kurdish Latin letters (newsmon/transliterate.py)
+
+    @field_validator("title", "latin", "engine", "missing", mode="before")
+    @classmethod
+    def _one_line(cls, value: object) -> object:  # an engine's answer is text like a page's
+        return clean_line(value) if isinstance(value, str) else value
+
+    @field_validator("snippets", mode="before")
+    @classmethod
+    def _bodies(cls, value: object) -> object:
+        if not isinstance(value, list):
+            return value
+        return [clean_body(v) if isinstance(v, str) else v for v in value]
+
+
 class StoryAlert(_Model):
     """One story as a desk hears of it: the story, the topics new to its cluster, why it is late."""
 
@@ -178,6 +202,7 @@ class StoryAlert(_Model):
     topics: list[TopicMatch]
     urgent: bool = False
     note: str | None = None  # e.g. "held during quiet hours", "over the desk's limit of 10 an hour"
+    gloss: Gloss | None = None  # the desk's translation / transliteration of the headline
     received: datetime = Field(default_factory=utcnow)
     breaking: BreakingEvent | None = (
         None  # a breaking alert: the story is the cluster's first (or the surge's latest)

@@ -182,6 +182,19 @@ def _config_state(conn: redis.Redis, status_workers: list[dict[str, Any]], now: 
     return {"published": version, "refused": refused}
 
 
+def _translation(config: Config, conn: redis.Redis, now: float) -> dict[str, Any]:
+    """Glosses of the last 24 h (alerts/translate.py): translated, from the cache, failed (timeouts
+    included), and the engine's mean time per call that asked it."""
+    settings = config.pipeline.translate
+    names = ["gloss:translated", "gloss:cached", "gloss:failed", "gloss:ms", "gloss:calls"]
+    day = stats.totals(conn, names, 24 * 60, now)
+    calls = day["gloss:calls"]
+    return {"backend": settings.backend, "engine": settings.engine_name(),
+            "translated_24h": day["gloss:translated"], "cached_24h": day["gloss:cached"],
+            "failed_24h": day["gloss:failed"], "calls_24h": calls,
+            "mean_ms": round(day["gloss:ms"] / calls, 1) if calls else None}
+
+
 def _deliveries(config: Config, conn: redis.Redis, now: float) -> dict[str, dict[str, int]]:
     channels = list(config.alerts.channels)
     names = [f"alerts:{c}:{what}" for c in channels for what in ("sent", "retried")]
@@ -398,6 +411,7 @@ def collect(config: Config, conn: redis.Redis, now: float | None = None,
         "scheduler": scheduler_state(conn, now),
         "sources": _sources(config, conn, now),
         "deliveries": _deliveries(config, conn, now),
+        "translation": _translation(config, conn, now),
         "roles": _roles(conn, now),
         "archive": _archive_state(conn),
         "config_error": config_error,

@@ -161,6 +161,12 @@ class Desk(StrictModel):
         default=True,
         description="One alert per event and topic: a report of the same happening in another language "
                     "is listed with the first, not alerted again (false: one alert per story cluster)")
+    gloss: Language | None = Field(
+        default=None, description="Add a machine translation of each headline into this language (under the "
+                                  "original; needs newsmon.yaml's translate.backend)")
+    gloss_snippets: bool = Field(default=False, description="... and of the snippets")
+    transliterate: Literal["latin"] | None = Field(
+        default=None, description="latin: Sorani headlines also in Kurdish Latin letters (no engine needed)")
 
     @field_validator("timezone")
     @classmethod

@@ -245,6 +245,9 @@ def _check_references(config: Config) -> None:
                     f"{path}.channels[{c}]",
                     f"unknown channel {channel!r}; expected one of {sorted(channels)}",
                 )
+        if getattr(desk, "gloss", None) and config.pipeline.translate.backend == "none":
+            raise ConfigError(alerts_path, f"{path}.gloss",
+                              f"a gloss needs a translation engine: set translate.backend in {PIPELINE_FILE}")
     for c, channel in enumerate(config.alerts.admin.channels):
         if channel not in channels:
             raise ConfigError(alerts_path, f"admin.channels[{c}]",

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import (
     Field,
+    SecretStr,
     field_validator,
+    model_validator,
 )
 
 from newsmon.settings.common import StrictModel, check_no_controls
@@ -198,6 +202,49 @@ class WebSubSettings(StrictModel):
                              description="Seconds before a refused or failed subscription is tried again")
 
 
+class TranslateSettings(StrictModel):
+    """The translation engine the admin chooses for desks' glosses (alerts/translate.py); none by default."""
+
+    backend: Literal["none", "libretranslate", "ctranslate2", "command"] = Field(
+        default="none",
+        description="none; libretranslate (its HTTP API, which self-hosted engines also speak); ctranslate2 "
+                    "(a local model directory); command (a program reading and writing JSON lines)")
+    url: str | None = Field(default=None,
+                            description="libretranslate: the server, e.g. ${LIBRETRANSLATE_URL}")
+    api_key: SecretStr | None = Field(
+        default=None, description="libretranslate: its API key, e.g. ${LIBRETRANSLATE_API_KEY}")
+    model_dir: str | None = Field(
+        default=None,
+        description="ctranslate2: a converted NLLB or OPUS-MT model with its SentencePiece model")
+    command: list[str] | None = Field(
+        default=None, min_length=1,
+        description="command: the program and its arguments; it reads {id, text, source, target} lines and "
+                    "writes {id, translation} lines")
+    name: str | None = Field(default=None, description="The engine's name shown with each gloss (default: "
+                                                       "the backend's)")
+    timeout: float = Field(default=3.0, gt=0, le=60,
+                           description="Seconds a gloss may take; past them the alert goes without it, "
+                                       "and says so")
+    cache_days: float = Field(default=30, gt=0, le=365, description="How long a translation is kept")
+
+    @model_validator(mode="after")
+    def _needs(self) -> TranslateSettings:
+        needed = {"libretranslate": ("url", self.url), "ctranslate2": ("model_dir", self.model_dir),
+                  "command": ("command", self.command)}.get(self.backend)
+        if needed is not None and not needed[1]:
+            raise ValueError(f"backend {self.backend} needs `{needed[0]}`")
+        for value in (self.url, self.model_dir, self.name, *(self.command or [])):
+            if value is not None:
+                check_no_controls(value, "translate")
+        return self
+
+    def engine_name(self) -> str:
+        """How a gloss names its engine."""
+        default = {"libretranslate": "LibreTranslate", "ctranslate2": "CTranslate2", "command": "command",
+                   "none": "none"}[self.backend]
+        return self.name or default
+
+
 class PipelineFile(StrictModel):
     """Contents of the optional newsmon.yaml: settings of the processing pipeline."""
 
@@ -212,3 +259,5 @@ class PipelineFile(StrictModel):
     web: WebSettings = Field(default_factory=WebSettings, description="The web role's public address")
     websub: WebSubSettings = Field(default_factory=WebSubSettings,
                                    description="WebSub: pushes from the hubs feeds name")
+    translate: TranslateSettings = Field(default_factory=TranslateSettings,
+                                         description="Machine translation for desks' glosses")
