@@ -33,6 +33,7 @@ from typing import Any, Protocol
 import redis
 
 from newsmon import stats
+from newsmon.languages import NAMES
 from newsmon.models import Gloss, StoryAlert
 from newsmon.settings import Desk
 from newsmon.settings.pipeline import TranslateSettings
@@ -285,6 +286,28 @@ def _translate(settings: TranslateSettings, engine: Engine, conn: redis.Redis, w
             pipe.set(_cache_key(ident, language, target, text), answer, ex=round(settings.cache_days * 86400))
         pipe.execute()
     return found, missing
+
+
+def page_glosses(config: Any, conn: redis.Redis, stories: list[dict[str, Any]]) -> list[list[str]]:
+    """For the web page: per story, the glosses its desks read under its title (a cached translation into
+    each language a desk glosses into, labelled; Sorani in Latin letters when a desk transliterates). Read
+    from the cache only: the page never waits for an engine; a title no alert has glossed yet has none."""
+    desks = config.alerts.all_desks().values()
+    targets = sorted({d.gloss for d in desks if d.gloss})
+    latin = any(d.transliterate == "latin" for d in desks)
+    settings = config.pipeline.translate
+    wanted = [(i, t, _cache_key(engine_id(settings), st["language"], t, st["title"]))
+              for i, st in enumerate(stories) for t in targets if st["language"] != t]
+    found = conn.mget([k for _, _, k in wanted]) if wanted and settings.backend != "none" else []
+    lines: list[list[str]] = [[] for _ in stories]
+    for (i, target, _key), text in zip(wanted, found):
+        if text is not None:
+            lines[i].append(f"{text.decode()} [machine translation into "
+                            f"{NAMES.get(target, target)} by {settings.engine_name()}]")
+    for i, st in enumerate(stories):
+        if latin and st["language"] == "ckb":
+            lines[i].append(f"{to_latin(st['title'])} [in Latin letters]")
+    return lines
 
 
 def _cache_key(ident: str, source: str, target: str, text: str) -> str:

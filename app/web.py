@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from newsmon import keys, probe, stats, websub
+from newsmon.alerts.translate import page_glosses
 from newsmon.app.cli_status import duration
 from newsmon.errors import ConfigError
 from newsmon.languages import NAMES
@@ -413,6 +414,8 @@ def create_app(config: Config, conn: redis.Redis, recent_stories: Callable[[int]
             st["also_in"] = event_languages(
                 st, [o for o in stories if (o.get("event_id") or o["cluster_id"]) == event],
                 ZoneInfo(cfg.pipeline.web.timezone))
+        for st, glosses in zip(stories, page_glosses(cfg, conn, stories)):
+            st["glosses"] = glosses
         sent = recent_deliveries(20) if recent_deliveries is not None else []
         return render_template("index.html", s=status, stories=stories, spreading=spreading_now(conn),
                                sent=sent)

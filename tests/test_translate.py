@@ -207,3 +207,27 @@ def test_config_check_asks_the_engine(tmp_path: Path, libre: LibreStub) -> None:
         translate.check(settings(backend="libretranslate", url=libre.url, api_key="nope"))
     with pytest.raises(translate.TranslationError, match="pip install ctranslate2 sentencepiece|model.bin"):
         translate.check(settings(backend="ctranslate2", model_dir=str(tmp_path)))
+
+
+def test_the_web_page_shows_cached_glosses_and_never_waits_for_an_engine(
+        tmp_path: Path, libre: LibreStub, redis_conn: redis.Redis) -> None:
+    from newsmon.app.web import create_app
+
+    directory = write_config(tmp_path / "config", [feed_source("s", "http://127.0.0.1:9/rss")],
+                             {"channels": {"c": {"type": "console"}},
+                              "desks": {"en": {"channels": ["c"], "topics": ["*"], "gloss": "en",
+                                               "transliterate": "latin"}}})
+    (directory / "newsmon.yaml").write_text(yaml.safe_dump(
+        {"translate": {"backend": "libretranslate", "url": libre.url, "api_key": "k3y"}}))
+    config = load_config(directory)
+    translate.dress(config.pipeline.translate, redis_conn, config.alerts.desks["en"], [ARABIC])  # an alert
+    rows = [{"id": s.story_id, "title": s.title, "language": s.language, "url": s.url, "outlet": s.outlet,
+             "topics": [], "cluster_id": s.story_id, "event_id": None, "processed": None,
+             "dedupe_kind": "new"} for s in (ARABIC, SORANI, ENGLISH)]
+    asked = len(libre.requests)
+    page = create_app(config, redis_conn, lambda n: rows).test_client().get("/").get_data(as_text=True)
+    assert len(libre.requests) == asked  # the page read the cache only
+    label = "machine translation into English by LibreTranslate"
+    assert f'<div class="gloss" dir="auto">[en] قوات التحالف تصل إلى قاعدة كيه-1 [{label}]</div>' in page
+    assert '<div class="gloss" dir="auto">hêzekanî hawpeymanî le kerkûk [in Latin letters]</div>' in page
+    assert page.count('class="gloss"') == 2  # no alert has glossed the Sorani title yet; English needs none
