@@ -231,3 +231,38 @@ def test_the_web_page_shows_cached_glosses_and_never_waits_for_an_engine(
     assert f'<div class="gloss" dir="auto">[en] قوات التحالف تصل إلى قاعدة كيه-1 [{label}]</div>' in page
     assert '<div class="gloss" dir="auto">hêzekanî hawpeymanî le kerkûk [in Latin letters]</div>' in page
     assert page.count('class="gloss"') == 2  # no alert has glossed the Sorani title yet; English needs none
+
+
+def test_status_counts_glosses(libre: LibreStub, redis_conn: redis.Redis, tmp_path: Path) -> None:
+    from newsmon.status import collect
+
+    directory = write_config(tmp_path / "config", [feed_source("s", "http://127.0.0.1:9/rss")],
+                             {"channels": {"c": {"type": "console"}}})
+    (directory / "newsmon.yaml").write_text(yaml.safe_dump(
+        {"translate": {"backend": "libretranslate", "url": libre.url, "api_key": "k3y", "name": "LT"}}))
+    config = load_config(directory)
+    translate.dress(config.pipeline.translate, redis_conn, desk(gloss="en"), [ARABIC, SORANI])
+    translate.dress(config.pipeline.translate, redis_conn, desk(gloss="en"), [ARABIC])
+    state = collect(config, redis_conn)["translation"]
+    assert {k: state[k] for k in ("backend", "engine", "translated_24h", "cached_24h", "failed_24h",
+                                  "calls_24h")} == {
+        "backend": "libretranslate", "engine": "LT", "translated_24h": 2, "cached_24h": 1, "failed_24h": 0,
+        "calls_24h": 2}
+    assert state["mean_ms"] is not None and state["mean_ms"] >= 0
+
+
+def test_config_check_command_reports_the_engine(tmp_path: Path, libre: LibreStub) -> None:
+    import subprocess
+
+    directory = write_config(tmp_path / "config", [feed_source("s", "http://127.0.0.1:9/rss")],
+                             {"channels": {"c": {"type": "console"}}})
+    refused = "translate: libretranslate does not work: LibreTranslate answered HTTP 403"
+    for key, code, said in (("k3y", 0, "translate: LibreTranslate answers: "), ("s3cret-wrong", 1, refused)):
+        (directory / "newsmon.yaml").write_text(yaml.safe_dump(
+            {"translate": {"backend": "libretranslate", "url": libre.url, "api_key": "${LT_KEY}"}}))
+        result = subprocess.run([sys.executable, "-m", "newsmon", "config", "check", "--config-dir",
+                                 str(directory)], env={"PATH": "/usr/bin:/bin", "LT_KEY": key},
+                                capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == code, result.stderr
+        assert said in result.stdout + result.stderr
+        assert key not in result.stdout + result.stderr  # the key stays secret
