@@ -210,11 +210,12 @@ def check(settings: TranslateSettings) -> str:
     return f"{engine.name} answers: {sentence!r} -> {translated!r}"
 
 
-def dress(settings: TranslateSettings, conn: redis.Redis, desk: Desk,
+def dress(settings: TranslateSettings, conn: redis.Redis | None, desk: Desk,
           items: list[StoryAlert]) -> list[StoryAlert]:
     """The items with the desk's glosses: a translation into `desk.gloss` of each headline (and with
     `gloss_snippets` the snippets) in another language, and with `transliterate: latin` each Sorani
-    headline in Latin letters. One batch per source language, within `settings.timeout` in all."""
+    headline in Latin letters. One batch per source language, within `settings.timeout` in all. Without
+    a connection (`alerts preview`), nothing is cached or counted."""
     target = desk.gloss
     latin = desk.transliterate == "latin"
     if not target and not latin:
@@ -245,24 +246,29 @@ def dress(settings: TranslateSettings, conn: redis.Redis, desk: Desk,
     return out
 
 
-def _translate(settings: TranslateSettings, engine: Engine, conn: redis.Redis, wanted: dict[str, list[str]],
-               target: str) -> tuple[dict[tuple[str, str], str], dict[str, str]]:
+Found = dict[tuple[str, str], str]  # (source language, text) -> translation
+
+
+def _translate(settings: TranslateSettings, engine: Engine, conn: redis.Redis | None,
+               wanted: dict[str, list[str]], target: str) -> tuple[Found, dict[str, str]]:
     """Cached translations first, then one engine call per source language for the rest, all within the
     timeout. Returns ((language, text) -> translation, language -> why none)."""
     deadline = time.monotonic() + settings.timeout
     ident = engine_id(settings)
-    found: dict[tuple[str, str], str] = {}
+    count = (lambda name, amount=1: stats.count(conn, name, amount)) if conn is not None else (
+        lambda name, amount=1: None)
+    found: Found = {}
     missing: dict[str, str] = {}
     for language, texts in wanted.items():
         unique = list(dict.fromkeys(texts))
         cache_keys = [_cache_key(ident, language, target, t) for t in unique]
         try:
-            cached = conn.mget(cache_keys)
+            cached = conn.mget(cache_keys) if conn is not None else [None] * len(unique)
         except redis.RedisError:
             cached = [None] * len(unique)
         ask = [t for t, hit in zip(unique, cached) if hit is None]
         found.update({(language, t): hit.decode() for t, hit in zip(unique, cached) if hit is not None})
-        stats.count(conn, "gloss:cached", len(unique) - len(ask))
+        count("gloss:cached", len(unique) - len(ask))
         if not ask:
             continue
         left = deadline - time.monotonic()
@@ -273,18 +279,20 @@ def _translate(settings: TranslateSettings, engine: Engine, conn: redis.Redis, w
             answers = translate_within(engine, ask, language, target, left, settings.timeout)
         except TranslationError as exc:
             missing[language] = str(exc)
-            stats.count(conn, "gloss:failed", len(ask))
+            count("gloss:failed", len(ask))
             log.warning("no gloss %s->%s for %d texts: %s", language, target, len(ask), exc)
             continue
         finally:
-            stats.count(conn, "gloss:ms", round((time.monotonic() - started) * 1000))
-            stats.count(conn, "gloss:calls")
-        stats.count(conn, "gloss:translated", len(ask))
-        pipe = conn.pipeline()
-        for text, answer in zip(ask, answers):
-            found[(language, text)] = answer
-            pipe.set(_cache_key(ident, language, target, text), answer, ex=round(settings.cache_days * 86400))
-        pipe.execute()
+            count("gloss:ms", round((time.monotonic() - started) * 1000))
+            count("gloss:calls")
+        count("gloss:translated", len(ask))
+        found.update({(language, text): answer for text, answer in zip(ask, answers)})
+        if conn is not None:
+            pipe = conn.pipeline()
+            for text, answer in zip(ask, answers):
+                pipe.set(_cache_key(ident, language, target, text), answer,
+                         ex=round(settings.cache_days * 86400))
+            pipe.execute()
     return found, missing
 
 

@@ -150,6 +150,7 @@ def _preview(args: argparse.Namespace, config: Config, runtime: Runtime, out: Te
     from newsmon.alerts.channels import chat_dialect
     from newsmon.alerts.desks import next_digest
     from newsmon.alerts.render import CHAT_DIALECT_NAMES, render_delivery
+    from newsmon.alerts.translate import dress
     from newsmon.workers.matcher import matcher_for
 
     story = load_story(args.story, runtime, config)
@@ -175,6 +176,7 @@ def _preview(args: argparse.Namespace, config: Config, runtime: Runtime, out: Te
                            language=story.language, published=story.published,
                            snippets=snippets(story, topics), topics=topics,
                            urgent=any(t.topic in urgent for t in topics))
+        [alert] = dress(config.pipeline.translate, None, desk, [alert])  # the desk's glosses, as sent
         if desk.mode == "digest":
             slot = next_digest(desk, now)
             kind, items = "digest", [alert]

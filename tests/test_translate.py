@@ -337,3 +337,20 @@ def test_a_ctranslate2_model_directory(tmp_path: Path, redis_conn: redis.Redis) 
     (model / "sentencepiece.bpe.model").unlink()
     with pytest.raises(translate.TranslationError, match="has no SentencePiece model"):
         translate.CTranslate2Engine(engine)
+
+
+def test_alerts_preview_shows_the_gloss_as_it_would_be_sent(tmp_path: Path, libre: LibreStub) -> None:
+    import subprocess
+
+    directory = write_config(tmp_path / "config", [feed_source("s", "http://127.0.0.1:9/rss")],
+                             {"channels": {"c": {"type": "console"}},
+                              "desks": {"en": {"channels": ["c"], "topics": ["*"], "gloss": "en"}}})
+    (directory / "newsmon.yaml").write_text(yaml.safe_dump(
+        {"translate": {"backend": "libretranslate", "url": libre.url, "api_key": "k3y"}}))
+    seed = Path(__file__).parent / "fixtures" / "seed" / "000_128dad676d5a1ee3.txt"
+    result = subprocess.run([sys.executable, "-m", "newsmon", "--config-dir", str(directory), "alerts",
+                             "preview", "--story", str(seed)], capture_output=True, text=True, timeout=120,
+                            check=False, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    title = seed.read_text(encoding="utf-8").splitlines()[0].strip()
+    assert f"[en] {title}  [machine translation into English by LibreTranslate]" in result.stdout

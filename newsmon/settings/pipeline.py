@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import (
+    ConfigDict,
     Field,
     SecretStr,
     field_validator,
@@ -204,6 +205,8 @@ class WebSubSettings(StrictModel):
 
 class TranslateSettings(StrictModel):
     """The translation engine the admin chooses for desks' glosses (alerts/translate.py); none by default."""
+
+    model_config = ConfigDict(protected_namespaces=())  # `model_dir` is a setting, not pydantic's
 
     backend: Literal["none", "libretranslate", "ctranslate2", "command"] = Field(
         default="none",
