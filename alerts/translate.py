@@ -35,6 +35,7 @@ import redis
 from newsmon import stats
 from newsmon.languages import NAMES
 from newsmon.models import Gloss, StoryAlert
+from newsmon.sanitize import clean_line
 from newsmon.settings import Desk
 from newsmon.settings.pipeline import TranslateSettings
 from newsmon.transliterate import to_latin
@@ -197,6 +198,10 @@ def translate_within(engine: Engine, texts: list[str], source: str, target: str,
         return future.result(timeout=timeout)
     except concurrent.futures.TimeoutError as exc:
         raise TranslationError(f"{engine.name} did not answer in {allowed or timeout:g} s") from exc
+    except TranslationError:
+        raise
+    except Exception as exc:  # whatever an engine raises costs the gloss, never the alert
+        raise TranslationError(f"{engine.name} failed: {type(exc).__name__}: {exc}") from exc
 
 
 def check(settings: TranslateSettings) -> str:
@@ -220,9 +225,15 @@ def dress(settings: TranslateSettings, conn: redis.Redis | None, desk: Desk,
     latin = desk.transliterate == "latin"
     if not target and not latin:
         return items
-    translated: dict[tuple[str, str], str] = {}
+    translated: Found = {}
     missing: dict[str, str] = {}  # language -> why there is no translation
-    engine = engine_for(settings) if target else None
+    broken = ""  # why the engine cannot even be built (a model directory gone, a package missing)
+    engine: Engine | None = None
+    if target:
+        try:
+            engine = engine_for(settings)
+        except TranslationError as exc:
+            broken = str(exc)
     if engine is not None and target:
         wanted: dict[str, list[str]] = {}
         for item in items:
@@ -232,17 +243,19 @@ def dress(settings: TranslateSettings, conn: redis.Redis | None, desk: Desk,
         translated, missing = _translate(settings, engine, conn, wanted, target)
     out = []
     for item in items:
-        gloss = Gloss(latin=to_latin(item.title) if latin and item.language == "ckb" else None)
-        if engine is not None and target and item.language != target:
-            gloss.language, gloss.engine = target, engine.name
-            if item.language in missing:
-                gloss.missing = missing[item.language]
+        values: dict[str, Any] = {"latin": to_latin(item.title) if latin and item.language == "ckb" else None}
+        if target and item.language != target and (engine is not None or broken):
+            values.update(language=target, engine=engine.name if engine else settings.engine_name())
+            if broken or item.language in missing:
+                values["missing"] = broken or missing[item.language]
             else:
-                gloss.title = translated.get((item.language, item.title))
+                values["title"] = translated.get((item.language, item.title))
                 if desk.gloss_snippets:
-                    gloss.snippets = [translated.get((item.language, s), "") for s in item.snippets]
-        has_any = gloss.latin or gloss.title or gloss.missing
-        out.append(item.model_copy(update={"gloss": gloss}) if has_any else item)
+                    values["snippets"] = [translated.get((item.language, s), "") for s in item.snippets]
+        if values["latin"] or values.get("title") or values.get("missing"):
+            # built whole, so that the engine's text is cleaned like a page's (Gloss's validators)
+            item = item.model_copy(update={"gloss": Gloss(**values)})
+        out.append(item)
     return out
 
 
@@ -310,7 +323,7 @@ def page_glosses(config: Any, conn: redis.Redis, stories: list[dict[str, Any]]) 
     lines: list[list[str]] = [[] for _ in stories]
     for (i, target, _key), text in zip(wanted, found):
         if text is not None:
-            lines[i].append(f"{text.decode()} [machine translation into "
+            lines[i].append(f"{clean_line(text.decode())} [machine translation into "
                             f"{NAMES.get(target, target)} by {settings.engine_name()}]")
     for i, st in enumerate(stories):
         if latin and st["language"] == "ckb":

@@ -354,3 +354,20 @@ def test_alerts_preview_shows_the_gloss_as_it_would_be_sent(tmp_path: Path, libr
     assert result.returncode == 0, result.stderr
     title = seed.read_text(encoding="utf-8").splitlines()[0].strip()
     assert f"[en] {title}  [machine translation into English by LibreTranslate]" in result.stdout
+
+
+def test_an_engine_that_cannot_be_built_costs_the_gloss_only(tmp_path: Path, redis_conn: redis.Redis) -> None:
+    engine = settings(backend="ctranslate2", model_dir=str(tmp_path / "gone"))
+    other = make_alert(title="x", language="ar", story_id="x2")
+    items = translate.dress(engine, redis_conn, desk(gloss="en", transliterate="latin"), [other, SORANI])
+    assert items[0].gloss.missing.endswith("holds no CTranslate2 model (model.bin)")
+    assert items[1].gloss.latin == "hêzekanî hawpeymanî le kerkûk" and items[1].gloss.missing
+
+
+def test_an_engines_text_is_cleaned_like_a_pages(tmp_path: Path, redis_conn: redis.Redis) -> None:
+    script = tmp_path / "engine.py"
+    script.write_text("import json, sys\nfor line in sys.stdin:\n    row = json.loads(line)\n"
+                      "    print(json.dumps({'id': row['id'], 'translation': 'a\\u202eb\\nc\\x07d'}))\n")
+    items = translate.dress(settings(backend="command", command=[sys.executable, str(script)]), redis_conn,
+                            desk(gloss="en"), [ARABIC])
+    assert items[0].gloss.title == "ab cd"  # bidi override and bell gone, the line break folded
