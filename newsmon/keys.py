@@ -222,4 +222,5 @@ def websub(source_id: str) -> str:
     return f"newsmon:websub:{source_id}"
 
 
+WEBSUB_SOURCES = "newsmon:websub-sources"  # set: source ids with a WebSub hash (the gone are unsubscribed)
 WEBSUB_PUSHED = "newsmon:websub:pushed"  # list of source ids whose hub pinged; the scheduler polls them

@@ -101,6 +101,7 @@ def record_discovery(conn: Any, source_id: str, hub: str | None, topic: str | No
     if now_known != [hub, topic]:
         conn.hset(keys.websub(source_id), mapping={"hub": hub, "topic": topic or "",
                                                     "discovered_at": time.time()})
+        conn.sadd(keys.WEBSUB_SOURCES, source_id)
         log.info("websub source=%s: its feed names the hub %s (topic %s)", source_id, hub, topic)
 
 
@@ -190,6 +191,7 @@ def subscribe(conn: Any, source_id: str, hub: str, topic: str, public_url: str, 
     # kept before asking: a hub may verify the intent before its answer to the request arrives here
     conn.hset(key, mapping={"pending_secret": secret, "pending_hub": hub, "pending_topic": topic,
                             "requested_at": now, "asked_lease": settings.lease_seconds})
+    conn.sadd(keys.WEBSUB_SOURCES, source_id)
     try:
         status, body = post(hub, fields)
         error = None if 200 <= status < 300 else f"hub answered HTTP {status}: {clean_line(body, 200)}"
@@ -214,18 +216,78 @@ def subscribe(conn: Any, source_id: str, hub: str, topic: str, public_url: str, 
     return "failed"
 
 
+def unsubscribe(conn: Any, source_id: str, state: dict[str, str], public_url: str, now: float,
+                post: Callable[[str, dict[str, str]], tuple[int, str]] = post_form) -> str:
+    """Ask the hub, once, to end a subscription newsmon no longer wants (its source removed or disabled, or
+    its pushes turned off); the hub verifies the intent on the callback, which then forgets the source.
+    Returns `unsubscribing`, or `failed` (the reason in `error`; the lease then runs out by itself)."""
+    topic = state.get("sub_topic") or state.get("pending_topic") or ""
+    hub = state.get("sub_hub") or state.get("pending_hub") or ""
+    key = keys.websub(source_id)
+    conn.hset(key, mapping={"state": "unsubscribing", "unsub_topic": topic, "requested_at": now})
+    conn.hdel(key, "pending_secret", "pending_hub", "pending_topic")
+    fields = {"hub.mode": "unsubscribe", "hub.topic": topic,
+              "hub.callback": f"{public_url}/websub/{source_id}"}
+    try:
+        status, body = post(hub, fields)
+        error = None if 200 <= status < 300 else f"hub answered HTTP {status}: {clean_line(body, 200)}"
+    except (OSError, ValueError) as exc:
+        error = f"hub unreachable: {type(exc).__name__}: {clean_line(str(exc), 200)}"
+    if error is None:
+        log.info("websub source=%s: asked %s to end the subscription (topic %s)", source_id, hub, topic)
+        return "unsubscribing"
+    conn.hset(key, "error", error)
+    log.warning("websub source=%s: ending the subscription at %s failed (%s); its lease runs out by itself",
+                source_id, hub, error)
+    return "failed"
+
+
+def forget(conn: Any, source_id: str) -> None:
+    """Drop everything newsmon kept of a source's WebSub subscription."""
+    conn.delete(keys.websub(source_id))
+    conn.srem(keys.WEBSUB_SOURCES, source_id)
+
+
+def _unwanted(conn: Any, wanted: set[str], public_url: str, settings: Any, now: float,
+              post: Callable[[str, dict[str, str]], tuple[int, str]]) -> dict[str, str]:
+    """End the subscriptions of sources that no longer take pushes, once each; forget the rest of them (an
+    end the hub did not verify within PENDING_TIMEOUT included: its lease runs out by itself, and its pings
+    are refused, newsmon holding no secret for them)."""
+    done: dict[str, str] = {}
+    for raw in conn.smembers(keys.WEBSUB_SOURCES):
+        source_id = raw.decode() if isinstance(raw, bytes) else raw
+        if source_id in wanted:
+            continue
+        state = _state(conn, source_id)
+        current = state.get("state") or ""
+        if current == "unsubscribing":
+            if now - _float(state, "requested_at") >= PENDING_TIMEOUT:
+                forget(conn, source_id)
+                done[source_id] = "forgotten (the hub did not verify the end)"
+            continue
+        if alive(state, now) or current == "pending" or state.get("pending_secret"):
+            done[source_id] = unsubscribe(conn, source_id, state, public_url, now, post)
+        else:
+            forget(conn, source_id)
+            done[source_id] = "forgotten"
+    return done
+
+
 def maintain(conn: Any, config: Any, now: float | None = None,
              post: Callable[[str, dict[str, str]], tuple[int, str]] = post_form) -> dict[str, str]:
-    """Subscribe, renew and retry, for every enabled feed source whose feed names a hub (the scheduler's
-    periodic `websub` job). Returns source id -> what was done."""
+    """Subscribe, renew and retry, for every enabled feed source whose feed names a hub, and end the
+    subscriptions of sources that no longer take pushes (the scheduler's periodic `websub` job). Returns
+    source id -> what was done."""
     settings = config.pipeline.websub
     public_url = config.pipeline.web.public_url
-    if not public_url or not settings.enabled:
-        return {}
+    if not public_url:
+        return {}  # no callback to verify on: leases run out by themselves
     now = time.time() if now is None else now
-    done: dict[str, str] = {}
+    wanted = ({s.id for s in config.enabled_sources() if s.kind == "feed" and s.websub}
+              if settings.enabled else set())
+    done = _unwanted(conn, wanted, public_url, settings, now, post)
     for source in config.enabled_sources():
-        if source.kind != "feed" or not source.websub:
+        if source.id not in wanted:
             continue
         state = _state(conn, source.id)
         hub = state.get("hub")
@@ -281,8 +343,8 @@ def alive_sources(conn: Any, source_ids: list[str], now: float) -> set[str]:
 
 def verify(conn: Any, source_id: str, params: dict[str, str], now: float | None = None) -> tuple[int, str]:
     """Answer a hub's verification of intent (GET on the callback): (HTTP status, body). Only a subscription
-    newsmon asked for, to the topic it asked for, is confirmed (200 with the challenge); anything else,
-    unsubscribing included (newsmon lets leases run out), is refused with 404."""
+    newsmon asked for, to the topic it asked for, is confirmed (200 with the challenge), and the end of one
+    newsmon asked to end (the source is then forgotten); anything else is refused with 404."""
     now = time.time() if now is None else now
     mode, topic = params.get("hub.mode", ""), params.get("hub.topic", "")
     state = _state(conn, source_id)
@@ -295,6 +357,11 @@ def verify(conn: Any, source_id: str, params: dict[str, str], now: float | None 
         log.warning("websub source=%s: the hub denied the subscription (%s)", source_id, reason)
         return 200, ""
     challenge = params.get("hub.challenge", "")
+    if mode == "unsubscribe" and state.get("state") == "unsubscribing" and topic \
+            and topic == state.get("unsub_topic") and challenge and len(challenge) <= 1000:
+        forget(conn, source_id)
+        log.info("websub source=%s: the hub ended the subscription", source_id)
+        return 200, challenge
     if mode != "subscribe" or not state.get("pending_secret") or topic != state.get("pending_topic") \
             or not challenge or len(challenge) > 1000:
         return 404, "no such subscription request\n"

@@ -45,8 +45,9 @@ ALERTS = {"channels": {"c": {"type": "console"}}, "routes": []}
 
 
 class Hub:
-    """A WebSub hub on loopback: takes subscription requests (202), verifies each intent with a GET on the
-    callback from another thread, and delivers signed notifications to verified subscribers."""
+    """A WebSub hub on loopback: takes subscription and unsubscription requests (202), verifies each intent
+    with a GET on the callback from another thread, and delivers signed notifications to verified
+    subscribers."""
 
     def __init__(self, lease: int = 3600) -> None:
         self.lease = lease
@@ -81,7 +82,9 @@ class Hub:
                 ok = response.status == 200 and response.read().decode() == challenge
         except urllib.error.HTTPError:
             ok = False
-        if ok:
+        if ok and form["hub.mode"] == "unsubscribe":
+            self.verified.pop(form["hub.callback"], None)
+        elif ok:
             self.verified[form["hub.callback"]] = {"topic": form["hub.topic"], "secret": form["hub.secret"],
                                                    "lease": self.lease}
         else:
@@ -240,6 +243,51 @@ def test_a_forged_or_unsigned_ping_is_refused_and_counted(subscribed: tuple[Conf
 
     row = next(r for r in collect(subscribed[0], redis_conn)["sources"] if r["id"] == "s1")
     assert row["websub"]["rejected"] == 2 and row["websub"]["pushed"] and row["websub"]["pushes"] == 0
+
+
+def test_a_source_that_no_longer_takes_pushes_is_unsubscribed(
+        subscribed: tuple[Config, Web, str], hub: Hub, redis_conn: redis.Redis, tmp_path: Path) -> None:
+    config, web, topic = subscribed
+    callback = f"{web.url}/websub/s1"
+    secret = state(redis_conn)["secret"]
+    # its pushes turned off (as when the source is removed or disabled): newsmon asks the hub to end them
+    source = {**feed_source("s1", topic, interval=300), "websub": False}
+    off = write_config(tmp_path / "off", [source], ALERTS)
+    (off / "newsmon.yaml").write_text(yaml.safe_dump({"web": {"public_url": web.url}}))
+    assert websub.maintain(redis_conn, load_config(off)) == {"s1": "unsubscribing"}
+    assert hub.requests[-1] == {"hub.mode": "unsubscribe", "hub.topic": topic, "hub.callback": callback}
+    wait_for(lambda: callback not in hub.verified, timeout=10, what="the hub to verify the end")
+    wait_for(lambda: not redis_conn.exists(keys.websub("s1")), timeout=10, what="newsmon to forget s1")
+    assert not redis_conn.sismember(keys.WEBSUB_SOURCES, "s1")
+    assert websub.maintain(redis_conn, load_config(off)) == {}  # nothing left to end
+    # a ping that still comes, signed with the old secret, polls nothing (the sender learns nothing)
+    body = b"<rss/>"
+    ping = urllib.request.Request(callback, data=body, method="POST", headers={
+        "X-Hub-Signature": "sha256=" + hmac.new(secret.encode(), body, "sha256").hexdigest()})
+    with urllib.request.urlopen(ping, timeout=10) as answer:
+        assert answer.status == 202
+    assert websub.take_pushes(redis_conn) == [] and state(redis_conn)["rejected_reason"] == "no subscription"
+    assert config.source("s1") is not None
+
+
+def test_an_end_the_hub_never_verifies_is_forgotten(tmp_path: Path, redis_conn: redis.Redis) -> None:
+    now = 1_000_000.0
+    redis_conn.hset(keys.websub("gone"), mapping={"state": "active", "hub": "http://hub.example/",
+                                                  "sub_hub": "http://hub.example/", "sub_topic": "t",
+                                                  "expires_at": now + 3600, "secret": "s"})
+    redis_conn.sadd(keys.WEBSUB_SOURCES, "gone")
+    config = config_with(tmp_path, "http://127.0.0.1:1", "http://127.0.0.1:9/feed")
+    asked: list[dict[str, str]] = []
+
+    def post(hub: str, fields: dict[str, str]) -> tuple[int, str]:  # the hub accepts, and never verifies
+        asked.append(fields)
+        return 202, ""
+
+    assert websub.maintain(redis_conn, config, now=now, post=post)["gone"] == "unsubscribing"
+    assert websub.maintain(redis_conn, config, now=now + 60, post=post).get("gone") is None  # waiting
+    assert websub.maintain(redis_conn, config, now=now + websub.PENDING_TIMEOUT, post=post)["gone"] == \
+        "forgotten (the hub did not verify the end)"
+    assert len(asked) == 1 and not redis_conn.exists(keys.websub("gone"))
 
 
 def test_the_lease_is_renewed_before_it_ends(tmp_path: Path, redis_conn: redis.Redis) -> None:
