@@ -66,9 +66,11 @@ class LibreTranslate:
         self.name = settings.engine_name()
         self.url = (settings.url or "").rstrip("/") + "/translate"
         self.api_key = settings.api_key.get_secret_value() if settings.api_key else None
+        self.codes = settings.languages
 
     def translate(self, texts: list[str], source: str, target: str, timeout: float) -> list[str]:
-        body: dict[str, Any] = {"q": texts, "source": source, "target": target, "format": "text"}
+        body: dict[str, Any] = {"q": texts, "source": self.codes.get(source, source),
+                                "target": self.codes.get(target, target), "format": "text"}
         if self.api_key:
             body["api_key"] = self.api_key
         request = urllib.request.Request(self.url, data=json.dumps(body).encode(), method="POST",
@@ -96,8 +98,10 @@ class CommandEngine:
     def __init__(self, settings: TranslateSettings) -> None:
         self.name = settings.engine_name()
         self.argv = list(settings.command or [])
+        self.codes = settings.languages
 
     def translate(self, texts: list[str], source: str, target: str, timeout: float) -> list[str]:
+        source, target = self.codes.get(source, source), self.codes.get(target, target)
         lines = "".join(json.dumps({"id": i, "text": t, "source": source, "target": target},
                                    ensure_ascii=False) + "\n" for i, t in enumerate(texts))
         try:
@@ -128,6 +132,7 @@ class CTranslate2Engine:
 
     def __init__(self, settings: TranslateSettings) -> None:
         self.name = settings.engine_name()
+        self.codes = {**NLLB_CODES, **settings.languages}
         directory = Path(settings.model_dir or "")
         try:
             # imported here: only a site that configures this backend installs these packages
@@ -152,13 +157,13 @@ class CTranslate2Engine:
         self.translator = ctranslate2.Translator(str(directory), device="cpu")
 
     def translate(self, texts: list[str], source: str, target: str, timeout: float) -> list[str]:
-        if self.nllb and (source not in NLLB_CODES or target not in NLLB_CODES):
+        if self.nllb and (source not in self.codes or target not in self.codes):
             raise TranslationError(f"{self.name}: no NLLB code for {source}->{target}")
         batch = [self.source_spm.encode(t, out_type=str) + ["</s>"] for t in texts]
         prefix = None
         if self.nllb:
-            batch = [[NLLB_CODES[source], *tokens] for tokens in batch]
-            prefix = [[NLLB_CODES[target]] for _ in texts]
+            batch = [[self.codes[source], *tokens] for tokens in batch]
+            prefix = [[self.codes[target]] for _ in texts]
         results = self.translator.translate_batch(batch, target_prefix=prefix, beam_size=2,
                                                   max_decoding_length=256)
         skip = 1 if self.nllb else 0

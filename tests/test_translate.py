@@ -124,6 +124,17 @@ def test_a_slow_engine_never_holds_the_alert_past_the_timeout(redis_conn: redis.
     assert "[no machine translation this time: LibreTranslate did not answer in 0.5 s]" in text
 
 
+def test_the_engines_own_language_codes(libre: LibreStub, redis_conn: redis.Redis, tmp_path: Path) -> None:
+    engine = settings(backend="libretranslate", url=libre.url, api_key="k3y", languages={"kmr": "ku"})
+    kurmanji = make_alert(title="Hêzên hevpeymaniyê li Kerkûkê", language="kmr", story_id="k1")
+    assert translate.dress(engine, redis_conn, desk(gloss="en"), [kurmanji])[0].gloss.title.startswith("[en]")
+    assert (libre.requests[-1]["source"], libre.requests[-1]["target"]) == ("ku", "en")
+    script = tmp_path / "engine.py"
+    script.write_text(STUB_COMMAND)
+    command = settings(backend="command", command=[sys.executable, str(script)], languages={"en": "eng"})
+    assert translate.dress(command, redis_conn, desk(gloss="ar"), [ENGLISH])[0].gloss.title.endswith("<eng>")
+
+
 def test_a_refusing_engine_says_why(libre: LibreStub, redis_conn: redis.Redis) -> None:
     items = translate.dress(settings(backend="libretranslate", url=libre.url, api_key="wrong"), redis_conn,
                             desk(gloss="en"), [ARABIC])
@@ -331,6 +342,8 @@ def test_a_ctranslate2_model_directory(tmp_path: Path, redis_conn: redis.Redis) 
     for item in items:  # random weights: some text in the target's place, the language code taken off
         assert item.gloss.engine == "CTranslate2" and item.gloss.missing is None
         assert isinstance(item.gloss.title, str) and "eng_Latn" not in item.gloss.title
+    iraqi = settings(backend="ctranslate2", model_dir=str(model), languages={"ar": "acm_Arab"}, name="NLLB")
+    assert translate.CTranslate2Engine(iraqi).codes["ar"] == "acm_Arab"
     outside = translate.dress(engine, redis_conn, desk(gloss="en"),
                               [make_alert(title="x", language="xx", story_id="x1")])
     assert outside[0].gloss.missing == "CTranslate2: no NLLB code for xx->en"

@@ -223,6 +223,11 @@ class TranslateSettings(StrictModel):
         default=None, min_length=1,
         description="command: the program and its arguments; it reads {id, text, source, target} lines and "
                     "writes {id, translation} lines")
+    languages: dict[str, str] = Field(
+        default_factory=dict,
+        description="The engine's codes for newsmon's languages where they differ, e.g. {kmr: ku} for a "
+                    "LibreTranslate server, {ar: acm_Arab} for NLLB's Iraqi Arabic (ctranslate2 maps ckb, "
+                    "kmr, ar, en, fa and tr to NLLB's codes by itself)")
     name: str | None = Field(default=None, description="The engine's name shown with each gloss (default: "
                                                        "the backend's)")
     timeout: float = Field(default=3.0, gt=0, le=60,
@@ -236,7 +241,8 @@ class TranslateSettings(StrictModel):
                   "command": ("command", self.command)}.get(self.backend)
         if needed is not None and not needed[1]:
             raise ValueError(f"backend {self.backend} needs `{needed[0]}`")
-        for value in (self.url, self.model_dir, self.name, *(self.command or [])):
+        for value in (self.url, self.model_dir, self.name, *(self.command or []), *self.languages,
+                      *self.languages.values()):
             if value is not None:
                 check_no_controls(value, "translate")
         return self
