@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import json
 import logging
 import os
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Self
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 
 SERVER_FILE = "server.json"  # pid and socket of the running embedded server, written by its owner
 START_TIMEOUT = 15.0
+SOCKET_PATH_MAX = 107  # bytes of a unix socket's path: sun_path holds 108 with the closing NUL
 
 
 class AlreadyRunning(NewsmonError):
@@ -45,6 +48,21 @@ class RedisUnreachable(NewsmonError):
 def embedded_dir(data_dir: Path) -> Path:
     """Where the embedded Redis keeps its socket, its data file and its server file."""
     return data_dir / "redis"
+
+
+def socket_path(directory: Path) -> Path:
+    """Where the embedded server listens: `<directory>/redis.sock`, or, when a deep data directory makes
+    that too long for a unix socket (Redis would listen on a truncated path, and nobody could connect),
+    a short one named after the directory in a private folder of the system's temporary directory."""
+    wanted = directory / "redis.sock"
+    if len(os.fsencode(wanted)) <= SOCKET_PATH_MAX:
+        return wanted
+    private = Path(tempfile.gettempdir()) / f"newsmon-{os.getuid()}"
+    private.mkdir(mode=0o700, exist_ok=True)
+    if private.stat().st_uid != os.getuid():
+        raise NewsmonError(f"{private} belongs to another user: the embedded Redis's socket cannot go there")
+    digest = hashlib.sha1(os.fsencode(directory.resolve())).hexdigest()[:16]
+    return private / f"{digest}.sock"
 
 
 def find_embedded(data_dir: Path) -> str | None:
@@ -131,7 +149,7 @@ class EmbeddedRedis:
         self.directory = embedded_dir(data_dir)
         self.data_dir = data_dir
         self.persist = persist
-        self.socket_file = self.directory / "redis.sock"
+        self.socket_file = socket_path(self.directory)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -437,3 +437,19 @@ def test_status_with_redis_down_is_one_line_and_a_crawler_that_loses_redis_exits
         server.stop(save=False)
     output = crawler.stdout.read().decode(errors="replace") if crawler.stdout else ""
     assert "Redis unreachable for 30 s: the crawler exits" in output and "Traceback" not in output
+
+
+def test_the_embedded_redis_starts_under_a_data_directory_too_deep_for_a_unix_socket(tmp_path: Path) -> None:
+    """A unix socket's path holds at most 107 bytes: under a deeper data directory the server listens on a
+    short socket elsewhere (it once listened on a truncated path, and `run` gave up after 15 s)."""
+    from newsmon.redis_conn import SOCKET_PATH_MAX, EmbeddedRedis, find_embedded
+
+    deep = tmp_path / ("d" * 60) / ("e" * 60) / "var"
+    assert len(str(deep / "redis" / "redis.sock")) > SOCKET_PATH_MAX
+    server = EmbeddedRedis(deep, persist=False).start()
+    try:
+        assert not str(server.socket_file).startswith(str(deep))
+        assert find_embedded(deep) == server.url and server.connection().ping()
+    finally:
+        server.stop(save=False)
+    assert find_embedded(deep) is None
