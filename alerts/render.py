@@ -47,13 +47,25 @@ class Rendered:
     subject: str
     text: str
     html: str
-    chat_title: str  # the Markdown dialect's, as `alerts test` prints it
-    chat_body: str
-    chats: dict[str, tuple[str, str]] = field(default_factory=dict)  # dialect -> (title, body)
+    render_chat: Callable[[ChatDialect], tuple[str, str]]  # a dialect -> (title, body)
+    _chats: dict[str, tuple[str, str]] = field(default_factory=dict, compare=False, repr=False)
 
     def chat(self, dialect: str) -> tuple[str, str]:
-        """The chat title and body in one dialect (CHAT_DIALECTS)."""
-        return self.chats.get(dialect, (self.chat_title, self.chat_body))
+        """The chat title and body in one dialect (CHAT_DIALECTS), rendered when first asked for: an email
+        delivery renders no chat, a chat delivery the one dialect its service reads."""
+        if dialect not in self._chats:
+            self._chats[dialect] = self.render_chat(CHAT_DIALECTS[dialect])
+        return self._chats[dialect]
+
+    @property
+    def chat_title(self) -> str:
+        """The Markdown dialect's title."""
+        return self.chat("markdown")[0]
+
+    @property
+    def chat_body(self) -> str:
+        """The Markdown dialect's body."""
+        return self.chat("markdown")[1]
 
 
 _MASS_MENTION = re.compile(r"(?i)([@＠])(?=(everyone|here|channel|all|room)\b)")
@@ -172,10 +184,14 @@ class _Item:
         self.gloss_direction = "rtl" if gloss and gloss.language in RTL_LANGUAGES else "ltr"
         self.gloss_label = self.gloss_missing = ""
         if gloss and gloss.engine:
-            into = LANGUAGE_NAMES.get(gloss.language or "", gloss.language)
-            self.gloss_label = f"machine translation into {into} by {gloss.engine}"
+            self.gloss_label = gloss_label(gloss.language or "", gloss.engine)
         if gloss and gloss.missing:
             self.gloss_missing = f"no machine translation this time: {gloss.missing}"
+
+
+def gloss_label(language: str, engine: str) -> str:
+    """How a machine translation is marked wherever a desk reads it."""
+    return f"machine translation into {LANGUAGE_NAMES.get(language, language)} by {engine}"
 
 
 def also_in_line(alert: StoryAlert, zone: Any) -> str:
@@ -269,10 +285,8 @@ def render_health(delivery: Delivery) -> Rendered:
         f"--\nnewsmon health check; `newsmon status` shows the whole picture\n"
     )
     html = f"<!DOCTYPE html><html><body><pre>{escape(text)}</pre></body></html>"
-    chats = {name: (dialect.escape(subject.removeprefix("[newsmon] ")), dialect.escape(text))
-             for name, dialect in CHAT_DIALECTS.items()}
-    title, body = chats["markdown"]
-    return Rendered(subject=subject, text=text, html=html, chat_title=title, chat_body=body, chats=chats)
+    return Rendered(subject=subject, text=text, html=html, render_chat=lambda dialect: (
+        dialect.escape(subject.removeprefix("[newsmon] ")), dialect.escape(text)))
 
 
 def render_delivery(delivery: Delivery, override_dir: Path | None = None) -> Rendered:
@@ -292,14 +306,14 @@ def render_delivery(delivery: Delivery, override_dir: Path | None = None) -> Ren
     html = _environment(override_dir, True).get_template("email.html.j2").render(base, items=html_items)
     plain = _environment(override_dir, False)
     text = plain.get_template("email.txt.j2").render(base, items=text_items)
-    chats = {}
-    for name, dialect in CHAT_DIALECTS.items():
+
+    def render_chat(dialect: ChatDialect) -> tuple[str, str]:
         body = plain.get_template("chat.md.j2").render(
             base, items=[_Item(a, zone, dialect) for a in delivery.items], dialect=dialect
         )
-        chats[name] = (chat_title_of(delivery, dialect), body)
-    title, body = chats["markdown"]
-    return Rendered(subject=subject, text=text, html=html, chat_title=title, chat_body=body, chats=chats)
+        return chat_title_of(delivery, dialect), body
+
+    return Rendered(subject=subject, text=text, html=html, render_chat=render_chat)
 
 
 def chat_title_of(delivery: Delivery, dialect: ChatDialect = CHAT_DIALECTS["markdown"]) -> str:

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import redis
 
 from newsmon import stats
-from newsmon.languages import NAMES
+from newsmon.alerts.render import gloss_label
 from newsmon.models import Gloss, StoryAlert
 from newsmon.sanitize import clean_line
 from newsmon.settings import Desk
@@ -328,8 +328,7 @@ def page_glosses(config: Any, conn: redis.Redis, stories: list[dict[str, Any]]) 
     lines: list[list[str]] = [[] for _ in stories]
     for (i, target, _key), text in zip(wanted, found):
         if text is not None:
-            lines[i].append(f"{clean_line(text.decode())} [machine translation into "
-                            f"{NAMES.get(target, target)} by {settings.engine_name()}]")
+            lines[i].append(f"{clean_line(text.decode())} [{gloss_label(target, settings.engine_name())}]")
     for i, st in enumerate(stories):
         if latin and st["language"] == "ckb":
             lines[i].append(f"{to_latin(st['title'])} [in Latin letters]")

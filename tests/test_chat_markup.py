@@ -19,7 +19,8 @@ from pydantic import SecretStr
 from newsmon.alerts.channels import chat_dialect, send_apprise
 from newsmon.alerts.render import render_delivery
 from newsmon.settings import AppriseChannel
-from tests.test_chat_hostile import Receiver, _Answer
+from tests.conftest import WebhookReceiver
+from tests.test_chat_hostile import _Answer
 from tests.test_render import make_alert, make_delivery
 
 Z = "\u200b"  # the zero-width space that breaks a mention or a link
@@ -110,21 +111,14 @@ def fields(payload: dict[str, Any], service: str) -> dict[str, Any]:
     return {key: payload[key] for key in EXPECTED[("arabic", service)]}
 
 
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.close()
-
-
 @pytest.mark.parametrize("case", ["hostile", "arabic"])
 @pytest.mark.parametrize("service", ["mmost", "json"])
-def test_local_services_get_their_own_markup(receiver: Receiver, service: str, case: str) -> None:
-    url = (f"json://127.0.0.1:{receiver.port}/hook" if service == "json"
-           else f"mmost://127.0.0.1:{receiver.port}/abcdefghijklmnopqrstuvwxyz")
+def test_local_services_get_their_own_markup(webhook: WebhookReceiver, service: str, case: str) -> None:
+    port = webhook.server.server_address[1]
+    url = webhook.url if service == "json" else f"mmost://127.0.0.1:{port}/abcdefghijklmnopqrstuvwxyz"
     send_apprise(AppriseChannel(type="apprise", url=SecretStr(url)), rendered(case))
-    assert len(receiver.bodies) == 1
-    assert fields(json.loads(receiver.bodies[0]), service) == EXPECTED[(case, service)]
+    assert len(webhook.posts) == 1
+    assert fields(webhook.posts[0], service) == EXPECTED[(case, service)]
 
 
 @pytest.mark.parametrize("case", ["hostile", "arabic"])

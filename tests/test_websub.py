@@ -247,7 +247,7 @@ def test_a_forged_or_unsigned_ping_is_refused_and_counted(subscribed: tuple[Conf
 
 def test_a_source_that_no_longer_takes_pushes_is_unsubscribed(
         subscribed: tuple[Config, Web, str], hub: Hub, redis_conn: redis.Redis, tmp_path: Path) -> None:
-    config, web, topic = subscribed
+    _config, web, topic = subscribed
     callback = f"{web.url}/websub/s1"
     secret = state(redis_conn)["secret"]
     # its pushes turned off (as when the source is removed or disabled): newsmon asks the hub to end them
@@ -267,7 +267,6 @@ def test_a_source_that_no_longer_takes_pushes_is_unsubscribed(
     with urllib.request.urlopen(ping, timeout=10) as answer:
         assert answer.status == 202
     assert websub.take_pushes(redis_conn) == [] and state(redis_conn)["rejected_reason"] == "no subscription"
-    assert config.source("s1") is not None
 
 
 def test_an_end_the_hub_never_verifies_is_forgotten(tmp_path: Path, redis_conn: redis.Redis) -> None:
