@@ -35,6 +35,9 @@ def add_parser(commands: Any) -> None:
                           help=f"synthetic sources (default {SYNTHETIC_SOURCES})")
     simulate.add_argument("--days", type=int, default=SYNTHETIC_DAYS,
                           help=f"synthetic days, half to learn and half measured (default {SYNTHETIC_DAYS})")
+    simulate.add_argument("--spread", type=float, default=None,
+                          help="synthetic: standard deviation of the logarithm of the sources' rates "
+                               "(default 2.0)")
     simulate.add_argument("--json", action="store_true", help="one JSON object")
 
 
@@ -89,20 +92,27 @@ def run(args: argparse.Namespace, config_dir: Path | None, out: TextIO = sys.std
         source = "synthetic"
         end = now // 86400 * 86400  # whole days, so that a rerun replays the same stories
         start = end - args.days * 86400
-        sources, stories = simulate.synthetic(args.sources, args.days, start)
+        sources, stories = simulate.synthetic(args.sources, args.days, start,
+                                              spread=simulate.SPREAD if args.spread is None else args.spread)
         budget = args.budget or sum(3600.0 / s.interval for s in sources)
     outcomes = simulate.compare(sources, stories, start, end, float(budget), settings.host_polls_per_hour)
+    least = simulate.bound(sources, stories, start, end, float(budget), settings.host_polls_per_hour)
     if args.json:
         out.write(json.dumps({"stories_from": source, "note": note or None, "sources": len(sources),
                               "days_measured": round((end - start) / 2 / 86400, 1), "budget_per_hour": budget,
                               "host_polls_per_hour": settings.host_polls_per_hour,
+                              "spread": (simulate.SPREAD if args.spread is None else args.spread)
+                              if source == "synthetic" else None,
+                              "least_possible_p95_seconds": round(least, 1),
                               "schedules": [o.as_dict() for o in outcomes]}) + "\n")
         return 0
     if note:
         out.write(note + "\n")
     header = (f"{len(sources)} sources, stories from the {source}; the first half of "
               f"{(end - start) / 86400:.0f} days teaches, the second is measured; adaptive budget "
-              f"{budget:.0f} polls an hour on average, at most {settings.host_polls_per_hour} an hour a host")
+              f"{budget:.0f} polls an hour on average, at most {settings.host_polls_per_hour} an hour a host"
+              + (f"; rates log-normal, spread {args.spread if args.spread is not None else simulate.SPREAD}"
+                 if source == "synthetic" else ""))
     columns = (f"  {'schedule':<10} {'stories':>8} {'p50 delay':>10} {'p95 delay':>10} {'requests/day':>13} "
                f"{'busiest host/h':>15}")
     lines = [header, columns]
@@ -113,5 +123,7 @@ def run(args: argparse.Namespace, config_dir: Path | None, out: TextIO = sys.std
         requests = adaptive.requests_per_day / max(fixed.requests_per_day, 1)
         lines.append(f"  adaptive / fixed: p50 {adaptive.p50 / fixed.p50:.2f}x, "
                      f"p95 {adaptive.p95 / fixed.p95:.2f}x, requests {requests:.2f}x")
+        lines.append(f"  the least p95 any schedule of this budget could give, knowing each source's rate "
+                     f"hour by hour: {least:.0f}s ({least / fixed.p95:.2f}x)")
     out.write("\n".join(lines) + "\n")
     return 0

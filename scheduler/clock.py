@@ -156,7 +156,11 @@ class Clock:
         now = time.time() if now is None else now
         ids = [s.id for s in config.enabled_sources() if s.adaptive]
         curves = profile.rates(self.conn, ids, now, hours=24) if ids else {}
-        planned = adaptive.plan(config, {i: c[0] for i, c in curves.items()}, adaptive.day_share(curves))
+        chosen = adaptive.plan(config, curves)
+        planned = chosen.intervals
+        if planned:
+            log.debug("adaptive plan: %s, cap %s s, predicted p95 %.0f s, mean %.0f s", chosen.kind,
+                      f"{chosen.cap:.0f}" if chosen.cap else "none", chosen.p95, chosen.mean)
         # a source its hub pushes is polled at websub.fallback_interval at most often (a lost ping is
         # caught up then); back on its own schedule as soon as the subscription is not alive
         fallback = config.pipeline.websub.fallback_interval
