@@ -9,7 +9,7 @@ How a plan is chosen. Every REPLAN seconds the planner lays out the polls of the
 the budget (24 x budget_per_hour, less what fixed sources spend), each source's [min_interval,
 max_interval] and each host's `host_polls_per_hour`, which wins over everything else. Its candidates:
 the square-root rule (polls in proportion to sqrt(r), the least mean wait: Sia, Cho and Cho), each
-source-hour held to at most one poll every `cap` seconds for each cap in CAPS, the polls a cap saves going
+source-hour held to at most one poll every `cap` seconds for CAPS caps, the polls a cap saves going
 to the others (the square-root rule alone polls the quietest sources least, and their stories make a long
 tail); and even polls, as fixed intervals spend them. It keeps the candidates whose predicted 95th
 percentile is within TAIL_SLACK of the least, and of those the one with the least mean wait. Only the first
@@ -35,7 +35,7 @@ from newsmon.settings import Config, Source
 
 REPLAN = 300  # seconds between plans (a periodic job): the profile of the hour changes slowly
 HOURS = 24  # hours a plan lays out
-CAPS = tuple(float(c) for c in np.geomspace(60, 3600, 25).round())  # seconds between polls, at most
+CAPS = 24  # caps weighed, seconds between polls at most, from the least min_interval to the most max_interval
 TAIL_SLACK = 0.05  # a plan may have a 95th percentile this much above the least, for a shorter mean
 QUANTILE = 0.95
 
@@ -206,7 +206,8 @@ def plan_for(sources: list[Source], budget: float, host_polls_per_hour: float,
     candidates: list[tuple[float, float, str, float | None, np.ndarray]] = []
     even = _fill_politely(np.ones_like(rates), layout, _ceiling(layout, None))
     candidates.append((*predicted(rates, even), "even", None, even))
-    for cap in (None, *CAPS):
+    caps = np.geomspace(3600.0 / float(layout.fastest.max()), 3600.0 / float(layout.low.min()), CAPS).round()
+    for cap in (None, *(float(c) for c in caps)):
         polls = _fill_politely(np.sqrt(rates) + 1e-6, layout, _ceiling(layout, cap))
         candidates.append((*predicted(rates, polls), "square-root", cap, polls))
     least = min(c[0] for c in candidates)
