@@ -222,6 +222,37 @@ def test_skeletons_of_names_across_scripts() -> None:
     assert latin_skeleton("sudani", "en") == arabic_skeleton("سوداني")
 
 
+@pytest.mark.parametrize("spellings,language_of", [
+    (("Zakho", "زاخو", "Zaxo", "زاخۆ"), ("en", "ar", "kmr", "ckb")),
+    (("Sinjar", "Şingal", "شنگال", "سنجار"), ("en", "kmr", "ckb", "ar")),
+    (("Sulaymaniyah", "Silêmaniyê", "سلێمانی", "السليمانية"), ("en", "kmr", "ckb", "ar")),
+    (("Duhok", "Dihokê", "دهۆک", "بدهوك"), ("en", "kmr", "ckb", "ar")),
+    (("Akre", "Akrê", "عقرة"), ("en", "kmr", "ar")),
+])
+def test_a_town_named_apart_by_each_language_is_one_name(spellings: tuple[str, ...],
+                                                       language_of: tuple[str, ...]) -> None:
+    """Names no skeleton joins (Sinjar and Şingal) or too short for a skeleton key (Zakho) are one name
+    key in every language; in prose, after an Arabic proclitic, with a Kurmanji case ending."""
+    keys = [{k for k in features(f"Drone strike near {word}" if lang == "en" else word, "", lang).names
+             if k.startswith("@")} for word, lang in zip(spellings, language_of, strict=True)]
+    assert len(keys[0]) == 1 and all(k == keys[0] for k in keys), keys
+
+
+def test_countries_and_generic_words_get_no_town_key() -> None:
+    for title, language in (("Syria welcomes the agreement", "en"), ("سوريا ترحب بالاتفاق", "ar"),
+                            ("في إطار الاتفاق", "ar"), ("Sam Smith arrives", "en"), ("Koyanagi", "en")):
+        assert not [k for k in features(title, "", language).names if k.startswith("@")], title
+
+
+def test_a_final_ng_keeps_its_g_for_names_written_with_it_in_arabic_script() -> None:
+    """Sarsang is سرسنك (the g written as ك): the English word gives the key with the g as well as without
+    it (-ing words keep their old key)."""
+    assert set(features("Sarsang", "", "en").names) & set(features("سرسنك", "", "ar").names)
+    assert set(features("Sersing", "", "kmr").names) & set(features("سرسنك", "", "ar").names)
+    assert latin_skeleton("sarsang", "en") == "SRSN"
+    assert latin_skeleton("sarsang", "en", final_g=True) == "SRSNK"
+
+
 def test_numbers_fold_digits_and_leave_out_years_and_the_day() -> None:
     published = datetime(2026, 2, 22, tzinfo=UTC)
     assert numbers("قتل ١٣ شخصا و۴۰ جريحا يوم 22 شباط 2026", published) == {"13", "40"}

@@ -29,7 +29,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from newsmon.normalize import normalize_text as _normalize_text
-from newsmon.workers.eventconcepts import concept_of
+from newsmon.workers.eventconcepts import concept_of, name_of
 
 
 @lru_cache(maxsize=50_000)  # at most about 10 MiB: measured in bench/events_bench.py
@@ -207,10 +207,11 @@ def arabic_skeleton(folded: str) -> str:
     return _collapse([_ARABIC_SKELETON[c] for c in folded if c in _ARABIC_SKELETON])
 
 
-def latin_skeleton(folded: str, language: str) -> str:
-    """The skeleton of one Latin word, folded by newsmon.normalize (lower case, no accents)."""
+def latin_skeleton(folded: str, language: str, final_g: bool = False) -> str:
+    """The skeleton of one Latin word, folded by newsmon.normalize (lower case, no accents); a final -ng
+    counts as n unless `final_g`."""
     word = folded
-    if word.endswith("ng"):
+    if word.endswith("ng") and not final_g:
         word = word[:-1]
     for digraph, cls in _LATIN_DIGRAPHS:
         if digraph == "ch" and language in _C_IS_J:
@@ -333,7 +334,14 @@ def features(title: str, text: str, language: str, published: datetime | None = 
             word = re.split(r"['’]", word)[0]  # Iraq’s, Öcalan’ın: the name without its suffix
             folded = unicodedata.normalize("NFKC", normalize_text(word)).replace("'", "")
             word_keys = _keys(latin_skeleton(folded, language), language)
+            if folded.endswith("ng"):
+                # Sarsang, Sersing: the g may be a consonant of the name (سرسنك), as it is not in -ing
+                word_keys += [k for k in _keys(latin_skeleton(folded, language, final_g=True), language)
+                              if k not in word_keys]
         word_keys = [k for k in word_keys if k not in _STOP_KEYS]
+        named = _named(word)
+        if named:
+            word_keys.append("@" + named)
         if not word_keys:
             continue
         if not first and match.start() < title_end:
@@ -343,6 +351,18 @@ def features(title: str, text: str, language: str, published: datetime | None = 
             names.setdefault(key, word)
     return Features(names, tokens, frozenset(numbers(lead, published)), frozenset(concepts), frozenset(first),
                     frozenset(days))
+
+
+def _named(word: str) -> str | None:
+    folded = normalize_text(re.split(r"['’]", word)[0])
+    if not _ARABIC.search(folded):
+        return name_of(folded)
+    for prefix in ("",) + _ARABIC_PREFIXES:
+        if folded.startswith(prefix) and len(folded) - len(prefix) >= 3:
+            found = name_of(folded[len(prefix):])
+            if found:
+                return found
+    return None
 
 
 def _concept(word: str) -> str | None:
