@@ -26,7 +26,9 @@ measured stories' own rates, as the bound no schedule of that budget can beat.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -107,21 +109,28 @@ def _fill(weight: np.ndarray, low: np.ndarray, high: np.ndarray, budget: float) 
     return np.clip(big * weight, low, high)
 
 
-def _likeliest_first(rates: np.ndarray, low: np.ndarray, high: np.ndarray, budget: float) -> np.ndarray:
-    """Source-hours in order of their rate at `high`, until the budget is spent; the rest at `low`."""
-    polls = low.copy()
-    left = budget - float(low.sum())
-    if left <= 0:
-        return polls
-    order = np.argsort(-rates, axis=None, kind="stable")
-    extra = (high - low).ravel()[order]
-    spent = np.cumsum(extra)
-    full = int(np.searchsorted(spent, left, side="right"))
-    flat = polls.ravel()
-    flat[order[:full]] = high.ravel()[order[:full]]
-    if full < len(order):
-        flat[order[full]] += left - (float(spent[full - 1]) if full else 0.0)
-    return flat.reshape(polls.shape)
+def _likeliest_first(layout: _Layout, high: np.ndarray) -> np.ndarray:
+    """Source-hours in order of their rate raised to `high`, each as far as the budget and its host's
+    room in that hour allow; the rest at max_interval (the host's room wins over that too)."""
+    polls = _polite(layout.low, layout.hosts, layout.room)
+    left = layout.budget - float(polls.sum())
+    host_of_row = np.empty(len(polls), dtype=int)
+    for index, rows in enumerate(layout.hosts):
+        host_of_row[rows] = index
+    room = np.array(layout.room)[:, None] - np.array([polls[rows].sum(axis=0) for rows in layout.hosts])
+    for flat in np.argsort(-layout.rates, axis=None, kind="stable"):
+        if left <= 0:
+            break
+        row, hour = divmod(int(flat), HOURS)
+        if layout.rates[row, hour] <= 0:
+            break
+        host = host_of_row[row]
+        add = min(float(high[row, hour] - polls[row, hour]), left, float(room[host, hour]))
+        if add > 0:
+            polls[row, hour] += add
+            room[host, hour] -= add
+            left -= add
+    return polls
 
 
 def _polite(polls: np.ndarray, hosts: list[list[int]], room: list[float]) -> np.ndarray:
@@ -176,22 +185,25 @@ def _ceiling(layout: _Layout, cap: float | None) -> np.ndarray:
     return np.maximum(np.repeat(high, HOURS, axis=1), layout.low)
 
 
-def _fill_politely(weight: np.ndarray, layout: _Layout, high: np.ndarray) -> np.ndarray:
-    """`_fill` within each host's room: the polls a host's limit takes from its sources go to the others.
-    A source-hour expected to bring nothing (a source that never posted) gets max_interval, whatever is
-    left of the budget: polls where no story is expected are not spent."""
+def _politely(allocate: Callable[[np.ndarray, np.ndarray, float], np.ndarray], layout: _Layout,
+              high: np.ndarray) -> np.ndarray:
+    """`allocate(low, high, budget)` within each host's room: the polls a host's limit takes from its
+    sources go to the others. A source-hour expected to bring nothing (a source that never posted) gets
+    max_interval, whatever is left of the budget: polls where no story is expected are not spent."""
     low = layout.low
     high = np.where(layout.rates > 0, high, low)
-    polls = _polite(_fill(weight, low, high, layout.budget), layout.hosts, layout.room)
+    wanted = allocate(low, high, layout.budget)
+    polls = _polite(wanted, layout.hosts, layout.room)
     for _ in range(8):
         if float(polls.sum()) >= layout.budget * 0.999:
             break
-        held = polls < np.minimum(high, np.maximum(_fill(weight, low, high, layout.budget), low)) - 1e-9
+        held = polls < wanted - 1e-9
         if not held.any():
             break
         high = np.where(held, polls, high)  # a source-hour its host holds back stays where it is held
         low = np.minimum(low, high)
-        polls = _polite(_fill(weight, low, high, layout.budget), layout.hosts, layout.room)
+        wanted = allocate(low, high, layout.budget)
+        polls = _polite(wanted, layout.hosts, layout.room)
     return polls
 
 
@@ -204,11 +216,11 @@ def plan_for(sources: list[Source], budget: float, host_polls_per_hour: float,
         return Plan({}, "even", None, 0.0, 0.0)
     rates = layout.rates
     candidates: list[tuple[float, float, str, float | None, np.ndarray]] = []
-    even = _fill_politely(np.ones_like(rates), layout, _ceiling(layout, None))
+    even = _politely(partial(_fill, np.ones_like(rates)), layout, _ceiling(layout, None))
     candidates.append((*predicted(rates, even), "even", None, even))
     caps = np.geomspace(3600.0 / float(layout.fastest.max()), 3600.0 / float(layout.low.min()), CAPS).round()
     for cap in (None, *(float(c) for c in caps)):
-        polls = _fill_politely(np.sqrt(rates) + 1e-6, layout, _ceiling(layout, cap))
+        polls = _politely(partial(_fill, np.sqrt(rates) + 1e-6), layout, _ceiling(layout, cap))
         candidates.append((*predicted(rates, polls), "square-root", cap, polls))
     least = min(c[0] for c in candidates)
     p95, mean, kind, cap, polls = min((c for c in candidates if c[0] <= least * (1 + TAIL_SLACK)),
@@ -231,7 +243,6 @@ def least_p95(sources: list[Source], budget: float, host_polls_per_hour: float,
         return 0.0
     best = float("inf")
     for cap in (None, *np.geomspace(30, 3600, 97)):
-        polls = _likeliest_first(layout.rates, layout.low, _ceiling(layout, float(cap or 0) or None),
-                                 layout.budget)
-        best = min(best, predicted(layout.rates, _polite(polls, layout.hosts, layout.room))[0])
+        polls = _likeliest_first(layout, _ceiling(layout, float(cap or 0) or None))
+        best = min(best, predicted(layout.rates, polls)[0])
     return best

@@ -26,6 +26,9 @@ def test_adaptive_spends_the_same_requests_waits_less_and_keeps_hosts_within_the
     # source can land on either side of a clock hour's edge when its interval changes
     assert adaptive.busiest_host_per_hour <= 40 + 2 and fixed.busiest_host_per_hour <= 24
     assert 140 < fixed.p50 < 160 and 270 < fixed.p95 < 300  # polling every 300 s: half and 95 % of it
+    assert adaptive.p95 < fixed.p95 * 0.7  # the default spread: the tail shortens too
+    least = simulate.bound(sources, stories, START, START + 6 * 86400, budget=60 * 12.0, host_limit=40)
+    assert least < adaptive.p95
 
 
 def test_the_command_falls_back_to_a_synthetic_set_when_there_is_no_archive(tmp_path: Path) -> None:
@@ -38,4 +41,6 @@ def test_the_command_falls_back_to_a_synthetic_set_when_there_is_no_archive(tmp_
     data = json.loads(result.stdout)
     assert data["stories_from"] == "synthetic" and "fewer than 500 dated stories" in data["note"]
     assert [s["schedule"] for s in data["schedules"]] == ["fixed", "adaptive"]
-    assert data["sources"] == 20 and data["days_measured"] == 2.0
+    assert data["sources"] == 20 and data["days_measured"] == 2.0 and data["spread"] == 2.0
+    adaptive = data["schedules"][1]
+    assert 0 < data["least_possible_p95_seconds"] <= adaptive["p95_seconds"] * 1.05
