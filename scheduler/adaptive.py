@@ -81,7 +81,7 @@ def predicted(rates: np.ndarray, polls: np.ndarray, quantile: float = QUANTILE) 
     hours = 1.0 / np.maximum(polls, 1e-9)  # hours between polls
     mean = float((rates * hours).sum()) / total / 2 * 3600
     low, high = 0.0, float(hours.max())
-    for _ in range(40):  # the share waiting longer than d falls as d grows: bisect
+    for _ in range(60):  # the share waiting longer than d falls as d grows: bisect
         middle = (low + high) / 2
         if float((rates * np.clip(1.0 - middle / hours, 0.0, None)).sum()) / total > 1 - quantile:
             low = middle

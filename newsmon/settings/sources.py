@@ -68,8 +68,9 @@ class Source(StrictModel):
     schedule: Literal["fixed", "adaptive"] | None = Field(
         default=None,
         description="fixed: poll every `interval`; adaptive: the scheduler spends newsmon.yaml's "
-                    "`scheduler.budget_per_hour` where new stories are most likely, between min_interval "
-                    "and max_interval. Default: fixed when `interval` is given, else adaptive",
+                    "`scheduler.budget_per_hour` where new stories are likely, so that few wait long for "
+                    "their poll, between min_interval and max_interval. Default: fixed when `interval` is "
+                    "given, else adaptive",
     )
     min_interval: int = Field(default=60, ge=10, le=86400,
                               description="adaptive: never polled more often than this (seconds)")
