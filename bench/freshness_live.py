@@ -5,9 +5,14 @@ rest. The same stories, at the same moments (one seed), are published in two pha
 (scheduler, crawler, worker) against one Redis:
 
 - fixed: every source polled every --interval seconds;
-- adaptive: no interval; `scheduler.budget_per_hour` set to what the fixed phase spends (50 x 3600 /
-  interval), each source's posting profile taught beforehand from a week of its own rate (as the crawler
+- adaptive: no interval; `scheduler.budget_per_hour` set to the polls an hour the fixed phase made while
+  its stories were published (below 50 x 3600 / interval: a poll is skipped while the source's previous
+  one runs), each source's posting profile taught beforehand from a week of its own rate (as the crawler
   would have observed it), so the plan spends the budget where stories come.
+
+Also printed: the least p95 wait for a poll any plan of that budget could give these sources' rates
+(scheduler/adaptive.py least_p95), beside even polling's at the same budget: how much a schedule can do
+here at all, before the pipeline's own time.
 
 Each story mentions the K-1 base; a desk with `events: false` (every story alerts) posts to a local
 webhook receiver. The figure is the delay from a story appearing in its feed to its alert arriving: p50
@@ -30,6 +35,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +47,8 @@ from bench.pipeline import ALPHABETS, MENTION, BenchSite, Receiver, Roles, story
 from newsmon import keys, profile
 from newsmon.app.replay import Article, Feed
 from newsmon.freshness import percentile
+from newsmon.scheduler.adaptive import least_p95, predicted
+from newsmon.settings import load_config
 
 SOURCES = 50
 BUSY = 10  # sources 0-9 post BUSY_FACTOR times as often
@@ -63,7 +71,8 @@ def schedule(seed: int, minutes: float, rate: float) -> list[tuple[float, int]]:
     return sorted(found)
 
 
-def write_phase_config(directory: Path, base: str, phase: str, interval: int, webhook: str) -> None:
+def write_phase_config(directory: Path, base: str, phase: str, interval: int, webhook: str,
+                       budget: int) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     sources = []
     for s in range(SOURCES):
@@ -81,7 +90,6 @@ def write_phase_config(directory: Path, base: str, phase: str, interval: int, we
               "retry": {"max": 3, "intervals": [1]}}
     (directory / "alerts.yaml").write_text(yaml.safe_dump(alerts))
     (directory / "keywords.yaml").write_text((ROOT / "config" / "keywords.yaml").read_text())
-    budget = SOURCES * 3600 // interval
     (directory / "newsmon.yaml").write_text(yaml.safe_dump({
         "crawler": {"max_polls_in_flight": 8, "concurrency_per_host": 16, "autothrottle": False},
         "scheduler": {"budget_per_hour": budget, "host_polls_per_hour": min(36_000, 20 * budget)},
@@ -102,8 +110,8 @@ def polls(conn: object, phase: str) -> int:
                for s in range(SOURCES))
 
 
-def run_phase(phase: str, args: argparse.Namespace, conn: object, redis_url: str, work: Path
-              ) -> tuple[list[float], float, int]:
+def run_phase(phase: str, args: argparse.Namespace, conn: object, redis_url: str, work: Path,
+              budget: int) -> tuple[list[float], float, int]:
     """(delays of the stories alerted, polls an hour while publishing, stories published)"""
     conn.flushdb()  # type: ignore[attr-defined]
     site = BenchSite()
@@ -120,7 +128,7 @@ def run_phase(phase: str, args: argparse.Namespace, conn: object, redis_url: str
     receiver = Receiver()
     webhook = f"json://127.0.0.1:{receiver.server.server_address[1]}/hook"
     config_dir = work / f"{phase}-config"
-    write_phase_config(config_dir, base, phase, args.interval, webhook)
+    write_phase_config(config_dir, base, phase, args.interval, webhook, budget)
     if phase == "adaptive":
         teach_profiles(conn, phase, args.rate, time.time())
     data_dir = work / f"{phase}-data"
@@ -181,10 +189,14 @@ def main() -> None:
     print(describe())
     results = {}
     try:
+        budget = SOURCES * 3600 // args.interval
         for phase in ("fixed", "adaptive"):
-            results[phase] = run_phase(phase, args, conn, url, work)
+            results[phase] = run_phase(phase, args, conn, url, work, budget)
             delays, per_hour, sent = results[phase]
-            print(f"  {phase}: {len(delays)} of {sent} stories alerted, {per_hour:.0f} polls/h", flush=True)
+            print(f"  {phase}: {len(delays)} of {sent} stories alerted, {per_hour:.0f} polls/h"
+                  f"{'' if phase == 'fixed' else f' (budget {budget})'}", flush=True)
+            if phase == "fixed":
+                budget = round(per_hour)  # the adaptive phase spends what the fixed one did
     finally:
         if server is not None:
             server.stop(save=False)
@@ -197,6 +209,13 @@ def main() -> None:
         ratio = "" if phase == "fixed" else (f"  ({p50 / percentile(fixed, 50):.2f}x, "
                                              f"{p95 / percentile(fixed, 95):.2f}x)")
         print(f"  {phase:<10} {len(delays):>8} {p50:>8.1f} {p95:>8.1f} {per_hour:>8.0f}{ratio}")
+    sources = load_config(work / "adaptive-config").enabled_sources()
+    curves = {source.id: [rate_of(s, args.rate)] * 24 for s, source in enumerate(sources)}
+    rates = np.array([rate_of(s, args.rate) for s in range(SOURCES)])
+    even = predicted(rates, np.full(SOURCES, budget / SOURCES))[0]
+    least = least_p95(sources, budget, 36_000, curves)
+    print(f"  the wait for a poll alone at {budget} polls/h: p95 {even:.1f} s polling evenly, {least:.1f} s "
+          f"at least whatever the plan ({least / even:.2f}x)")
 
 
 if __name__ == "__main__":
