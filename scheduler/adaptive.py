@@ -18,9 +18,9 @@ hour's polls are used: the next plan starts from then.
 Left out on purpose: the plan that buys the least 95th percentile outright (source-hours in order of rate
 polled every d seconds until the budget is spent, the rest at max_interval; `least_p95`). On rates known
 exactly it beats the capped square-root rule, but it puts the tail at a cliff edge: source-hours whose
-rate the profile underestimates wait up to max_interval, and on learnt profiles its 95th percentile came
-out twice the fixed schedule's (`newsmon schedule simulate`). The simulator prints it, computed from the
-measured stories' own rates, as the bound no schedule of that budget can beat.
+rate the profile underestimates wait up to max_interval. Among the candidates, on learnt profiles, it
+made the simulated tail longer (README, Benchmarks). The simulator prints it, computed from the measured
+stories' own rates, as the bound no schedule of that budget can beat (in expectation).
 """
 
 from __future__ import annotations
