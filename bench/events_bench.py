@@ -47,10 +47,10 @@ def main() -> None:
     from newsmon.settings import EventSettings
 
     before = process.memory_info().rss
-    from newsmon.workers.eventconcepts import concept_of
+    from newsmon.workers.eventconcepts import concept_of, name_of
     from newsmon.workers.events import EventIndex, features
 
-    concept_of("drone")  # the thesaurus is built on first use
+    concept_of("drone"), name_of("zakho")  # the thesauri are built on first use
     loaded = process.memory_info().rss
     reports = yaml.safe_load((ROOT / "tests" / "corpus" / "events.yaml").read_text(encoding="utf-8"))
     reports.sort(key=lambda r: r["published"])
@@ -96,7 +96,8 @@ def main() -> None:
     letters = "ابتثجحخدذرزسشصضطظعغفقكلمنهوي"
     size = normalize_text.cache_info().maxsize
     for _ in range(size):
-        concept_of(normalize_text("".join(rng.choice(letters) for _ in range(rng.randint(4, 9)))))
+        word = normalize_text("".join(rng.choice(letters) for _ in range(rng.randint(4, 9))))
+        concept_of(word), name_of(word)
     print(f"worker: word caches full ({size:,} words each): "
           f"{(process.memory_info().rss - filled) / 2**20:.1f} MiB more")
 

@@ -12,7 +12,7 @@ places two reports in one kind of happening, not in one happening.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from newsmon.normalize import normalize_text
 
@@ -102,55 +102,38 @@ NAMES: dict[str, str] = {
 }
 
 
-@lru_cache(maxsize=1)
-def _names() -> tuple[dict[str, str], dict[str, str]]:
-    """(prefix stems, whole words) -> name, folded."""
-    prefix: dict[str, str] = {}
-    whole: dict[str, str] = {}
-    for name, words in NAMES.items():
-        for word in words.split():
-            folded = normalize_text(word.lstrip("="))
-            (whole if word.startswith("=") or len(folded) < 4 else prefix).setdefault(folded, name)
-    return prefix, whole
+class Thesaurus:
+    """Words of several languages for one thing each: `entries` maps a thing to its space-separated
+    stems; a folded word is the thing of the longest stem it begins with (of `shortest` letters at
+    least), or of a word it equals when that word is marked `=` or shorter."""
+
+    def __init__(self, entries: dict[str, str], shortest: int) -> None:
+        self.entries = entries
+        self.shortest = shortest
+        self.of = lru_cache(maxsize=50_000)(self._of)  # at most about 10 MiB: bench/events_bench.py
+
+    @cached_property
+    def _tables(self) -> tuple[dict[str, str], dict[str, str]]:
+        """(prefix stems, whole words) -> thing, folded; built on first use."""
+        prefix: dict[str, str] = {}
+        whole: dict[str, str] = {}
+        for thing, words in self.entries.items():
+            for word in words.split():
+                folded = normalize_text(word.lstrip("="))
+                exact = word.startswith("=") or len(folded) < self.shortest
+                (whole if exact else prefix).setdefault(folded, thing)
+        return prefix, whole
+
+    def _of(self, folded: str) -> str | None:
+        prefix, whole = self._tables
+        if folded in whole:
+            return whole[folded]
+        for end in range(len(folded), self.shortest - 1, -1):
+            found = prefix.get(folded[:end])
+            if found:
+                return found
+        return None
 
 
-@lru_cache(maxsize=50_000)
-def name_of(folded: str) -> str | None:
-    """The name of NAMES a folded word is a spelling of, if any."""
-    prefix, whole = _names()
-    if folded in whole:
-        return whole[folded]
-    for end in range(len(folded), 3, -1):
-        found = prefix.get(folded[:end])
-        if found:
-            return found
-    return None
-
-
-@lru_cache(maxsize=1)
-def _stems() -> tuple[dict[str, str], dict[str, str]]:
-    """(prefix stems, whole words) -> concept, folded."""
-    prefix: dict[str, str] = {}
-    whole: dict[str, str] = {}
-    for concept, words in CONCEPTS.items():
-        for word in words.split():
-            exact = word.startswith("=")
-            folded = normalize_text(word.lstrip("="))
-            if exact or len(folded) < 3:
-                whole.setdefault(folded, concept)
-            else:
-                prefix.setdefault(folded, concept)
-    return prefix, whole
-
-
-@lru_cache(maxsize=50_000)  # at most about 10 MiB: measured in bench/events_bench.py
-def concept_of(folded: str) -> str | None:
-    """The concept a folded word belongs to, if any."""
-    prefix, whole = _stems()
-    if folded in whole:
-        return whole[folded]
-    for end in range(len(folded), 2, -1):
-        found = prefix.get(folded[:end])
-        if found:
-            return found
-    return None
+concept_of = Thesaurus(CONCEPTS, 3).of  # the concept a folded word belongs to, if any
+name_of = Thesaurus(NAMES, 4).of  # the town of NAMES a folded word is a spelling of, if any

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -296,7 +297,8 @@ def features(title: str, text: str, language: str, published: datetime | None = 
         if _weekday(word) is not None:
             previous = None
             continue
-        concept = _concept(word)
+        thesaurus_form = _fold(word)
+        concept = _lookup(thesaurus_form, concept_of, 2)
         if concept:
             concepts.add(concept)
             continue
@@ -339,7 +341,7 @@ def features(title: str, text: str, language: str, published: datetime | None = 
                 word_keys += [k for k in _keys(latin_skeleton(folded, language, final_g=True), language)
                               if k not in word_keys]
         word_keys = [k for k in word_keys if k not in _STOP_KEYS]
-        named = _named(word)
+        named = _lookup(thesaurus_form, name_of, 3)
         if named:
             word_keys.append("@" + named)
         if not word_keys:
@@ -353,25 +355,18 @@ def features(title: str, text: str, language: str, published: datetime | None = 
                     frozenset(days))
 
 
-def _named(word: str) -> str | None:
-    folded = normalize_text(re.split(r"['’]", word)[0])
-    if not _ARABIC.search(folded):
-        return name_of(folded)
-    for prefix in ("",) + _ARABIC_PREFIXES:
-        if folded.startswith(prefix) and len(folded) - len(prefix) >= 3:
-            found = name_of(folded[len(prefix):])
-            if found:
-                return found
-    return None
+def _fold(word: str) -> str:
+    """A word folded for the thesauri, without an apostrophe's suffix (Iraq’s, Öcalan’ın)."""
+    return normalize_text(re.split(r"['’]", word)[0])
 
 
-def _concept(word: str) -> str | None:
-    folded = normalize_text(re.split(r"['’]", word)[0])
+def _lookup(folded: str, of: Callable[[str], str | None], rest: int) -> str | None:
+    """`of(folded)`, or in Arabic script of the word after a proclitic when `rest` letters remain."""
     if not _ARABIC.search(folded):
-        return concept_of(folded)
+        return of(folded)
     for prefix in ("",) + _ARABIC_PREFIXES:
-        if folded.startswith(prefix) and len(folded) - len(prefix) >= 2:
-            found = concept_of(folded[len(prefix):])
+        if folded.startswith(prefix) and len(folded) - len(prefix) >= rest:
+            found = of(folded[len(prefix):])
             if found:
                 return found
     return None
